@@ -1,0 +1,5 @@
+"""Hook implementations of the `notify_email` plugin.
+
+Not implemented yet: this plugin registers nothing until its own issue lands. It is installed so
+that packaging, discovery and `tfpilot plugins` can be tested end to end.
+"""

@@ -1,0 +1,1 @@
+"""tfpilot plugin package `tfpilot_notify_slack`."""

@@ -1,0 +1,1 @@
+"""tfpilot plugin package `tfpilot_store_s3`."""

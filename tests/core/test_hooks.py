@@ -1,0 +1,373 @@
+"""One test per hook (named ``test_hook_<hook>``), each through the PluginHost facade.
+
+Each test also checks the hook's error policy: decision hooks fail closed with an error naming the
+plugin; side-effect hooks are isolated and recorded. ``test_every_hook_has_a_test`` keeps this
+file complete.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+from pydantic import BaseModel
+
+from tfpilot_core import hookimpl, hookspecs
+from tfpilot_core.errors import ConfigError, NotFoundError, PluginFailedError
+from tfpilot_core.interfaces import ModuleLocation, PolicyInput, RunResult, SummaryContext
+from tfpilot_core.models import (
+    CostEstimate,
+    DriftReport,
+    DriftResult,
+    Event,
+    PlanSummary,
+    PolicyFinding,
+    PolicyLevel,
+    Request,
+)
+from tfpilot_core.plan import Plan
+from tfpilot_core.plugins import PluginHost, register_commands
+from tfpilot_core.registrations import ProviderMirror, Registration
+from tfpilot_core.testing import plugin_with
+
+EMPTY_PLAN = Plan.parse({"format_version": "1.2", "resource_changes": []})
+
+
+class Boom(Exception):
+    """What a misbehaving plugin raises."""
+
+
+def _raise(*_: Any, **__: Any) -> Any:
+    raise Boom("plugin exploded")
+
+
+class _Obj:
+    def __init__(self, **methods: Any) -> None:
+        for name, method in methods.items():
+            setattr(self, name, method)
+
+
+def test_hook_tfpilot_register_stores(
+    tfpilot_host: PluginHost, register_plugin: Any, tfpilot_config: Any
+) -> None:
+    store = _Obj(get_request=lambda request_id: f"got {request_id}")
+    broken = _Obj(get_request=_raise)
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_stores",
+            lambda: [
+                Registration(name="memory", factory=lambda s, c: store),
+                Registration(name="broken", factory=lambda s, c: broken),
+            ],
+        ),
+        name="stores_plugin",
+    )
+    tfpilot_config.core.store = "memory"
+    assert tfpilot_host.store().get_request("req_dev_x_abcdef") == "got req_dev_x_abcdef"  # type: ignore[comparison-overlap]
+    tfpilot_config.core.store = "broken"
+    with pytest.raises(PluginFailedError, match="stores_plugin"):
+        tfpilot_host.store().get_request("req_dev_x_abcdef")
+    tfpilot_config.core.store = "nope"
+    with pytest.raises(ConfigError, match="no store named 'nope'"):
+        tfpilot_host.store()
+
+
+def test_hook_tfpilot_register_stores_domain_errors_pass_through(
+    tfpilot_host: PluginHost, register_plugin: Any, tfpilot_config: Any
+) -> None:
+    def missing(request_id: str) -> None:
+        raise NotFoundError(f"no request {request_id}")
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_stores",
+            lambda: [Registration(name="memory", factory=lambda s, c: _Obj(get_request=missing))],
+        )
+    )
+    tfpilot_config.core.store = "memory"
+    with pytest.raises(NotFoundError):
+        tfpilot_host.store().get_request("req_dev_x_abcdef")
+
+
+def _subject(request_doc: Request, tfpilot_config: Any) -> PolicyInput:
+    return PolicyInput(
+        request=request_doc, environment=tfpilot_config.environment("dev"), stage="request"
+    )
+
+
+def test_hook_tfpilot_register_policy_engines(
+    tfpilot_host: PluginHost, register_plugin: Any, request_doc: Request, tfpilot_config: Any
+) -> None:
+    finding = PolicyFinding(rule_id="naming", level=PolicyLevel.MANDATORY, message="bad name")
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_policy_engines",
+            lambda: [
+                Registration(
+                    name="strict", factory=lambda s, c: _Obj(evaluate=lambda subject: [finding])
+                )
+            ],
+        ),
+        name="good_policy",
+    )
+    found = tfpilot_host.evaluate_policy(_subject(request_doc, tfpilot_config))
+    assert [f.rule_id for f in found] == ["naming"]
+    assert found[0].engine == "strict"
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_policy_engines",
+            lambda: [Registration(name="broken", factory=lambda s, c: _Obj(evaluate=_raise))],
+        ),
+        name="broken_policy",
+    )
+    tfpilot_host._registrations.clear()
+    with pytest.raises(PluginFailedError, match=r"broken_policy.*plugin exploded"):
+        tfpilot_host.evaluate_policy(_subject(request_doc, tfpilot_config))
+
+
+def test_hook_tfpilot_register_cost_estimators(
+    tfpilot_host: PluginHost, register_plugin: Any, request_doc: Request
+) -> None:
+    estimate = CostEstimate(monthly=None)
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_cost_estimators",
+            lambda: [
+                Registration(name="broken", factory=lambda s, c: _Obj(estimate=_raise)),
+                Registration(
+                    name="table", factory=lambda s, c: _Obj(estimate=lambda r, p: estimate)
+                ),
+            ],
+        ),
+        name="costs",
+    )
+    result = tfpilot_host.estimate_cost(request_doc, EMPTY_PLAN)
+    assert result is not None and result.estimator == "table"
+    assert [(f.plugin, f.kind) for f in tfpilot_host.failures] == [("costs", "cost_estimator")]
+
+
+def test_hook_tfpilot_register_notifiers(
+    tfpilot_host: PluginHost, register_plugin: Any, request_doc: Request, event: Event
+) -> None:
+    received: list[str] = []
+
+    class Settings(BaseModel):
+        url: str
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_notifiers",
+            lambda: [
+                Registration(name="broken", factory=lambda s, c: _Obj(notify=_raise)),
+                Registration(
+                    name="ok",
+                    factory=lambda s, c: _Obj(notify=lambda e, r: received.append(e.type)),
+                ),
+                # Not configured (url is required): skipped, because nobody selected it.
+                Registration(
+                    name="unconfigured",
+                    factory=lambda s, c: _Obj(notify=_raise),
+                    settings_model=Settings,
+                ),
+            ],
+        ),
+        name="notes",
+    )
+    outcomes = dict(tfpilot_host.notify(event, request_doc))
+    assert received == ["request_created"]
+    assert outcomes["ok"] is None
+    assert "plugin exploded" in (outcomes["broken"] or "")
+    assert "unconfigured" not in outcomes
+
+
+def test_hook_tfpilot_register_summarizers(
+    tfpilot_host: PluginHost, register_plugin: Any, request_doc: Request, tfpilot_config: Any
+) -> None:
+    summary = PlanSummary(text="no changes", markdown="*no changes*")
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_summarizers",
+            lambda: [
+                Registration(name="llm", factory=lambda s, c: _Obj(summarize=_raise)),
+                Registration(
+                    name="rules", factory=lambda s, c: _Obj(summarize=lambda r, p, x: summary)
+                ),
+            ],
+        ),
+        name="summaries",
+    )
+    tfpilot_config.core.summarizer = "llm"
+    result = tfpilot_host.summarize(request_doc, EMPTY_PLAN, SummaryContext())
+    assert result is not None and result.summarizer == "rules"
+    assert tfpilot_host.failures[0].plugin == "summaries"
+
+
+def test_hook_tfpilot_register_drift_detectors(
+    tfpilot_host: PluginHost, register_plugin: Any, request_doc: Request, tfpilot_config: Any
+) -> None:
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_drift_detectors",
+            lambda: [
+                Registration(
+                    name="fixed",
+                    factory=lambda s, c: _Obj(
+                        check=lambda r, runner: DriftReport(result=DriftResult.NONE)
+                    ),
+                ),
+                Registration(name="broken", factory=lambda s, c: _Obj(check=_raise)),
+            ],
+        )
+    )
+    tfpilot_config.core.drift_detector = "fixed"
+    assert tfpilot_host.check_drift(request_doc, runner=None).result is DriftResult.NONE  # type: ignore[arg-type]
+    tfpilot_config.core.drift_detector = "broken"
+    report = tfpilot_host.check_drift(request_doc, runner=None)  # type: ignore[arg-type]
+    assert report.result is DriftResult.ERROR and "plugin exploded" in (report.error or "")
+
+
+def test_hook_tfpilot_register_runners(
+    tfpilot_host: PluginHost, register_plugin: Any, request_doc: Request, tfpilot_config: Any
+) -> None:
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_runners",
+            lambda: [
+                Registration(
+                    name="fake",
+                    factory=lambda s, c: _Obj(plan=lambda r, **k: RunResult(success=True)),
+                ),
+                Registration(name="broken", factory=lambda s, c: _Obj(plan=_raise)),
+            ],
+        ),
+        name="runners",
+    )
+    tfpilot_config.core.runner = "fake"
+    assert tfpilot_host.runner().plan(request_doc).success
+    tfpilot_config.core.runner = "broken"
+    with pytest.raises(PluginFailedError, match=r"'runners' failed in runner\.plan"):
+        tfpilot_host.runner().plan(request_doc)
+
+
+def test_hook_tfpilot_register_module_sources(
+    tfpilot_host: PluginHost, register_plugin: Any, tmp_path: Path
+) -> None:
+    location = ModuleLocation(name="test/thing", path=tmp_path)
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_module_sources",
+            lambda: [
+                Registration(name="mine", factory=lambda s, c: _Obj(modules=lambda: [location]))
+            ],
+        )
+    )
+    assert ("mine", location) in tfpilot_host.module_locations()
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_module_sources",
+            lambda: [Registration(name="broken", factory=lambda s, c: _Obj(modules=_raise))],
+        ),
+        name="broken_source",
+    )
+    tfpilot_host._registrations.clear()
+    with pytest.raises(PluginFailedError, match="broken_source"):
+        tfpilot_host.module_locations()
+
+
+def test_hook_tfpilot_register_provider_mirrors(
+    tfpilot_host: PluginHost, register_plugin: Any, tmp_path: Path
+) -> None:
+    class Settings(BaseModel):
+        directory: Path
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_provider_mirrors",
+            lambda: [
+                Registration(
+                    name="mirror",
+                    factory=lambda s, c: ProviderMirror(source="acme/thing", directory=s.directory),
+                    settings_model=Settings,
+                )
+            ],
+        )
+    )
+    # Provider mirrors are a decision kind: missing settings are an error, never a silent skip.
+    with pytest.raises(ConfigError, match=r"plugins\.mirror\.directory"):
+        tfpilot_host.provider_mirrors()
+    tfpilot_host.config.plugins["mirror"] = {"directory": str(tmp_path)}
+    assert tfpilot_host.provider_mirrors() == [
+        ProviderMirror(source="acme/thing", directory=tmp_path)
+    ]
+
+
+def test_hook_tfpilot_register_event_observers(
+    tfpilot_host: PluginHost, register_plugin: Any, request_doc: Request, event: Event
+) -> None:
+    seen: list[str] = []
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_event_observers",
+            lambda: [
+                Registration(name="a_broken", factory=lambda s, c: _Obj(on_event=_raise)),
+                Registration(
+                    name="metrics",
+                    factory=lambda s, c: _Obj(on_event=lambda e, r: seen.append(e.type)),
+                ),
+            ],
+        ),
+        name="observers",
+    )
+    tfpilot_host.observe(event, request_doc)
+    assert seen == ["request_created"]
+    assert [f.kind for f in tfpilot_host.failures] == ["event_observer"]
+
+
+def test_hook_tfpilot_register_commands(tfpilot_plugins: Any, register_plugin: Any) -> None:
+    class CommandPlugin:
+        @hookimpl
+        def tfpilot_register_commands(self, cli: click.Group) -> None:
+            @cli.command()
+            def hello() -> None:
+                click.echo("hello from a plugin")
+
+    class BrokenCommands:
+        @hookimpl
+        def tfpilot_register_commands(self, cli: click.Group) -> None:
+            raise Boom("cannot add commands")
+
+    register_plugin(CommandPlugin(), name="greeter")
+    register_plugin(BrokenCommands(), name="broken_cli")
+    group = click.Group("tfpilot")
+    failures = register_commands(tfpilot_plugins, group)
+    assert [f.plugin for f in failures] == ["broken_cli"]
+    assert CliRunner().invoke(group, ["hello"]).output == "hello from a plugin\n"
+    with pytest.raises(PluginFailedError, match="broken_cli"):
+        register_commands(tfpilot_plugins, click.Group("tfpilot"), strict=True)
+
+
+def test_every_hook_has_a_test() -> None:
+    hooks = [
+        name
+        for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("tfpilot_")
+    ]
+    tests = {name for name in globals() if name.startswith("test_hook_")}
+    missing = [h for h in hooks if f"test_hook_{h}" not in tests]
+    assert hooks and not missing, f"hooks without a test_hook_<name>: {missing}"
+
+
+def test_every_hook_is_documented() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "hooks.md").read_text()
+    hooks = [
+        name
+        for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("tfpilot_")
+    ]
+    missing = [h for h in hooks if f"`{h}`" not in doc]
+    assert not missing, f"hooks missing from docs/hooks.md: {missing}"

@@ -1,0 +1,118 @@
+"""The spans and log fields the PluginHost facade emits (in-memory exporter, captured logs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tfpilot_core.errors import PluginFailedError
+from tfpilot_core.models import Event, Request
+from tfpilot_core.plugins import PluginHost
+from tfpilot_core.registrations import Registration
+from tfpilot_core.testing import plugin_with
+
+
+class _Notifier:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def notify(self, event: Event, request: Request) -> None:
+        import structlog
+
+        structlog.get_logger("test").info("delivering", to="chat")
+        if self.fail:
+            raise RuntimeError("chat is down")
+
+
+def test_one_span_per_call_and_one_child_per_plugin(
+    tfpilot_host: PluginHost,
+    register_plugin: Any,
+    request_doc: Request,
+    event: Event,
+    span_exporter: Any,
+) -> None:
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_notifiers",
+            lambda: [
+                Registration(name="chat", factory=lambda s, c: _Notifier()),
+                Registration(name="pager", factory=lambda s, c: _Notifier(fail=True)),
+            ],
+        ),
+        name="notify_test",
+    )
+    tfpilot_host.notify(event, request_doc)
+    finished = span_exporter.get_finished_spans()
+    spans = {s.name: s for s in finished}
+    parent = spans["notify"]
+    children = [s for s in finished if s.name.startswith("notifier.notify ")]
+    assert len(children) == 2
+    for child in children:
+        assert child.parent is not None and child.parent.span_id == parent.context.span_id
+        assert child.attributes["tfpilot.hook"] == "notifier.notify"
+        assert child.attributes["tfpilot.plugin"] == "notify_test"
+        assert child.attributes["tfpilot.distribution"] == "test"
+        assert child.attributes["tfpilot.request_id"] == request_doc.id
+    failed = [c for c in children if not c.status.is_ok]
+    assert len(failed) == 1 and failed[0].attributes["tfpilot.isolated"] is True
+    assert any(e.name == "exception" for e in failed[0].events)
+    # The registration hook itself is traced too, attributed to the plugin.
+    assert (
+        spans["tfpilot_register_notifiers notify_test"].attributes["tfpilot.plugin"]
+        == "notify_test"
+    )
+
+
+def test_log_context_is_bound_per_plugin(
+    tfpilot_host: PluginHost,
+    register_plugin: Any,
+    request_doc: Request,
+    event: Event,
+    log_capture: list[dict[str, Any]],
+) -> None:
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_notifiers",
+            lambda: [Registration(name="chat", factory=lambda s, c: _Notifier(fail=True))],
+        ),
+        name="notify_test",
+    )
+    tfpilot_host.notify(event, request_doc)
+    delivering = next(e for e in log_capture if e["event"] == "delivering")
+    assert delivering["plugin"] == "notify_test"
+    assert delivering["hook"] == "notifier.notify"
+    assert delivering["request_id"] == request_doc.id
+    failure = next(e for e in log_capture if e["event"] == "plugin_failed")
+    assert failure["fail"] == "isolated" and "chat is down" in failure["error"]
+    assert failure["plugin"] == "notify_test"
+
+
+def test_decision_failure_is_traced_and_raised(
+    tfpilot_host: PluginHost,
+    register_plugin: Any,
+    tfpilot_config: Any,
+    span_exporter: Any,
+    log_capture: list[dict[str, Any]],
+) -> None:
+    class BrokenStore:
+        def get_request(self, request_id: str) -> Request:
+            raise OSError("disk on fire")
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_stores",
+            lambda: [Registration(name="broken", factory=lambda s, c: BrokenStore())],
+        ),
+        name="store_test",
+    )
+    tfpilot_config.core.store = "broken"
+    with pytest.raises(PluginFailedError) as info:
+        tfpilot_host.store().get_request("req_dev_bkt_abc234")
+    assert info.value.plugin == "store_test" and "disk on fire" in info.value.message
+    span = next(
+        s for s in span_exporter.get_finished_spans() if s.name == "store.get_request store_test"
+    )
+    assert not span.status.is_ok
+    assert span.attributes["tfpilot.request_id"] == "req_dev_bkt_abc234"
+    assert any(e["event"] == "plugin_failed" and e["fail"] == "closed" for e in log_capture)

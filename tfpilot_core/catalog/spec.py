@@ -1,0 +1,585 @@
+"""A catalog module's specification: its inputs (from ``*.tf``) merged with ``tfpilot.module.toml``.
+
+The Terraform files are the source of truth for what inputs exist and their types; the metadata
+file only adds what Terraform cannot say (labels, risk, allowlists, which input carries the name).
+Metadata that disagrees with the Terraform files is a :class:`~tfpilot_core.errors.ConfigError`
+naming both files and the key, found when the catalog loads rather than when a user first trips
+over it.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from tfpilot_core.errors import ConfigError, FieldProblem
+from tfpilot_core.interfaces import ModuleLocation
+
+from .types import (
+    Kind,
+    TfType,
+    TypeSyntaxError,
+    coerce_into,
+    field_path,
+    parse_literal,
+    parse_type,
+    to_json_schema,
+    unescape_string,
+)
+
+__all__ = [
+    "METADATA_FILE",
+    "Example",
+    "InputSpec",
+    "ModuleSpec",
+    "Risk",
+    "VariableValidation",
+    "load_module",
+    "module_digest",
+]
+
+#: The metadata file read from every module directory (optional).
+METADATA_FILE = "tfpilot.module.toml"
+
+#: Longest resource name a module's name input may produce (DNS label length).
+MAX_NAME_LENGTH = 63
+
+
+class Risk(enum.StrEnum):
+    """How much damage a module can do; policy and approval rules may depend on it."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VariableValidation(_Model):
+    """A ``validation`` block of a variable, kept as text (Terraform evaluates it at plan time)."""
+
+    condition: str
+    error_message: str = ""
+
+
+class Example(_Model):
+    """An example request for a module (shown in docs and the CLI, checked when loading)."""
+
+    title: str
+    description: str = ""
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class InputSpec(_Model):
+    """One input of a module: a Terraform variable plus its metadata.
+
+    ``type_expr`` is the original type expression; :attr:`tftype` is its parsed form.
+    ``required`` is true when the variable has no ``default``. ``allowed`` is an allowlist: for a
+    list or set input it applies to each element.
+    """
+
+    name: str
+    type_expr: str = "any"
+    description: str = ""
+    label: str = ""
+    required: bool = False
+    default: Any = None
+    sensitive: bool = False
+    immutable: bool = False
+    read_only: bool = False
+    nullable: bool = True
+    allowed: list[Any] | None = None
+    validations: list[VariableValidation] = Field(default_factory=list)
+    #: The ``*.tf`` file that declares the variable.
+    file: str = ""
+
+    _tftype: TfType = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Parse the type expression once."""
+        self._tftype = parse_type(self.type_expr)
+
+    @property
+    def tftype(self) -> TfType:
+        """The parsed type constraint."""
+        return self._tftype
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema of this input (type, title, description, default, enum, flags)."""
+        schema = to_json_schema(self.tftype)
+        schema["title"] = self.label or self.name
+        if self.description:
+            schema["description"] = self.description
+        # A sensitive input's default is not published (schemas end up in UIs and docs).
+        if not self.required and self.default is not None and not self.sensitive:
+            schema["default"] = self.default
+        if self.allowed is not None:
+            if self.tftype.kind in (Kind.LIST, Kind.SET):
+                schema["items"] = {**schema.get("items", {}), "enum": list(self.allowed)}
+            else:
+                schema["enum"] = list(self.allowed)
+        if self.read_only:
+            schema["readOnly"] = True
+        if self.sensitive:
+            schema["writeOnly"] = True
+            schema["x-tfpilot-sensitive"] = True
+        if self.immutable:
+            schema["x-tfpilot-immutable"] = True
+        return schema
+
+
+class ModuleSpec(_Model):
+    """Everything tfpilot knows about a catalog module."""
+
+    name: str
+    path: Path
+    #: sha256 (hex) of the module directory's files, see :func:`module_digest`.
+    version: str
+    source: str = ""
+    description: str = ""
+    category: str = "general"
+    risk: Risk = Risk.MEDIUM
+    #: The input carrying the resource name; it gets the request's id suffix.
+    name_input: str | None = None
+    #: The ``map(string)`` input into which server-authoritative tags are merged.
+    tags_input: str | None = None
+    examples: list[Example] = Field(default_factory=list)
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    outputs: list[str] = Field(default_factory=list)
+    sensitive_outputs: list[str] = Field(default_factory=list)
+
+    def input_json_schema(self) -> dict[str, Any]:
+        """A JSON Schema (draft 2020-12) for the ``inputs`` object of a request for this module.
+
+        Read-only inputs are listed (``readOnly``) but never required; the tags input never
+        allows ``tfpilot:`` keys; the name input carries the name pattern and length limit.
+        """
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for name, spec in self.inputs.items():
+            schema = spec.json_schema()
+            if name == self.name_input:
+                schema["pattern"] = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
+                schema["maxLength"] = MAX_NAME_LENGTH - 7  # "-" + a 6-character suffix
+            if name == self.tags_input:
+                schema["propertyNames"] = {"not": {"pattern": "^tfpilot:"}}
+            properties[name] = schema
+            if spec.required and not spec.read_only and name != self.tags_input:
+                required.append(name)
+        result: dict[str, Any] = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": self.name,
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": False,
+        }
+        if self.description:
+            result["description"] = self.description
+        if required:
+            result["required"] = required
+        return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Module digest
+# ---------------------------------------------------------------------------------------------
+
+
+def _digest_ignored(rel: Path) -> bool:
+    # .terraform/ (providers, modules), dotfiles (.terraform.lock.hcl, editor files) and state
+    # files change without the module changing; they must not change its version.
+    return any(part.startswith(".") for part in rel.parts) or ".tfstate" in rel.name
+
+
+def module_digest(path: Path) -> str:
+    """The version of a module: sha256 (hex) over its files' sorted relative paths and contents.
+
+    Ignores ``.terraform/``, dotfiles and dot-directories, and ``*.tfstate*``. Symbolic links to
+    directories are not followed (so a link loop cannot hang the catalog).
+    """
+    root = Path(path)
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            rel = (Path(dirpath) / name).relative_to(root)
+            if not _digest_ignored(rel):
+                files.append(rel)
+    digest = hashlib.sha256()
+    for rel in sorted(files, key=lambda p: p.as_posix()):
+        content = (root / rel).read_bytes()
+        # Length-prefix every part so that no two different trees hash the same stream.
+        rel_name = rel.as_posix().encode()
+        digest.update(len(rel_name).to_bytes(8, "big") + rel_name)
+        digest.update(len(content).to_bytes(8, "big") + content)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the Terraform files (python-hcl2 8.x)
+# ---------------------------------------------------------------------------------------------
+
+_HEREDOC = re.compile(r"<<(-?)([A-Za-z_][A-Za-z0-9_]*)\n(.*?)\n?[ \t]*\2$", re.DOTALL)
+
+
+def _unquote(text: str) -> str:
+    """Strip the quotes that python-hcl2 8.x leaves on labels and strings, decoding escapes."""
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        body = text[1:-1]
+        heredoc = _HEREDOC.fullmatch(body)
+        if heredoc:
+            content = heredoc.group(3)
+            if heredoc.group(1):  # <<- strips the common indentation
+                lines = content.split("\n")
+                indents = [len(ln) - len(ln.lstrip()) for ln in lines if ln.strip()]
+                cut = min(indents, default=0)
+                content = "\n".join(ln[cut:] for ln in lines)
+            return content + "\n"
+        # "$${" is HCL's escape for a literal "${".
+        return unescape_string(body).replace("$${", "${").replace("%%{", "%{")
+    return text
+
+
+def _clean(value: Any) -> Any:
+    """Turn python-hcl2 output into plain values: unquoted strings, literals for ``${...}``."""
+    if isinstance(value, str):
+        if value.startswith("${") and value.endswith("}"):
+            try:
+                return parse_literal(value)
+            except TypeSyntaxError:
+                return value  # a real expression; kept as text
+        return _unquote(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            _unquote(k): _clean(v)
+            for k, v in value.items()
+            if not (k.startswith("__") and k.endswith("__"))
+        }
+    return value
+
+
+def _blocks(parsed: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for block in parsed.get(kind, []) or []:
+        if isinstance(block, dict):
+            for label, body in block.items():
+                found.append((_unquote(label), body if isinstance(body, dict) else {}))
+    return found
+
+
+def _parse_tf(file: Path) -> dict[str, Any]:
+    import hcl2  # imported here: parsing is the only place that needs lark and hcl2
+
+    try:
+        text = file.read_text(encoding="utf-8")
+        result = hcl2.loads(text)
+    except Exception as exc:  # lark raises many unrelated types; all mean "broken file"
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot parse Terraform file: {detail}", source=str(file)) from exc
+    if not isinstance(result, dict):
+        raise ConfigError("cannot parse Terraform file", source=str(file))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading a module
+# ---------------------------------------------------------------------------------------------
+
+_TOP_KEYS: dict[str, type] = {
+    "description": str,
+    "category": str,
+    "risk": str,
+    "name_input": str,
+    "tags_input": str,
+    "examples": list,
+    "inputs": dict,
+}
+_INPUT_KEYS: dict[str, type] = {
+    "label": str,
+    "description": str,
+    "sensitive": bool,
+    "immutable": bool,
+    "read_only": bool,
+    "allowed": list,
+}
+_EXAMPLE_KEYS: dict[str, type] = {"title": str, "description": str, "inputs": dict}
+
+
+def _type_name(t: type) -> str:
+    return {str: "a string", bool: "true or false", list: "an array", dict: "a table"}[t]
+
+
+def _check_keys(
+    table: dict[str, Any], allowed: dict[str, type], prefix: str, problems: list[tuple[str, str]]
+) -> None:
+    for key, value in table.items():
+        where = f"{prefix}{key}"
+        if key not in allowed:
+            problems.append((where, f"unknown key (known: {', '.join(allowed)})"))
+        elif not isinstance(value, allowed[key]):
+            problems.append((where, f"must be {_type_name(allowed[key])}"))
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def load_module(location: ModuleLocation) -> ModuleSpec:
+    """Read a module directory: every ``*.tf`` file's variables and outputs, plus its metadata.
+
+    Raises :class:`~tfpilot_core.errors.ConfigError` for a broken Terraform or metadata file
+    (naming the file) and for metadata that disagrees with the Terraform files (naming both files
+    and the key). A missing metadata file means defaults for everything.
+    """
+    root = Path(location.path)
+    if not root.is_dir():
+        raise ConfigError(f"module {location.name!r}: not a directory", source=str(root))
+    tf_files = sorted(root.glob("*.tf"))
+    if not tf_files:
+        raise ConfigError(f"module {location.name!r}: no *.tf files", source=str(root))
+
+    inputs: dict[str, InputSpec] = {}
+    outputs: list[str] = []
+    sensitive_outputs: list[str] = []
+    tf_sensitive: dict[str, bool] = {}
+    for file in tf_files:
+        parsed = _parse_tf(file)
+        for name, body in _blocks(parsed, "variable"):
+            if name in inputs:
+                raise ConfigError(
+                    f"variable {name!r} is declared twice (also in {inputs[name].file})",
+                    source=str(file),
+                    key=f"variable.{name}",
+                )
+            inputs[name] = _input_from_variable(name, body, file)
+            tf_sensitive[name] = inputs[name].sensitive
+        for name, body in _blocks(parsed, "output"):
+            outputs.append(name)
+            if body.get("sensitive") is True:
+                sensitive_outputs.append(name)
+
+    meta_file = root / METADATA_FILE
+    meta: dict[str, Any] = {}
+    if meta_file.is_file():
+        try:
+            meta = tomllib.loads(meta_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot parse metadata: {exc}", source=str(meta_file)) from exc
+
+    problems: list[tuple[str, str]] = []
+    _check_keys(meta, _TOP_KEYS, "", problems)
+    risk = meta.get("risk", Risk.MEDIUM.value)
+    if isinstance(risk, str) and risk not in {r.value for r in Risk}:
+        problems.append(("risk", "must be one of low, medium, high"))
+
+    meta_inputs = meta.get("inputs", {})
+    if isinstance(meta_inputs, dict):
+        for name, table in meta_inputs.items():
+            key = f"inputs.{name}"
+            if name not in inputs:
+                problems.append(
+                    (key, f"describes a variable that no *.tf file declares ({name!r})")
+                )
+                continue
+            if not isinstance(table, dict):
+                problems.append((key, "must be a table"))
+                continue
+            _check_keys(table, _INPUT_KEYS, f"{key}.", problems)
+            inputs[name] = _merge_input(inputs[name], table, key, tf_sensitive[name], problems)
+
+    name_input = meta.get("name_input")
+    if isinstance(name_input, str):
+        found = inputs.get(name_input)
+        if found is None:
+            problems.append(
+                ("name_input", f"names a variable that does not exist ({name_input!r})")
+            )
+        elif found.tftype.kind is not Kind.STRING:
+            problems.append(("name_input", f"variable {name_input!r} must be of type string"))
+    tags_input = meta.get("tags_input")
+    if isinstance(tags_input, str):
+        found = inputs.get(tags_input)
+        if found is None:
+            problems.append(
+                ("tags_input", f"names a variable that does not exist ({tags_input!r})")
+            )
+        elif not (
+            found.tftype.kind is Kind.MAP
+            and found.tftype.element is not None
+            and found.tftype.element.kind is Kind.STRING
+        ):
+            problems.append(("tags_input", f"variable {tags_input!r} must be of type map(string)"))
+
+    examples: list[Example] = []
+    raw_examples = meta.get("examples", [])
+    if isinstance(raw_examples, list):
+        for i, raw in enumerate(raw_examples):
+            key = f"examples[{i}]"
+            if not isinstance(raw, dict):
+                problems.append((key, "must be a table"))
+                continue
+            _check_keys(raw, _EXAMPLE_KEYS, f"{key}.", problems)
+            if not isinstance(raw.get("title"), str):
+                problems.append((f"{key}.title", "is required"))
+                continue
+            ex_inputs = raw.get("inputs", {})
+            if not isinstance(ex_inputs, dict):
+                continue
+            for in_name, value in ex_inputs.items():
+                if in_name not in inputs:
+                    problems.append((f"{key}.inputs.{in_name}", "is not a variable of the module"))
+                    continue
+                found_problems: list[FieldProblem] = []
+                coerce_into(value, inputs[in_name].tftype, in_name, found_problems)
+                problems.extend((f"{key}.inputs.{p.field}", p.message) for p in found_problems)
+            examples.append(
+                Example(
+                    title=raw["title"],
+                    description=str(raw.get("description", "")),
+                    inputs=dict(ex_inputs),
+                )
+            )
+
+    if problems:
+        declaring = sorted({spec.file for spec in inputs.values()}) or [str(f) for f in tf_files]
+        sources = f"{meta_file} (against {', '.join(declaring)})"
+        key, message = problems[0]
+        if len(problems) > 1:
+            message += "".join(f"\n  - key {k!r}: {m}" for k, m in problems[1:])
+        raise ConfigError(message, source=sources, key=key)
+
+    return ModuleSpec(
+        name=location.name,
+        path=root,
+        version=module_digest(root),
+        source=location.source,
+        description=str(meta.get("description", "")),
+        category=str(meta.get("category", "general")),
+        risk=Risk(risk),
+        name_input=name_input if isinstance(name_input, str) else None,
+        tags_input=tags_input if isinstance(tags_input, str) else None,
+        examples=examples,
+        inputs=inputs,
+        outputs=outputs,
+        sensitive_outputs=sensitive_outputs,
+    )
+
+
+def _input_from_variable(name: str, body: dict[str, Any], file: Path) -> InputSpec:
+    """Build an input from a ``variable`` block, checking its type and default."""
+    raw_type = body.get("type")
+    key = f"variable.{name}"
+    try:
+        tftype = parse_type(raw_type if isinstance(raw_type, str) else None)
+    except TypeSyntaxError as exc:
+        raise ConfigError(f"cannot read type: {exc}", source=str(file), key=f"{key}.type") from exc
+    type_expr = tftype.expression() if raw_type is None else str(raw_type)
+    if type_expr.startswith("${") and type_expr.endswith("}"):
+        type_expr = type_expr[2:-1].strip()
+    required = "default" not in body
+    default = None
+    if not required:
+        problems: list[FieldProblem] = []
+        # Convert the default like Terraform would, which also fills optional attribute defaults.
+        default = coerce_into(_clean(body["default"]), tftype, "default", problems)
+        if problems:
+            raise ConfigError(
+                f"default does not fit type {tftype}: {problems[0]}",
+                source=str(file),
+                key=f"{key}.default",
+            )
+    validations = []
+    for block in body.get("validation", []) or []:
+        if isinstance(block, dict):
+            condition = block.get("condition", "")
+            message = _clean(block.get("error_message", ""))
+            if (
+                isinstance(condition, str)
+                and condition.startswith("${")
+                and condition.endswith("}")
+            ):
+                condition = condition[2:-1]
+            validations.append(
+                VariableValidation(condition=str(condition), error_message=str(message))
+            )
+    description = _clean(body.get("description", ""))
+    return InputSpec(
+        name=name,
+        type_expr=type_expr,
+        description=description if isinstance(description, str) else "",
+        label=_label(name),
+        required=required,
+        default=default,
+        sensitive=body.get("sensitive") is True,
+        nullable=body.get("nullable") is not False,
+        validations=validations,
+        file=str(file),
+    )
+
+
+def _merge_input(
+    spec: InputSpec,
+    table: dict[str, Any],
+    key: str,
+    tf_sensitive: bool,
+    problems: list[tuple[str, str]],
+) -> InputSpec:
+    """Apply one ``[inputs.X]`` table to the input built from variables.tf."""
+    changes: dict[str, Any] = {}
+    for flag in ("label", "description", "immutable", "read_only"):
+        if isinstance(table.get(flag), _INPUT_KEYS[flag]):
+            changes[flag] = table[flag]
+    sensitive = table.get("sensitive")
+    if isinstance(sensitive, bool):
+        if tf_sensitive and not sensitive:
+            problems.append(
+                (f"{key}.sensitive", "is false but the variable is declared sensitive = true")
+            )
+        changes["sensitive"] = sensitive or tf_sensitive
+    if changes.get("read_only") and spec.required:
+        problems.append((f"{key}.read_only", "a read-only input needs a default in variables.tf"))
+    allowed = table.get("allowed")
+    if isinstance(allowed, list):
+        changes["allowed"] = _check_allowed(spec, allowed, key, problems)
+    return spec.model_copy(update=changes)
+
+
+def _check_allowed(
+    spec: InputSpec, allowed: list[Any], key: str, problems: list[tuple[str, str]]
+) -> list[Any]:
+    """Convert the allowlist to the input's (element) type; it must keep the default allowed."""
+    tftype = spec.tftype
+    per_element = tftype.kind in (Kind.LIST, Kind.SET)
+    target = tftype.element if per_element and tftype.element is not None else tftype
+    if not target.is_primitive or target.kind is Kind.ANY:
+        problems.append(
+            (f"{key}.allowed", f"an allowlist needs a string, number or bool type, not {tftype}")
+        )
+        return allowed
+    converted: list[Any] = []
+    for i, value in enumerate(allowed):
+        found: list[FieldProblem] = []
+        result = coerce_into(value, target, field_path(f"{key}.allowed", i), found)
+        if found or value is None:
+            problems.append((f"{key}.allowed", f"value {value!r} does not fit type {target}"))
+        else:
+            converted.append(result)
+    if spec.default is not None:
+        values = spec.default if per_element and isinstance(spec.default, list) else [spec.default]
+        excluded = [v for v in values if v not in converted]
+        if excluded and converted:
+            problems.append(
+                (f"{key}.allowed", f"excludes the default {excluded[0]!r} from variables.tf")
+            )
+    return converted

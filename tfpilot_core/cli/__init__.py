@@ -1,0 +1,135 @@
+"""The ``tfpilot`` command line.
+
+The root group takes the options every command shares; built-in commands live in small modules of
+this package and plugins add theirs through ``tfpilot_register_commands`` (called last, as in
+datasette). Heavy libraries are imported inside commands so that ``tfpilot --help`` stays fast.
+
+Exit codes are those of :class:`tfpilot_core.errors.ExitCode`; user-facing errors (the
+:class:`~tfpilot_core.errors.TfpilotError` family) print one clean message, and a traceback only
+with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tfpilot_core.cli.app import App
+from tfpilot_core.errors import ExitCode, TfpilotError
+
+EXIT_CODES_HELP = """Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 invalid
+configuration, 5 plugin failure, 6 forbidden, 7 not found, 8 conflict, 9 blocked by policy,
+10 Terraform/external tool failed, 11 a check found something (e.g. drift)."""
+
+
+class TfpilotGroup(click.Group):
+    """A group that turns tfpilot's errors into clean messages and documented exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TfpilotError as exc:
+            state = ctx.find_object(App)
+            if state is not None and state.debug:
+                raise
+            if state is not None and state.json:
+                import json
+
+                click.echo(json.dumps(exc.to_dict(), indent=2))
+            click.echo(f"Error: {exc.message}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=TfpilotGroup, epilog=EXIT_CODES_HELP)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Configuration file [default: $TFPILOT_CONFIG, ./tfpilot.toml, ~/.tfpilot/tfpilot.toml].",
+)
+@click.option(
+    "--as",
+    "actor",
+    metavar="USER",
+    help="Act as USER (default: $TFPILOT_USER, $GITHUB_ACTOR, $USER).",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print JSON for scripts.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.option("--strict-plugins", is_flag=True, help="Stop if any plugin fails to load.")
+@click.option(
+    "--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=lambda: os.environ.get("TFPILOT_LOG_LEVEL", "warning"),
+    show_default="warning",
+)
+@click.option("--trace", is_flag=True, help="Print OpenTelemetry spans to stderr.")
+@click.version_option(package_name="tfpilot-core", prog_name="tfpilot")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: Path | None,
+    actor: str | None,
+    json_output: bool,
+    debug: bool,
+    strict_plugins: bool,
+    log_format: str,
+    log_level: str,
+    trace: bool,
+) -> None:
+    """tfpilot: request infrastructure safely, from a catalog of Terraform modules."""
+    from tfpilot_core.telemetry import setup_logging, setup_tracing, shutdown_tracing
+
+    state = ctx.ensure_object(App)
+    state.config_path = config_path
+    state.actor = actor
+    state.json = state.json or json_output
+    state.debug = debug
+    state.strict_plugins = strict_plugins
+    setup_logging(fmt=log_format, level=log_level)
+    if setup_tracing(console=trace):
+        ctx.call_on_close(shutdown_tracing)
+
+
+def _register_builtin_commands() -> None:
+    from tfpilot_core.cli import catalog, core_commands, requests
+
+    core_commands.register(cli)
+    catalog.register(cli)
+    requests.register(cli)
+
+
+_register_builtin_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: discover plugins, let them add commands, run the CLI."""
+    from tfpilot_core.plugins import load_plugins, register_commands
+
+    args = sys.argv[1:] if argv is None else argv
+    strict = "--strict-plugins" in args
+    state = App(strict_plugins=strict, debug="--debug" in args)
+    try:
+        state.loaded = load_plugins(strict=strict)
+        register_commands(state.loaded, cli, strict=strict)
+    except TfpilotError as exc:
+        if state.debug:
+            raise
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    try:
+        cli.main(args=args, prog_name="tfpilot", obj=state, standalone_mode=True)
+    except Exception as exc:  # a bug, not a user error: say so briefly unless --debug
+        if state.debug:
+            raise
+        click.echo(
+            f"Internal error: {type(exc).__name__}: {exc}\n(run with --debug for the traceback)",
+            err=True,
+        )
+        sys.exit(ExitCode.INTERNAL)

@@ -1,0 +1,394 @@
+"""Commands on requests: create, list, show, update, plan, approve, apply, destroy, drift,
+timeline, audit."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from tfpilot_core.cli.app import app, emit, json_option, table
+from tfpilot_core.errors import FieldProblem, ValidationError
+
+if TYPE_CHECKING:
+    from tfpilot_core.models import Event, Request
+
+
+def parse_inputs(sets: tuple[str, ...], inputs_file: str | None) -> dict[str, Any]:
+    """Inputs from ``--inputs FILE`` (JSON or YAML; ``-`` for stdin), then ``--set k=v`` over them.
+
+    A ``--set`` value is read as JSON when it parses (numbers, booleans, lists, objects) and as a
+    string otherwise.
+    """
+    data: dict[str, Any] = {}
+    if inputs_file is not None:
+        source = "stdin" if inputs_file == "-" else inputs_file
+        try:
+            text = sys.stdin.read() if inputs_file == "-" else Path(inputs_file).read_text()
+        except OSError as exc:
+            raise ValidationError(
+                [FieldProblem("--inputs", "file", f"cannot read {source}: {exc.strerror}")]
+            ) from None
+        loaded: Any
+        if source.endswith((".yaml", ".yml")):
+            import yaml
+
+            try:
+                loaded = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise ValidationError(
+                    [FieldProblem("--inputs", "yaml", f"{source}: {exc}")]
+                ) from None
+        else:
+            try:
+                loaded = json.loads(text) if text.strip() else {}
+            except ValueError as exc:
+                raise ValidationError(
+                    [FieldProblem("--inputs", "json", f"{source}: {exc}")]
+                ) from None
+        if not isinstance(loaded, dict):
+            raise ValidationError(
+                [FieldProblem("--inputs", "type", f"{source} must hold an object")]
+            )
+        data.update(loaded)
+    problems = []
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            problems.append(FieldProblem(f"--set {item}", "format", "use key=value"))
+            continue
+        try:
+            data[key] = json.loads(value)
+        except ValueError:
+            data[key] = value
+    if problems:
+        raise ValidationError(problems, subject="command line")
+    return data
+
+
+def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
+    pairs = []
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key or not text:
+            raise ValidationError([FieldProblem(option, "format", f"{value!r}: use RULE=TEXT")])
+        pairs.append((key, text))
+    return pairs
+
+
+def request_data(request: Request) -> dict[str, Any]:
+    """The JSON form of a request, with its derived status."""
+    data = request.model_dump(mode="json")
+    data["status"] = app().platform.status(request).value
+    return data
+
+
+def show_request(request: Request) -> None:
+    """Print a request readably (or as JSON with ``--json``)."""
+
+    def render() -> None:
+        status = app().platform.status(request)
+        p = request.placement
+        click.echo(f"{request.id}  [{status.value}]  revision {request.revision}")
+        click.echo(f"  module      {p.module} ({p.module_version[:12]})")
+        click.echo(f"  placement   project {p.project}, environment {p.environment}")
+        click.echo(f"  author      {request.created_by}")
+        click.echo("  inputs      " + json.dumps(request.inputs, sort_keys=True))
+        for kind, attempts in request.runs.items():
+            last = attempts[-1]
+            conclusion = last.conclusion.value if last.conclusion else last.status.value
+            digest = f" plan {last.plan_digest[:12]}" if last.plan_digest else ""
+            click.echo(f"  {kind.value:<11} #{last.number} {conclusion}{digest} by {last.actor}")
+        for approval in request.approvals:
+            plan = approval.plan_digest[:12]
+            click.echo(f"  approved    by {approval.actor} (rev {approval.revision}, plan {plan})")
+        if request.cost is not None:
+            c = request.cost
+            delta = f", delta {c.delta:+}" if c.delta is not None else ""
+            click.echo(f"  cost        {c.monthly} {c.currency}/month{delta} ({c.estimator})")
+        if request.drift is not None:
+            click.echo(
+                f"  drift       {request.drift.result.value} {', '.join(request.drift.addresses)}"
+            )
+        for finding in request.policy_findings:
+            where = f" {finding.address}" if finding.address else ""
+            click.echo(
+                f"  policy      {finding.level.value}: {finding.rule_id}{where} {finding.message}"
+            )
+        if request.summary is not None:
+            click.echo("  summary:")
+            for line in request.summary.text.splitlines():
+                click.echo(f"    {line}")
+
+    emit(request_data(request), render)
+
+
+@click.group("requests")
+def requests_group() -> None:
+    """Create, list, show and update requests."""
+
+
+_inputs_options = [
+    click.option(
+        "--set", "sets", multiple=True, metavar="KEY=VALUE", help="An input (repeatable)."
+    ),
+    click.option(
+        "--inputs",
+        "inputs_file",
+        metavar="FILE",
+        help="Inputs from a JSON/YAML file, or - for stdin.",
+    ),
+]
+
+
+def _with_inputs(func: Any) -> Any:
+    for option in reversed(_inputs_options):
+        func = option(func)
+    return func
+
+
+@requests_group.command("create")
+@click.option("--module", required=True, help="Catalog module, e.g. sandbox/bucket.")
+@click.option("--env", "environment", required=True, help="Environment key, e.g. dev.")
+@click.option("--project", required=True, help="Project the request belongs to.")
+@_with_inputs
+@click.option("--template", "template_id", help="Template the request comes from.")
+@click.option(
+    "--opt-out",
+    "opt_outs",
+    multiple=True,
+    metavar="RULE=JUSTIFICATION",
+    help="Opt out of a security default.",
+)
+@click.option("--idempotency-key", help="Replays the first result when repeated.")
+@json_option
+def create_command(
+    module: str,
+    environment: str,
+    project: str,
+    sets: tuple[str, ...],
+    inputs_file: str | None,
+    template_id: str | None,
+    opt_outs: tuple[str, ...],
+    idempotency_key: str | None,
+) -> None:
+    """Create a request (validated against the module's schema and policy)."""
+    state = app()
+    request = state.platform.create(
+        state.whoami(),
+        module=module,
+        environment=environment,
+        project=project,
+        inputs=parse_inputs(sets, inputs_file),
+        template_id=template_id,
+        opt_outs=[{"rule_id": r, "justification": j} for r, j in _pairs(opt_outs, "--opt-out")],
+        idempotency_key=idempotency_key,
+    )
+    show_request(request)
+
+
+@requests_group.command("update")
+@click.argument("request_id")
+@_with_inputs
+@click.option("--idempotency-key", help="Replays the first result when repeated.")
+@json_option
+def update_command(
+    request_id: str, sets: tuple[str, ...], inputs_file: str | None, idempotency_key: str | None
+) -> None:
+    """Change inputs: a new revision, which voids earlier plans and approvals."""
+    state = app()
+    request = state.platform.update(
+        state.whoami(), request_id, parse_inputs(sets, inputs_file), idempotency_key=idempotency_key
+    )
+    show_request(request)
+
+
+@requests_group.command("show")
+@click.argument("request_id")
+@json_option
+def show_command(request_id: str) -> None:
+    """Show one request."""
+    show_request(app().platform.get(request_id))
+
+
+@requests_group.command("list")
+@click.option("--status", help="Derived status, e.g. applied.")
+@click.option("--env", "environment")
+@click.option("--module")
+@click.option("--author")
+@click.option("--project")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@json_option
+def list_command(
+    status: str | None,
+    environment: str | None,
+    module: str | None,
+    author: str | None,
+    project: str | None,
+    limit: int,
+) -> None:
+    """List requests, newest first."""
+    from tfpilot_core.models import RequestQuery
+
+    platform = app().platform
+    page = platform.list(
+        RequestQuery(
+            status=status,
+            environment=environment,
+            module=module,
+            author=author,
+            project=project,
+            limit=limit,
+        )
+    )
+    data = {"items": [request_data(r) for r in page.items], "next_cursor": page.next_cursor}
+
+    def render() -> None:
+        rows = [
+            [
+                r.id,
+                platform.status(r).value,
+                r.placement.module,
+                r.placement.environment,
+                r.created_by,
+                r.revision,
+            ]
+            for r in page.items
+        ]
+        table(["id", "status", "module", "env", "author", "rev"], rows)
+
+    emit(data, render)
+
+
+@click.command("plan")
+@click.argument("request_id")
+@json_option
+def plan_command(request_id: str) -> None:
+    """Plan a request: Terraform plan, policy, cost and summary."""
+    state = app()
+    show_request(state.platform.plan(state.whoami(), request_id))
+
+
+@click.command("approve")
+@click.argument("request_id")
+@click.option("--plan", "plan_digest", help="The plan digest you reviewed (refused if it changed).")
+@click.option("--comment", default="")
+@click.option(
+    "--override",
+    "overrides",
+    multiple=True,
+    metavar="RULE=REASON",
+    help="Override a mandatory finding.",
+)
+@json_option
+def approve_command(
+    request_id: str, plan_digest: str | None, comment: str, overrides: tuple[str, ...]
+) -> None:
+    """Approve the current plan of a request."""
+    state = app()
+    request = state.platform.approve(
+        state.whoami(),
+        request_id,
+        plan_digest=plan_digest,
+        comment=comment,
+        overrides=[{"rule_id": r, "reason": t} for r, t in _pairs(overrides, "--override")],
+    )
+    show_request(request)
+
+
+@click.command("apply")
+@click.argument("request_id")
+@json_option
+def apply_command(request_id: str) -> None:
+    """Apply exactly the approved plan."""
+    state = app()
+    show_request(state.platform.apply(state.whoami(), request_id))
+
+
+@click.command("destroy")
+@click.argument("request_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def destroy_command(request_id: str, yes: bool) -> None:
+    """Destroy what an applied request created."""
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Destroy everything {request_id} created?", abort=True)
+    state = app()
+    show_request(state.platform.destroy(state.whoami(), request_id))
+
+
+@click.group("drift")
+def drift_group() -> None:
+    """Drift checks."""
+
+
+@drift_group.command("check")
+@click.argument("request_id")
+@json_option
+def drift_check_command(request_id: str) -> None:
+    """Check one applied request for drift (exit 11 when drift is found)."""
+    from tfpilot_core.errors import ExitCode
+    from tfpilot_core.models import DriftResult
+
+    state = app()
+    request = state.platform.check_drift(state.whoami(), request_id)
+    show_request(request)
+    if request.drift is not None and request.drift.result is DriftResult.DRIFTED:
+        sys.exit(ExitCode.FOUND)
+
+
+def format_event(event: Event) -> str:
+    """One readable line for an event."""
+    details = ", ".join(
+        f"{k}={json.dumps(v, default=str)}"
+        for k, v in sorted(event.data.items())
+        if k not in ("findings", "inputs")
+    )
+    when = f"{event.at:%Y-%m-%d %H:%M:%S}"
+    return f"{event.seq:>4}  {when}  {event.type:<20} {event.actor:<10} {details}"
+
+
+@click.command("timeline")
+@click.argument("request_id")
+@json_option
+def timeline_command(request_id: str) -> None:
+    """The request's events, oldest first."""
+    events = app().platform.timeline(request_id)
+
+    def render() -> None:
+        for event in events:
+            click.echo(format_event(event))
+
+    emit([e.model_dump(mode="json") for e in events], render)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Audit records."""
+
+
+@audit_group.command("export")
+@click.argument("request_id")
+@json_option
+def audit_export_command(request_id: str) -> None:
+    """The change decision record of a request (deterministic JSON)."""
+    record = app().platform.audit(request_id)
+    click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))
+
+
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the root group."""
+    for command in (
+        requests_group,
+        plan_command,
+        approve_command,
+        apply_command,
+        destroy_command,
+        drift_group,
+        timeline_command,
+        audit_group,
+    ):
+        cli.add_command(command)

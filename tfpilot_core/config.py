@@ -1,0 +1,264 @@
+"""Configuration: ``tfpilot.toml``, ``TFPILOT_*`` overrides, and secret references.
+
+Where the file comes from, first match wins: ``--config PATH``; ``$TFPILOT_CONFIG``;
+``./tfpilot.toml``; ``$TFPILOT_HOME/tfpilot.toml`` (``TFPILOT_HOME`` defaults to ``~/.tfpilot``).
+No file at all is fine: every setting has a default.
+
+Environment overrides use ``TFPILOT_<SECTION>__<KEY>`` with ``__`` between levels, e.g.
+``TFPILOT_CORE__STORE=s3`` or ``TFPILOT_PLUGINS__STORE_S3__BUCKET=my-bucket``; values are read as
+JSON when they parse as JSON (numbers, booleans, lists) and as strings otherwise.
+
+A plugin setting may be a secret reference instead of a value: ``{ "$env" = "VAR" }`` or
+``{ "$file" = "path" }``. References are resolved only when the plugin is built, and
+``tfpilot config show`` prints them masked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from tfpilot_core.errors import ConfigError
+from tfpilot_core.models import DEFAULT_ENVIRONMENTS, Environment, Role
+
+ENV_PREFIX = "TFPILOT_"
+#: Environment variables that are tfpilot's own switches, not configuration overrides.
+_NOT_OVERRIDES = {
+    "TFPILOT_CONFIG",
+    "TFPILOT_HOME",
+    "TFPILOT_LOAD_PLUGINS",
+    "TFPILOT_DISABLE_PLUGINS",
+}
+_SECRET_WORDS = ("password", "secret", "token", "webhook", "api_key", "apikey", "private_key")
+
+
+class UserSettings(BaseModel):
+    """A user's role (``[users.<name>]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role = Role.VIEWER
+    email: str | None = None
+
+
+class CoreSettings(BaseModel):
+    """The ``[core]`` section: which capabilities are used, and the environments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: The store (a registration name): ``embedded`` by default.
+    store: str = "embedded"
+    #: The runner: ``local`` (Terraform on this machine) by default.
+    runner: str = "local"
+    #: The summariser tried first; ``rules`` is always the fallback.
+    summarizer: str = "rules"
+    drift_detector: str = "refresh"
+    #: ``None`` selects every installed one.
+    policy_engines: list[str] | None = None
+    cost_estimators: list[str] | None = None
+    notifiers: list[str] | None = None
+    #: The role of users not listed under ``[users]``.
+    default_role: Role = Role.VIEWER
+    environments: list[Environment] = Field(default_factory=lambda: list(DEFAULT_ENVIRONMENTS))
+    #: Seconds after which an unfinished run counts as stale (and its lock as expired).
+    stale_after_seconds: int = Field(default=7200, ge=60)
+
+
+class FileSettings(BaseModel):
+    """The whole file, as validated (plugin sections are validated by their plugins)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    core: CoreSettings = Field(default_factory=CoreSettings)
+    users: dict[str, UserSettings] = Field(default_factory=dict)
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    """The effective configuration, and where it came from."""
+
+    core: CoreSettings
+    users: dict[str, UserSettings]
+    plugins: dict[str, dict[str, Any]]
+    home: Path
+    source: Path | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+    #: Directory that ``$file`` references are relative to.
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def role_of(self, user: str) -> Role:
+        """The configured role of ``user`` (``default_role`` if not listed)."""
+        found = self.users.get(user)
+        return found.role if found else self.core.default_role
+
+    def environment(self, key: str) -> Environment:
+        """The environment named ``key``; :class:`ConfigError` if none is configured."""
+        for env in self.core.environments:
+            if env.key == key:
+                return env
+        known = ", ".join(e.key for e in self.core.environments)
+        raise ConfigError(f"unknown environment {key!r} (configured: {known})", key="environment")
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``$TFPILOT_HOME``, or ``~/.tfpilot``."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("TFPILOT_HOME") or Path.home() / ".tfpilot").expanduser()
+
+
+def find_config_file(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The configuration file to read, by the documented order; ``None`` if there is none."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError("configuration file not found", source=str(explicit))
+        return explicit
+    if environ.get("TFPILOT_CONFIG"):
+        path = Path(environ["TFPILOT_CONFIG"]).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                "configuration file not found (from TFPILOT_CONFIG)", source=str(path)
+            )
+        return path
+    for candidate in (Path.cwd() / "tfpilot.toml", default_home(environ) / "tfpilot.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _parse_override(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _apply_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    applied: dict[str, str] = {}
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name in _NOT_OVERRIDES or "__" not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if any(not part for part in path):
+            continue
+        target = data
+        for part in path[:-1]:
+            existing = target.setdefault(part, {})
+            if not isinstance(existing, dict):
+                raise ConfigError(f"cannot override inside a non-table value {part!r}", source=name)
+            target = existing
+        target[path[-1]] = _parse_override(value)
+        applied[".".join(path)] = name
+    return applied
+
+
+def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, override and validate the configuration.
+
+    Raises :class:`ConfigError` naming the file, the key and the reason.
+    """
+    env = os.environ if environ is None else environ
+    source = find_config_file(path, env)
+    data: dict[str, Any] = {}
+    if source is not None:
+        try:
+            data = tomllib.loads(source.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"not valid TOML: {exc}", source=str(source)) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read: {exc.strerror}", source=str(source)) from None
+    overrides = _apply_overrides(data, env)
+    try:
+        settings = FileSettings.model_validate(data)
+    except PydanticValidationError as exc:
+        problem = exc.errors()[0]
+        key = ".".join(str(p) for p in problem["loc"])
+        origin = overrides.get(key)
+        where = f"{source or '<no file>'}" + (f" (overridden by ${origin})" if origin else "")
+        raise ConfigError(problem["msg"], source=where, key=key) from None
+    keys = [e.key for e in settings.core.environments]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(
+            "environment keys must be unique", source=str(source), key="core.environments"
+        )
+    return Config(
+        core=settings.core,
+        users=settings.users,
+        plugins=settings.plugins,
+        home=default_home(env),
+        source=source,
+        overrides=overrides,
+        base_dir=source.parent if source else Path.cwd(),
+    )
+
+
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("$env", "$file")
+
+
+def resolve_secrets(value: Any, config: Config, *, key: str = "") -> Any:
+    """``value`` with every ``{"$env": VAR}`` / ``{"$file": path}`` replaced by what it names."""
+    if _is_reference(value):
+        ((kind, target),) = value.items()
+        if not isinstance(target, str):
+            raise ConfigError(
+                f"{kind} reference must be a string", source=str(config.source), key=key
+            )
+        if kind == "$env":
+            if target not in os.environ:
+                raise ConfigError(
+                    f"environment variable {target} (referenced by $env) is not set",
+                    source=str(config.source),
+                    key=key,
+                )
+            return os.environ[target]
+        file = (config.base_dir / target).expanduser()
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read {file} (referenced by $file): {exc.strerror}",
+                source=str(config.source),
+                key=key,
+            ) from None
+    if isinstance(value, dict):
+        return {
+            k: resolve_secrets(v, config, key=f"{key}.{k}" if key else k) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [resolve_secrets(v, config, key=f"{key}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def masked(value: Any, *, key: str = "") -> Any:
+    """``value`` safe to print: references shown by what they name, secret-looking keys hidden."""
+    if _is_reference(value):
+        ((kind, target),) = value.items()
+        return f"***({kind}:{target})"
+    if isinstance(value, dict):
+        return {k: masked(v, key=k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v, key=key) for v in value]
+    if isinstance(value, str) and any(word in key.lower() for word in _SECRET_WORDS):
+        return "***"
+    return value
+
+
+def effective(config: Config) -> dict[str, Any]:
+    """The effective configuration as data, secrets masked (``tfpilot config show``)."""
+    return {
+        "source": str(config.source) if config.source else None,
+        "home": str(config.home),
+        "overrides": config.overrides,
+        "core": config.core.model_dump(mode="json"),
+        "users": {k: v.model_dump(mode="json") for k, v in config.users.items()},
+        "plugins": masked(config.plugins),
+    }

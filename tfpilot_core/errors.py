@@ -1,0 +1,161 @@
+"""The one exception family that tfpilot shows to users.
+
+Everything a person can cause (bad input, a refused transition, a misconfigured plugin) raises a
+subclass of :class:`TfpilotError`. The CLI turns these into a clean message and a documented exit
+code; anything else is a bug and shows a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ExitCode:
+    """Process exit codes of the ``tfpilot`` command (documented in the README)."""
+
+    OK = 0
+    #: An unexpected internal error (a bug): please report it.
+    INTERNAL = 1
+    #: Wrong command-line usage (click's own code).
+    USAGE = 2
+    #: Input that fails validation (request inputs, ids, files).
+    VALIDATION = 3
+    #: The configuration file or a plugin's configuration is invalid.
+    CONFIG = 4
+    #: A plugin failed to load or a decision plugin failed.
+    PLUGIN = 5
+    #: The action is not allowed (role, four eyes, lifecycle state).
+    FORBIDDEN = 6
+    #: Something that was asked for does not exist.
+    NOT_FOUND = 7
+    #: A concurrent change won; retry with fresh data.
+    CONFLICT = 8
+    #: Policy blocked the action.
+    POLICY = 9
+    #: Terraform (or another external tool) failed.
+    EXTERNAL = 10
+    #: A check found something (e.g. drift found by ``drift scan``).
+    FOUND = 11
+
+
+class TfpilotError(Exception):
+    """Base of every error meant for a person to read."""
+
+    exit_code: int = ExitCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-friendly form, used by ``--json`` output."""
+        return {"error": type(self).__name__, "message": self.message, "exit_code": self.exit_code}
+
+
+class ConfigError(TfpilotError):
+    """The configuration is invalid: names the file, the key and the reason."""
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None) -> None:
+        where = ", ".join(part for part in (source, f"key {key!r}" if key else None) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.source = source
+        self.key = key
+
+
+class PluginError(TfpilotError):
+    """A plugin could not be loaded, registered something twice, or failed a decision."""
+
+    exit_code = ExitCode.PLUGIN
+
+    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+
+
+class DuplicateRegistrationError(PluginError):
+    """Two plugins registered the same name for the same kind of capability."""
+
+
+class PluginFailedError(PluginError):
+    """A decision plugin (store, policy, runner) raised: the action stops (fail closed)."""
+
+    def __init__(self, *, plugin: str, hook: str, cause: BaseException) -> None:
+        super().__init__(
+            f"plugin {plugin!r} failed in {hook}: {type(cause).__name__}: {cause}", plugin=plugin
+        )
+        self.hook = hook
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One validation problem: the field (dotted path) and the rule it broke."""
+
+    field: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message} [{self.rule}]"
+
+
+class ValidationError(TfpilotError):
+    """Input broke one or more rules; every problem of the input is reported together."""
+
+    exit_code = ExitCode.VALIDATION
+
+    def __init__(self, problems: Sequence[FieldProblem], *, subject: str = "input") -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{subject} is invalid ({len(self.problems)} problem(s)):\n{lines}")
+        self.subject = subject
+
+    def to_dict(self) -> dict[str, object]:
+        data = super().to_dict()
+        data["problems"] = [
+            {"field": p.field, "rule": p.rule, "message": p.message} for p in self.problems
+        ]
+        return data
+
+
+class NotFoundError(TfpilotError):
+    """A request, module, record or plugin that was asked for does not exist."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class AlreadyExistsError(TfpilotError):
+    """A create found the thing already there (a lost create race, or a reused id)."""
+
+    exit_code = ExitCode.CONFLICT
+
+
+class ConflictError(TfpilotError):
+    """A compare-and-swap write lost: the stored version is not the expected one."""
+
+    exit_code = ExitCode.CONFLICT
+
+
+class LockedError(ConflictError):
+    """Another run holds the request's lock and it has not expired."""
+
+
+class ForbiddenError(TfpilotError):
+    """The actor may not do this (role, four eyes, or the request's state)."""
+
+    exit_code = ExitCode.FORBIDDEN
+
+
+class PolicyBlockedError(TfpilotError):
+    """Policy blocked the action."""
+
+    exit_code = ExitCode.POLICY
+
+
+class ExternalToolError(TfpilotError):
+    """Terraform or another external tool failed, or is missing."""
+
+    exit_code = ExitCode.EXTERNAL

@@ -1,0 +1,190 @@
+"""The hook specifications: everything a plugin can contribute to tfpilot.
+
+Every capability hook returns a list of :class:`~tfpilot_core.registrations.Registration`
+objects and takes no arguments. The core collects the registrations of every plugin, refuses two
+registrations of one kind under one name (naming both plugins), validates each registration's
+``[plugins.<name>]`` settings, and builds only what the configuration selects. Nothing calls these
+hooks but :class:`~tfpilot_core.plugins.PluginHost`, which traces each call and applies the error
+policy of its kind (see ``docs/hooks.md``):
+
+* decision kinds (stores, policy engines, runners, module sources, provider mirrors) fail closed:
+  an exception stops the action with an error naming the plugin;
+* side-effect kinds (notifiers, summarisers, cost estimators, drift detectors, event observers)
+  are isolated: an exception is logged, traced and recorded, and the caller carries on.
+
+Implement a hook with ``from tfpilot_core import hookimpl``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from tfpilot_core.interfaces import (
+        CostEstimator,
+        DriftDetector,
+        EventObserver,
+        ModuleSource,
+        Notifier,
+        PolicyEngine,
+        Runner,
+        Store,
+        Summarizer,
+    )
+    from tfpilot_core.registrations import ProviderMirror, Registration
+
+PROJECT_NAME = "tfpilot"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def tfpilot_register_stores() -> list[Registration[Store]]:
+    """Register stores: where requests, events, artifacts and keyed records live.
+
+    Called once, when the host is built. Exactly one store is used, the one named by
+    ``[core] store`` (default ``embedded``). The factory returns a
+    :class:`~tfpilot_core.interfaces.Store`.
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    If this hook, the factory or a store method raises, the action stops with a
+    :class:`~tfpilot_core.errors.PluginFailedError` naming the plugin (fail closed).
+    """
+
+
+@hookspec
+def tfpilot_register_policy_engines() -> list[Registration[PolicyEngine]]:
+    """Register policy engines, which judge requests before a plan and plans after one.
+
+    Every registered engine is used unless ``[core] policy_engines`` lists a subset. Each engine's
+    ``evaluate`` is called on create and update (stage ``request``) and after every plan (stage
+    ``plan``).
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    Fail closed: an engine that raises stops the action with an error naming the plugin; it is
+    never read as "no findings".
+    """
+
+
+@hookspec
+def tfpilot_register_cost_estimators() -> list[Registration[CostEstimator]]:
+    """Register cost estimators, called after every successful plan with the parsed plan.
+
+    Every registered estimator is used unless ``[core] cost_estimators`` lists a subset; the
+    first estimate that is not ``None`` is recorded on the request.
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    Isolated: an estimator that raises is recorded (``cost_failed`` in the log and trace) and the
+    plan still succeeds, without a cost from that estimator.
+    """
+
+
+@hookspec
+def tfpilot_register_notifiers() -> list[Registration[Notifier]]:
+    """Register notifiers, called with every lifecycle event after it is stored.
+
+    Every registered notifier whose settings are valid is used unless ``[core] notifiers`` lists a
+    subset (then their settings must be valid).
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    Isolated: a notifier that raises is recorded as a ``notification_failed`` event and never
+    breaks the lifecycle; the event itself is already stored.
+    """
+
+
+@hookspec
+def tfpilot_register_summarizers() -> list[Registration[Summarizer]]:
+    """Register plan summarisers (rules by default; an LLM when configured).
+
+    The summariser named by ``[core] summarizer`` is tried first, then the built-in ``rules``
+    summariser. Sensitive values are masked before the plan reaches a summariser.
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    Isolated: a summariser that raises is recorded and the next one is used.
+    """
+
+
+@hookspec
+def tfpilot_register_drift_detectors() -> list[Registration[DriftDetector]]:
+    """Register drift detectors, which check applied requests for out-of-band changes.
+
+    The detector named by ``[core] drift_detector`` (default ``refresh``) is used.
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    Isolated: a detector that raises is recorded as a drift check with result ``error``.
+    """
+
+
+@hookspec
+def tfpilot_register_runners() -> list[Registration[Runner]]:
+    """Register runners: where Terraform executes (in-process, a binary, GitHub Actions).
+
+    The runner named by ``[core] runner`` (default ``local``) is used.
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    Fail closed: a runner that raises fails the run attempt and stops the action with an error
+    naming the plugin.
+    """
+
+
+@hookspec
+def tfpilot_register_module_sources() -> list[Registration[ModuleSource]]:
+    """Register module sources, which add modules to the catalog.
+
+    Every registered source is used; two sources offering one module name is an error naming
+    both.
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    Fail closed: a source that raises stops catalog loading with an error naming the plugin.
+    """
+
+
+@hookspec
+def tfpilot_register_provider_mirrors() -> list[Registration[ProviderMirror]]:
+    """Register Terraform providers available offline from a filesystem mirror.
+
+    Runners add every mirror to the Terraform CLI configuration they write, so that ``init``
+    never reaches for a registry for these providers.
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    Fail closed: a mirror whose factory raises stops the run with an error naming the plugin.
+    """
+
+
+@hookspec
+def tfpilot_register_event_observers() -> list[Registration[EventObserver]]:
+    """Register event observers (metrics, audit sinks), called with every stored event.
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    Isolated: an observer that raises is logged and traced; other observers still run.
+    """
+
+
+@hookspec
+def tfpilot_register_commands(cli: click.Group) -> None:
+    """Add commands to the ``tfpilot`` command line.
+
+    Called once when the CLI starts, after the built-in commands exist. Add commands with
+    ``cli.add_command(...)`` or the ``@cli.command()`` decorator; import heavy libraries inside the
+    command functions, not at module level, to keep ``tfpilot --help`` fast.
+
+    :param cli: the root ``tfpilot`` click group.
+
+    Fail closed at start-up: a plugin that raises here is reported by name (and with
+    ``--strict-plugins`` the CLI stops).
+    """

@@ -1,0 +1,152 @@
+"""The request lifecycle: status derived from facts, and the rules of every transition.
+
+This module is the one place to read the lifecycle rules. Status is never stored: it is a pure
+function of a request's run attempts, approvals and revision (:func:`derive_status`). Transition
+checks (:func:`check_transition`) combine the lifecycle state with RBAC (:mod:`tfpilot_core.rbac`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+from tfpilot_core.models import (
+    Approval,
+    Conclusion,
+    Request,
+    RunAttempt,
+    RunKind,
+    RunStatus,
+    utcnow,
+)
+
+#: A run that has not completed this long after it was created is stale and shown as failed.
+DEFAULT_STALE_AFTER = timedelta(hours=2)
+
+
+class RequestStatus(enum.StrEnum):
+    """What a request is doing, derived from its facts (never stored as truth)."""
+
+    REQUEST_CREATED = "request_created"
+    PLANNING = "planning"
+    PLAN_READY = "plan_ready"
+    APPROVED = "approved"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    DESTROYING = "destroying"
+    DESTROYED = "destroyed"
+    FAILED = "failed"
+
+
+#: Statuses that the passage of time alone can turn into ``failed`` (a stale run).
+STALEABLE = frozenset({RequestStatus.PLANNING, RequestStatus.APPLYING, RequestStatus.DESTROYING})
+
+
+def is_active(attempt: RunAttempt) -> bool:
+    """Whether the attempt has not completed yet."""
+    return attempt.status is not RunStatus.COMPLETED
+
+
+def is_stale(
+    attempt: RunAttempt,
+    *,
+    now: datetime | None = None,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
+) -> bool:
+    """An attempt that has not completed long after it was created."""
+    now = now or utcnow()
+    started = attempt.started_at or attempt.created_at
+    return is_active(attempt) and now - started > stale_after
+
+
+def _succeeded(attempt: RunAttempt | None) -> bool:
+    return attempt is not None and attempt.conclusion is Conclusion.SUCCESS
+
+
+def _failed(attempt: RunAttempt | None) -> bool:
+    return (
+        attempt is not None
+        and attempt.status is RunStatus.COMPLETED
+        and attempt.conclusion is not Conclusion.SUCCESS
+    )
+
+
+def current_plan(request: Request) -> RunAttempt | None:
+    """The latest plan attempt if it is of the current revision, else ``None``.
+
+    Plans of earlier revisions no longer count after an update.
+    """
+    plan = request.latest(RunKind.PLAN)
+    if plan is None or plan.revision != request.revision:
+        return None
+    return plan
+
+
+def current_approval(request: Request) -> Approval | None:
+    """The approval of the current revision's successful plan, if there is one."""
+    plan = current_plan(request)
+    if not _succeeded(plan) or plan is None or plan.plan_digest is None:
+        return None
+    for approval in reversed(request.approvals):
+        if approval.revision == request.revision and approval.plan_digest == plan.plan_digest:
+            return approval
+    return None
+
+
+def derive_status(
+    request: Request, *, now: datetime | None = None, stale_after: timedelta = DEFAULT_STALE_AFTER
+) -> RequestStatus:
+    """The request's status, from its facts alone, by a fixed priority.
+
+    destroy failed -> failed; destroyed; destroying; apply of the current plan failed -> failed;
+    plan failed -> failed; applying; applied; approved; plan_ready; planning; request_created.
+    A stale run (no result long after it started) counts as failed.
+    """
+    now = now or utcnow()
+
+    def failed(attempt: RunAttempt | None) -> bool:
+        return _failed(attempt) or (
+            attempt is not None and is_stale(attempt, now=now, stale_after=stale_after)
+        )
+
+    destroy = request.latest(RunKind.DESTROY)
+    if destroy is not None:
+        if failed(destroy):
+            return RequestStatus.FAILED
+        if _succeeded(destroy):
+            return RequestStatus.DESTROYED
+        return RequestStatus.DESTROYING
+
+    plan = current_plan(request)
+    apply = request.latest(RunKind.APPLY)
+    # An apply counts for the current state only if it applied the current revision's plan;
+    # otherwise the request was updated since, and the new plan decides the status.
+    apply_is_current = (
+        apply is not None
+        and plan is not None
+        and apply.plan_digest == plan.plan_digest
+        and apply.revision == request.revision
+    )
+
+    if apply_is_current and apply is not None:
+        if failed(apply):
+            return RequestStatus.FAILED
+        if is_active(apply):
+            return RequestStatus.APPLYING
+        return RequestStatus.APPLIED
+
+    if plan is not None:
+        if failed(plan):
+            return RequestStatus.FAILED
+        if is_active(plan):
+            return RequestStatus.PLANNING
+        if current_approval(request) is not None:
+            return RequestStatus.APPROVED
+        return RequestStatus.PLAN_READY
+
+    if apply is not None and _succeeded(apply):
+        # Updated after an apply, not planned again yet: what exists is still the applied state.
+        return RequestStatus.APPLIED
+    if apply is not None and failed(apply):
+        return RequestStatus.FAILED
+    return RequestStatus.REQUEST_CREATED

@@ -1,0 +1,364 @@
+"""The domain's data: requests and the facts stored about them.
+
+A request stores facts (inputs, run attempts and their conclusions, approvals, drift checks); its
+status is never stored but derived from them (:mod:`tfpilot_core.lifecycle`). Every document
+carries ``schema_version`` so that older documents keep loading (:func:`Request.load`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: The schema version written by this release. Version 1 documents are upgraded on load.
+REQUEST_SCHEMA_VERSION = 2
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC (the only clock the domain uses)."""
+    return datetime.now(UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, use_enum_values=False)
+
+
+class Role(enum.StrEnum):
+    """Roles, each including the rights of the ones before it."""
+
+    VIEWER = "viewer"
+    DEVELOPER = "developer"
+    APPROVER = "approver"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """Order of the role: a higher rank includes every right of a lower one."""
+        return list(Role).index(self)
+
+
+class Environment(_Model):
+    """A deployment environment, in promotion order (dev -> stage -> prod by default)."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9]{0,11}$")
+    slug: str = ""
+    protected: bool = False
+    auto_apply: bool = False
+    #: Who may act here beyond their role (empty: anyone with the role).
+    allowed_actors: list[str] = Field(default_factory=list)
+    #: Who may destroy here (empty: any admin); meant for prod.
+    destroy_allowed_actors: list[str] = Field(default_factory=list)
+
+
+DEFAULT_ENVIRONMENTS: tuple[Environment, ...] = (
+    Environment(key="dev", slug="development"),
+    Environment(key="stage", slug="staging"),
+    Environment(key="prod", slug="production", protected=True),
+)
+
+
+class RunKind(enum.StrEnum):
+    """What a run does."""
+
+    PLAN = "plan"
+    APPLY = "apply"
+    DESTROY = "destroy"
+    DRIFT = "drift"
+
+
+class RunStatus(enum.StrEnum):
+    """Where a run is; only ever moves forward."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+class Conclusion(enum.StrEnum):
+    """How a completed run ended."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+_STATUS_ORDER = {RunStatus.QUEUED: 0, RunStatus.IN_PROGRESS: 1, RunStatus.COMPLETED: 2}
+
+
+class RunAttempt(_Model):
+    """One start of a run. Only starting a run creates an attempt; updates are monotonic."""
+
+    id: str
+    kind: RunKind
+    number: int = Field(ge=1)
+    runner: str
+    revision: int = Field(ge=1)
+    actor: str
+    status: RunStatus = RunStatus.QUEUED
+    conclusion: Conclusion | None = None
+    external_id: str | None = None
+    url: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    #: sha256 of the saved plan (plan attempts) or of the plan that was applied (apply attempts).
+    plan_digest: str | None = None
+    #: sha256 of the rendered root module files.
+    rendered_digest: str | None = None
+    module_version: str | None = None
+    error: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    def advanced(self, **changes: Any) -> RunAttempt:
+        """A copy with ``changes`` applied, refusing to move backwards.
+
+        Never back from completed, never clear a conclusion or a completion time.
+        """
+        new = self.model_copy(update=changes)
+        if _STATUS_ORDER[new.status] < _STATUS_ORDER[self.status]:
+            raise ValueError(
+                f"run {self.id}: status cannot go from {self.status.value} to {new.status.value}"
+            )
+        if self.conclusion is not None and new.conclusion != self.conclusion:
+            raise ValueError(f"run {self.id}: conclusion {self.conclusion.value} is final")
+        if self.completed_at is not None and new.completed_at != self.completed_at:
+            raise ValueError(f"run {self.id}: completion time is final")
+        return new
+
+
+class PolicyLevel(enum.StrEnum):
+    """How a policy finding is enforced."""
+
+    ADVISORY = "advisory"
+    MANDATORY = "mandatory"
+    BLOCKING = "blocking"
+
+
+class PolicyFinding(_Model):
+    """One rule's verdict on one subject (an input, or a resource address)."""
+
+    rule_id: str
+    level: PolicyLevel
+    message: str
+    address: str | None = None
+    engine: str = ""
+    stage: str = "plan"
+
+
+class PolicyOverride(_Model):
+    """An approver's written decision to accept a mandatory finding."""
+
+    rule_id: str
+    address: str | None = None
+    reason: str = Field(min_length=1)
+    actor: str
+    at: datetime = Field(default_factory=utcnow)
+
+
+class OptOut(_Model):
+    """A recorded, justified opt-out from a security default for one request."""
+
+    rule_id: str
+    justification: str = Field(min_length=10)
+    actor: str
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Approval(_Model):
+    """Who approved which revision and which plan, with which overrides."""
+
+    actor: str
+    revision: int
+    plan_digest: str
+    at: datetime = Field(default_factory=utcnow)
+    comment: str = ""
+    overrides: list[PolicyOverride] = Field(default_factory=list)
+
+
+class DriftResult(enum.StrEnum):
+    """The outcome of a drift check."""
+
+    NONE = "none"
+    DRIFTED = "drifted"
+    ERROR = "error"
+
+
+class DriftReport(_Model):
+    """What a drift detector found: addresses and attribute paths that changed out of band."""
+
+    result: DriftResult
+    addresses: list[str] = Field(default_factory=list)
+    paths: dict[str, list[str]] = Field(default_factory=dict)
+    error: str | None = None
+    detector: str = ""
+
+
+class DriftState(_Model):
+    """The latest drift check stored on a request."""
+
+    checked_at: datetime
+    result: DriftResult
+    addresses: list[str] = Field(default_factory=list)
+    run_id: str | None = None
+
+
+class CostLine(_Model):
+    """One resource's monthly cost."""
+
+    address: str
+    resource_type: str
+    monthly: Decimal | None = None
+    previous: Decimal | None = None
+
+
+class CostEstimate(_Model):
+    """A cost estimate tied to a plan. ``None`` money means unknown (usage based)."""
+
+    monthly: Decimal | None
+    previous: Decimal | None = None
+    currency: str = "USD"
+    plan_digest: str | None = None
+    estimator: str = ""
+    lines: list[CostLine] = Field(default_factory=list)
+
+    @property
+    def delta(self) -> Decimal | None:
+        """Monthly change, unknown when either side is unknown."""
+        if self.monthly is None or self.previous is None:
+            return None
+        return self.monthly - self.previous
+
+
+class PlanSummary(_Model):
+    """A plain-language summary of a plan, as text and as Markdown."""
+
+    text: str
+    markdown: str
+    summarizer: str = ""
+    plan_digest: str | None = None
+
+
+class Placement(_Model):
+    """Where a request lives. Immutable once created."""
+
+    project: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+    environment: str
+    module: str
+    module_version: str
+    template_id: str | None = None
+
+
+class Request(_Model):
+    """A request for infrastructure: the stored document.
+
+    ``revision`` counts accepted updates of the inputs; ``version`` counts every write and is the
+    compare-and-swap token of the store.
+    """
+
+    schema_version: int = REQUEST_SCHEMA_VERSION
+    id: str
+    placement: Placement
+    inputs: dict[str, Any]
+    revision: int = Field(default=1, ge=1)
+    version: int = Field(default=0, ge=0)
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    runs: dict[RunKind, list[RunAttempt]] = Field(default_factory=dict)
+    approvals: list[Approval] = Field(default_factory=list)
+    drift: DriftState | None = None
+    cost: CostEstimate | None = None
+    policy_findings: list[PolicyFinding] = Field(default_factory=list)
+    summary: PlanSummary | None = None
+    opt_outs: list[OptOut] = Field(default_factory=list)
+    #: The request this one was promoted from, if any.
+    promoted_from: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        # Version 1 documents kept ``module``/``project``/``environment`` at the top level and had
+        # no ``opt_outs``; upgrade them in memory so they still load.
+        if (
+            isinstance(data, dict)
+            and "placement" not in data
+            and data.get("schema_version", 1) == 1
+        ):
+            data = dict(data)
+            placement = {
+                "project": data.pop("project"),
+                "environment": data.pop("environment"),
+                "module": data.pop("module"),
+                "module_version": data.pop("module_version", "unknown"),
+            }
+            data["placement"] = placement
+            data["schema_version"] = REQUEST_SCHEMA_VERSION
+        return data
+
+    @classmethod
+    def load(cls, raw: str | bytes) -> Request:
+        """Parse a stored document of any supported schema version."""
+        return cls.model_validate_json(raw)
+
+    def dump(self) -> str:
+        """The stored form (JSON)."""
+        return self.model_dump_json()
+
+    def attempts(self, kind: RunKind) -> list[RunAttempt]:
+        """The attempts of one kind, oldest first."""
+        return self.runs.get(kind, [])
+
+    def latest(self, kind: RunKind) -> RunAttempt | None:
+        """The current attempt of one kind, if any."""
+        found = self.runs.get(kind)
+        return found[-1] if found else None
+
+
+class Event(_Model):
+    """One entry of a request's append-only event stream."""
+
+    request_id: str
+    type: str
+    seq: int = 0
+    at: datetime = Field(default_factory=utcnow)
+    revision: int = 1
+    actor: str = "system"
+    source: str = "core"
+    correlation_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Record(_Model):
+    """A keyed record of the store (locks, idempotency keys, outboxes, preferences)."""
+
+    namespace: str
+    key: str
+    value: dict[str, Any]
+    version: int = Field(ge=1)
+    expires_at: datetime | None = None
+
+
+class RequestQuery(_Model):
+    """Filters for listing requests; all given filters must match."""
+
+    status: str | None = None
+    environment: str | None = None
+    module: str | None = None
+    author: str | None = None
+    project: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    limit: int = Field(default=100, ge=1, le=10_000)
+    cursor: str | None = None
+
+
+class RequestPage(_Model):
+    """One page of a listing; pass ``next_cursor`` back to get the next."""
+
+    items: list[Request]
+    next_cursor: str | None = None

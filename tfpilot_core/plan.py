@@ -1,0 +1,406 @@
+"""A typed model of ``terraform show -json PLANFILE`` output.
+
+:meth:`Plan.parse` accepts any ``format_version`` 1.x, ignores keys it does not know, and refuses
+an unknown major version or a malformed document with a
+:class:`~tfpilot_core.errors.ValidationError` naming the field: never another exception. It
+is written with plain slotted dataclasses rather than pydantic because plans can hold tens of
+thousands of resources and parsing sits on the hot path (see ``bench/plan_parse.py``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfpilot_core.errors import FieldProblem, ValidationError
+
+SUPPORTED_MAJOR = "1"
+
+
+class Action(enum.StrEnum):
+    """The single action a resource change amounts to."""
+
+    NO_OP = "no-op"
+    CREATE = "create"
+    READ = "read"
+    UPDATE = "update"
+    DELETE = "delete"
+    REPLACE = "replace"
+    FORGET = "forget"
+
+    @property
+    def destructive(self) -> bool:
+        """Whether the change removes a real object (delete, or replace)."""
+        return self in (Action.DELETE, Action.REPLACE)
+
+
+_ACTIONS: dict[tuple[str, ...], Action] = {
+    ("no-op",): Action.NO_OP,
+    ("create",): Action.CREATE,
+    ("read",): Action.READ,
+    ("update",): Action.UPDATE,
+    ("delete",): Action.DELETE,
+    ("delete", "create"): Action.REPLACE,
+    ("create", "delete"): Action.REPLACE,
+    ("forget",): Action.FORGET,
+}
+
+
+class PlanError(ValidationError):
+    """A plan document that cannot be read."""
+
+
+def _fail(field_path: str, rule: str, message: str) -> PlanError:
+    return PlanError([FieldProblem(field_path, rule, message)], subject="plan JSON")
+
+
+@dataclass(slots=True)
+class ResourceChange:
+    """One entry of ``resource_changes`` (or ``resource_drift``)."""
+
+    address: str
+    type: str
+    name: str
+    mode: str
+    actions: tuple[str, ...]
+    action: Action
+    provider_name: str = ""
+    module_address: str | None = None
+    previous_address: str | None = None
+    index: Any = None
+    deposed: str | None = None
+    action_reason: str | None = None
+    before: Any = None
+    after: Any = None
+    after_unknown: Any = None
+    before_sensitive: Any = None
+    after_sensitive: Any = None
+    replace_paths: list[Any] = field(default_factory=list)
+    importing: Any = None
+
+    @property
+    def destructive(self) -> bool:
+        """Whether applying this change deletes or replaces a real object."""
+        return self.action.destructive
+
+
+@dataclass(slots=True)
+class OutputChange:
+    """One entry of ``output_changes``."""
+
+    name: str
+    actions: tuple[str, ...]
+    action: Action
+    before: Any = None
+    after: Any = None
+    after_unknown: Any = None
+    sensitive: bool = False
+
+
+@dataclass(slots=True)
+class Plan:
+    """A parsed plan. ``raw`` keeps the original document (unmasked: never log it)."""
+
+    format_version: str
+    terraform_version: str
+    resource_changes: list[ResourceChange]
+    resource_drift: list[ResourceChange]
+    output_changes: list[OutputChange]
+    relevant_attributes: list[dict[str, Any]]
+    checks: list[dict[str, Any]]
+    configuration: dict[str, Any]
+    variables: dict[str, Any]
+    prior_state: dict[str, Any] | None
+    applyable: bool | None
+    complete: bool | None
+    errored: bool
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @classmethod
+    def parse(cls, document: Mapping[str, Any] | bytes | str) -> Plan:
+        """Parse a ``show -json`` document (bytes, text, or already-decoded JSON)."""
+        if isinstance(document, bytes | str):
+            import json
+
+            try:
+                document = json.loads(document)
+            except (ValueError, RecursionError) as exc:
+                raise _fail("$", "json", f"not valid JSON: {exc}") from None
+        if not isinstance(document, Mapping):
+            raise _fail("$", "type", "a plan must be a JSON object")
+        version = document.get("format_version")
+        if not isinstance(version, str) or not version:
+            raise _fail("format_version", "required", "missing or not a string")
+        if version.split(".", 1)[0] != SUPPORTED_MAJOR:
+            raise _fail(
+                "format_version",
+                "unsupported_version",
+                f"format {version!r} is not supported (this tfpilot reads 1.x)",
+            )
+        return cls(
+            format_version=version,
+            terraform_version=_opt_str(document, "terraform_version", "terraform_version"),
+            resource_changes=_changes(document.get("resource_changes"), "resource_changes"),
+            resource_drift=_changes(document.get("resource_drift"), "resource_drift"),
+            output_changes=_outputs(document.get("output_changes")),
+            relevant_attributes=_list_of_dicts(
+                document.get("relevant_attributes"), "relevant_attributes"
+            ),
+            checks=_list_of_dicts(document.get("checks"), "checks"),
+            configuration=_dict(document.get("configuration"), "configuration"),
+            variables=_dict(document.get("variables"), "variables"),
+            prior_state=_dict(document["prior_state"], "prior_state")
+            if document.get("prior_state") is not None
+            else None,
+            applyable=_opt_bool(document, "applyable"),
+            complete=_opt_bool(document, "complete"),
+            errored=bool(_opt_bool(document, "errored")),
+            raw=document,
+        )
+
+    def counts(self) -> dict[Action, int]:
+        """How many managed resources each action touches (no-op and read excluded)."""
+        result: dict[Action, int] = {}
+        for change in self.resource_changes:
+            if change.mode == "managed" and change.action not in (Action.NO_OP, Action.READ):
+                result[change.action] = result.get(change.action, 0) + 1
+        return result
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether applying the plan would change any managed resource or output."""
+        return bool(self.counts()) or any(o.action is not Action.NO_OP for o in self.output_changes)
+
+    @property
+    def drifted_addresses(self) -> list[str]:
+        """Addresses whose real object differs from the state (from ``resource_drift``)."""
+        return [c.address for c in self.resource_drift]
+
+    def masked(self, *, sensitive_inputs: Sequence[str] = ()) -> Plan:
+        """This plan with sensitive values masked (see :func:`masked_plan`)."""
+        return masked_plan(self, sensitive_inputs)
+
+    def drifted_paths(self) -> dict[str, list[str]]:
+        """Attribute paths that changed out of band, per drifted address."""
+        from tfpilot_core.masking import changed_paths
+
+        return {c.address: changed_paths(c.before, c.after) for c in self.resource_drift}
+
+
+def _opt_str(doc: Mapping[str, Any], key: str, path: str) -> str:
+    value = doc.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _fail(path, "type", "must be a string")
+    return value
+
+
+def _opt_bool(doc: Mapping[str, Any], key: str) -> bool | None:
+    value = doc.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise _fail(key, "type", "must be true or false")
+
+
+def _dict(value: Any, path: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _fail(path, "type", "must be an object")
+    return value
+
+
+def _list_of_dicts(value: Any, path: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _fail(path, "type", "must be an array")
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _fail(f"{path}[{i}]", "type", "must be an object")
+    return value
+
+
+def _actions(value: Any, path: str) -> tuple[tuple[str, ...], Action]:
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise _fail(path, "type", "must be an array of strings")
+    actions = tuple(value)
+    action = _ACTIONS.get(actions)
+    if action is None:
+        raise _fail(path, "unknown_action", f"unknown action combination {list(actions)!r}")
+    return actions, action
+
+
+_STR_FIELDS = ("provider_name", "module_address", "previous_address", "deposed", "action_reason")
+
+
+def _changes(value: Any, path: str) -> list[ResourceChange]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _fail(path, "type", "must be an array")
+    result: list[ResourceChange] = []
+    append = result.append
+    for i, item in enumerate(value):
+        where = f"{path}[{i}]"
+        if not isinstance(item, dict):
+            raise _fail(where, "type", "must be an object")
+        change = item.get("change")
+        if not isinstance(change, dict):
+            raise _fail(f"{where}.change", "required", "missing or not an object")
+        address, rtype, name = item.get("address"), item.get("type"), item.get("name")
+        if not isinstance(address, str) or not address:
+            raise _fail(f"{where}.address", "required", "missing or not a string")
+        if not isinstance(rtype, str) or not isinstance(name, str):
+            raise _fail(f"{where}.type", "required", "type and name must be strings")
+        mode = item.get("mode", "managed")
+        if mode not in ("managed", "data"):
+            raise _fail(f"{where}.mode", "enum", "must be 'managed' or 'data'")
+        for key in _STR_FIELDS:
+            found = item.get(key)
+            if found is not None and not isinstance(found, str):
+                raise _fail(f"{where}.{key}", "type", "must be a string")
+        actions, action = _actions(change.get("actions"), f"{where}.change.actions")
+        replace_paths = change.get("replace_paths") or []
+        if not isinstance(replace_paths, list):
+            raise _fail(f"{where}.change.replace_paths", "type", "must be an array")
+        append(
+            ResourceChange(
+                address=address,
+                type=rtype,
+                name=name,
+                mode=mode,
+                actions=actions,
+                action=action,
+                provider_name=item.get("provider_name") or "",
+                module_address=item.get("module_address"),
+                previous_address=item.get("previous_address"),
+                index=item.get("index"),
+                deposed=item.get("deposed"),
+                action_reason=item.get("action_reason"),
+                before=change.get("before"),
+                after=change.get("after"),
+                after_unknown=change.get("after_unknown"),
+                before_sensitive=change.get("before_sensitive"),
+                after_sensitive=change.get("after_sensitive"),
+                replace_paths=replace_paths,
+                importing=change.get("importing"),
+            )
+        )
+    return result
+
+
+def _outputs(value: Any) -> list[OutputChange]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        raise _fail("output_changes", "type", "must be an object")
+    result = []
+    for name, change in value.items():
+        where = f"output_changes.{name}"
+        if not isinstance(change, dict):
+            raise _fail(where, "type", "must be an object")
+        actions, action = _actions(change.get("actions"), f"{where}.actions")
+        sensitive = change.get("after_sensitive") is True or change.get("before_sensitive") is True
+        result.append(
+            OutputChange(
+                name=name,
+                actions=actions,
+                action=action,
+                before=change.get("before"),
+                after=change.get("after"),
+                after_unknown=change.get("after_unknown"),
+                sensitive=sensitive,
+            )
+        )
+    return result
+
+
+def actions_of(changes: Sequence[ResourceChange], action: Action) -> list[ResourceChange]:
+    """The changes whose action is ``action``."""
+    return [c for c in changes if c.action is action]
+
+
+def _masked_change(change: ResourceChange, sensitive_inputs: frozenset[str]) -> ResourceChange:
+    from dataclasses import replace
+
+    from tfpilot_core.masking import mask
+
+    return replace(
+        change,
+        before=mask(change.before, change.before_sensitive),
+        after=mask(change.after, change.after_sensitive),
+    )
+
+
+def masked_plan(plan: Plan, sensitive_inputs: Sequence[str] = ()) -> Plan:
+    """A copy of ``plan`` fit to leave tfpilot: sensitive values replaced by a mask.
+
+    Masks what Terraform marks sensitive (``*_sensitive``), sensitive outputs, and the values of
+    the module inputs marked sensitive wherever they appear as strings in the plan. ``raw`` of the
+    copy is the masked document too, so nothing downstream can reach the clear values.
+    """
+    from dataclasses import replace
+
+    from tfpilot_core.masking import MASK, mask, scrub_text, sensitive_strings
+
+    hidden = frozenset(sensitive_inputs)
+    secrets: list[str] = []
+    for change in plan.resource_changes + plan.resource_drift:
+        secrets += sensitive_strings(change.before, change.before_sensitive)
+        secrets += sensitive_strings(change.after, change.after_sensitive)
+    variables = plan.variables
+    for name in hidden:
+        value = (
+            variables.get(name, {}).get("value") if isinstance(variables.get(name), dict) else None
+        )
+        if value is not None:
+            secrets += sensitive_strings(value, True)
+
+    def clean(value: Any) -> Any:
+        # Sensitive input values can be copied into attributes Terraform does not mark.
+        if not secrets:
+            return value
+        if isinstance(value, str):
+            return scrub_text(value, secrets)
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    def change_of(change: ResourceChange) -> ResourceChange:
+        masked = _masked_change(change, hidden)
+        return replace(masked, before=clean(masked.before), after=clean(masked.after))
+
+    outputs = [
+        replace(
+            o,
+            before=MASK if o.sensitive else clean(o.before),
+            after=MASK if o.sensitive else clean(o.after),
+        )
+        for o in plan.output_changes
+    ]
+    masked_vars = {
+        k: ({"value": MASK} if k in hidden else clean(v)) for k, v in plan.variables.items()
+    }
+    raw = dict(plan.raw)
+    raw["variables"] = masked_vars
+    raw.pop("prior_state", None)
+    raw.pop("resource_changes", None)
+    raw.pop("resource_drift", None)
+    raw.pop("output_changes", None)
+    raw.pop("planned_values", None)
+    return replace(
+        plan,
+        resource_changes=[change_of(c) for c in plan.resource_changes],
+        resource_drift=[change_of(c) for c in plan.resource_drift],
+        output_changes=outputs,
+        variables=masked_vars,
+        prior_state=None,
+        configuration=clean(mask(plan.configuration, None)),
+        raw=raw,
+    )

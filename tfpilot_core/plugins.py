@@ -1,0 +1,683 @@
+"""Plugin discovery and the typed :class:`PluginHost`, the only caller of hooks.
+
+Discovery (:func:`load_plugins`) registers the built-in default plugins, then every entry point of
+group ``tfpilot``, then runs pluggy's ``check_pending()`` so that a misspelt hook is an error rather
+than silence. ``TFPILOT_LOAD_PLUGINS=a,b`` loads only the named entry-point plugins (empty: none);
+``TFPILOT_DISABLE_PLUGINS=a,b`` blocks plugins by name, defaults included. A plugin that fails to
+import is reported by name and skipped, or stops start-up with ``strict=True``.
+
+:class:`PluginHost` walks hook implementations one plugin at a time so that every result, span,
+log line and error is attributed to the plugin that produced it, and applies the error policy:
+decision capabilities fail closed, side-effect capabilities are isolated and recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import pluggy
+import structlog
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from tfpilot_core import hookspecs
+from tfpilot_core.errors import (
+    ConfigError,
+    DuplicateRegistrationError,
+    PluginError,
+    PluginFailedError,
+    TfpilotError,
+)
+from tfpilot_core.registrations import Kind, PluginContext, ProviderMirror, Registration
+
+if TYPE_CHECKING:
+    import click
+
+    from tfpilot_core.config import Config
+    from tfpilot_core.interfaces import (
+        CostEstimator,
+        DriftDetector,
+        EventObserver,
+        ModuleLocation,
+        ModuleSource,
+        Notifier,
+        PolicyEngine,
+        PolicyInput,
+        Runner,
+        Store,
+        Summarizer,
+        SummaryContext,
+    )
+    from tfpilot_core.models import (
+        CostEstimate,
+        DriftReport,
+        Event,
+        PlanSummary,
+        PolicyFinding,
+        Request,
+    )
+    from tfpilot_core.plan import Plan
+
+ENTRY_POINT_GROUP = "tfpilot"
+
+#: Built-in plugins, registered before entry points; each is a module of hook implementations.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "tfpilot_core.default_plugins.store_embedded",
+    "tfpilot_core.default_plugins.modules_dir",
+)
+
+T = TypeVar("T")
+log = structlog.get_logger("tfpilot.plugins")
+tracer = trace.get_tracer("tfpilot")
+
+
+@dataclass
+class PluginInfo:
+    """What ``tfpilot plugins`` shows about one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    status: str  # loaded | failed | blocked
+    default: bool = False
+    hooks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "module": self.module,
+            "status": self.status,
+            "default": self.default,
+            "hooks": self.hooks,
+            "error": self.error,
+        }
+
+
+@dataclass
+class LoadedPlugins:
+    """A plugin manager together with what discovery found, failures included."""
+
+    manager: pluggy.PluginManager
+    infos: dict[str, PluginInfo]
+
+    def info(self, plugin_name: str) -> PluginInfo:
+        """The info of a registered plugin (an unknown name gets a placeholder)."""
+        return self.infos.get(plugin_name, PluginInfo(plugin_name, "unknown", "", "", "loaded"))
+
+
+def _names(value: str | None) -> set[str] | None:
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def new_manager() -> pluggy.PluginManager:
+    """An empty plugin manager that knows tfpilot's hook specifications."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+def load_plugins(
+    *,
+    entry_points: bool = True,
+    defaults: bool = True,
+    strict: bool = False,
+    environ: Mapping[str, str] | None = None,
+    extra: Sequence[tuple[str, object]] = (),
+) -> LoadedPlugins:
+    """Discover and register plugins: defaults, then entry points, then ``extra``.
+
+    :param strict: a plugin that fails to import stops discovery with a :class:`PluginError`
+        instead of being reported and skipped.
+    :param extra: ``(name, module_or_object)`` pairs registered last (used by tests and embedders).
+    """
+    env = os.environ if environ is None else environ
+    only = _names(env.get("TFPILOT_LOAD_PLUGINS"))
+    blocked = _names(env.get("TFPILOT_DISABLE_PLUGINS")) or set()
+    manager = new_manager()
+    infos: dict[str, PluginInfo] = {}
+    core_version = _version("tfpilot-core")
+
+    def register(name: str, plugin: object, info: PluginInfo) -> None:
+        if name in blocked:
+            info.status = "blocked"
+            manager.set_blocked(name)
+            infos[name] = info
+            return
+        manager.register(plugin, name=name)
+        infos[name] = info
+
+    if defaults:
+        for module_name in DEFAULT_PLUGINS:
+            short = module_name.rsplit(".", 1)[-1]
+            info = PluginInfo(
+                short, "tfpilot-core", core_version, module_name, "loaded", default=True
+            )
+            if short in blocked:
+                register(short, None, info)
+                continue
+            register(short, importlib.import_module(module_name), info)
+
+    if entry_points:
+        from importlib.metadata import entry_points as find_entry_points
+
+        for ep in sorted(find_entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist is not None else "unknown"
+            version = ep.dist.version if ep.dist is not None else ""
+            info = PluginInfo(ep.name, dist, version, ep.value, "loaded")
+            if only is not None and ep.name not in only:
+                continue
+            if ep.name in blocked:
+                register(ep.name, None, info)
+                continue
+            if ep.name in infos:
+                raise DuplicateRegistrationError(
+                    f"two plugins are named {ep.name!r}: {infos[ep.name].module} "
+                    f"({infos[ep.name].distribution}) and {ep.value} ({dist})",
+                    plugin=ep.name,
+                )
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # any import failure of third-party code
+                info.status = "failed"
+                info.error = f"{type(exc).__name__}: {exc}"
+                infos[ep.name] = info
+                log.warning(
+                    "plugin_failed_to_load", plugin=ep.name, distribution=dist, error=info.error
+                )
+                if strict:
+                    raise PluginError(
+                        f"plugin {ep.name!r} ({dist}) failed to load: {info.error}", plugin=ep.name
+                    ) from exc
+                continue
+            register(ep.name, plugin, info)
+
+    for name, plugin in extra:
+        module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__name__
+        register(name, plugin, PluginInfo(name, "local", "", module, "loaded"))
+
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        name = manager.get_name(exc.plugin) or repr(exc.plugin)
+        raise PluginError(f"plugin {name!r}: {exc}", plugin=name) from exc
+
+    for name, info in infos.items():
+        plugin = manager.get_plugin(name)
+        if plugin is not None:
+            info.hooks = sorted(h.name for h in manager.get_hookcallers(plugin) or [])
+    return LoadedPlugins(manager, infos)
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class Failure:
+    """A side-effect plugin's failure, recorded instead of raised."""
+
+    kind: str
+    plugin: str
+    hook: str
+    error: str
+
+
+@dataclass
+class _Selected:
+    plugin: str
+    registration: Registration[Any]
+
+
+class PluginHost:
+    """The typed facade through which the core uses plugins.
+
+    One method per capability, so mypy checks every call site. Every call opens a span
+    (``tfpilot.hook``) and a child span per plugin implementation (``tfpilot.plugin``), binds the
+    same fields into the structlog context, and applies the error policy of the capability's
+    :class:`~tfpilot_core.registrations.Kind`.
+    """
+
+    def __init__(self, plugins: LoadedPlugins, config: Config, context: PluginContext) -> None:
+        self.plugins = plugins
+        self.config = config
+        self.context = context
+        self.failures: list[Failure] = []
+        self._registrations: dict[Kind, list[_Selected]] = {}
+        self._built: dict[tuple[Kind, str], Any] = {}
+
+    # -- generic machinery -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _span(
+        self, name: str, *, hook: str, plugin: str | None = None, request_id: str | None = None
+    ) -> Iterator[trace.Span]:
+        attributes: dict[str, str] = {"tfpilot.hook": hook}
+        fields: dict[str, str] = {"hook": hook}
+        if plugin is not None:
+            info = self.plugins.info(plugin)
+            attributes["tfpilot.plugin"] = plugin
+            attributes["tfpilot.distribution"] = info.distribution
+            fields.update(plugin=plugin, distribution=info.distribution)
+        if request_id is not None:
+            attributes["tfpilot.request_id"] = request_id
+            fields["request_id"] = request_id
+        with (
+            tracer.start_as_current_span(name, attributes=attributes) as span,
+            structlog.contextvars.bound_contextvars(**fields),
+        ):
+            yield span
+
+    def _call(
+        self,
+        kind: Kind,
+        plugin: str,
+        hook: str,
+        func: Callable[[], T],
+        *,
+        request_id: str | None = None,
+    ) -> T | None:
+        """Run one plugin's part of a hook call under its span and the kind's error policy.
+
+        Returns ``None`` when a side-effect plugin failed (the failure is recorded).
+        """
+        with self._span(
+            f"{hook} {plugin}", hook=hook, plugin=plugin, request_id=request_id
+        ) as span:
+            started = time.perf_counter()
+            try:
+                result = func()
+            except TfpilotError as exc:
+                # A plugin raising the core's own errors (not found, conflict, validation) means
+                # what the error says; it is not a plugin failure.
+                span.set_status(Status(StatusCode.ERROR, exc.message))
+                if kind.decision:
+                    raise
+                self._isolate(kind, plugin, hook, exc, span)
+                return None
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                if kind.decision:
+                    log.error("plugin_failed", error=f"{type(exc).__name__}: {exc}", fail="closed")
+                    raise PluginFailedError(plugin=plugin, hook=hook, cause=exc) from exc
+                self._isolate(kind, plugin, hook, exc, span)
+                return None
+            finally:
+                span.set_attribute("tfpilot.duration_ms", (time.perf_counter() - started) * 1000)
+            return result
+
+    def _isolate(
+        self, kind: Kind, plugin: str, hook: str, exc: BaseException, span: trace.Span
+    ) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        span.set_attribute("tfpilot.isolated", True)
+        self.failures.append(Failure(kind.value, plugin, hook, error))
+        log.warning("plugin_failed", error=error, fail="isolated")
+
+    def registrations(self, kind: Kind) -> list[tuple[str, Registration[Any]]]:
+        """Every registration of ``kind`` with the plugin that made it.
+
+        Two registrations of one kind under one name raise :class:`DuplicateRegistrationError`
+        naming both plugins.
+        """
+        if kind not in self._registrations:
+            found: list[_Selected] = []
+            by_name: dict[str, str] = {}
+            hook = kind.hook_name
+            with self._span(hook, hook=hook):
+                for impl in reversed(self.plugins.manager.hook.__dict__[hook].get_hookimpls()):
+                    plugin = impl.plugin_name
+                    result = self._call(kind, plugin, hook, impl.function)
+                    for registration in result or []:
+                        if not isinstance(registration, Registration):
+                            error = PluginError(
+                                f"plugin {plugin!r}: {hook} must return Registration objects, "
+                                f"got {type(registration).__name__}",
+                                plugin=plugin,
+                            )
+                            if kind.decision:
+                                raise error
+                            self.failures.append(Failure(kind.value, plugin, hook, error.message))
+                            continue
+                        if registration.name in by_name:
+                            raise DuplicateRegistrationError(
+                                f"{kind.value} {registration.name!r} is registered by both "
+                                f"plugin {by_name[registration.name]!r} and plugin {plugin!r}",
+                                plugin=plugin,
+                            )
+                        by_name[registration.name] = plugin
+                        found.append(_Selected(plugin, registration))
+            self._registrations[kind] = found
+        return [(s.plugin, s.registration) for s in self._registrations[kind]]
+
+    def settings_for(self, registration: Registration[Any]) -> BaseModel:
+        """Validate ``[plugins.<name>]`` against the registration's model (secrets resolved)."""
+        from tfpilot_core.config import resolve_secrets
+
+        raw = self.config.plugins.get(registration.name, {})
+        try:
+            return registration.settings_model.model_validate(resolve_secrets(raw, self.config))
+        except PydanticValidationError as exc:
+            problem = exc.errors()[0]
+            key = ".".join(str(p) for p in ("plugins", registration.name, *problem["loc"]))
+            raise ConfigError(
+                problem["msg"], source=str(self.config.source or "<defaults>"), key=key
+            ) from None
+        except ConfigError:
+            raise
+
+    def _build(self, kind: Kind, name: str, *, optional: bool = False) -> tuple[str, Any] | None:
+        for plugin, registration in self.registrations(kind):
+            if registration.name != name:
+                continue
+            key = (kind, name)
+            if key not in self._built:
+                settings = self.settings_for(registration)
+                self._built[key] = self._call(
+                    kind,
+                    plugin,
+                    f"{kind.value}.build",
+                    lambda r=registration, s=settings: r.factory(s, self.context),  # type: ignore[misc]
+                )
+            built = self._built[key]
+            return None if built is None else (plugin, built)
+        if optional:
+            return None
+        available = ", ".join(sorted(r.name for _, r in self.registrations(kind))) or "none"
+        raise ConfigError(
+            f"no {kind.value} named {name!r} is installed (available: {available})",
+            source=str(self.config.source or "<defaults>"),
+            key=f"core.{kind.value}",
+        )
+
+    def _selected(self, kind: Kind, names: Sequence[str] | None) -> list[tuple[str, Any]]:
+        """Build every selected registration of a multi-valued kind.
+
+        ``names=None`` selects all; a registration selected that way whose settings do not
+        validate is skipped with a warning (e.g. a notifier nobody configured), except for
+        decision kinds, which never skip silently.
+        """
+        built: list[tuple[str, Any]] = []
+        wanted = names if names is not None else [r.name for _, r in self.registrations(kind)]
+        for name in wanted:
+            try:
+                found = self._build(kind, name, optional=False)
+            except ConfigError as exc:
+                if names is None and not kind.decision:
+                    log.info("capability_skipped", kind=kind.value, name=name, reason=exc.message)
+                    continue
+                raise
+            if found is not None:
+                built.append((name, found[1]))
+        return built
+
+    def _traced(self, kind: Kind, name: str) -> Any:
+        found = self._build(kind, name)
+        assert found is not None  # decision kinds raise instead of returning None
+        plugin, obj = found
+        return _TracedProxy(self, kind, plugin, obj)
+
+    # -- typed facade ------------------------------------------------------------------------
+
+    def store(self) -> Store:
+        """The configured store (``[core] store``), traced and failing closed."""
+        return cast("Store", self._traced(Kind.STORE, self.config.core.store))
+
+    def runner(self) -> Runner:
+        """The configured runner (``[core] runner``), traced and failing closed."""
+        return cast("Runner", self._traced(Kind.RUNNER, self.config.core.runner))
+
+    def has(self, kind: Kind, name: str) -> bool:
+        """Whether a registration of ``kind`` named ``name`` is installed."""
+        return any(r.name == name for _, r in self.registrations(kind))
+
+    def evaluate_policy(self, subject: PolicyInput) -> list[PolicyFinding]:
+        """Findings of every selected policy engine (fail closed: any error stops the action)."""
+        findings: list[PolicyFinding] = []
+        engines = self._selected(Kind.POLICY_ENGINE, self.config.core.policy_engines)
+        request_id = subject.request.id
+        with self._span("policy.evaluate", hook="policy_engine.evaluate", request_id=request_id):
+            for name, engine in engines:
+                plugin = self._plugin_of(Kind.POLICY_ENGINE, name)
+                result = self._call(
+                    Kind.POLICY_ENGINE,
+                    plugin,
+                    "policy_engine.evaluate",
+                    lambda e=engine: list(cast("PolicyEngine", e).evaluate(subject)),  # type: ignore[misc]
+                    request_id=request_id,
+                )
+                for finding in result or []:
+                    findings.append(
+                        finding if finding.engine else finding.model_copy(update={"engine": name})
+                    )
+        return findings
+
+    def estimate_cost(self, request: Request, plan: Plan) -> CostEstimate | None:
+        """The first estimate any selected estimator gives (isolated: failures are recorded)."""
+        estimators = self._selected(Kind.COST_ESTIMATOR, self.config.core.cost_estimators)
+        with self._span("cost.estimate", hook="cost_estimator.estimate", request_id=request.id):
+            for name, estimator in estimators:
+                plugin = self._plugin_of(Kind.COST_ESTIMATOR, name)
+                estimate = self._call(
+                    Kind.COST_ESTIMATOR,
+                    plugin,
+                    "cost_estimator.estimate",
+                    lambda e=estimator: cast("CostEstimator", e).estimate(request, plan),  # type: ignore[misc]
+                    request_id=request.id,
+                )
+                if estimate is not None:
+                    return (
+                        estimate
+                        if estimate.estimator
+                        else estimate.model_copy(update={"estimator": name})
+                    )
+        return None
+
+    def summarize(
+        self, request: Request, plan: Plan, context: SummaryContext
+    ) -> PlanSummary | None:
+        """The configured summariser's summary, falling back to ``rules`` if it fails."""
+        order = [self.config.core.summarizer]
+        if "rules" not in order:
+            order.append("rules")
+        with self._span("plan.summarize", hook="summarizer.summarize", request_id=request.id):
+            for name in order:
+                try:
+                    found = self._build(Kind.SUMMARIZER, name, optional=True)
+                except ConfigError as exc:
+                    self.failures.append(
+                        Failure("summarizer", name, "summarizer.build", exc.message)
+                    )
+                    continue
+                if found is None:
+                    continue
+                plugin, summarizer = found
+                summary = self._call(
+                    Kind.SUMMARIZER,
+                    plugin,
+                    "summarizer.summarize",
+                    lambda s=summarizer: cast("Summarizer", s).summarize(request, plan, context),  # type: ignore[misc]
+                    request_id=request.id,
+                )
+                if summary is not None:
+                    return (
+                        summary
+                        if summary.summarizer
+                        else summary.model_copy(update={"summarizer": name})
+                    )
+        return None
+
+    def check_drift(self, request: Request, runner: Runner) -> DriftReport:
+        """Run the configured drift detector; a failing detector yields an ``error`` report."""
+        from tfpilot_core.models import DriftReport, DriftResult
+
+        name = self.config.core.drift_detector
+        found = self._build(Kind.DRIFT_DETECTOR, name)
+        assert found is not None
+        plugin, detector = found
+        with self._span("drift.check", hook="drift_detector.check", request_id=request.id):
+            report = self._call(
+                Kind.DRIFT_DETECTOR,
+                plugin,
+                "drift_detector.check",
+                lambda: cast("DriftDetector", detector).check(request, runner),
+                request_id=request.id,
+            )
+        if report is None:
+            error = self.failures[-1].error if self.failures else "drift detector failed"
+            return DriftReport(result=DriftResult.ERROR, error=error, detector=name)
+        return report
+
+    def notify(self, event: Event, request: Request) -> list[tuple[str, str | None]]:
+        """Send ``event`` to every selected notifier; ``(name, error or None)`` per notifier."""
+        outcomes: list[tuple[str, str | None]] = []
+        notifiers = self._selected(Kind.NOTIFIER, self.config.core.notifiers)
+        with self._span("notify", hook="notifier.notify", request_id=request.id):
+            for name, notifier in notifiers:
+                plugin = self._plugin_of(Kind.NOTIFIER, name)
+                before = len(self.failures)
+                self._call(
+                    Kind.NOTIFIER,
+                    plugin,
+                    "notifier.notify",
+                    lambda n=notifier: cast("Notifier", n).notify(event, request),  # type: ignore[misc]
+                    request_id=request.id,
+                )
+                failed = self.failures[before:]
+                outcomes.append((name, failed[-1].error if failed else None))
+        return outcomes
+
+    def observe(self, event: Event, request: Request) -> None:
+        """Give ``event`` to every event observer (isolated)."""
+        observers = self._selected(Kind.EVENT_OBSERVER, None)
+        for name, observer in observers:
+            plugin = self._plugin_of(Kind.EVENT_OBSERVER, name)
+            self._call(
+                Kind.EVENT_OBSERVER,
+                plugin,
+                "event_observer.on_event",
+                lambda o=observer: cast("EventObserver", o).on_event(event, request),  # type: ignore[misc]
+                request_id=request.id,
+            )
+
+    def module_locations(self) -> list[tuple[str, ModuleLocation]]:
+        """Every module offered by every module source, with the source's name (fail closed)."""
+        result: list[tuple[str, ModuleLocation]] = []
+        for name, source in self._selected(Kind.MODULE_SOURCE, None):
+            plugin = self._plugin_of(Kind.MODULE_SOURCE, name)
+            found = self._call(
+                Kind.MODULE_SOURCE,
+                plugin,
+                "module_source.modules",
+                lambda s=source: list(cast("ModuleSource", s).modules()),  # type: ignore[misc]
+            )
+            result += [(name, location) for location in found or []]
+        return result
+
+    def provider_mirrors(self) -> list[ProviderMirror]:
+        """Every provider mirror plugins contribute (fail closed)."""
+        return [m for _, m in self._selected(Kind.PROVIDER_MIRROR, None)]
+
+    def register_commands(self, cli: click.Group, *, strict: bool = False) -> list[Failure]:
+        """Let every plugin add CLI commands (see :func:`register_commands`)."""
+        return register_commands(self.plugins, cli, strict=strict)
+
+    def _plugin_of(self, kind: Kind, name: str) -> str:
+        for plugin, registration in self.registrations(kind):
+            if registration.name == name:
+                return plugin
+        return "unknown"
+
+
+class _TracedProxy:
+    """Wraps a decision capability so each method call is traced and fails closed."""
+
+    def __init__(self, host: PluginHost, kind: Kind, plugin: str, target: Any) -> None:
+        self._host = host
+        self._kind = kind
+        self._plugin = plugin
+        self._target = target
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._target, attr)
+        if not callable(value) or attr.startswith("_"):
+            return value
+
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            request_id = _request_id_of(args, kwargs)
+            return self._host._call(
+                self._kind,
+                self._plugin,
+                f"{self._kind.value}.{attr}",
+                lambda: value(*args, **kwargs),
+                request_id=request_id,
+            )
+
+        return traced
+
+    @property
+    def wrapped(self) -> Any:
+        """The capability object itself (for tests and diagnostics)."""
+        return self._target
+
+
+def _request_id_of(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str | None:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, str) and value.startswith("req_"):
+            return value
+        found = getattr(value, "request_id", None) or (
+            getattr(value, "id", None) if type(value).__name__ == "Request" else None
+        )
+        if isinstance(found, str):
+            return found
+    return None
+
+
+def register_commands(
+    plugins: LoadedPlugins, cli: click.Group, *, strict: bool = False
+) -> list[Failure]:
+    """Call ``tfpilot_register_commands`` on every plugin, one span each.
+
+    It needs no configuration, so ``tfpilot --help`` works even with a broken config file. A
+    plugin that raises is reported and skipped, or stops the CLI with ``strict``.
+    """
+    failures: list[Failure] = []
+    hook = "tfpilot_register_commands"
+    for impl in reversed(plugins.manager.hook.__dict__[hook].get_hookimpls()):
+        info = plugins.info(impl.plugin_name)
+        attributes = {
+            "tfpilot.hook": hook,
+            "tfpilot.plugin": impl.plugin_name,
+            "tfpilot.distribution": info.distribution,
+        }
+        with tracer.start_as_current_span(f"{hook} {impl.plugin_name}", attributes=attributes):
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                if strict:
+                    raise PluginFailedError(plugin=impl.plugin_name, hook=hook, cause=exc) from exc
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("plugin_commands_failed", plugin=impl.plugin_name, error=error)
+                failures.append(Failure("cli", impl.plugin_name, hook, error))
+    return failures

@@ -1,0 +1,112 @@
+"""What hooks return: typed registrations that the core selects by name and builds.
+
+A plugin never builds its capability at import time. It returns a :class:`Registration` holding a
+name, a pydantic model for its ``[plugins.<name>]`` configuration section and a factory. The core
+validates the section, then calls ``factory(settings, context)`` only for the capabilities that are
+selected, which is where heavy imports (boto3, PyGithub, litellm, ...) belong.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+T = TypeVar("T")
+
+
+class NoSettings(BaseModel):
+    """The configuration model of a capability that takes no settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Kind(enum.StrEnum):
+    """The kinds of capability a plugin can register, one hook each."""
+
+    STORE = "store"
+    POLICY_ENGINE = "policy_engine"
+    COST_ESTIMATOR = "cost_estimator"
+    NOTIFIER = "notifier"
+    SUMMARIZER = "summarizer"
+    DRIFT_DETECTOR = "drift_detector"
+    RUNNER = "runner"
+    MODULE_SOURCE = "module_source"
+    PROVIDER_MIRROR = "provider_mirror"
+    EVENT_OBSERVER = "event_observer"
+
+    @property
+    def decision(self) -> bool:
+        """Decision capabilities fail closed: their errors stop the action."""
+        return self in _DECISION_KINDS
+
+    @property
+    def hook_name(self) -> str:
+        """The hook that returns registrations of this kind."""
+        return _HOOK_NAMES[self]
+
+
+_DECISION_KINDS = frozenset(
+    {Kind.STORE, Kind.POLICY_ENGINE, Kind.RUNNER, Kind.MODULE_SOURCE, Kind.PROVIDER_MIRROR}
+)
+
+_HOOK_NAMES = {
+    Kind.STORE: "tfpilot_register_stores",
+    Kind.POLICY_ENGINE: "tfpilot_register_policy_engines",
+    Kind.COST_ESTIMATOR: "tfpilot_register_cost_estimators",
+    Kind.NOTIFIER: "tfpilot_register_notifiers",
+    Kind.SUMMARIZER: "tfpilot_register_summarizers",
+    Kind.DRIFT_DETECTOR: "tfpilot_register_drift_detectors",
+    Kind.RUNNER: "tfpilot_register_runners",
+    Kind.MODULE_SOURCE: "tfpilot_register_module_sources",
+    Kind.PROVIDER_MIRROR: "tfpilot_register_provider_mirrors",
+    Kind.EVENT_OBSERVER: "tfpilot_register_event_observers",
+}
+
+
+@dataclass(frozen=True)
+class PluginContext:
+    """What a factory may know about the running tfpilot besides its own settings.
+
+    ``home`` is tfpilot's data directory (``$TFPILOT_HOME``, default ``~/.tfpilot``): a plugin that
+    keeps local files keeps them under ``home / <its name>``.
+    """
+
+    home: Path
+    config_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Registration(Generic[T]):
+    """One capability offered by a plugin.
+
+    ``name`` is what users select in ``tfpilot.toml`` and the section ``[plugins.<name>]`` holds
+    its settings, validated by ``settings_model``. Registrations of different kinds from the same
+    plugin may share a name and a section (e.g. the sandbox plugin's module source, provider
+    mirror and cost estimator are all ``sandbox``) as long as they share the model too.
+    """
+
+    name: str
+    factory: Callable[[Any, PluginContext], T]
+    settings_model: type[BaseModel] = NoSettings
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderMirror:
+    """A Terraform provider that a plugin makes available offline.
+
+    ``directory`` is laid out as Terraform's ``filesystem_mirror`` expects
+    (``<dir>/<hostname>/<namespace>/<type>/<version>/<os_arch>/terraform-provider-<type>_v<version>``),
+    ``source`` is the provider's source address (``tfpilot/sandbox``), and ``env`` holds
+    environment variables the runner must pass to Terraform for the provider to work.
+    """
+
+    source: str
+    directory: Path
+    env: dict[str, str] = field(default_factory=dict)
