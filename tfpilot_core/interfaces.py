@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         RequestQuery,
     )
     from tfpilot_core.plan import Plan
+    from tfpilot_core.registrations import ProviderMirror
 
 
 @runtime_checkable
@@ -153,9 +154,27 @@ class SummaryContext:
 class DriftDetector(Protocol):
     """Checks an applied request for changes made outside Terraform."""
 
-    def check(self, request: Request, runner: Runner) -> DriftReport:
+    def check(self, spec: RunSpec, runner: Runner) -> DriftReport:
         """A report of what drifted (or an error result; never raises for a drifted world)."""
         ...
+
+
+@dataclass
+class RunSpec:
+    """Everything a runner needs to run Terraform for one request.
+
+    Built by the platform for each run: the request, the catalog module it calls (directory,
+    version), the provider mirrors plugins contribute, and the names of sensitive inputs (to mask
+    in logs and errors).
+    """
+
+    request: Request
+    environment: Environment
+    module_name: str
+    module_path: Path
+    module_version: str
+    mirrors: Sequence[ProviderMirror] = ()
+    sensitive_inputs: Sequence[str] = ()
 
 
 @dataclass
@@ -180,16 +199,20 @@ class RunResult:
 class Runner(Protocol):
     """Where Terraform executes (in-process, a local binary, GitHub Actions, ...)."""
 
-    def plan(self, request: Request, *, refresh_only: bool = False) -> RunResult:
-        """Render and plan the request; the result carries the saved plan and its JSON."""
+    def plan(self, spec: RunSpec, *, refresh_only: bool = False) -> RunResult:
+        """Render and plan the request; the result carries the saved plan and its JSON.
+
+        With ``refresh_only`` the plan only compares the state with the real world (drift); its
+        ``exit_code`` follows ``-detailed-exitcode`` (0 none, 2 drift).
+        """
         ...
 
-    def apply(self, request: Request, plan_file: bytes) -> RunResult:
-        """Apply exactly ``plan_file``."""
+    def apply(self, spec: RunSpec, plan_file: bytes) -> RunResult:
+        """Apply exactly ``plan_file`` (a plan this runner made for ``spec``)."""
         ...
 
-    def destroy(self, request: Request) -> RunResult:
-        """Destroy everything the request created."""
+    def destroy(self, spec: RunSpec) -> RunResult:
+        """Destroy everything the request created; ``state`` holds the final state to archive."""
         ...
 
 

@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from tfpilot_core.catalog import Catalog
     from tfpilot_core.catalog.spec import ModuleSpec
     from tfpilot_core.config import Config
-    from tfpilot_core.interfaces import Runner, RunResult, Store
+    from tfpilot_core.interfaces import Runner, RunResult, RunSpec, Store
     from tfpilot_core.plan import Plan
     from tfpilot_core.plugins import PluginHost
 
@@ -165,6 +165,21 @@ class Platform:
                 key="core.runner",
             )
         return self.host.runner()
+
+    def _run_spec(self, request: Request, spec: ModuleSpec | None = None) -> RunSpec:
+        """What the runner needs for ``request``: module directory, mirrors, sensitive inputs."""
+        from tfpilot_core.interfaces import RunSpec
+
+        spec = spec or self.catalog.get(request.placement.module)
+        return RunSpec(
+            request=request,
+            environment=self.environment(request.placement.environment),
+            module_name=spec.name,
+            module_path=spec.path,
+            module_version=spec.version,
+            mirrors=self.host.provider_mirrors(),
+            sensitive_inputs=[i.name for i in spec.inputs.values() if i.sensitive],
+        )
 
     def role_of(self, actor: str) -> Any:
         """The actor's configured role."""
@@ -616,7 +631,7 @@ class Platform:
                     {"run": attempt.id, "revision": request.revision},
                 )
                 try:
-                    result = runner.plan(request)
+                    result = runner.plan(self._run_spec(request, spec))
                 except ExternalToolError as exc:
                     raise self._run_failed(
                         request, attempt, actor, "plan_failed", exc.message
@@ -842,7 +857,7 @@ class Platform:
                     {"run": attempt.id, "plan_digest": plan.plan_digest, "approvers": approvers},
                 )
                 try:
-                    result = runner.apply(request, plan_file)
+                    result = runner.apply(self._run_spec(request, spec), plan_file)
                 except ExternalToolError as exc:
                     raise self._run_failed(
                         request, attempt, actor, "apply_failed", exc.message
@@ -902,7 +917,7 @@ class Platform:
             )
             self._emit(request, "destroy_started", actor, {"run": attempt.id})
             try:
-                result = runner.destroy(request)
+                result = runner.destroy(self._run_spec(request))
             except ExternalToolError as exc:
                 raise self._run_failed(
                     request, attempt, actor, "destroy_failed", exc.message
@@ -944,7 +959,7 @@ class Platform:
             request, attempt = self._start_attempt(
                 request_id, RunKind.DRIFT, actor, self.config.core.runner
             )
-            report = self.host.check_drift(request, runner)
+            report = self.host.check_drift(self._run_spec(request), runner)
             previous = request.drift.result if request.drift else DriftResult.NONE
             conclusion = (
                 Conclusion.FAILURE if report.result is DriftResult.ERROR else Conclusion.SUCCESS

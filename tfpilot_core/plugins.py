@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         PolicyEngine,
         PolicyInput,
         Runner,
+        RunSpec,
         Store,
         Summarizer,
         SummaryContext,
@@ -528,10 +529,11 @@ class PluginHost:
                     )
         return None
 
-    def check_drift(self, request: Request, runner: Runner) -> DriftReport:
+    def check_drift(self, spec: RunSpec, runner: Runner) -> DriftReport:
         """Run the configured drift detector; a failing detector yields an ``error`` report."""
         from tfpilot_core.models import DriftReport, DriftResult
 
+        request = spec.request
         name = self.config.core.drift_detector
         found = self._build(Kind.DRIFT_DETECTOR, name)
         assert found is not None
@@ -541,7 +543,7 @@ class PluginHost:
                 Kind.DRIFT_DETECTOR,
                 plugin,
                 "drift_detector.check",
-                lambda: cast("DriftDetector", detector).check(request, runner),
+                lambda: cast("DriftDetector", detector).check(spec, runner),
                 request_id=request.id,
             )
         if report is None:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from tfpilot_core import hookimpl, hookspecs
 from tfpilot_core.errors import ConfigError, NotFoundError, PluginFailedError
-from tfpilot_core.interfaces import ModuleLocation, PolicyInput, RunResult, SummaryContext
+from tfpilot_core.interfaces import ModuleLocation, PolicyInput, RunResult, RunSpec, SummaryContext
 from tfpilot_core.models import (
     CostEstimate,
     DriftReport,
@@ -224,10 +224,17 @@ def test_hook_tfpilot_register_drift_detectors(
             ],
         )
     )
+    spec = RunSpec(
+        request=request_doc,
+        environment=tfpilot_config.environment("dev"),
+        module_name="sandbox/bucket",
+        module_path=Path("."),
+        module_version="x",
+    )
     tfpilot_config.core.drift_detector = "fixed"
-    assert tfpilot_host.check_drift(request_doc, runner=None).result is DriftResult.NONE  # type: ignore[arg-type]
+    assert tfpilot_host.check_drift(spec, runner=None).result is DriftResult.NONE  # type: ignore[arg-type]
     tfpilot_config.core.drift_detector = "broken"
-    report = tfpilot_host.check_drift(request_doc, runner=None)  # type: ignore[arg-type]
+    report = tfpilot_host.check_drift(spec, runner=None)  # type: ignore[arg-type]
     assert report.result is DriftResult.ERROR and "plugin exploded" in (report.error or "")
 
 
