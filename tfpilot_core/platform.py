@@ -135,7 +135,7 @@ class Platform:
 
         config = load_config(config_path, environ=environ)
         plugins = load_plugins(entry_points=entry_points, environ=environ, extra=extra_plugins)
-        context = PluginContext(home=config.home, config_path=config.source)
+        context = PluginContext.for_config(config)
         return cls(PluginHost(plugins, config, context))
 
     # -- collaborators ------------------------------------------------------------------------
@@ -489,10 +489,10 @@ class Platform:
         spec = self.catalog.get(request.placement.module)
 
         def run(_: dict[str, Any]) -> Request:
-            merged = {**request.inputs, **dict(inputs)}
+            # Inputs not given keep their values: normalize_inputs patches over ``previous``.
             normalized = normalize_inputs(
                 spec,
-                merged,
+                dict(inputs),
                 previous=request.inputs,
                 request_id=request.id,
                 server_tags=self._server_tags(request.id, request.placement, request.created_by),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,11 +24,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pluggy
-import structlog
-from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 
 from tfpilot_core import hookspecs
 from tfpilot_core.errors import (
@@ -41,6 +37,8 @@ from tfpilot_core.registrations import Kind, PluginContext, ProviderMirror, Regi
 
 if TYPE_CHECKING:
     import click
+    from opentelemetry.trace import Span
+    from pydantic import BaseModel
 
     from tfpilot_core.config import Config
     from tfpilot_core.interfaces import (
@@ -77,8 +75,28 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 )
 
 T = TypeVar("T")
-log = structlog.get_logger("tfpilot.plugins")
-tracer = trace.get_tracer("tfpilot")
+
+
+class _LazyLogger:
+    """structlog's logger, imported on first use.
+
+    ``tfpilot --help`` discovers plugins through this module; importing structlog (and the rich
+    and asyncio modules it pulls in) there would double the CLI's start-up time.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        import structlog
+
+        return getattr(structlog.get_logger("tfpilot.plugins"), name)
+
+
+log: Any = _LazyLogger()
+
+
+def _tracer() -> Any:
+    from opentelemetry import trace
+
+    return trace.get_tracer("tfpilot")
 
 
 @dataclass
@@ -140,19 +158,22 @@ def load_plugins(
     strict: bool = False,
     environ: Mapping[str, str] | None = None,
     extra: Sequence[tuple[str, object]] = (),
+    cache: bool = False,
 ) -> LoadedPlugins:
     """Discover and register plugins: defaults, then entry points, then ``extra``.
 
     :param strict: a plugin that fails to import stops discovery with a :class:`PluginError`
         instead of being reported and skipped.
     :param extra: ``(name, module_or_object)`` pairs registered last (used by tests and embedders).
+    :param cache: answer the entry-point scan from the on-disk cache when it is still valid
+        (:mod:`tfpilot_core.entrypoints`; the CLI uses it to start faster).
     """
     env = os.environ if environ is None else environ
     only = _names(env.get("TFPILOT_LOAD_PLUGINS"))
     blocked = _names(env.get("TFPILOT_DISABLE_PLUGINS")) or set()
     manager = new_manager()
     infos: dict[str, PluginInfo] = {}
-    core_version = _version("tfpilot-core")
+    from tfpilot_core import __version__ as core_version
 
     def register(name: str, plugin: object, info: PluginInfo) -> None:
         if name in blocked:
@@ -175,12 +196,11 @@ def load_plugins(
             register(short, importlib.import_module(module_name), info)
 
     if entry_points:
-        from importlib.metadata import entry_points as find_entry_points
+        from tfpilot_core import entrypoints
 
-        for ep in sorted(find_entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = ep.dist.name if ep.dist is not None else "unknown"
-            version = ep.dist.version if ep.dist is not None else ""
-            info = PluginInfo(ep.name, dist, version, ep.value, "loaded")
+        found = entrypoints.cached_scan() if cache else entrypoints.scan()
+        for ep in found:
+            info = PluginInfo(ep.name, ep.distribution, ep.version, ep.value, "loaded")
             if only is not None and ep.name not in only:
                 continue
             if ep.name in blocked:
@@ -189,21 +209,25 @@ def load_plugins(
             if ep.name in infos:
                 raise DuplicateRegistrationError(
                     f"two plugins are named {ep.name!r}: {infos[ep.name].module} "
-                    f"({infos[ep.name].distribution}) and {ep.value} ({dist})",
+                    f"({infos[ep.name].distribution}) and {ep.value} ({ep.distribution})",
                     plugin=ep.name,
                 )
             try:
-                plugin = ep.load()
+                plugin = _load_entry_point(ep.value)
             except Exception as exc:  # any import failure of third-party code
                 info.status = "failed"
                 info.error = f"{type(exc).__name__}: {exc}"
                 infos[ep.name] = info
                 log.warning(
-                    "plugin_failed_to_load", plugin=ep.name, distribution=dist, error=info.error
+                    "plugin_failed_to_load",
+                    plugin=ep.name,
+                    distribution=ep.distribution,
+                    error=info.error,
                 )
                 if strict:
                     raise PluginError(
-                        f"plugin {ep.name!r} ({dist}) failed to load: {info.error}", plugin=ep.name
+                        f"plugin {ep.name!r} ({ep.distribution}) failed to load: {info.error}",
+                        plugin=ep.name,
                     ) from exc
                 continue
             register(ep.name, plugin, info)
@@ -225,13 +249,13 @@ def load_plugins(
     return LoadedPlugins(manager, infos)
 
 
-def _version(distribution: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return "unknown"
+def _load_entry_point(value: str) -> object:
+    """Import ``module[:attr]`` as ``EntryPoint.load`` does."""
+    module_name, _, attr = value.partition(":")
+    target: object = importlib.import_module(module_name.strip())
+    for part in filter(None, attr.strip().split(".")):
+        target = getattr(target, part)
+    return target
 
 
 @dataclass
@@ -272,7 +296,7 @@ class PluginHost:
     @contextlib.contextmanager
     def _span(
         self, name: str, *, hook: str, plugin: str | None = None, request_id: str | None = None
-    ) -> Iterator[trace.Span]:
+    ) -> Iterator[Span]:
         attributes: dict[str, str] = {"tfpilot.hook": hook}
         fields: dict[str, str] = {"hook": hook}
         if plugin is not None:
@@ -283,8 +307,10 @@ class PluginHost:
         if request_id is not None:
             attributes["tfpilot.request_id"] = request_id
             fields["request_id"] = request_id
+        import structlog
+
         with (
-            tracer.start_as_current_span(name, attributes=attributes) as span,
+            _tracer().start_as_current_span(name, attributes=attributes) as span,
             structlog.contextvars.bound_contextvars(**fields),
         ):
             yield span
@@ -309,6 +335,8 @@ class PluginHost:
             try:
                 result = func()
             except TfpilotError as exc:
+                from opentelemetry.trace import Status, StatusCode
+
                 # A plugin raising the core's own errors (not found, conflict, validation) means
                 # what the error says; it is not a plugin failure.
                 span.set_status(Status(StatusCode.ERROR, exc.message))
@@ -317,6 +345,8 @@ class PluginHost:
                 self._isolate(kind, plugin, hook, exc, span)
                 return None
             except Exception as exc:
+                from opentelemetry.trace import Status, StatusCode
+
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
                 if kind.decision:
@@ -328,9 +358,7 @@ class PluginHost:
                 span.set_attribute("tfpilot.duration_ms", (time.perf_counter() - started) * 1000)
             return result
 
-    def _isolate(
-        self, kind: Kind, plugin: str, hook: str, exc: BaseException, span: trace.Span
-    ) -> None:
+    def _isolate(self, kind: Kind, plugin: str, hook: str, exc: BaseException, span: Span) -> None:
         error = f"{type(exc).__name__}: {exc}"
         span.set_attribute("tfpilot.isolated", True)
         self.failures.append(Failure(kind.value, plugin, hook, error))
@@ -374,11 +402,15 @@ class PluginHost:
 
     def settings_for(self, registration: Registration[Any]) -> BaseModel:
         """Validate ``[plugins.<name>]`` against the registration's model (secrets resolved)."""
+        from pydantic import ValidationError as PydanticValidationError
+
         from tfpilot_core.config import resolve_secrets
+        from tfpilot_core.registrations import NoSettings
 
         raw = self.config.plugins.get(registration.name, {})
+        model = registration.settings_model or NoSettings
         try:
-            return registration.settings_model.model_validate(resolve_secrets(raw, self.config))
+            return model.model_validate(resolve_secrets(raw, self.config))
         except PydanticValidationError as exc:
             problem = exc.errors()[0]
             key = ".".join(str(p) for p in ("plugins", registration.name, *problem["loc"]))
@@ -673,7 +705,15 @@ def register_commands(
             "tfpilot.plugin": impl.plugin_name,
             "tfpilot.distribution": info.distribution,
         }
-        with tracer.start_as_current_span(f"{hook} {impl.plugin_name}", attributes=attributes):
+        # Only trace when the OpenTelemetry API is already loaded: before the CLI has set up
+        # tracing nothing could record these spans, and importing the API just to make no-op
+        # spans would cost `tfpilot --help` a tenth of its start-up time.
+        span = (
+            _tracer().start_as_current_span(f"{hook} {impl.plugin_name}", attributes=attributes)
+            if "opentelemetry.trace" in sys.modules
+            else contextlib.nullcontext()
+        )
+        with span:
             try:
                 impl.function(cli=cli)
             except Exception as exc:

@@ -12,17 +12,30 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from tfpilot_core.config import Config
 
 T = TypeVar("T")
 
 
-class NoSettings(BaseModel):
-    """The configuration model of a capability that takes no settings."""
+def __getattr__(name: str) -> Any:
+    # NoSettings is built on first use: plugin modules import this module while `tfpilot --help`
+    # starts, and defining a pydantic model there would load most of pydantic.
+    if name == "NoSettings":
+        from pydantic import BaseModel, ConfigDict
 
-    model_config = ConfigDict(extra="forbid")
+        class NoSettings(BaseModel):
+            """The configuration model of a capability that takes no settings."""
+
+            model_config = ConfigDict(extra="forbid")
+
+        globals()["NoSettings"] = NoSettings
+        return NoSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Kind(enum.StrEnum):
@@ -78,7 +91,19 @@ class PluginContext:
 
     home: Path
     config_path: Path | None = None
+    #: Seconds after which an unfinished run is stale (``[core] stale_after_seconds``); stores
+    #: that index status need it to agree with the platform.
+    stale_after_seconds: int = 7200
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_config(cls, config: Config) -> PluginContext:
+        """The context of a loaded configuration."""
+        return cls(
+            home=config.home,
+            config_path=config.source,
+            stale_after_seconds=config.core.stale_after_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -86,14 +111,17 @@ class Registration(Generic[T]):
     """One capability offered by a plugin.
 
     ``name`` is what users select in ``tfpilot.toml`` and the section ``[plugins.<name>]`` holds
-    its settings, validated by ``settings_model``. Registrations of different kinds from the same
-    plugin may share a name and a section (e.g. the sandbox plugin's module source, provider
-    mirror and cost estimator are all ``sandbox``) as long as they share the model too.
+    its settings, validated by ``settings_model``. Build registrations inside the hook function
+    and import the settings model there too, so that importing a plugin stays cheap.
+    Registrations of different kinds from the same plugin may share a name and a section (e.g.
+    the sandbox plugin's module source, provider mirror and cost estimator are all ``sandbox``)
+    as long as they share the model too.
     """
 
     name: str
     factory: Callable[[Any, PluginContext], T]
-    settings_model: type[BaseModel] = NoSettings
+    #: ``None``: the capability takes no settings (its section must be empty or absent).
+    settings_model: type[BaseModel] | None = None
     description: str = ""
 
 

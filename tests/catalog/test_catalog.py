@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tfpilot_core.catalog import Catalog
-from tfpilot_core.default_plugins import modules_dir
+from tfpilot_core.catalog import Catalog, modules_dir
+from tfpilot_core.default_plugins import modules_dir as modules_dir_plugin
 from tfpilot_core.errors import ConfigError, NotFoundError
 from tfpilot_core.interfaces import ModuleLocation, ModuleSource
 from tfpilot_core.registrations import PluginContext
@@ -17,7 +17,7 @@ ModuleFactory = Callable[..., Path]
 
 
 def _source(tmp_path: Path, *paths: Path) -> ModuleSource:
-    registration = modules_dir.tfpilot_register_module_sources()[0]
+    registration = modules_dir_plugin.tfpilot_register_module_sources()[0]
     settings = registration.settings_model(paths=list(paths))
     source = registration.factory(settings, PluginContext(home=tmp_path / "home"))
     assert isinstance(source, ModuleSource)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tfpilot_core.catalog import Catalog, normalize_inputs
+from tfpilot_core.catalog.modules_dir import ModulesDirSource
 from tfpilot_core.catalog.types import to_json_schema
-from tfpilot_core.default_plugins.modules_dir import ModulesDirSource
 
 REPO = Path(__file__).resolve().parents[2]
 ROOTS = {

@@ -33,6 +33,8 @@ def fake_entry_points(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
         return eps
 
     monkeypatch.setattr("importlib.metadata.entry_points", fake)
+    # Entry points are read through tfpilot_core.entrypoints.scan, which imports the function
+    # from importlib.metadata at call time, so the fake above is what it sees.
     yield sources
     for name in sources:
         sys.modules.pop(f"fakeplugin_{name}", None)

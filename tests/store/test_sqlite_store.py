@@ -293,7 +293,7 @@ def test_default_plugin_builds_store_under_home(tmp_path: Path) -> None:
 def test_default_plugin_settings(tmp_path: Path) -> None:
     from pydantic import ValidationError as SettingsError
 
-    from tfpilot_core.default_plugins import store_embedded
+    from tfpilot_core.stores import embedded as store_embedded
 
     model = store_embedded.EmbeddedStoreSettings
     with pytest.raises(SettingsError):

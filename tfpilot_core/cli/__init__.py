@@ -26,8 +26,70 @@ configuration, 5 plugin failure, 6 forbidden, 7 not found, 8 conflict, 9 blocked
 10 Terraform/external tool failed, 11 a check found something (e.g. drift)."""
 
 
+#: Built-in commands, imported only when run (or when their own help is asked for), so that
+#: ``tfpilot --help`` does not import every command module: name -> (module, attribute, help).
+#: ``tests/core/test_cli.py`` checks each help line against the command's own docstring.
+BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "apply": ("requests", "apply_command", "Apply exactly the approved plan."),
+    "approve": ("requests", "approve_command", "Approve the current plan of a request."),
+    "audit": ("requests", "audit_group", "Audit records."),
+    "config": ("core_commands", "config_group", "Inspect the configuration."),
+    "demo": ("demo", "demo_command", "The whole request lifecycle on the offline sandbox, with..."),
+    "destroy": ("requests", "destroy_command", "Destroy what an applied request created."),
+    "drift": ("requests", "drift_group", "Drift checks."),
+    "modules": ("catalog", "modules_group", "The module catalog."),
+    "plan": (
+        "requests",
+        "plan_command",
+        "Plan a request: Terraform plan, policy, cost and summary.",
+    ),
+    "plugins": (
+        "core_commands",
+        "plugins_command",
+        "List plugins: name, distribution, version,...",
+    ),
+    "requests": ("requests", "requests_group", "Create, list, show and update requests."),
+    "schema": ("catalog", "schema_command", "Print the JSON Schema of a data format (no MODEL:..."),
+    "timeline": ("requests", "timeline_command", "The request's events, oldest first."),
+    "version": (
+        "core_commands",
+        "version_command",
+        "Print the versions of tfpilot and of every...",
+    ),
+}
+
+
 class TfpilotGroup(click.Group):
-    """A group that turns tfpilot's errors into clean messages and documented exit codes."""
+    """The root group: lazy built-in commands, and tfpilot's errors turned into clean messages
+    with documented exit codes."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(BUILTIN_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in BUILTIN_COMMANDS:
+            import importlib
+
+            module, attribute, _ = BUILTIN_COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"tfpilot_core.cli.{module}"), attribute)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                command = self.commands[name]
+                if command.hidden:
+                    continue
+                rows.append(
+                    (name, command.get_short_help_str(limit=formatter.width - 6 - len(name)))
+                )
+            else:
+                rows.append((name, BUILTIN_COMMANDS[name][2]))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -97,17 +159,6 @@ def cli(
         ctx.call_on_close(shutdown_tracing)
 
 
-def _register_builtin_commands() -> None:
-    from tfpilot_core.cli import catalog, core_commands, requests
-
-    core_commands.register(cli)
-    catalog.register(cli)
-    requests.register(cli)
-
-
-_register_builtin_commands()
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: discover plugins, let them add commands, run the CLI."""
     from tfpilot_core.plugins import load_plugins, register_commands
@@ -116,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     strict = "--strict-plugins" in args
     state = App(strict_plugins=strict, debug="--debug" in args)
     try:
-        state.loaded = load_plugins(strict=strict)
+        state.loaded = load_plugins(strict=strict, cache=True)
         register_commands(state.loaded, cli, strict=strict)
     except TfpilotError as exc:
         if state.debug:

@@ -60,7 +60,7 @@ class App:
             from tfpilot_core.registrations import PluginContext
 
             config = self.config
-            context = PluginContext(home=config.home, config_path=config.source)
+            context = PluginContext.for_config(config)
             self._host = PluginHost(self.plugins, config, context)
         return self._host
 

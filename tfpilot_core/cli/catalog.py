@@ -93,9 +93,3 @@ def schema_command(model: str | None) -> None:
 
     cls = getattr(models, SCHEMA_MODELS[model], None) or getattr(config, SCHEMA_MODELS[model])
     click.echo(json.dumps(cls.model_json_schema(), indent=2))
-
-
-def register(cli: click.Group) -> None:
-    """Add this module's commands to the root group."""
-    cli.add_command(modules_group)
-    cli.add_command(schema_command)

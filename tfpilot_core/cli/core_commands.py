@@ -87,10 +87,3 @@ def version_command() -> None:
         "plugins": {i.distribution: i.version for i in infos if i.distribution != "tfpilot-core"},
     }
     emit(data, lambda: click.echo(f"tfpilot {__version__}"))
-
-
-def register(cli: click.Group) -> None:
-    """Add this module's commands to the root group."""
-    cli.add_command(plugins_command)
-    cli.add_command(config_group)
-    cli.add_command(version_command)

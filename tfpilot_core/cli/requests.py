@@ -377,18 +377,3 @@ def audit_export_command(request_id: str) -> None:
     """The change decision record of a request (deterministic JSON)."""
     record = app().platform.audit(request_id)
     click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))
-
-
-def register(cli: click.Group) -> None:
-    """Add this module's commands to the root group."""
-    for command in (
-        requests_group,
-        plan_command,
-        approve_command,
-        apply_command,
-        destroy_command,
-        drift_group,
-        timeline_command,
-        audit_group,
-    ):
-        cli.add_command(command)

@@ -1,71 +1,28 @@
 """The default store, ``embedded``: a SQLite database under tfpilot's home directory.
 
-Selected by ``[core] store = "embedded"`` (the default). Settings, in ``[plugins.embedded]``:
-
-``path``
-    The database file. Default ``<home>/tfpilot.db``; a relative path is taken relative to the
-    directory of the configuration file (or to the home directory when there is none).
-``synchronous``
-    ``"FULL"`` (default; an acknowledged write survives a power loss) or ``"NORMAL"``.
-``busy_timeout``
-    Seconds a write waits for another process's write lock before failing (default 30).
-
-See ``docs/store.md`` and :mod:`tfpilot_core.stores.sqlite`.
+Selected by ``[core] store = "embedded"`` (the default); settings in ``[plugins.embedded]`` (see
+:mod:`tfpilot_core.stores.embedded`). This module only holds the hook: the settings model and
+the store are imported when the hook is called, which keeps plugin discovery (and
+``tfpilot --help``) from loading pydantic and sqlite.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING
 
 from tfpilot_core import hookimpl
-from tfpilot_core.registrations import PluginContext, Registration
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Store
-
-#: The file name of the database in tfpilot's home directory.
-DEFAULT_FILE_NAME = "tfpilot.db"
-
-
-class EmbeddedStoreSettings(BaseModel):
-    """The ``[plugins.embedded]`` section."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: Path | None = None
-    synchronous: Literal["FULL", "NORMAL"] = "FULL"
-    busy_timeout: float = Field(default=30.0, gt=0)
-
-
-def database_path(settings: EmbeddedStoreSettings, context: PluginContext) -> Path:
-    """Where the database of these settings lives."""
-    if settings.path is None:
-        return context.home / DEFAULT_FILE_NAME
-    path = settings.path.expanduser()
-    if path.is_absolute():
-        return path
-    base = context.config_path.parent if context.config_path is not None else context.home
-    return base / path
-
-
-def build_store(settings: EmbeddedStoreSettings, context: PluginContext) -> Store:
-    """The factory: opens (creating if needed) the SQLite store of ``settings``."""
-    # Imported here: a configuration that selects another store never loads this one.
-    from tfpilot_core.stores.sqlite import SQLiteStore
-
-    return SQLiteStore(
-        database_path(settings, context),
-        synchronous=settings.synchronous,
-        busy_timeout=settings.busy_timeout,
-    )
+    from tfpilot_core.registrations import Registration
 
 
 @hookimpl
 def tfpilot_register_stores() -> list[Registration[Store]]:
     """Register the ``embedded`` store (SQLite in WAL mode, the default)."""
+    from tfpilot_core.registrations import Registration
+    from tfpilot_core.stores.embedded import EmbeddedStoreSettings, build_store
+
     return [
         Registration(
             name="embedded",

@@ -108,5 +108,5 @@ def tfpilot_config(tfpilot_home: Path) -> Config:
 @pytest.fixture
 def tfpilot_host(tfpilot_plugins: LoadedPlugins, tfpilot_config: Config) -> PluginHost:
     """A plugin host over ``tfpilot_plugins`` and ``tfpilot_config``."""
-    context = PluginContext(home=tfpilot_config.home)
+    context = PluginContext.for_config(tfpilot_config)
     return PluginHost(tfpilot_plugins, tfpilot_config, context)
