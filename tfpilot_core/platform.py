@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import random
 import re
 import time
 import uuid
@@ -478,7 +479,6 @@ class Platform:
         ``inputs`` are merged over the current ones (keys not given keep their values).
         """
         from tfpilot_core.catalog.validation import normalize_inputs
-        from tfpilot_core.stores.cas import update_request
 
         request = self.get(request_id)
         env = self.environment(request.placement.environment)
@@ -489,37 +489,53 @@ class Platform:
         spec = self.catalog.get(request.placement.module)
 
         def run(_: dict[str, Any]) -> Request:
-            # Inputs not given keep their values: normalize_inputs patches over ``previous``.
-            normalized = normalize_inputs(
-                spec,
-                dict(inputs),
-                previous=request.inputs,
-                request_id=request.id,
-                server_tags=self._server_tags(request.id, request.placement, request.created_by),
-            )
-            findings = self._policy(request.model_copy(update={"inputs": normalized}), "request")
-            self._refuse_blocking(findings)
-
-            def mutate(current: Request) -> Request:
-                if current.revision != request.revision:
-                    raise ConflictError(
-                        f"request {request_id} was updated concurrently (now revision "
-                        f"{current.revision}); read it again and retry"
+            # A compare-and-swap loop: the patch is validated against the revision it is applied
+            # to, so when another writer wins the race it is re-validated on the fresh document
+            # rather than written over it (no update is lost, none is applied unchecked).
+            for _attempt in range(20):
+                current = self.get(request_id)
+                status = self.status(current)
+                if status in _UPDATE_BLOCKED:
+                    raise ForbiddenError(
+                        f"request {request_id} cannot be updated while {status.value}"
                     )
-                current.inputs = normalized
-                current.revision += 1
-                current.updated_at = self._clock()
-                current.policy_findings = findings
-                current.summary = None
-                current.cost = None
-                return current
-
-            stored = update_request(self.store, request_id, mutate)
-            changed = sorted(k for k in normalized if normalized.get(k) != request.inputs.get(k))
-            self._emit(
-                stored, "request_updated", actor, {"changed": changed, "revision": stored.revision}
-            )
-            return stored
+                # Inputs not given keep their values: normalize_inputs patches over ``previous``.
+                normalized = normalize_inputs(
+                    spec,
+                    dict(inputs),
+                    previous=current.inputs,
+                    request_id=current.id,
+                    server_tags=self._server_tags(
+                        current.id, current.placement, current.created_by
+                    ),
+                )
+                findings = self._policy(
+                    current.model_copy(update={"inputs": normalized}), "request"
+                )
+                self._refuse_blocking(findings)
+                changed = sorted(
+                    k for k in normalized if normalized.get(k) != current.inputs.get(k)
+                )
+                new = current.model_copy(deep=True)
+                new.inputs = normalized
+                new.revision += 1
+                new.updated_at = self._clock()
+                new.policy_findings = findings
+                new.summary = None
+                new.cost = None
+                try:
+                    stored = self.store.put_request(new, expected_version=current.version)
+                except ConflictError:
+                    time.sleep(random.uniform(0, 0.01 * (_attempt + 1)))
+                    continue
+                self._emit(
+                    stored,
+                    "request_updated",
+                    actor,
+                    {"changed": changed, "revision": stored.revision},
+                )
+                return stored
+            raise ConflictError(f"request {request_id} is being updated by others; retry later")
 
         return self._idempotent(
             idempotency_key,
