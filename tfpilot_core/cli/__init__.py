@@ -34,14 +34,14 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "approve": ("requests", "approve_command", "Approve the current plan of a request."),
     "audit": ("requests", "audit_group", "Audit records."),
     "config": ("core_commands", "config_group", "Inspect the configuration."),
-    "demo": ("demo", "demo_command", "The whole request lifecycle on the offline sandbox, with..."),
+    "demo": ("demo", "demo_command", "The whole request lifecycle on the offline..."),
     "destroy": ("requests", "destroy_command", "Destroy what an applied request created."),
     "drift": ("requests", "drift_group", "Drift checks."),
     "modules": ("catalog", "modules_group", "The module catalog."),
     "plan": (
         "requests",
         "plan_command",
-        "Plan a request: Terraform plan, policy, cost and summary.",
+        "Plan a request: Terraform plan, policy,...",
     ),
     "plugins": (
         "core_commands",
@@ -49,7 +49,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
         "List plugins: name, distribution, version,...",
     ),
     "requests": ("requests", "requests_group", "Create, list, show and update requests."),
-    "schema": ("catalog", "schema_command", "Print the JSON Schema of a data format (no MODEL:..."),
+    "schema": ("catalog", "schema_command", "Print the JSON Schema of a data format (no..."),
     "timeline": ("requests", "timeline_command", "The request's events, oldest first."),
     "version": (
         "core_commands",
