@@ -1020,6 +1020,41 @@ class Platform:
         finally:
             self._unlock(lock)
 
+    def reconcile(self, actor: str, request_id: str) -> Request:
+        """Close runs that went stale (a process died mid-run) so the request can be retried.
+
+        A stale attempt (no result long after it started, see ``[core] stale_after_seconds``) is
+        completed with conclusion ``timed_out``; its lock has expired by then, so a new run may
+        start. Attempts that are still fresh are left alone.
+        """
+        from tfpilot_core.lifecycle import is_stale
+        from tfpilot_core.stores.cas import update_request
+
+        request = self.get(request_id)
+        env = self.environment(request.placement.environment)
+        self._authorize(Action.PLAN, actor, request, env)
+        stale_after = timedelta(seconds=self.config.core.stale_after_seconds)
+        closed: list[str] = []
+
+        def mutate(current: Request) -> Request:
+            closed.clear()
+            for attempts in current.runs.values():
+                for i, attempt in enumerate(attempts):
+                    if is_stale(attempt, now=self._clock(), stale_after=stale_after):
+                        attempts[i] = attempt.advanced(
+                            status=RunStatus.COMPLETED,
+                            conclusion=Conclusion.TIMED_OUT,
+                            completed_at=self._clock(),
+                            error=f"reconciled by {actor}: no result after {stale_after}",
+                        )
+                        closed.append(attempt.id)
+            return current
+
+        request = update_request(self.store, request_id, mutate)
+        if closed:
+            self._emit(request, "runs_reconciled", actor, {"runs": list(closed)})
+        return request
+
     # -- reads --------------------------------------------------------------------------------
 
     def get(self, request_id: str) -> Request:

@@ -340,6 +340,90 @@ def drift_check_command(request_id: str) -> None:
         sys.exit(ExitCode.FOUND)
 
 
+@drift_group.command("scan")
+@click.option("--env", "environment", help="Only requests in this environment.")
+@click.option("--parallel", type=click.IntRange(1, 32), default=2, show_default=True)
+@json_option
+def drift_scan_command(environment: str | None, parallel: int) -> None:
+    """Check every applied request for drift (exit 11 if any drifted, 10 if a check failed)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from rich.progress import Progress
+
+    from tfpilot_core.errors import ExitCode, TfpilotError
+    from tfpilot_core.models import DriftResult, RequestQuery, RunKind
+
+    state = app()
+    platform = state.platform
+    actor = state.whoami()
+    requests: list[Request] = []
+    cursor: str | None = None
+    while True:
+        page = platform.list(
+            RequestQuery(status="applied", environment=environment, limit=500, cursor=cursor)
+        )
+        requests += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    results: dict[str, tuple[str, list[str], str | None]] = {}
+
+    def check(request_id: str) -> tuple[str, list[str], str | None]:
+        try:
+            checked = platform.check_drift(actor, request_id)
+        except TfpilotError as exc:
+            return DriftResult.ERROR.value, [], exc.message
+        drift, run = checked.drift, checked.latest(RunKind.DRIFT)
+        if drift is None:
+            return DriftResult.ERROR.value, [], "no drift result recorded"
+        return drift.result.value, drift.addresses, run.error if run else None
+
+    with (
+        Progress(transient=True, disable=state.json) as progress,
+        ThreadPoolExecutor(parallel) as pool,
+    ):
+        task = progress.add_task("checking drift", total=len(requests))
+        futures = {pool.submit(check, r.id): r.id for r in requests}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            progress.advance(task)
+    ordered = sorted(results.items())
+    counts = {
+        r: sum(1 for _, (result, _, _) in ordered if result == r)
+        for r in ("none", "drifted", "error")
+    }
+
+    def render() -> None:
+        title = f"{len(ordered)} applied request(s): {counts['drifted']} drifted"
+        table(
+            ["request", "drift", "addresses / error"],
+            [
+                [rid, result, ", ".join(addrs) or error or ""]
+                for rid, (result, addrs, error) in ordered
+            ],
+            title=f"{title}, {counts['error']} error(s)",
+        )
+
+    data = [
+        {"request_id": rid, "result": result, "addresses": addrs, "error": error}
+        for rid, (result, addrs, error) in ordered
+    ]
+    emit({"checked": len(ordered), "counts": counts, "results": data}, render)
+    if counts["drifted"]:
+        sys.exit(ExitCode.FOUND)
+    if counts["error"]:
+        sys.exit(ExitCode.EXTERNAL)
+
+
+@requests_group.command("reconcile")
+@click.argument("request_id")
+@json_option
+def reconcile_command(request_id: str) -> None:
+    """Close stale runs (a process died mid-run) so the request can be retried."""
+    state = app()
+    show_request(state.platform.reconcile(state.whoami(), request_id))
+
+
 def format_event(event: Event) -> str:
     """One readable line for an event."""
     details = ", ".join(
