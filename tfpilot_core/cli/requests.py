@@ -424,13 +424,24 @@ def reconcile_command(request_id: str) -> None:
     show_request(state.platform.reconcile(state.whoami(), request_id))
 
 
+def _short(value: object) -> object:
+    # Digests are 64 hex characters; 12 identify them in a readable timeline (--json has all).
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value[:12]
+    return value
+
+
 def format_event(event: Event) -> str:
-    """One readable line for an event."""
-    details = ", ".join(
-        f"{k}={json.dumps(v, default=str)}"
-        for k, v in sorted(event.data.items())
-        if k not in ("findings", "inputs")
-    )
+    """One readable line for an event (``findings`` shown as a count, digests shortened)."""
+    parts = []
+    for key, value in sorted(event.data.items()):
+        if key == "inputs":
+            continue
+        if key == "findings" and isinstance(value, list):
+            parts.append(f"findings={len(value)}")
+            continue
+        parts.append(f"{key}={json.dumps(_short(value), default=str)}")
+    details = ", ".join(parts)
     when = f"{event.at:%Y-%m-%d %H:%M:%S}"
     return f"{event.seq:>4}  {when}  {event.type:<20} {event.actor:<10} {details}"
 
