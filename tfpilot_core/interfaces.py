@@ -207,8 +207,14 @@ class Runner(Protocol):
         """
         ...
 
-    def apply(self, spec: RunSpec, plan_file: bytes) -> RunResult:
-        """Apply exactly ``plan_file`` (a plan this runner made for ``spec``)."""
+    def apply(
+        self, spec: RunSpec, plan_file: bytes, *, rendered_digest: str | None = None
+    ) -> RunResult:
+        """Apply exactly ``plan_file`` (a plan this runner made for ``spec``).
+
+        ``rendered_digest`` is the digest of the configuration the plan was made from (recorded
+        on the plan attempt); a runner refuses the apply when what it renders now differs.
+        """
         ...
 
     def destroy(self, spec: RunSpec) -> RunResult:

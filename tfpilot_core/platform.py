@@ -18,7 +18,8 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from tfpilot_core.errors import (
     LockedError,
     NotFoundError,
     PolicyBlockedError,
+    TfpilotError,
     ValidationError,
 )
 from tfpilot_core.lifecycle import (
@@ -47,12 +49,14 @@ from tfpilot_core.lifecycle import (
 from tfpilot_core.models import (
     Approval,
     Conclusion,
+    CostEstimate,
     DriftResult,
     DriftState,
     Environment,
     Event,
     OptOut,
     Placement,
+    PlanSummary,
     PolicyFinding,
     PolicyLevel,
     PolicyOverride,
@@ -603,22 +607,35 @@ class Platform:
 
         return update_request(self.store, request_id, mutate)
 
-    def _run_failed(
-        self, request: Request, attempt: RunAttempt, actor: str, event: str, error: str
-    ) -> ExternalToolError:
-        self._finish_attempt(request.id, attempt, Conclusion.FAILURE, error=error[-4000:])
-        self._emit(request, event, actor, {"run": attempt.id, "error": error[-2000:]})
-        return ExternalToolError(
-            f"{attempt.kind.value} of {request.id} failed: {error.strip()[-1500:]}"
-        )
+    @contextmanager
+    def _recording_failure(
+        self, request: Request, attempt: RunAttempt, actor: str, event: str
+    ) -> Iterator[None]:
+        """Record any error inside the block as a failed attempt and an event, then re-raise.
+
+        Whatever stops a run (Terraform, a runner or policy plugin failing closed, a bug), the
+        attempt must not stay "in progress": it is completed with conclusion ``failure``.
+        """
+        try:
+            yield
+        except BaseException as exc:
+            error = exc.message if isinstance(exc, TfpilotError) else f"{type(exc).__name__}: {exc}"
+            try:
+                self._finish_attempt(request.id, attempt, Conclusion.FAILURE, error=error[-4000:])
+                self._emit(request, event, actor, {"run": attempt.id, "error": error[-2000:]})
+            except Exception as record_error:  # the original error matters more
+                log.error("recording_failure_failed", run=attempt.id, error=str(record_error))
+            raise
+
+    def _failed(self, kind: str, request: Request, result: RunResult) -> ExternalToolError:
+        error = (result.error or result.log or f"{kind} failed").strip()
+        return ExternalToolError(f"{kind} of {request.id} failed: {error[-1500:]}")
 
     def plan(self, actor: str, request_id: str) -> Request:
         """Render and plan the request, then policy, cost and summary on the plan.
 
         :raises ExternalToolError: Terraform failed (recorded as a failed attempt first).
         """
-        from tfpilot_core.interfaces import SummaryContext
-        from tfpilot_core.plan import Plan
 
         request = self.get(request_id)
         env = self.environment(request.placement.environment)
@@ -646,39 +663,13 @@ class Platform:
                     actor,
                     {"run": attempt.id, "revision": request.revision},
                 )
-                try:
+                with self._recording_failure(request, attempt, actor, "plan_failed"):
                     result = runner.plan(self._run_spec(request, spec))
-                except ExternalToolError as exc:
-                    raise self._run_failed(
-                        request, attempt, actor, "plan_failed", exc.message
-                    ) from exc
-                if not result.success or result.plan_file is None or result.plan_json is None:
-                    raise self._run_failed(
-                        request,
-                        attempt,
-                        actor,
-                        "plan_failed",
-                        result.error or result.log or "plan failed",
+                    if not result.success or result.plan_file is None or not result.plan_json:
+                        raise self._failed("plan", request, result)
+                    plan, digest, findings, cost, summary = self._after_plan(
+                        request, attempt.id, spec, result
                     )
-                plan = Plan.parse(result.plan_json)
-                digest = self.store.put_artifact(
-                    request_id, f"{attempt.id}.tfplan", result.plan_file
-                )
-                masked = plan.masked(
-                    sensitive_inputs=[i.name for i in spec.inputs.values() if i.sensitive]
-                )
-                findings = [
-                    *(f for f in request.policy_findings if f.stage == "request"),
-                    *self._policy(request, "plan", masked),
-                ]
-                cost = self.host.estimate_cost(request, masked)
-                if cost is not None:
-                    cost = cost.model_copy(update={"plan_digest": digest})
-                summary = self.host.summarize(
-                    request, masked, SummaryContext(findings=findings, cost=cost)
-                )
-                if summary is not None:
-                    summary = summary.model_copy(update={"plan_digest": digest})
 
                 def record(current: Request) -> None:
                     current.policy_findings = findings
@@ -732,6 +723,29 @@ class Platform:
                 return request
         finally:
             self._unlock(lock)
+
+    def _after_plan(
+        self, request: Request, attempt_id: str, spec: ModuleSpec, result: RunResult
+    ) -> tuple[Plan, str, list[PolicyFinding], CostEstimate | None, PlanSummary | None]:
+        """Store the saved plan, then policy, cost and summary on the masked plan."""
+        from tfpilot_core.interfaces import SummaryContext
+        from tfpilot_core.plan import Plan
+
+        assert result.plan_json is not None and result.plan_file is not None
+        plan = Plan.parse(result.plan_json)
+        digest = self.store.put_artifact(request.id, f"{attempt_id}.tfplan", result.plan_file)
+        masked = plan.masked(sensitive_inputs=[i.name for i in spec.inputs.values() if i.sensitive])
+        findings = [
+            *(f for f in request.policy_findings if f.stage == "request"),
+            *self._policy(request, "plan", masked),
+        ]
+        cost = self.host.estimate_cost(request, masked)
+        if cost is not None:
+            cost = cost.model_copy(update={"plan_digest": digest})
+        summary = self.host.summarize(request, masked, SummaryContext(findings=findings, cost=cost))
+        if summary is not None:
+            summary = summary.model_copy(update={"plan_digest": digest})
+        return plan, digest, findings, cost, summary
 
     def approve(
         self,
@@ -872,22 +886,16 @@ class Platform:
                     actor,
                     {"run": attempt.id, "plan_digest": plan.plan_digest, "approvers": approvers},
                 )
-                try:
-                    result = runner.apply(self._run_spec(request, spec), plan_file)
-                except ExternalToolError as exc:
-                    raise self._run_failed(
-                        request, attempt, actor, "apply_failed", exc.message
-                    ) from exc
-                if not result.success:
-                    raise self._run_failed(
-                        request,
-                        attempt,
-                        actor,
-                        "apply_failed",
-                        result.error or result.log or "apply failed",
+                with self._recording_failure(request, attempt, actor, "apply_failed"):
+                    result = runner.apply(
+                        self._run_spec(request, spec),
+                        plan_file,
+                        rendered_digest=plan.rendered_digest,
                     )
-                if result.state is not None:
-                    self.store.put_artifact(request_id, "state.tfstate", result.state)
+                    if not result.success:
+                        raise self._failed("apply", request, result)
+                    if result.state is not None:
+                        self.store.put_artifact(request_id, "state.tfstate", result.state)
                 request = self._finish_attempt(
                     request_id,
                     attempt,
@@ -932,23 +940,15 @@ class Platform:
                 request_id, RunKind.DESTROY, actor, self.config.core.runner
             )
             self._emit(request, "destroy_started", actor, {"run": attempt.id})
-            try:
+            with self._recording_failure(request, attempt, actor, "destroy_failed"):
                 result = runner.destroy(self._run_spec(request))
-            except ExternalToolError as exc:
-                raise self._run_failed(
-                    request, attempt, actor, "destroy_failed", exc.message
-                ) from exc
-            if not result.success:
-                raise self._run_failed(
-                    request,
-                    attempt,
-                    actor,
-                    "destroy_failed",
-                    result.error or result.log or "destroy failed",
-                )
-            archived = None
-            if result.state is not None:
-                archived = self.store.put_artifact(request_id, "final-state.tfstate", result.state)
+                if not result.success:
+                    raise self._failed("destroy", request, result)
+                archived = None
+                if result.state is not None:
+                    archived = self.store.put_artifact(
+                        request_id, "final-state.tfstate", result.state
+                    )
             request = self._finish_attempt(
                 request_id, attempt, Conclusion.SUCCESS, details={"archived_state": archived}
             )
@@ -975,7 +975,8 @@ class Platform:
             request, attempt = self._start_attempt(
                 request_id, RunKind.DRIFT, actor, self.config.core.runner
             )
-            report = self.host.check_drift(self._run_spec(request), runner)
+            with self._recording_failure(request, attempt, actor, "drift_check_failed"):
+                report = self.host.check_drift(self._run_spec(request), runner)
             previous = request.drift.result if request.drift else DriftResult.NONE
             conclusion = (
                 Conclusion.FAILURE if report.result is DriftResult.ERROR else Conclusion.SUCCESS

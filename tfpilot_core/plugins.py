@@ -72,6 +72,9 @@ ENTRY_POINT_GROUP = "tfpilot"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "tfpilot_core.default_plugins.store_embedded",
     "tfpilot_core.default_plugins.modules_dir",
+    "tfpilot_core.default_plugins.runner_local",
+    "tfpilot_core.default_plugins.drift_refresh",
+    "tfpilot_core.default_plugins.summarizer_rules",
 )
 
 T = TypeVar("T")

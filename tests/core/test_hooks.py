@@ -195,16 +195,21 @@ def test_hook_tfpilot_register_summarizers(
             lambda: [
                 Registration(name="llm", factory=lambda s, c: _Obj(summarize=_raise)),
                 Registration(
-                    name="rules", factory=lambda s, c: _Obj(summarize=lambda r, p, x: summary)
+                    name="fixed", factory=lambda s, c: _Obj(summarize=lambda r, p, x: summary)
                 ),
             ],
         ),
         name="summaries",
     )
+    tfpilot_config.core.summarizer = "fixed"
+    assert tfpilot_host.summarize(request_doc, EMPTY_PLAN, SummaryContext()) == summary.model_copy(
+        update={"summarizer": "fixed"}
+    )
+    # A failing summariser is recorded and the built-in rules summariser is the fallback.
     tfpilot_config.core.summarizer = "llm"
     result = tfpilot_host.summarize(request_doc, EMPTY_PLAN, SummaryContext())
     assert result is not None and result.summarizer == "rules"
-    assert tfpilot_host.failures[0].plugin == "summaries"
+    assert [(f.plugin, f.kind) for f in tfpilot_host.failures] == [("summaries", "summarizer")]
 
 
 def test_hook_tfpilot_register_drift_detectors(

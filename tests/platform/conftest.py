@@ -119,7 +119,9 @@ class FakeRunner:
             rendered_digest=hashlib.sha256(data).hexdigest(),
         )
 
-    def apply(self, spec: RunSpec, plan_file: bytes) -> RunResult:
+    def apply(
+        self, spec: RunSpec, plan_file: bytes, *, rendered_digest: str | None = None
+    ) -> RunResult:
         self.calls.append("apply")
         if self.fail_next == "apply":
             self.fail_next = None

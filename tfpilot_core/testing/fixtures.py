@@ -55,11 +55,20 @@ def span_exporter() -> Iterator[InMemorySpanExporter]:
 
 @pytest.fixture
 def log_capture() -> Iterator[list[MutableMapping[str, Any]]]:
-    """structlog events logged during the test, each a dict (``event``, level, bound fields)."""
-    with structlog.testing.capture_logs(
-        processors=[structlog.contextvars.merge_contextvars]
-    ) as captured:
-        yield captured
+    """structlog events logged during the test, each a dict (``event``, level, bound fields).
+
+    Every level is captured, whatever an earlier test (e.g. one running the CLI, which filters
+    below ``warning``) configured; the previous configuration is restored afterwards.
+    """
+    previous = structlog.get_config()
+    structlog.reset_defaults()
+    try:
+        with structlog.testing.capture_logs(
+            processors=[structlog.contextvars.merge_contextvars]
+        ) as captured:
+            yield captured
+    finally:
+        structlog.configure(**previous)
 
 
 @pytest.fixture

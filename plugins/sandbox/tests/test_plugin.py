@@ -164,10 +164,10 @@ def test_terraform_platform_matches_machine() -> None:
 
 
 def test_cli_config_is_offline_for_the_namespace(tmp_path: Path) -> None:
-    """The mirror serves ``tfpilot/*`` and ``direct`` excludes it."""
+    """The mirror serves ``tfpilot/sandbox`` and ``direct`` excludes it."""
     text = cli_config(tmp_path)
     assert f'path    = "{tmp_path.resolve()}"' in text
-    assert text.count('"registry.terraform.io/tfpilot/*"') == 2
+    assert text.count('"registry.terraform.io/tfpilot/sandbox"') == 2
     assert "direct {" in text and "exclude" in text
 
 

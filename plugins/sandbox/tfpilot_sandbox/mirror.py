@@ -18,6 +18,7 @@ from pathlib import Path
 from tfpilot_sandbox import (
     PROVIDER_HOST,
     PROVIDER_NAMESPACE,
+    PROVIDER_SOURCE,
     PROVIDER_TYPE,
     PROVIDER_VERSION,
 )
@@ -110,28 +111,11 @@ def ensure_mirror(mirror_dir: Path, python: str | None = None) -> Path:
 def cli_config(mirror_dir: Path) -> str:
     """A Terraform CLI configuration that installs this provider from the mirror only.
 
-    Everything outside the ``tfpilot`` namespace still goes direct, but nothing inside it ever
-    reaches for a registry. Runners build their own (covering every plugin's mirror); this one is
-    for tests and manual use.
+    Nothing in the provider's address ever reaches for a registry. Runners build their own
+    (covering every plugin's mirror) with the same function; this one is for tests and manual use.
     """
-    mirror = str(Path(mirror_dir).resolve())
-    pattern = f"{PROVIDER_HOST}/{PROVIDER_NAMESPACE}/*"
-    return (
-        "provider_installation {\n"
-        "  filesystem_mirror {\n"
-        f"    path    = {_hcl_string(mirror)}\n"
-        f'    include = ["{pattern}"]\n'
-        "  }\n"
-        "  direct {\n"
-        f'    exclude = ["{pattern}"]\n'
-        "  }\n"
-        "}\n"
-    )
+    from tfpilot_core.registrations import ProviderMirror
+    from tfpilot_core.terraform.cliconfig import render_cli_config
 
-
-def _hcl_string(value: str) -> str:
-    # A path is the only dynamic value here; escape it fully rather than trusting its characters.
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("${", "$${").replace("%{", "%%{")
-    )
-    return f'"{escaped}"'
+    mirror = ProviderMirror(source=PROVIDER_SOURCE, directory=Path(mirror_dir).resolve())
+    return render_cli_config([mirror])

