@@ -17,9 +17,18 @@ def mask(value: Any, sensitive: Any) -> Any:
     """``value`` with every leaf that ``sensitive`` marks ``true`` replaced by :data:`MASK`."""
     if sensitive is True:
         return MASK if value is not None else None
-    if isinstance(value, dict) and isinstance(sensitive, dict):
-        return {k: mask(v, sensitive.get(k)) for k, v in value.items()}
-    if isinstance(value, list) and isinstance(sensitive, list):
+    # Unmarked parts are returned as they are (not copied): plans are large, marks are few.
+    if isinstance(value, dict) and isinstance(sensitive, dict) and sensitive:
+        masked = None
+        for key, mark in sensitive.items():
+            if mark and key in value:
+                new = mask(value[key], mark)
+                if new is not value[key]:
+                    if masked is None:
+                        masked = dict(value)
+                    masked[key] = new
+        return value if masked is None else masked
+    if isinstance(value, list) and isinstance(sensitive, list) and any(sensitive):
         return [mask(v, sensitive[i] if i < len(sensitive) else None) for i, v in enumerate(value)]
     return value
 

@@ -219,6 +219,17 @@ def _findings(findings: Sequence[PolicyFinding], doc: _Doc) -> None:
         )
 
 
+#: Items listed per section. A summary is for people (and PR comments, capped at 65,536
+#: characters): past this, a section says how many more there are. Destructive changes get more.
+MAX_ITEMS = 50
+MAX_DESTRUCTIVE_ITEMS = 200
+
+
+def _more(doc: _Doc, shown: int, total: int) -> None:
+    if total > shown:
+        doc.para(f"... and {total - shown} more", f"*... and {total - shown} more*")
+
+
 def summarize_plan(request: Request, plan: Plan, context: SummaryContext) -> tuple[str, str]:
     """The summary of ``plan`` as (text, markdown)."""
     from tfpilot_core.plan import Action
@@ -246,8 +257,10 @@ def summarize_plan(request: Request, plan: Plan, context: SummaryContext) -> tup
     destructive = sorted((c for c in managed if c.destructive), key=lambda c: c.address)
     if destructive:
         doc.heading(f"Destructive changes ({len(destructive)}): review these first")
-        for change in sorted(destructive, key=lambda c: (c.action is not Action.DELETE, c.address)):
+        ordered = sorted(destructive, key=lambda c: (c.action is not Action.DELETE, c.address))
+        for change in ordered[:MAX_DESTRUCTIVE_ITEMS]:
             _describe(change, doc)
+        _more(doc, MAX_DESTRUCTIVE_ITEMS, len(ordered))
     sections: Iterable[tuple[Action, str]] = (
         (Action.CREATE, "To create"),
         (Action.UPDATE, "To update in place"),
@@ -257,15 +270,18 @@ def summarize_plan(request: Request, plan: Plan, context: SummaryContext) -> tup
         selected = sorted((c for c in managed if c.action is action), key=lambda c: c.address)
         if selected:
             doc.heading(f"{label} ({len(selected)})")
-            for change in selected:
+            for change in selected[:MAX_ITEMS]:
                 _describe(change, doc)
+            _more(doc, MAX_ITEMS, len(selected))
 
     if plan.resource_drift:
         doc.heading(f"Changed outside Terraform ({len(plan.resource_drift)})")
-        for change in sorted(plan.resource_drift, key=lambda c: c.address):
+        drifted = sorted(plan.resource_drift, key=lambda c: c.address)
+        for change in drifted[:MAX_ITEMS]:
             names = changed_attributes(change)
             tail = f": {', '.join(names)}" if names else ""
             doc.item(f"{change.address}{tail}", f"{_code(change.address)}{_md(tail)}")
+        _more(doc, MAX_ITEMS, len(drifted))
 
     outputs = sorted(o.name for o in plan.output_changes if o.action is not Action.NO_OP)
     if outputs:
