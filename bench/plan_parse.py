@@ -83,7 +83,9 @@ def main() -> None:
     data = make_plan(args.resources)
     request = Request(
         id="req_dev_bench_abcdef",
-        placement=Placement(project="bench", environment="dev", module="aws/s3-bucket", module_version="v"),
+        placement=Placement(
+            project="bench", environment="dev", module="aws/s3-bucket", module_version="v"
+        ),
         inputs={},
         created_by="bench",
     )
@@ -105,7 +107,8 @@ def main() -> None:
         ours.append(time.perf_counter() - start)
     b, o = statistics.median(baseline), statistics.median(ours)
     print(f"machine: {os.cpu_count()} cpu(s), Python {platform.python_version()}")
-    print(f"plan: {args.resources} resources, {len(data) / 1e6:.1f} MB; {args.rounds} alternated rounds")
+    size = len(data) / 1e6
+    print(f"plan: {args.resources} resources, {size:.1f} MB; {args.rounds} alternated rounds")
     print(f"  json.loads                     {b * 1000:8.1f} ms (median)")
     print(f"  parse + mask + summarise       {o * 1000:8.1f} ms (median)")
     verdict = "within" if o / b <= 3 else "ABOVE"

@@ -1,0 +1,275 @@
+"""What does the S3 store cost over plain boto3, and what does its listing index buy?
+
+Runs moto's S3 server (``tfpilot_store_s3.testing.MotoS3Server``) in a separate process, so that
+the server and the measured client do not share one interpreter lock, and talks real HTTP to it.
+
+1. **list + get 2,000 requests** through the store (``list_requests`` page after page: it lists
+   the index and GETs every document it returns) against a plain boto3 loop making the minimum
+   calls for the same result (LIST ``requests/``, GET every document, parse it, sort newest
+   first). Measured in alternating rounds (the order flips every round) so that a noisy machine
+   slows both alike; medians are compared. Twice: both sequential (``workers=1`` against a plain
+   loop), and both with 16 parallel GETs (the store's default against a plain thread pool).
+2. **list 10,000 requests**: the first page (100, newest first) and a filtered page
+   (``environment="prod"``, ``status="applied"``), with the index against without it (without:
+   LIST every document, GET all of them, filter and sort: what a store without an index must do).
+
+Run with (the ``test`` extra of plugins/store_s3 installed)::
+
+    .venv/bin/python bench/store_s3.py [--rounds 5] [--small 2000] [--large 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import multiprocessing
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+REGION = "us-east-1"
+PREFIX = "bench/"
+
+
+def _serve(port: int, ready: Any, stop: Any) -> None:
+    from tfpilot_store_s3.testing import MotoS3Server
+
+    server = MotoS3Server(port=port).start()
+    ready.set()
+    stop.wait()
+    server.stop()
+
+
+def _request(i: int) -> Any:
+    from tfpilot_core.models import (
+        Conclusion,
+        Placement,
+        Request,
+        RunAttempt,
+        RunKind,
+        RunStatus,
+    )
+
+    created = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=i)
+    runs = {}
+    if i % 4 == 1:  # an applied request: plan and apply succeeded
+        runs = {
+            kind: [
+                RunAttempt(
+                    id=f"{kind.value}1",
+                    kind=kind,
+                    number=1,
+                    runner="local",
+                    revision=1,
+                    actor="alice",
+                    status=RunStatus.COMPLETED,
+                    conclusion=Conclusion.SUCCESS,
+                    created_at=created,
+                    started_at=created,
+                    completed_at=created,
+                    plan_digest="d" * 64,
+                )
+            ]
+            for kind in (RunKind.PLAN, RunKind.APPLY)
+        }
+    return Request(
+        id=f"req_{i:06d}",
+        placement=Placement(
+            project="shop",
+            environment=("dev", "stage", "prod")[i % 3],
+            module="bucket",
+            module_version="v1",
+        ),
+        inputs={"name": f"bucket-{i}", "tags": {"team": "platform", "cost_center": str(i % 7)}},
+        created_by=("alice", "bob", "carol")[i % 3],
+        created_at=created,
+        updated_at=created,
+        runs=runs,
+    )
+
+
+def _seed(store: Any, start: int, stop: int) -> float:
+    began = time.perf_counter()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: store.create_request(_request(i)), range(start, stop)))
+    return time.perf_counter() - began
+
+
+def _through_store(store: Any) -> list[str]:
+    from tfpilot_core.models import RequestQuery
+
+    ids: list[str] = []
+    cursor = None
+    while True:
+        page = store.list_requests(RequestQuery(limit=1000, cursor=cursor))
+        ids.extend(r.id for r in page.items)
+        if page.next_cursor is None:
+            return ids
+        cursor = page.next_cursor
+
+
+def _plain(client: Any, bucket: str, workers: int) -> list[str]:
+    """The minimum with plain boto3: LIST the documents, GET each, parse, sort newest first."""
+    from tfpilot_core.models import Request
+
+    keys: list[str] = []
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": PREFIX + "requests/"}
+    while True:
+        page = client.list_objects_v2(**kwargs)
+        keys.extend(o["Key"] for o in page.get("Contents", []))
+        if not page.get("IsTruncated"):
+            break
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+    def get(key: str) -> Request:
+        return Request.load(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    if workers == 1:
+        requests = [get(k) for k in keys]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            requests = list(pool.map(get, keys))
+    requests.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+    return [r.id for r in requests]
+
+
+def _alternate(
+    rounds: int, first: Callable[[], object], second: Callable[[], object]
+) -> tuple[list[float], list[float]]:
+    a: list[float] = []
+    b: list[float] = []
+    for i in range(rounds):
+        order = [(first, a), (second, b)] if i % 2 == 0 else [(second, b), (first, a)]
+        for func, times in order:
+            began = time.perf_counter()
+            func()
+            times.append(time.perf_counter() - began)
+    return a, b
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--small", type=int, default=2000)
+    parser.add_argument("--large", type=int, default=10_000)
+    args = parser.parse_args()
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": REGION,
+        "NO_PROXY": "127.0.0.1",
+    }.items():
+        os.environ.setdefault(name, value)
+
+    import boto3  # type: ignore[import-untyped]
+    from botocore.config import Config  # type: ignore[import-untyped]
+
+    from tfpilot_core.models import RequestQuery
+    from tfpilot_store_s3.store import S3Store
+    from tfpilot_store_s3.testing import free_port
+
+    port = free_port()
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop = ctx.Event(), ctx.Event()
+    server = ctx.Process(target=_serve, args=(port, ready, stop), daemon=True)
+    server.start()
+    try:
+        if not ready.wait(60):
+            raise SystemExit("moto server did not start")
+        endpoint = f"http://127.0.0.1:{port}"
+        bucket = "tfpilot-bench"
+        client = boto3.client(
+            "s3",
+            region_name=REGION,
+            endpoint_url=endpoint,
+            config=Config(max_pool_connections=16, retries={"mode": "standard"}),
+        )
+        client.create_bucket(Bucket=bucket)
+        settings: dict[str, Any] = {
+            "bucket": bucket,
+            "prefix": PREFIX,
+            "region": REGION,
+            "endpoint_url": endpoint,
+        }
+        parallel = S3Store(**settings, workers=16)
+        sequential = S3Store(**settings, workers=1)
+        print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, moto server in a child")
+
+        seeded = _seed(parallel, 0, args.small)
+        print(f"seeded {args.small} requests through the store in {seeded:.1f} s")
+        expected = _plain(client, bucket, 16)
+        assert _through_store(parallel) == expected, "the store and the plain loop disagree"
+
+        print(f"\n1. list + get {args.small} requests ({args.rounds} alternating rounds, medians)")
+        for label, store, workers in (
+            ("sequential", sequential, 1),
+            ("16 parallel GETs", parallel, 16),
+        ):
+            store_times, plain_times = _alternate(
+                args.rounds,
+                functools.partial(_through_store, store),
+                functools.partial(_plain, client, bucket, workers),
+            )
+            s, p = _median(store_times), _median(plain_times)
+            print(
+                f"   {label:17s} store {s:6.2f} s   plain boto3 {p:6.2f} s   ratio {s / p:.2f}"
+                f"   (store min {min(store_times):.2f}, plain min {min(plain_times):.2f})"
+            )
+
+        seeded = _seed(parallel, args.small, args.large)
+        print(f"\nseeded {args.large - args.small} more ({args.large} in all) in {seeded:.1f} s")
+        print(f"2. list {args.large} requests: with the index vs without (LIST + GET everything)")
+        for label, query in (
+            ("first page (100)", RequestQuery(limit=100)),
+            ("prod+applied (100)", RequestQuery(limit=100, environment="prod", status="applied")),
+        ):
+            calls: dict[str, int] = {}
+
+            def count(model: Any, calls: dict[str, int] = calls, **_: Any) -> None:
+                calls[model.name] = calls.get(model.name, 0) + 1
+
+            parallel.client.meta.events.register("before-call.s3", count)
+            indexed: list[float] = []
+            for _ in range(args.rounds):
+                began = time.perf_counter()
+                page = parallel.list_requests(query)
+                indexed.append(time.perf_counter() - began)
+            parallel.client.meta.events.unregister("before-call.s3", count)
+            per_call = {k: v // args.rounds for k, v in calls.items()}
+
+            from tfpilot_core.lifecycle import derive_status
+
+            began = time.perf_counter()
+            everything = parallel.scan_requests()
+            matching = [
+                r
+                for r in everything
+                if (query.environment is None or r.placement.environment == query.environment)
+                and (query.status is None or derive_status(r).value == query.status)
+            ][: query.limit]
+            scanned = time.perf_counter() - began
+            assert [r.id for r in matching] == [r.id for r in page.items], label
+            print(
+                f"   {label:19s} index {_median(indexed):6.3f} s {per_call}"
+                f"   without {scanned:6.2f} s ({len(everything)} GETs)"
+                f"   x{scanned / _median(indexed):.0f}"
+            )
+    finally:
+        stop.set()
+        server.join(timeout=10)
+        if server.is_alive():
+            server.kill()
+
+
+if __name__ == "__main__":
+    main()
