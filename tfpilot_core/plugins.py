@@ -410,13 +410,13 @@ class PluginHost:
         from tfpilot_core.config import resolve_secrets
         from tfpilot_core.registrations import NoSettings
 
-        raw = self.config.plugins.get(registration.name, {})
+        raw = self.config.plugins.get(registration.section, {})
         model = registration.settings_model or NoSettings
         try:
             return model.model_validate(resolve_secrets(raw, self.config))
         except PydanticValidationError as exc:
             problem = exc.errors()[0]
-            key = ".".join(str(p) for p in ("plugins", registration.name, *problem["loc"]))
+            key = ".".join(str(p) for p in ("plugins", registration.section, *problem["loc"]))
             raise ConfigError(
                 problem["msg"], source=str(self.config.source or "<defaults>"), key=key
             ) from None

@@ -123,6 +123,15 @@ class Registration(Generic[T]):
     #: ``None``: the capability takes no settings (its section must be empty or absent).
     settings_model: type[BaseModel] | None = None
     description: str = ""
+    #: The ``[plugins.<section>]`` holding the settings, when it is not ``name``: a plugin whose
+    #: capabilities have short names (store ``s3``) keeps one section named after itself
+    #: (``[plugins.store_s3]``).
+    settings_section: str | None = None
+
+    @property
+    def section(self) -> str:
+        """The configuration section of this registration."""
+        return self.settings_section or self.name
 
 
 @dataclass(frozen=True)

@@ -147,3 +147,30 @@ def test_any_core_section_gives_a_config_or_a_clear_error(core: dict[str, Any]) 
             load_config(None, environ=env)
         except ConfigError as exc:
             assert "core" in exc.message
+
+
+def test_a_registration_can_read_its_plugins_section(
+    tfpilot_host: PluginHost, register_plugin: Any
+) -> None:
+    class Settings(BaseModel):
+        bucket: str
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_stores",
+            lambda: [
+                Registration(
+                    name="s3",
+                    factory=lambda s, c: s,
+                    settings_model=Settings,
+                    settings_section="store_s3",
+                )
+            ],
+        )
+    )
+    [(_, registration)] = [r for r in tfpilot_host.registrations(Kind.STORE) if r[1].name == "s3"]
+    tfpilot_host.config.plugins["store_s3"] = {"bucket": "b1"}
+    assert tfpilot_host.settings_for(registration) == Settings(bucket="b1")
+    tfpilot_host.config.plugins["store_s3"] = {}
+    with pytest.raises(ConfigError, match=r"plugins\.store_s3\.bucket"):
+        tfpilot_host.settings_for(registration)
