@@ -10,11 +10,10 @@ turns the cache off.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
-from pathlib import Path
+import zlib
 from typing import NamedTuple
 
 GROUP = "tfpilot"
@@ -58,11 +57,15 @@ def _fingerprint() -> list[list[object]]:
     return key
 
 
-def cache_file() -> Path:
-    """Where the cache of this interpreter lives (``$XDG_CACHE_HOME/tfpilot``)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    tag = hashlib.sha256(sys.executable.encode()).hexdigest()[:16]
-    return base / "tfpilot" / f"entry-points-{tag}.json"
+def cache_file() -> str:
+    """Where the cache of this interpreter lives (``$XDG_CACHE_HOME/tfpilot``).
+
+    Plain ``os.path`` and ``zlib`` rather than ``pathlib`` and ``hashlib``: this runs on every
+    start of the CLI, and those two imports alone cost about a tenth of ``tfpilot --help``.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    tag = f"{zlib.crc32(sys.executable.encode()):08x}"
+    return os.path.join(base, "tfpilot", f"entry-points-{tag}.json")
 
 
 def cached_scan() -> list[EntryPointInfo]:
@@ -72,16 +75,18 @@ def cached_scan() -> list[EntryPointInfo]:
     path = cache_file()
     key = _fingerprint()
     try:
-        data = json.loads(path.read_text())
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
         if data.get("key") == key:
             return [EntryPointInfo(*item) for item in data["entry_points"]]
     except (OSError, ValueError, TypeError, KeyError):
         pass  # missing or unreadable: scan again
     found = scan()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "entry_points": found}))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump({"key": key, "entry_points": found}, handle)
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only home only costs speed

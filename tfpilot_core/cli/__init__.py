@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -110,7 +109,7 @@ class TfpilotGroup(click.Group):
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(dir_okay=False),
     help="Configuration file [default: $TFPILOT_CONFIG, ./tfpilot.toml, ~/.tfpilot/tfpilot.toml].",
 )
 @click.option(
@@ -136,7 +135,7 @@ class TfpilotGroup(click.Group):
 @click.pass_context
 def cli(
     ctx: click.Context,
-    config_path: Path | None,
+    config_path: str | None,
     actor: str | None,
     json_output: bool,
     debug: bool,
@@ -149,7 +148,10 @@ def cli(
     from tfpilot_core.telemetry import setup_logging, setup_tracing, shutdown_tracing
 
     state = ctx.ensure_object(App)
-    state.config_path = config_path
+    if config_path is not None:
+        from pathlib import Path
+
+        state.config_path = Path(config_path)
     state.actor = actor
     state.json = state.json or json_output
     state.debug = debug

@@ -7,12 +7,13 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tfpilot_core.config import Config
     from tfpilot_core.platform import Platform
     from tfpilot_core.plugins import LoadedPlugins, PluginHost

@@ -180,3 +180,11 @@ def test_edit_errors(cli: click.Group, store: ObjectStore, args: list[str], mess
     assert result.exit_code == 1
     assert message in result.output
     assert sorted(p.read_text() for p in store.root.rglob("*.json")) == before
+
+
+def test_command_type_names_match_the_object_types() -> None:
+    """The names the commands offer without importing the object store are the real ones."""
+    from tfpilot_sandbox.commands import TYPE_NAMES
+    from tfpilot_sandbox.objects import TYPES
+
+    assert tuple(sorted(TYPES)) == TYPE_NAMES

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tfpilot_sandbox import ROOT_ENV
-from tfpilot_sandbox.objects import TYPES, ObjectStore, SandboxError, check_type, coerce_value
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# This module is imported whenever `tfpilot` starts (the commands are registered then), so the
+# object store (and pathlib) are imported inside the commands. Kept equal to objects.TYPES by
+# tests/test_commands.py.
+TYPE_NAMES = ("sandbox_bucket", "sandbox_instance", "sandbox_queue")
 
 _ROOT_HELP = (
     f"Directory of the sandbox objects (default: ${ROOT_ENV}, else $TFPILOT_HOME/sandbox/objects)."
 )
 
 
-def resolve_root(root: Path | None) -> Path:
+def resolve_root(root: str | Path | None) -> Path:
     """``--root``, else ``$TFPILOT_SANDBOX_ROOT`` (what the provider reads), else the home rule."""
+    from pathlib import Path
+
     if root is not None:
-        return root
+        return Path(root)
     from_env = os.environ.get(ROOT_ENV)
     if from_env:
         return Path(from_env)
@@ -31,6 +39,8 @@ def resolve_root(root: Path | None) -> Path:
 
 
 def _summary(obj: dict[str, Any]) -> str:
+    from tfpilot_sandbox.objects import TYPES
+
     spec = TYPES[obj["type"]]
     parts = [f"{key}={json.dumps(obj.get(key))}" for key in spec.key_attributes]
     return " ".join(parts)
@@ -43,10 +53,12 @@ def sandbox() -> None:
 
 @sandbox.command("ls")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), help=_ROOT_HELP)
-@click.option("--type", "type_name", type=click.Choice(sorted(TYPES)), help="Only this type.")
-def ls(as_json: bool, root: Path | None, type_name: str | None) -> None:
+@click.option("--root", type=click.Path(file_okay=False), help=_ROOT_HELP)
+@click.option("--type", "type_name", type=click.Choice(TYPE_NAMES), help="Only this type.")
+def ls(as_json: bool, root: str | None, type_name: str | None) -> None:
     """List the objects in the sandbox: type, name, region and key attributes."""
+    from tfpilot_sandbox.objects import ObjectStore
+
     store = ObjectStore(resolve_root(root))
     objects = list(store.list(type_name))
     if as_json:
@@ -76,13 +88,15 @@ def ls(as_json: bool, root: Path | None, type_name: str | None) -> None:
     metavar="KEY=VALUE",
     help="Attribute to change (repeatable). Maps take a JSON object.",
 )
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), help=_ROOT_HELP)
-def edit(type_name: str, name: str, assignments: tuple[str, ...], root: Path | None) -> None:
+@click.option("--root", type=click.Path(file_okay=False), help=_ROOT_HELP)
+def edit(type_name: str, name: str, assignments: tuple[str, ...], root: str | None) -> None:
     """Change one object out of band, as someone clicking in a cloud console would.
 
     TYPE may be given with or without its prefix (``bucket`` or ``sandbox_bucket``). The next
     refresh-only plan reports the change as drift; a normal apply reverts it.
     """
+    from tfpilot_sandbox.objects import ObjectStore, SandboxError, check_type, coerce_value
+
     full_type = type_name if type_name.startswith("sandbox_") else f"sandbox_{type_name}"
     try:
         spec = check_type(full_type)
