@@ -175,6 +175,22 @@ def tfpilot_register_event_observers() -> list[Registration[EventObserver]]:
     """
 
 
+@hookspec(historic=True)
+def tfpilot_add_hookspecs(pluginmanager: pluggy.PluginManager) -> None:
+    """Add hook specifications of your own, for other plugins to implement.
+
+    Called once per plugin (historic: also for plugins registered later), after discovery and
+    before pluggy's ``check_pending()``, so implementations of the new hooks are accepted. Call
+    ``pluginmanager.add_hookspecs(module_or_class)``. Call the new hooks only through
+    :meth:`tfpilot_core.plugins.PluginHost.call_extension` (which a factory reaches as
+    ``context.host``), so they are traced and fail closed like the core's.
+
+    :param pluginmanager: tfpilot's pluggy plugin manager.
+
+    Fail closed: a plugin that raises here stops discovery with an error naming it.
+    """
+
+
 @hookspec
 def tfpilot_register_commands(cli: click.Group) -> None:
     """Add commands to the ``tfpilot`` command line.

@@ -239,6 +239,11 @@ def load_plugins(
         module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__name__
         register(name, plugin, PluginInfo(name, "local", "", module, "loaded"))
 
+    # Plugins may add hook specifications of their own before implementations are checked.
+    try:
+        manager.hook.tfpilot_add_hookspecs.call_historic(kwargs={"pluginmanager": manager})
+    except Exception as exc:
+        raise PluginError(f"a plugin failed to add hook specifications: {exc}") from exc
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
@@ -287,9 +292,12 @@ class PluginHost:
     """
 
     def __init__(self, plugins: LoadedPlugins, config: Config, context: PluginContext) -> None:
+        from dataclasses import replace
+
         self.plugins = plugins
         self.config = config
-        self.context = context
+        # Factories reach the facade through their context, to call plugin-defined hooks.
+        self.context = replace(context, host=self)
         self.failures: list[Failure] = []
         self._registrations: dict[Kind, list[_Selected]] = {}
         self._built: dict[tuple[Kind, str], Any] = {}
@@ -639,6 +647,36 @@ class PluginHost:
     def register_commands(self, cli: click.Group, *, strict: bool = False) -> list[Failure]:
         """Let every plugin add CLI commands (see :func:`register_commands`)."""
         return register_commands(self.plugins, cli, strict=strict)
+
+    def call_extension(
+        self, hook: str, *, decision: bool = True, request_id: str | None = None, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        """Call a hook that a plugin added (``tfpilot_add_hookspecs``), one plugin at a time.
+
+        Returns ``(plugin, result)`` for every implementation that returned something other
+        than ``None``. Traced like every other hook; with ``decision=True`` an implementation that
+        raises stops the caller with :class:`PluginFailedError` naming it, otherwise it is
+        recorded and skipped.
+        """
+        caller = getattr(self.plugins.manager.hook, hook, None)
+        if caller is None or caller.spec is None:
+            raise PluginError(f"no plugin defines the hook {hook!r}")
+        kind = Kind.POLICY_ENGINE if decision else Kind.EVENT_OBSERVER
+        results: list[tuple[str, Any]] = []
+        with self._span(hook, hook=hook, request_id=request_id):
+            for impl in reversed(caller.get_hookimpls()):
+                plugin = impl.plugin_name
+                function = impl.function
+                found = self._call(
+                    kind,
+                    plugin,
+                    hook,
+                    lambda f=function: f(**kwargs),  # type: ignore[misc]
+                    request_id=request_id,
+                )
+                if found is not None:
+                    results.append((plugin, found))
+        return results
 
     def _plugin_of(self, kind: Kind, name: str) -> str:
         for plugin, registration in self.registrations(kind):

@@ -96,6 +96,9 @@ class PluginContext:
     #: that index status need it to agree with the platform.
     stale_after_seconds: int = 7200
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The :class:`~tfpilot_core.plugins.PluginHost` building the capability (set by the host),
+    #: for factories that call plugin-defined hooks through ``host.call_extension``.
+    host: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def for_config(cls, config: Config) -> PluginContext:

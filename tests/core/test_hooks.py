@@ -383,3 +383,54 @@ def test_every_hook_is_documented() -> None:
     ]
     missing = [h for h in hooks if f"`{h}`" not in doc]
     assert not missing, f"hooks missing from docs/hooks.md: {missing}"
+
+
+class _PackSpecs:
+    """A hook specification a plugin adds for other plugins (like policy packs)."""
+
+    @hookspecs.hookspec
+    def tfpilot_test_contribute(self, value: int) -> int:  # type: ignore[empty-body]
+        """Return something for ``value``."""
+
+
+def test_hook_tfpilot_add_hookspecs(tfpilot_plugins: Any, register_plugin: Any) -> None:
+    class Defines:
+        @hookimpl
+        def tfpilot_add_hookspecs(self, pluginmanager: Any) -> None:
+            pluginmanager.add_hookspecs(_PackSpecs)
+
+    class Contributes:
+        @hookimpl
+        def tfpilot_test_contribute(self, value: int) -> int:
+            return value * 2
+
+    class Broken:
+        @hookimpl
+        def tfpilot_test_contribute(self, value: int) -> int:
+            raise Boom("pack exploded")
+
+    # Historic: the spec is added even though the defining plugin is registered later, and an
+    # implementation registered after it is then accepted by check_pending().
+    register_plugin(Defines(), name="defines")
+    register_plugin(Contributes(), name="contributes")
+    host = PluginHost(tfpilot_plugins, load_config_defaults(), context_for_tests())
+    assert host.call_extension("tfpilot_test_contribute", value=21) == [("contributes", 42)]
+    register_plugin(Broken(), name="broken_pack")
+    with pytest.raises(PluginFailedError, match=r"broken_pack.*pack exploded"):
+        host.call_extension("tfpilot_test_contribute", value=1)
+    assert host.call_extension("tfpilot_test_contribute", decision=False, value=1) == [
+        ("contributes", 2)
+    ]
+    assert host.context.host is host
+
+
+def load_config_defaults() -> Any:
+    from tfpilot_core.config import load_config
+
+    return load_config(None, environ={"TFPILOT_HOME": "/nonexistent-home"})
+
+
+def context_for_tests() -> Any:
+    from tfpilot_core.registrations import PluginContext
+
+    return PluginContext(home=Path("/nonexistent-home"))

@@ -130,6 +130,24 @@ def run_demo(home: Path) -> None:
         )
         demo.expect(not platform.list().items, "nothing stored for a rejected request")
 
+    with demo.step("A request that breaks policy is refused (a public instance)"):
+        from tfpilot_core.errors import PolicyBlockedError
+        from tfpilot_core.registrations import Kind
+
+        if platform.host.registrations(Kind.POLICY_ENGINE):
+            demo.expect_error(
+                PolicyBlockedError,
+                lambda: platform.create(
+                    "alice",
+                    module="sandbox/instance",
+                    environment=ENVIRONMENT,
+                    project="shop",
+                    inputs={"name": "web", "public_ip": True},
+                ),
+            )
+        else:
+            click.echo("    (skipped: no policy engine installed; try tfpilot-policy-builtin)")
+
     with demo.step(f"alice requests a private bucket in {ENVIRONMENT}"):
         request = platform.create(
             "alice", module=MODULE, environment=ENVIRONMENT, project="shop", inputs={"name": "logs"}

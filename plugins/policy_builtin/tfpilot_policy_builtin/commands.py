@@ -1,0 +1,122 @@
+"""``tfpilot policy``: show the effective policy, check any ``terraform show -json`` plan.
+
+``policy check`` exits with 9 (:attr:`~tfpilot_core.errors.ExitCode.POLICY`) when a finding at or
+above ``--fail-on`` is found (default ``mandatory``: outside the request flow nobody can record
+an approver's override, so a mandatory finding blocks too), 3 when the plan document is invalid.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from tfpilot_core.cli.app import app, emit, json_option
+
+if TYPE_CHECKING:
+    from tfpilot_policy_builtin.engine import BuiltinPolicyEngine
+
+FORMATS = ("text", "json", "sarif", "junit")
+_RANK = {"advisory": 0, "mandatory": 1, "blocking": 2, "never": 3}
+
+
+def configured_engine() -> BuiltinPolicyEngine:
+    """The engine with this configuration's ``[plugins.policy_builtin]`` and installed packs."""
+    from tfpilot_policy_builtin.engine import BuiltinPolicyEngine, collect_pack_rules
+    from tfpilot_policy_builtin.plugin import registration
+    from tfpilot_policy_builtin.settings import PolicySettings
+
+    state = app()
+    settings = state.host.settings_for(registration())
+    assert isinstance(settings, PolicySettings)
+    packs = collect_pack_rules(state.host, settings.packs)
+    source = str(state.config.source) if state.config.source else "<defaults>"
+    return BuiltinPolicyEngine(settings, packs, source=source)
+
+
+@click.group("policy")
+def policy_group() -> None:
+    """Policy: the rules in force, and checks of plan files."""
+
+
+@policy_group.command("show")
+@click.option("--env", "env_key", metavar="ENV", help="Only this environment.")
+@json_option
+def policy_show(env_key: str | None) -> None:
+    """Print the effective policy per environment (rules, levels, parameters)."""
+    config = app().config
+    environments = [config.environment(env_key)] if env_key else list(config.core.environments)
+    data = configured_engine().effective_policy(environments)
+
+    def render() -> None:
+        titles = {r["id"]: r for r in data["rules"]}
+        for key, env in data["environments"].items():
+            protected = " (protected)" if env["protected"] else ""
+            click.echo(f"environment {key}{protected}")
+            for rule_id, level in env["levels"].items():
+                flag = "  [security default]" if titles[rule_id]["security_default"] else ""
+                click.echo(f"  {level:<10} {rule_id:<24} {titles[rule_id]['title']}{flag}")
+            click.echo("  parameters:")
+            for name, value in env["parameters"].items():
+                click.echo(f"    {name} = {value}")
+
+    emit(data, render)
+
+
+@policy_group.command("check")
+# Paths arrive as str (no pathlib at import: this module loads at every start of the CLI).
+@click.argument("plan_path", metavar="PLAN.json", type=click.Path(dir_okay=False))
+@click.option("--env", "env_key", metavar="ENV", help="Judge as in this environment.")
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default=None, help="Output format [text]."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(list(_RANK)),
+    default="mandatory",
+    show_default=True,
+    help="Exit 9 when a finding is at least this level.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file.")
+@click.pass_context
+def policy_check(
+    ctx: click.Context,
+    plan_path: str,
+    env_key: str | None,
+    fmt: str | None,
+    fail_on: str,
+    output: str | None,
+) -> None:
+    """Check a plan (`terraform show -json` output; `-` reads stdin) against the policy."""
+    from tfpilot_core.errors import ExitCode, FieldProblem, ValidationError
+    from tfpilot_core.plan import Plan
+    from tfpilot_policy_builtin.engine import STANDALONE_ENVIRONMENT
+    from tfpilot_policy_builtin.formats import render
+
+    state = app()
+    fmt = fmt or ("json" if state.json else "text")
+    try:
+        from pathlib import Path
+
+        data = sys.stdin.buffer.read() if plan_path == "-" else Path(plan_path).read_bytes()
+    except OSError as exc:
+        raise ValidationError(
+            [FieldProblem("PLAN.json", "file", exc.strerror or str(exc))], subject=str(plan_path)
+        ) from None
+    environment = state.config.environment(env_key) if env_key else STANDALONE_ENVIRONMENT
+    engine = configured_engine()
+    plan = Plan.parse(data)
+    findings = engine.evaluate_plan(plan, environment)
+    text = render(fmt, findings, engine=engine, plan_path=str(plan_path), environment=environment)
+    if output is not None:
+        from pathlib import Path
+
+        Path(output).write_text(text)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+    worst = max((_RANK[f.level.value] for f in findings), default=-1)
+    if worst >= _RANK[fail_on]:
+        counted = sum(1 for f in findings if _RANK[f.level.value] >= _RANK[fail_on])
+        click.echo(f"policy: {counted} finding(s) at or above {fail_on}", err=True)
+        ctx.exit(ExitCode.POLICY)
