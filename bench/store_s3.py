@@ -171,8 +171,8 @@ def main() -> None:
     }.items():
         os.environ.setdefault(name, value)
 
-    import boto3  # type: ignore[import-untyped]
-    from botocore.config import Config  # type: ignore[import-untyped]
+    import boto3
+    from botocore.config import Config
 
     from tfpilot_core.models import RequestQuery
     from tfpilot_store_s3.store import S3Store

@@ -38,8 +38,6 @@ not, because its snapshot may be out of date.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import os
@@ -68,6 +66,8 @@ from tfpilot_core.stores.validation import (
     check_namespace,
     check_record_key,
     check_request_id,
+    decode_cursor,
+    encode_cursor,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "StoreCorruptionError"]
@@ -144,26 +144,6 @@ def _to_us(value: datetime) -> int:
 
 def _from_us(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
-
-
-def _encode_cursor(created_us: int, request_id: str) -> str:
-    raw = json.dumps({"t": created_us, "id": request_id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-        created_us, request_id = data["t"], data["id"]
-        if not isinstance(created_us, int) or not isinstance(request_id, str):
-            raise TypeError("bad cursor fields")
-    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
-        raise ValidationError(
-            [FieldProblem(field="cursor", rule="cursor", message="not a cursor of this store")],
-            subject="request query",
-        ) from exc
-    return created_us, request_id
 
 
 class SQLiteStore:
@@ -423,7 +403,7 @@ class SQLiteStore:
             where.append("created_us < ?")
             params.append(_to_us(query.created_before))
 
-        position = _decode_cursor(query.cursor) if query.cursor else None
+        position = decode_cursor(query.cursor) if query.cursor else None
         now = self._clock()
         items: list[Request] = []
         # Fetch one more match than the page holds, to know whether there is a next page.
@@ -453,7 +433,7 @@ class SQLiteStore:
                     last = items[query.limit - 1]
                     return RequestPage(
                         items=items[: query.limit],
-                        next_cursor=_encode_cursor(_to_us(last.created_at), last.id),
+                        next_cursor=encode_cursor(_to_us(last.created_at), last.id),
                     )
             if len(rows) < batch:
                 return RequestPage(items=items, next_cursor=None)

@@ -75,3 +75,37 @@ def check_record_key(value: object, *, field: str = "key") -> str:
             subject="record key",
         )
     return value
+
+
+def encode_cursor(created_us: int, request_id: str) -> str:
+    """An opaque listing cursor: the (creation time in µs, id) of the last request of a page.
+
+    Stores list newest first by ``(created_at, id)``; the cursor says where the next page starts,
+    so inserts between pages neither repeat nor skip a request.
+    """
+    import base64
+    import json
+
+    raw = json.dumps({"t": created_us, "id": request_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """The ``(created_us, request_id)`` of a cursor; ``ValidationError`` if it is not one."""
+    import base64
+    import binascii
+    import json
+
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        created_us, request_id = data["t"], data["id"]
+        if not isinstance(created_us, int) or not isinstance(request_id, str):
+            raise TypeError("bad cursor fields")
+        check_request_id(request_id)
+    except (binascii.Error, ValueError, TypeError, KeyError, ValidationError) as exc:
+        raise ValidationError(
+            [FieldProblem(field="cursor", rule="cursor", message="not a cursor of this store")],
+            subject="request query",
+        ) from exc
+    return created_us, request_id

@@ -49,7 +49,7 @@ def moto_server() -> Iterator[MotoS3Server]:
 
 def make_bucket(endpoint_url: str, name: str | None = None) -> str:
     """A new, empty bucket on the server (plain boto3, not the store)."""
-    import boto3  # type: ignore[import-untyped]
+    import boto3
 
     bucket = name or f"tfp-{uuid.uuid4().hex[:20]}"
     boto3.client("s3", region_name=REGION, endpoint_url=endpoint_url).create_bucket(Bucket=bucket)

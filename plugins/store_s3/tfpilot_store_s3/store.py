@@ -35,8 +35,6 @@ Listing (see ``keys.py`` for the key layout)
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import functools
 import hashlib
@@ -70,12 +68,14 @@ from tfpilot_core.stores.validation import (
     check_namespace,
     check_record_key,
     check_request_id,
+    decode_cursor,
+    encode_cursor,
 )
 from tfpilot_store_s3 import keys
 from tfpilot_store_s3.settings import Encryption, RetryMode, S3StoreSettings
 
 if TYPE_CHECKING:
-    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+    from botocore.exceptions import ClientError
 
 __all__ = ["S3Store", "S3StoreError", "StoreCorruptionError"]
 
@@ -141,27 +141,6 @@ class _Object:
     body: bytes
     etag: str
     metadata: dict[str, str]
-
-
-def _encode_cursor(created_us: int, request_id: str) -> str:
-    raw = json.dumps({"t": created_us, "id": request_id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-        created_us, request_id = data["t"], data["id"]
-        if not isinstance(created_us, int) or not isinstance(request_id, str):
-            raise TypeError("bad cursor fields")
-        check_request_id(request_id)
-    except (binascii.Error, ValueError, TypeError, KeyError, ValidationError) as exc:
-        raise ValidationError(
-            [FieldProblem(field="cursor", rule="cursor", message="not a cursor of this store")],
-            subject="request query",
-        ) from exc
-    return created_us, request_id
 
 
 class S3Store:
@@ -240,8 +219,8 @@ class S3Store:
     @staticmethod
     def _make_client(settings: S3StoreSettings) -> Any:
         # boto3 is imported here, never at import of the plugin (tfpilot --help stays fast).
-        import boto3  # type: ignore[import-untyped]
-        from botocore.config import Config  # type: ignore[import-untyped]
+        import boto3
+        from botocore.config import Config
 
         config = Config(
             retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
@@ -678,7 +657,7 @@ class S3Store:
             # A stored planning/applying/destroying can have turned into failed by now.
             statuses = {wanted} | (STALEABLE if wanted is RequestStatus.FAILED else set())
             prefixes = [self._status_prefix(s.value) for s in sorted(statuses)]
-        position = _decode_cursor(query.cursor) if query.cursor else None
+        position = decode_cursor(query.cursor) if query.cursor else None
         start = ""
         if position is not None:
             start = keys.position_after(*position)
@@ -719,7 +698,7 @@ class S3Store:
             last = items[query.limit - 1]
             return RequestPage(
                 items=items[: query.limit],
-                next_cursor=_encode_cursor(keys.to_us(last.created_at), last.id),
+                next_cursor=encode_cursor(keys.to_us(last.created_at), last.id),
             )
         return RequestPage(items=items, next_cursor=None)
 
