@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from tfpilot_core.catalog.spec import ModuleSpec
     from tfpilot_core.models import (
         CostEstimate,
         DriftReport,
@@ -104,6 +105,8 @@ class PolicyInput:
     environment: Environment
     stage: str  # "request" (before any plan) or "plan"
     plan: Plan | None = None
+    #: The catalog module of the request (its inputs: which one is the name, the tags, ...).
+    module: ModuleSpec | None = None
 
 
 @runtime_checkable

@@ -376,8 +376,24 @@ class Platform:
         from tfpilot_core.interfaces import PolicyInput
 
         env = self.environment(request.placement.environment)
-        subject = PolicyInput(request=request, environment=env, stage=stage, plan=plan)
+        spec = self.catalog.get(request.placement.module)
+        subject = PolicyInput(request=request, environment=env, stage=stage, plan=plan, module=spec)
         return [f.model_copy(update={"stage": stage}) for f in self.host.evaluate_policy(subject)]
+
+    def _policy_engines(self) -> list[str]:
+        """The selected policy engines (an empty list: nothing judges requests)."""
+        if self.config.core.policy_engines is not None:
+            return list(self.config.core.policy_engines)
+        return [r.name for _, r in self.host.registrations(Kind.POLICY_ENGINE)]
+
+    def _emit_policy(
+        self, request: Request, actor: str, stage: str, findings: Sequence[PolicyFinding]
+    ) -> None:
+        # Recorded whenever an engine ran, findings or not, so the trail shows policy was checked.
+        engines = self._policy_engines()
+        if engines:
+            data = {"stage": stage, "engines": engines, "findings": _findings(findings)}
+            self._emit(request, "policy_evaluated", actor, data)
 
     def create(
         self,
@@ -448,13 +464,7 @@ class Platform:
                     actor,
                     {"module": module, "inputs": self._masked_inputs(spec, normalized)},
                 )
-                if findings:
-                    self._emit(
-                        stored,
-                        "policy_evaluated",
-                        actor,
-                        {"stage": "request", "findings": _findings(findings)},
-                    )
+                self._emit_policy(stored, actor, "request", findings)
                 return stored
 
         return self._idempotent(idempotency_key, "create", fingerprint, run)
@@ -538,6 +548,7 @@ class Platform:
                     actor,
                     {"changed": changed, "revision": stored.revision},
                 )
+                self._emit_policy(stored, actor, "request", findings)
                 return stored
             raise ConflictError(f"request {request_id} is being updated by others; retry later")
 
@@ -697,12 +708,7 @@ class Platform:
                     actor,
                     {"run": attempt.id, "plan_digest": digest, "counts": counts},
                 )
-                self._emit(
-                    request,
-                    "policy_evaluated",
-                    actor,
-                    {"stage": "plan", "findings": _findings(findings)},
-                )
+                self._emit_policy(request, actor, "plan", findings)
                 blocking = [f for f in findings if f.level is PolicyLevel.BLOCKING]
                 if blocking:
                     self._emit(request, "policy_blocked", actor, {"findings": _findings(blocking)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -223,3 +224,45 @@ def test_cli_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from tfpilot_core.cli import main; main(sys.argv[1:])"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
+    )
+
+
+def test_trace_prints_spans_and_logs_can_be_json(home: Path) -> None:
+    env = {**os.environ, "TFPILOT_NO_CACHE": "1"}
+    traced = _cli("--trace", "--json", "modules", "list", env=env)
+    assert traced.returncode == 0, traced.stderr
+    assert '"tfpilot.hook": "tfpilot_register_module_sources"' in traced.stderr
+    assert '"tfpilot.plugin": "sandbox"' in traced.stderr
+    assert json.loads(traced.stdout)  # spans go to stderr, data to stdout
+    otel = _cli("--json", "modules", "list", env={**env, "OTEL_TRACES_EXPORTER": "console"})
+    assert '"tfpilot.hook"' in otel.stderr
+    logged = _cli(
+        "--log-format",
+        "json",
+        "--log-level",
+        "info",
+        "--as",
+        "dev",
+        "requests",
+        "create",
+        "--module",
+        "sandbox/bucket",
+        "--env",
+        "dev",
+        "--project",
+        "shop",
+        "--set",
+        "name=x",
+        env=env,
+    )
+    assert logged.returncode == 0, logged.stderr
+    lines = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
+    assert any(
+        line.get("event") == "event" and line.get("type") == "request_created" for line in lines
+    )

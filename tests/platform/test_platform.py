@@ -78,7 +78,6 @@ def test_whole_lifecycle(platform: Platform, runner: Any) -> None:
         "request_created",
         "plan_started",
         "plan_succeeded",
-        "policy_evaluated",
         "approval_required",
         "approved",
         "apply_started",
