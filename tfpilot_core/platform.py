@@ -1027,6 +1027,70 @@ class Platform:
         finally:
             self._unlock(lock)
 
+    def promote(
+        self, actor: str, request_id: str, *, idempotency_key: str | None = None
+    ) -> Request:
+        """Copy an applied, drift-free request's inputs to the next environment, as a new request.
+
+        The new request is linked to its source (``promoted_from``) and needs its own plan and
+        approval. What is copied is what a user chose: server tags are set anew, names get the new
+        request's suffix, read-only inputs keep their defaults, and opt-outs are not carried over
+        (a security exception must be justified again for each environment).
+        """
+        from tfpilot_core.catalog.validation import RESERVED_TAG_PREFIX, split_name
+        from tfpilot_core.stores.cas import update_request
+
+        source = self.get(request_id)
+        env = self.environment(source.placement.environment)
+        self._authorize(Action.PROMOTE, actor, source, env)
+        status = self.status(source)
+        if status is not RequestStatus.APPLIED:
+            raise ForbiddenError(
+                f"only applied requests can be promoted; {request_id} is {status.value}"
+            )
+        if source.drift is not None and source.drift.result is not DriftResult.NONE:
+            result = source.drift.result.value
+            raise ForbiddenError(f"{request_id} has drift ({result}): fix it before promoting")
+        keys = [e.key for e in self.config.core.environments]
+        position = keys.index(env.key)
+        if position + 1 >= len(keys):
+            raise ForbiddenError(
+                f"{env.key} is the last environment: there is nowhere to promote to"
+            )
+        target = keys[position + 1]
+        spec = self.catalog.get(source.placement.module)
+        inputs: dict[str, Any] = {}
+        for name, value in source.inputs.items():
+            item = spec.inputs.get(name)
+            if item is None or item.read_only:
+                continue
+            if name == spec.name_input and isinstance(value, str):
+                value = split_name(value, source.id)
+            if name == spec.tags_input and isinstance(value, dict):
+                value = {
+                    k: v for k, v in value.items() if not k.lower().startswith(RESERVED_TAG_PREFIX)
+                }
+            inputs[name] = value
+        promoted = self.create(
+            actor,
+            module=source.placement.module,
+            environment=target,
+            project=source.placement.project,
+            inputs=inputs,
+            template_id=source.placement.template_id,
+            idempotency_key=idempotency_key,
+        )
+        if promoted.promoted_from is None:
+
+            def link(current: Request) -> Request:
+                current.promoted_from = source.id
+                return current
+
+            promoted = update_request(self.store, promoted.id, link)
+            self._emit(source, "promoted", actor, {"to": promoted.id, "environment": target})
+            self._emit(promoted, "promoted", actor, {"from": source.id, "environment": env.key})
+        return promoted
+
     def reconcile(self, actor: str, request_id: str) -> Request:
         """Close runs that went stale (a process died mid-run) so the request can be retried.
 

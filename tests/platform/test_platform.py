@@ -245,3 +245,39 @@ def test_notifications_are_recorded_as_events(platform: Platform, register_plugi
     assert types == ["request_created", "notification_failed"]
     failed = platform.timeline(request.id)[1]
     assert failed.data["notifier"] == "flaky" and "smtp down" in failed.data["error"]
+
+
+def test_promote_copies_user_inputs_to_the_next_environment(
+    platform: Platform, runner: Any
+) -> None:
+    request = platform.create(
+        "dev",
+        module="test/bucket",
+        environment="dev",
+        project="shop",
+        inputs={"name": "logs", "tags": {"team": "a"}},
+    )
+    with pytest.raises(ForbiddenError, match="only applied requests can be promoted"):
+        platform.promote("dev", request.id)
+    platform.plan("dev", request.id)
+    platform.approve("appr", request.id)
+    platform.apply("appr", request.id)
+    runner.drifted = True
+    platform.check_drift("dev", request.id)
+    with pytest.raises(ForbiddenError, match="has drift"):
+        platform.promote("dev", request.id)
+    runner.drifted = False
+    platform.check_drift("dev", request.id)
+    promoted = platform.promote("dev", request.id, idempotency_key="promote-1")
+    assert promoted.placement.environment == "stage" and promoted.promoted_from == request.id
+    assert promoted.inputs["name"] == f"logs-{promoted.id.rsplit('_', 1)[1]}"
+    assert promoted.inputs["tags"]["team"] == "a"
+    assert promoted.inputs["tags"]["tfpilot:request_id"] == promoted.id
+    assert platform.status(promoted) is RequestStatus.REQUEST_CREATED
+    again = platform.promote("dev", request.id, idempotency_key="promote-1")
+    assert again.id == promoted.id
+    assert "promoted" in events(platform, request.id) and "promoted" in events(
+        platform, promoted.id
+    )
+    with pytest.raises(ForbiddenError, match="viewer"):
+        platform.promote("viv", request.id)

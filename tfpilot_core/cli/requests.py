@@ -415,6 +415,18 @@ def drift_scan_command(environment: str | None, parallel: int) -> None:
         sys.exit(ExitCode.EXTERNAL)
 
 
+@requests_group.command("promote")
+@click.argument("request_id")
+@click.option("--idempotency-key", help="Replays the first result when repeated.")
+@json_option
+def promote_command(request_id: str, idempotency_key: str | None) -> None:
+    """Copy an applied request to the next environment (a new request to plan and approve)."""
+    state = app()
+    show_request(
+        state.platform.promote(state.whoami(), request_id, idempotency_key=idempotency_key)
+    )
+
+
 @requests_group.command("reconcile")
 @click.argument("request_id")
 @json_option
