@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from tfpilot_core.config import Config, UserSettings
-from tfpilot_core.interfaces import ModuleLocation, RunResult, RunSpec
+from tfpilot_core.interfaces import RunResult, RunSpec
 from tfpilot_core.models import Role
 from tfpilot_core.platform import Platform
 from tfpilot_core.plugins import PluginHost
 from tfpilot_core.registrations import PluginContext, Registration
-from tfpilot_core.testing import plugin_with
+from tfpilot_core.testing import module_source_plugin, plugin_with
 
 MODULE_TF = """
 variable "name" {
@@ -186,19 +186,7 @@ def platform(
     runner: FakeRunner,
 ) -> Platform:
     """A platform with the test module, the fake runner and users of every role."""
-    location = ModuleLocation(name="test/bucket", path=module_dir)
-    register_plugin(
-        plugin_with(
-            "tfpilot_register_module_sources",
-            lambda: [
-                Registration(
-                    name="test",
-                    factory=lambda s, c: type("S", (), {"modules": lambda self: [location]})(),
-                )
-            ],
-        ),
-        name="test_modules",
-    )
+    register_plugin(module_source_plugin({"test/bucket": module_dir}), name="test_modules")
     register_plugin(
         plugin_with(
             "tfpilot_register_runners",

@@ -17,12 +17,12 @@ import pytest
 
 from tfpilot_core.config import UserSettings
 from tfpilot_core.errors import PolicyBlockedError
-from tfpilot_core.interfaces import ModuleLocation, RunResult, RunSpec
+from tfpilot_core.interfaces import RunResult, RunSpec
 from tfpilot_core.models import Role
 from tfpilot_core.platform import Platform
 from tfpilot_core.plugins import PluginHost
 from tfpilot_core.registrations import Registration
-from tfpilot_core.testing import plugin_with
+from tfpilot_core.testing import module_source_plugin, plugin_with
 from tfpilot_policy_builtin import plugin as builtin_plugin
 from tfpilot_policy_builtin.testing import PlanBuilder
 
@@ -87,19 +87,7 @@ def platform(
     module.mkdir(parents=True)
     (module / "variables.tf").write_text(MODULE_TF)
     (module / "tfpilot.module.toml").write_text(MODULE_TOML)
-    location = ModuleLocation(name="test/bucket", path=module)
-    register_plugin(
-        plugin_with(
-            "tfpilot_register_module_sources",
-            lambda: [
-                Registration(
-                    name="test",
-                    factory=lambda s, c: type("S", (), {"modules": lambda self: [location]})(),
-                )
-            ],
-        ),
-        name="test_modules",
-    )
+    register_plugin(module_source_plugin({"test/bucket": module}), name="test_modules")
     register_plugin(
         plugin_with(
             "tfpilot_register_runners",
