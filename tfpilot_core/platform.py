@@ -141,7 +141,9 @@ class Platform:
         config = load_config(config_path, environ=environ)
         plugins = load_plugins(entry_points=entry_points, environ=environ, extra=extra_plugins)
         context = PluginContext.for_config(config)
-        return cls(PluginHost(plugins, config, context))
+        host = PluginHost(plugins, config, context)
+        host.validate_settings()
+        return cls(host)
 
     # -- collaborators ------------------------------------------------------------------------
 

@@ -431,6 +431,29 @@ class PluginHost:
         except ConfigError:
             raise
 
+    def validate_settings(self) -> list[str]:
+        """Validate every ``[plugins.<section>]`` of the configuration now, at start.
+
+        Raises :class:`ConfigError` (file, key, reason) for the first invalid section; returns
+        the sections no installed plugin reads (a plugin uninstalled or misspelt), which callers
+        warn about rather than refuse, so that a shared file can configure optional plugins.
+        """
+        readers: dict[str, list[Registration[Any]]] = {}
+        for kind in Kind:
+            for _, registration in self.registrations(kind):
+                readers.setdefault(registration.section, []).append(registration)
+        unknown = []
+        for section in self.config.plugins:
+            if section not in readers:
+                unknown.append(section)
+                continue
+            for registration in readers[section]:
+                if registration.settings_model is not None:
+                    self.settings_for(registration)
+        for section in unknown:
+            log.warning("unknown_plugin_section", section=f"plugins.{section}")
+        return unknown
+
     def _build(self, kind: Kind, name: str, *, optional: bool = False) -> tuple[str, Any] | None:
         for plugin, registration in self.registrations(kind):
             if registration.name != name:

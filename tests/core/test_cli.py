@@ -51,14 +51,14 @@ def test_help_lists_every_command() -> None:
 
 def test_config_show_masks_secrets(home: Path) -> None:
     result = run("config", "show", "--json")
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["plugins"]["chat"]["token"] == "***"
     assert "s3cr3t-token" not in run("config", "show").output
 
 
 def test_json_on_root_and_on_command(home: Path) -> None:
-    assert json.loads(run("--json", "version").output)["tfpilot-core"]
-    assert json.loads(run("version", "--json").output)["tfpilot-core"]
+    assert json.loads(run("--json", "version").stdout)["tfpilot-core"]
+    assert json.loads(run("version", "--json").stdout)["tfpilot-core"]
 
 
 def test_invalid_config_fails_with_file_key_and_reason(home: Path) -> None:
@@ -93,7 +93,7 @@ def test_validation_errors_name_every_field(home: Path) -> None:
 def test_json_errors_for_scripts(home: Path) -> None:
     result = run("--json", "requests", "show", "req_dev_bucket_abcdef")
     assert result.exit_code == ExitCode.NOT_FOUND
-    error = json.loads(result.output.split("Error:")[0])
+    error = json.loads(result.stdout)
     assert error["error"] == "NotFoundError" and error["exit_code"] == ExitCode.NOT_FOUND
 
 
@@ -115,7 +115,7 @@ def test_inputs_from_file_and_stdin(home: Path, tmp_path: Path) -> None:
         str(tmp_path / "in.yaml"),
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["inputs"]["versioning"] is False
+    assert json.loads(result.stdout)["inputs"]["versioning"] is False
     result = run(
         "--as",
         "dev",
@@ -133,7 +133,7 @@ def test_inputs_from_file_and_stdin(home: Path, tmp_path: Path) -> None:
         input='{"name": "other"}',
     )
     assert result.exit_code == 0, result.output
-    listed = json.loads(run("--json", "requests", "list").output)
+    listed = json.loads(run("--json", "requests", "list").stdout)
     assert len(listed["items"]) == 2
     result = run(
         "--as",
@@ -174,12 +174,12 @@ def test_viewer_cannot_create(home: Path) -> None:
 
 def test_schema_prints_json_schema() -> None:
     assert "request" in run("schema").output
-    schema = json.loads(run("schema", "request").output)
+    schema = json.loads(run("schema", "request").stdout)
     assert schema["title"] == "Request" and "placement" in schema["properties"]
 
 
 def test_plugins_json_lists_defaults(home: Path) -> None:
-    data = json.loads(run("plugins", "--json").output)
+    data = json.loads(run("plugins", "--json").stdout)
     names = {p["name"]: p for p in data}
     assert names["store_embedded"]["default"] and names["store_embedded"]["status"] == "loaded"
 

@@ -174,3 +174,23 @@ def test_a_registration_can_read_its_plugins_section(
     tfpilot_host.config.plugins["store_s3"] = {}
     with pytest.raises(ConfigError, match=r"plugins\.store_s3\.bucket"):
         tfpilot_host.settings_for(registration)
+
+
+def test_every_plugin_section_is_validated_at_start(
+    tfpilot_host: PluginHost, register_plugin: Any
+) -> None:
+    class Settings(BaseModel):
+        url: str
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_notifiers",
+            lambda: [Registration(name="chat", factory=lambda s, c: s, settings_model=Settings)],
+        )
+    )
+    tfpilot_host.config.plugins["chat"] = {"url": 3}
+    tfpilot_host.config.plugins["not_installed"] = {"x": 1}
+    with pytest.raises(ConfigError, match=r"plugins\.chat\.url"):
+        tfpilot_host.validate_settings()
+    tfpilot_host.config.plugins["chat"] = {"url": "https://x"}
+    assert tfpilot_host.validate_settings() == ["not_installed"]

@@ -63,6 +63,8 @@ class App:
             config = self.config
             context = PluginContext.for_config(config)
             self._host = PluginHost(self.plugins, config, context)
+            # Every plugin section is checked at start, not when the plugin is first used.
+            self._host.validate_settings()
         return self._host
 
     @property
