@@ -781,7 +781,14 @@ class Platform:
                 f"request {request_id} has no successful plan of revision {request.revision} to "
                 f"approve (status {status.value})"
             )
-        if plan_digest is not None and plan_digest != plan.plan_digest:
+        # The digest people review is shown shortened: 12 or more leading hex digits identify it.
+        if plan_digest is not None and len(plan_digest) < 12:
+            raise ValidationError(
+                [FieldProblem("plan_digest", "length", "give at least 12 characters of the digest")]
+            )
+        if plan_digest is not None and not (
+            len(plan_digest) >= 12 and plan.plan_digest.startswith(plan_digest.lower())
+        ):
             raise ConflictError(
                 f"plan {plan_digest[:12]} is not the current plan of {request_id} "
                 f"(current: {plan.plan_digest[:12]}); review the new plan"

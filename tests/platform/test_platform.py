@@ -281,3 +281,15 @@ def test_promote_copies_user_inputs_to_the_next_environment(
     )
     with pytest.raises(ForbiddenError, match="viewer"):
         platform.promote("viv", request.id)
+
+
+def test_approval_accepts_the_shortened_digest_people_see(platform: Platform) -> None:
+    request = platform.plan("dev", create(platform).id)
+    plan = request.latest(RunKind.PLAN)
+    assert plan is not None and plan.plan_digest
+    with pytest.raises(ValidationError, match="at least 12 characters"):
+        platform.approve("appr", request.id, plan_digest=plan.plan_digest[:8])
+    with pytest.raises(ConflictError, match="not the current plan"):
+        platform.approve("appr", request.id, plan_digest="f" * 12)
+    approved = platform.approve("appr", request.id, plan_digest=plan.plan_digest[:12].upper())
+    assert approved.approvals[-1].plan_digest == plan.plan_digest  # the full digest is recorded

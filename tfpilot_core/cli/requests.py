@@ -86,6 +86,25 @@ def request_data(request: Request) -> dict[str, Any]:
     return data
 
 
+def _next_step(request: Request, status: str) -> str | None:
+    """The command that usually comes next, for people reading the output."""
+    from tfpilot_core.models import RunKind
+
+    plan = request.latest(RunKind.PLAN)
+    steps = {
+        "request_created": f"tfpilot plan {request.id}",
+        "plan_ready": f"tfpilot approve {request.id} --plan {(plan.plan_digest or '')[:12]}"
+        if plan
+        else None,
+        "approved": f"tfpilot apply {request.id}",
+        "applied": f"tfpilot plan {request.id}  (a new plan reverts the drift)"
+        if request.drift is not None and request.drift.result.value == "drifted"
+        else f"tfpilot drift check {request.id}",
+        "failed": f"tfpilot timeline {request.id}  (then plan again, or requests reconcile)",
+    }
+    return steps.get(status)
+
+
 def show_request(request: Request) -> None:
     """Print a request readably (or as JSON with ``--json``)."""
 
@@ -101,7 +120,8 @@ def show_request(request: Request) -> None:
             last = attempts[-1]
             conclusion = last.conclusion.value if last.conclusion else last.status.value
             digest = f" plan {last.plan_digest[:12]}" if last.plan_digest else ""
-            click.echo(f"  {kind.value:<11} #{last.number} {conclusion}{digest} by {last.actor}")
+            label = "drift check" if kind.value == "drift" else kind.value
+            click.echo(f"  {label:<11} #{last.number} {conclusion}{digest} by {last.actor}")
         for approval in request.approvals:
             plan = approval.plan_digest[:12]
             click.echo(f"  approved    by {approval.actor} (rev {approval.revision}, plan {plan})")
@@ -122,6 +142,9 @@ def show_request(request: Request) -> None:
             click.echo("  summary:")
             for line in request.summary.text.splitlines():
                 click.echo(f"    {line}")
+        hint = _next_step(request, status.value)
+        if hint:
+            click.echo(f"  next        {hint}")
 
     emit(request_data(request), render)
 
