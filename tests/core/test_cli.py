@@ -30,6 +30,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+#: ``tfpilot requests create`` of a sandbox bucket in dev; tests add the inputs.
+CREATE = ("requests", "create", "--module", "sandbox/bucket", "--env", "dev", "--project", "shop")
+
+
 def run(*args: str, input: str | None = None) -> click.testing.Result:
     return CliRunner().invoke(cli, list(args), obj=App(), input=input, catch_exceptions=False)
 
@@ -73,14 +77,7 @@ def test_validation_errors_name_every_field(home: Path) -> None:
     result = run(
         "--as",
         "dev",
-        "requests",
-        "create",
-        "--module",
-        "sandbox/bucket",
-        "--env",
-        "dev",
-        "--project",
-        "shop",
+        *CREATE,
         "--set",
         "name=Bad_Name",
         "--set",
@@ -103,14 +100,7 @@ def test_inputs_from_file_and_stdin(home: Path, tmp_path: Path) -> None:
         "--as",
         "dev",
         "--json",
-        "requests",
-        "create",
-        "--module",
-        "sandbox/bucket",
-        "--env",
-        "dev",
-        "--project",
-        "shop",
+        *CREATE,
         "--inputs",
         str(tmp_path / "in.yaml"),
     )
@@ -120,14 +110,7 @@ def test_inputs_from_file_and_stdin(home: Path, tmp_path: Path) -> None:
         "--as",
         "dev",
         "--json",
-        "requests",
-        "create",
-        "--module",
-        "sandbox/bucket",
-        "--env",
-        "dev",
-        "--project",
-        "shop",
+        *CREATE,
         "--inputs",
         "-",
         input='{"name": "other"}',
@@ -138,14 +121,7 @@ def test_inputs_from_file_and_stdin(home: Path, tmp_path: Path) -> None:
     result = run(
         "--as",
         "dev",
-        "requests",
-        "create",
-        "--module",
-        "sandbox/bucket",
-        "--env",
-        "dev",
-        "--project",
-        "shop",
+        *CREATE,
         "--inputs",
         "-",
         input="[1, 2]",
@@ -157,14 +133,7 @@ def test_viewer_cannot_create(home: Path) -> None:
     result = run(
         "--as",
         "nobody",
-        "requests",
-        "create",
-        "--module",
-        "sandbox/bucket",
-        "--env",
-        "dev",
-        "--project",
-        "shop",
+        *CREATE,
         "--set",
         "name=x",
     )
@@ -249,14 +218,7 @@ def test_trace_prints_spans_and_logs_can_be_json(home: Path) -> None:
         "info",
         "--as",
         "dev",
-        "requests",
-        "create",
-        "--module",
-        "sandbox/bucket",
-        "--env",
-        "dev",
-        "--project",
-        "shop",
+        *CREATE,
         "--set",
         "name=x",
         env=env,
