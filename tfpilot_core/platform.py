@@ -474,6 +474,10 @@ class Platform:
     def _refuse_blocking(self, findings: Sequence[PolicyFinding]) -> None:
         blocking = [f for f in findings if f.level is PolicyLevel.BLOCKING]
         if blocking:
+            # A refused create has no request to carry an event: the log and the trace record it.
+            rules = sorted({f.rule_id for f in blocking})
+            log.warning("policy_refused", rules=rules, findings=len(blocking))
+            trace.get_current_span().add_event("policy_refused", {"tfpilot.rules": rules})
             lines = "; ".join(f"{f.rule_id}: {f.message}" for f in blocking)
             raise PolicyBlockedError(f"blocked by policy: {lines}")
 

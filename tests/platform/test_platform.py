@@ -293,3 +293,29 @@ def test_approval_accepts_the_shortened_digest_people_see(platform: Platform) ->
         platform.approve("appr", request.id, plan_digest="f" * 12)
     approved = platform.approve("appr", request.id, plan_digest=plan.plan_digest[:12].upper())
     assert approved.approvals[-1].plan_digest == plan.plan_digest  # the full digest is recorded
+
+
+def test_a_create_blocked_by_policy_stores_nothing_and_is_logged(
+    platform: Platform, register_plugin: Any, log_capture: list[Any]
+) -> None:
+    from tfpilot_core.errors import PolicyBlockedError
+    from tfpilot_core.models import PolicyFinding, PolicyLevel
+    from tfpilot_core.registrations import Registration
+    from tfpilot_core.testing import plugin_with
+
+    class Strict:
+        def evaluate(self, subject: Any) -> list[PolicyFinding]:
+            return [PolicyFinding(rule_id="no.logs", level=PolicyLevel.BLOCKING, message="no logs")]
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_policy_engines",
+            lambda: [Registration(name="strict", factory=lambda s, c: Strict())],
+        )
+    )
+    platform.host._registrations.clear()
+    with pytest.raises(PolicyBlockedError, match="no.logs: no logs"):
+        create(platform)
+    assert platform.list().items == []
+    refused = [e for e in log_capture if e["event"] == "policy_refused"]
+    assert refused and refused[0]["rules"] == ["no.logs"]
