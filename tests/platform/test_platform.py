@@ -314,7 +314,7 @@ def test_a_create_blocked_by_policy_stores_nothing_and_is_logged(
         )
     )
     platform.host._registrations.clear()
-    with pytest.raises(PolicyBlockedError, match="no.logs: no logs"):
+    with pytest.raises(PolicyBlockedError, match=r"no\.logs: no logs"):
         create(platform)
     assert platform.list().items == []
     refused = [e for e in log_capture if e["event"] == "policy_refused"]
