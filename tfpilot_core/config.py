@@ -204,6 +204,14 @@ def _is_reference(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("$env", "$file")
 
 
+def _secret(value: str) -> str:
+    # A resolved secret must never reach a log line, whichever plugin logs it.
+    from tfpilot_core.telemetry import register_secrets
+
+    register_secrets([value])
+    return value
+
+
 def resolve_secrets(value: Any, config: Config, *, key: str = "") -> Any:
     """``value`` with every ``{"$env": VAR}`` / ``{"$file": path}`` replaced by what it names."""
     if _is_reference(value):
@@ -219,10 +227,10 @@ def resolve_secrets(value: Any, config: Config, *, key: str = "") -> Any:
                     source=str(config.source),
                     key=key,
                 )
-            return os.environ[target]
+            return _secret(os.environ[target])
         file = (config.base_dir / target).expanduser()
         try:
-            return file.read_text(encoding="utf-8").strip()
+            return _secret(file.read_text(encoding="utf-8").strip())
         except OSError as exc:
             raise ConfigError(
                 f"cannot read {file} (referenced by $file): {exc.strerror}",

@@ -348,11 +348,6 @@ def _outputs(value: Any) -> list[OutputChange]:
     return result
 
 
-def actions_of(changes: Sequence[ResourceChange], action: Action) -> list[ResourceChange]:
-    """The changes whose action is ``action``."""
-    return [c for c in changes if c.action is action]
-
-
 def masked_plan(plan: Plan, sensitive_inputs: Sequence[str] = ()) -> Plan:
     """A copy of ``plan`` fit to leave tfpilot: sensitive values replaced by a mask.
 

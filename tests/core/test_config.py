@@ -194,3 +194,24 @@ def test_every_plugin_section_is_validated_at_start(
         tfpilot_host.validate_settings()
     tfpilot_host.config.plugins["chat"] = {"url": "https://x"}
     assert tfpilot_host.validate_settings() == ["not_installed"]
+
+
+def test_resolved_secrets_are_masked_in_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import structlog
+
+    from tfpilot_core.telemetry import setup_logging
+
+    path = write(tmp_path, '[plugins.chat]\ntoken = { "$env" = "CHAT_TOKEN" }\n')
+    monkeypatch.setenv("CHAT_TOKEN", "xoxb-very-secret-token")
+    config = load_config(path, environ={})
+    previous = structlog.get_config()
+    try:
+        setup_logging(fmt="json", level="info")
+        resolve_secrets(config.plugins["chat"], config)
+        structlog.get_logger("test").info("posting", url="https://x/?token=xoxb-very-secret-token")
+    finally:
+        structlog.configure(**previous)
+    err = capsys.readouterr().err
+    assert "posting" in err and "xoxb-very-secret-token" not in err and "(sensitive)" in err
