@@ -734,6 +734,11 @@ class _TracedProxy:
 
         return traced
 
+    @property
+    def wrapped(self) -> Any:
+        """The capability object itself (for tests and diagnostics)."""
+        return self._target
+
 
 def _request_id_of(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str | None:
     for value in (*args, *kwargs.values()):
