@@ -185,7 +185,7 @@ class Platform:
             module_path=spec.path,
             module_version=spec.version,
             mirrors=self.host.provider_mirrors(),
-            sensitive_inputs=[i.name for i in spec.inputs.values() if i.sensitive],
+            sensitive_inputs=spec.sensitive_inputs,
         )
 
     def role_of(self, actor: str) -> Any:
@@ -484,7 +484,7 @@ class Platform:
     def _masked_inputs(self, spec: ModuleSpec, inputs: Mapping[str, Any]) -> dict[str, Any]:
         from tfpilot_core.masking import mask_keys
 
-        return mask_keys(inputs, [i.name for i in spec.inputs.values() if i.sensitive])
+        return mask_keys(inputs, spec.sensitive_inputs)
 
     def update(
         self,
@@ -653,7 +653,6 @@ class Platform:
 
         :raises ExternalToolError: Terraform failed (recorded as a failed attempt first).
         """
-
         request = self.get(request_id)
         env = self.environment(request.placement.environment)
         self._authorize(Action.PLAN, actor, request, env)
@@ -693,6 +692,7 @@ class Platform:
                     current.cost = cost
                     current.summary = summary
 
+                counts = {a.value: n for a, n in plan.counts().items()}
                 request = self._finish_attempt(
                     request_id,
                     attempt,
@@ -702,12 +702,11 @@ class Platform:
                     rendered_digest=result.rendered_digest,
                     details={
                         **attempt.details,
-                        "counts": {a.value: n for a, n in plan.counts().items()},
+                        "counts": counts,
                         "findings": _findings(findings),
                         "cost": cost.model_dump(mode="json") if cost else None,
                     },
                 )
-                counts = {a.value: n for a, n in plan.counts().items()}
                 self._emit(
                     request,
                     "plan_succeeded",
@@ -746,7 +745,7 @@ class Platform:
         assert result.plan_json is not None and result.plan_file is not None
         plan = Plan.parse(result.plan_json)
         digest = self.store.put_artifact(request.id, f"{attempt_id}.tfplan", result.plan_file)
-        masked = plan.masked(sensitive_inputs=[i.name for i in spec.inputs.values() if i.sensitive])
+        masked = plan.masked(sensitive_inputs=spec.sensitive_inputs)
         findings = [
             *(f for f in request.policy_findings if f.stage == "request"),
             *self._policy(request, "plan", masked),

@@ -157,6 +157,11 @@ class ModuleSpec(_Model):
     outputs: list[str] = Field(default_factory=list)
     sensitive_outputs: list[str] = Field(default_factory=list)
 
+    @property
+    def sensitive_inputs(self) -> list[str]:
+        """Names of the inputs whose values must be masked wherever they could leave tfpilot."""
+        return [name for name, item in self.inputs.items() if item.sensitive]
+
     def input_json_schema(self) -> dict[str, Any]:
         """A JSON Schema (draft 2020-12) for the ``inputs`` object of a request for this module.
 

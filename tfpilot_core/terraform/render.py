@@ -178,7 +178,7 @@ def _module_interface(path: str, version: str) -> ModuleInterface:
     spec = load_module(ModuleLocation(name=Path(path).name, path=Path(path)))
     return ModuleInterface(
         inputs=tuple(spec.inputs),
-        sensitive_inputs=frozenset(n for n, i in spec.inputs.items() if i.sensitive),
+        sensitive_inputs=frozenset(spec.sensitive_inputs),
         outputs=tuple(spec.outputs),
         sensitive_outputs=frozenset(spec.sensitive_outputs),
         providers=_required_providers(Path(path)),
