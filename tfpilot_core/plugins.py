@@ -667,10 +667,6 @@ class PluginHost:
         """Every provider mirror plugins contribute (fail closed)."""
         return [m for _, m in self._selected(Kind.PROVIDER_MIRROR, None)]
 
-    def register_commands(self, cli: click.Group, *, strict: bool = False) -> list[Failure]:
-        """Let every plugin add CLI commands (see :func:`register_commands`)."""
-        return register_commands(self.plugins, cli, strict=strict)
-
     def call_extension(
         self, hook: str, *, decision: bool = True, request_id: str | None = None, **kwargs: Any
     ) -> list[tuple[str, Any]]:
