@@ -41,6 +41,7 @@ __all__ = [
     "ModuleSpec",
     "Risk",
     "VariableValidation",
+    "example_name",
     "load_module",
     "module_digest",
 ]
@@ -72,11 +73,30 @@ class VariableValidation(_Model):
 
 
 class Example(_Model):
-    """An example request for a module (shown in docs and the CLI, checked when loading)."""
+    """An example request for a module (shown in docs and the CLI, checked when loading).
+
+    ``name`` is what ``tfpilot catalog request MODULE --example NAME`` selects (default: the
+    title, lowercased, non-alphanumerics as hyphens). ``security_defaults`` names the security
+    defaults (policy rule ids) the example keeps; ``opt_outs`` the ones it may be opted out of
+    (each opt-out still needs a justification on the request).
+    """
 
     title: str
+    name: str = ""
     description: str = ""
     inputs: dict[str, Any] = Field(default_factory=dict)
+    security_defaults: list[str] = Field(default_factory=list)
+    opt_outs: list[str] = Field(default_factory=list)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Derive the name from the title when none is given."""
+        if not self.name:
+            self.name = example_name(self.title)
+
+
+def example_name(title: str) -> str:
+    """The default name of an example: its title as a lowercase, hyphenated slug."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:63] or "example"
 
 
 class InputSpec(_Model):
@@ -148,6 +168,8 @@ class ModuleSpec(_Model):
     description: str = ""
     category: str = "general"
     risk: Risk = Risk.MEDIUM
+    #: Who looks after the module (a team or a person), shown in the service catalog.
+    owner: str = ""
     #: The input carrying the resource name; it gets the request's id suffix.
     name_input: str | None = None
     #: The ``map(string)`` input into which server-authoritative tags are merged.
@@ -305,6 +327,7 @@ _TOP_KEYS: dict[str, type] = {
     "description": str,
     "category": str,
     "risk": str,
+    "owner": str,
     "name_input": str,
     "tags_input": str,
     "examples": list,
@@ -318,7 +341,15 @@ _INPUT_KEYS: dict[str, type] = {
     "read_only": bool,
     "allowed": list,
 }
-_EXAMPLE_KEYS: dict[str, type] = {"title": str, "description": str, "inputs": dict}
+_EXAMPLE_KEYS: dict[str, type] = {
+    "title": str,
+    "name": str,
+    "description": str,
+    "inputs": dict,
+    "security_defaults": list,
+    "opt_outs": list,
+}
+_EXAMPLE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 def _type_name(t: type) -> str:
@@ -448,11 +479,25 @@ def load_module(location: ModuleLocation) -> ModuleSpec:
                 found_problems: list[FieldProblem] = []
                 coerce_into(value, inputs[in_name].tftype, in_name, found_problems)
                 problems.extend((f"{key}.inputs.{p.field}", p.message) for p in found_problems)
+            ex_name = raw.get("name", example_name(raw["title"]))
+            if not isinstance(ex_name, str) or not _EXAMPLE_NAME.fullmatch(ex_name):
+                problems.append((f"{key}.name", "use 1-63 lowercase letters, digits, hyphens"))
+            elif ex_name in {e.name for e in examples}:
+                problems.append((f"{key}.name", f"another example is named {ex_name!r}"))
+            lists: dict[str, list[str]] = {}
+            for list_key in ("security_defaults", "opt_outs"):
+                values = raw.get(list_key, [])
+                if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                    problems.append((f"{key}.{list_key}", "must be an array of rule ids"))
+                    values = []
+                lists[list_key] = list(values)
             examples.append(
                 Example(
                     title=raw["title"],
+                    name=ex_name if isinstance(ex_name, str) else "",
                     description=str(raw.get("description", "")),
                     inputs=dict(ex_inputs),
+                    **lists,
                 )
             )
 
@@ -472,6 +517,7 @@ def load_module(location: ModuleLocation) -> ModuleSpec:
         description=str(meta.get("description", "")),
         category=str(meta.get("category", "general")),
         risk=Risk(risk),
+        owner=str(meta.get("owner", "")),
         name_input=name_input if isinstance(name_input, str) else None,
         tags_input=tags_input if isinstance(tags_input, str) else None,
         examples=examples,

@@ -32,6 +32,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "apply": ("requests", "apply_command", "Apply exactly the approved plan."),
     "approve": ("requests", "approve_command", "Approve the current plan of a request."),
     "audit": ("requests", "audit_group", "Audit records."),
+    "catalog": ("catalog", "catalog_group", "The service catalog: modules, examples,..."),
     "config": ("core_commands", "config_group", "Inspect the configuration."),
     "demo": ("demo", "demo_command", "The whole request lifecycle on the offline..."),
     "destroy": ("requests", "destroy_command", "Destroy what an applied request created."),
@@ -49,6 +50,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "requests": ("requests", "requests_group", "Create, list, show and update requests."),
     "schema": ("catalog", "schema_command", "Print the JSON Schema of a data format (no..."),
+    "templates": ("catalog", "templates_group", "Request templates: named, versioned..."),
     "timeline": ("requests", "timeline_command", "The request's events, oldest first."),
     "version": (
         "core_commands",
