@@ -1,1 +1,1 @@
-"""tfpilot plugin package `tfpilot_cost_infracost`."""
+"""tfpilot plugin ``cost_infracost``: Infracost estimates and diffs, and budgets as policy."""
