@@ -1,0 +1,155 @@
+"""A local OpenAI-compatible chat completions server for the tests (stdlib ``http.server``).
+
+It checks requests the way the real service does (``POST /v1/chat/completions``, a bearer key,
+a JSON body with ``model`` and ``messages``: 401/404/400 otherwise), records the raw body of
+every request, and answers according to :attr:`FakeLLM.mode`:
+
+``good``          a correct summary of the FACTS in the prompt (it reads them back)
+``fenced``        the same, wrapped in a Markdown code fence
+``made_up_address`` / ``made_up_number`` / ``omit_destroy``  a grounded-looking lie
+``invalid_json``  prose instead of JSON
+``429`` / ``500`` an error status (429 with ``Retry-After``)
+``hang``          no answer until the server stops
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+KEY = "sk-test-fake-llm-key-000000000000"
+
+
+def good_answer(facts: dict[str, Any]) -> dict[str, Any]:
+    """A summary that says only what the facts say, citing every address it names."""
+    counts = facts["counts"]
+    total = sum(counts.values())
+    parts = [f"This plan changes {total} resources."]
+    cited: list[str] = []
+    for change in facts["destructive"]:
+        why = change["reason"] or "the configuration changed"
+        forced = f" (forced by {', '.join(change['forced_by'])})" if change["forced_by"] else ""
+        parts.append(f"It will {change['action']} {change['address']} because {why}{forced}.")
+        cited.append(change["address"])
+    for change in facts["created"][:3]:
+        parts.append(f"It creates {change['address']}.")
+        cited.append(change["address"])
+    if facts["drift"]:
+        parts.append(f"{len(facts['drift'])} resources changed outside Terraform.")
+    cost = facts.get("cost")
+    if cost and cost.get("delta"):
+        parts.append(f"The monthly cost changes by {cost['delta']} {cost['currency']}.")
+    return {"text": " ".join(parts), "cited_addresses": cited}
+
+
+class FakeLLM:
+    """The server; ``url`` is the ``api_base`` to configure (``http://127.0.0.1:<port>/v1``)."""
+
+    def __init__(self) -> None:
+        self.mode = "good"
+        self.bodies: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
+        self._stop = threading.Event()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                fake.bodies.append(body)
+                fake.headers.append(dict(self.headers.items()))
+                if self.path != "/v1/chat/completions":
+                    return self._send(404, {"error": {"message": "no such route"}})
+                if self.headers.get("Authorization") != f"Bearer {KEY}":
+                    return self._send(401, {"error": {"message": "bad key", "type": "auth"}})
+                try:
+                    request = json.loads(body)
+                    messages = request["messages"]
+                    model = request["model"]
+                except (ValueError, KeyError, TypeError):
+                    return self._send(400, {"error": {"message": "bad request"}})
+                mode = fake.mode
+                if mode == "429":
+                    return self._send(
+                        429, {"error": {"message": "slow down", "type": "rate_limit"}}, retry=True
+                    )
+                if mode == "500":
+                    return self._send(500, {"error": {"message": "boom", "type": "server"}})
+                if mode == "hang":
+                    fake._stop.wait(60)
+                    return None
+                content = fake.answer(mode, messages)
+                return self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": content},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+                    },
+                )
+
+            def _send(self, status: int, data: Any, *, retry: bool = False) -> None:
+                payload = json.dumps(data).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    if retry:
+                        self.send_header("Retry-After", "30")
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the client gave up (a timeout test)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def answer(self, mode: str, messages: list[dict[str, str]]) -> str:
+        """The answer's content in ``mode``."""
+        user = messages[-1]["content"]
+        facts = json.loads(user.split("FACTS:\n", 1)[1])
+        answer = good_answer(facts)
+        if mode == "invalid_json":
+            return "Sure! Here is a summary: everything looks fine."
+        if mode == "made_up_address":
+            answer["cited_addresses"].append("sandbox_bucket.not_in_the_plan")
+        elif mode == "made_up_number":
+            answer["text"] += " It also creates 4242 new buckets."
+        elif mode == "omit_destroy":
+            destroyed = {c["address"] for c in facts["destructive"]}
+            answer = {
+                "text": f"This plan changes {sum(facts['counts'].values())} resources.",
+                "cited_addresses": [a for a in answer["cited_addresses"] if a not in destroyed],
+            }
+        content = json.dumps(answer)
+        return f"```json\n{content}\n```" if mode == "fenced" else content
+
+    def prompts(self) -> str:
+        """Every request body received, as one string (to search for leaked secrets)."""
+        return "\n".join(b.decode("utf-8", "replace") for b in self.bodies)
+
+    def __enter__(self) -> FakeLLM:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()

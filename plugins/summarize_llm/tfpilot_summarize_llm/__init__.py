@@ -1,0 +1,1 @@
+"""tfpilot-summarize-llm: grounded plan summaries through litellm."""

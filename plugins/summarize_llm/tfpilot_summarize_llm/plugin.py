@@ -1,0 +1,47 @@
+"""Hook implementations of the ``summarize_llm`` plugin: registers the summariser ``llm``.
+
+Users select it with ``[core] summarizer = "llm"`` and configure ``[plugins.summarize_llm]``
+(:class:`~tfpilot_summarize_llm.settings.LLMSettings`). Nothing heavy is imported here, and
+litellm is imported only when a summary is made, so ``tfpilot --help``, ``tfpilot plan`` without
+an LLM configured, and every other command never load it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tfpilot_core import hookimpl
+
+if TYPE_CHECKING:
+    from tfpilot_core.interfaces import Summarizer
+    from tfpilot_core.registrations import PluginContext, Registration
+    from tfpilot_summarize_llm.settings import LLMSettings
+
+#: The name users select with ``[core] summarizer``.
+NAME = "llm"
+#: The configuration section, named after the plugin.
+SECTION = "summarize_llm"
+
+
+def build_summarizer(settings: LLMSettings, context: PluginContext) -> Summarizer:
+    """The factory: an :class:`~tfpilot_summarize_llm.summarizer.LLMSummarizer` (no litellm yet)."""
+    from tfpilot_summarize_llm.summarizer import LLMSummarizer
+
+    return LLMSummarizer(settings, context.home)
+
+
+@hookimpl
+def tfpilot_register_summarizers() -> list[Registration[Summarizer]]:
+    """Register the ``llm`` summariser (grounded, masked, checked; falls back to ``rules``)."""
+    from tfpilot_core.registrations import Registration
+    from tfpilot_summarize_llm.settings import LLMSettings
+
+    return [
+        Registration(
+            name=NAME,
+            factory=build_summarizer,
+            settings_model=LLMSettings,
+            settings_section=SECTION,
+            description="Plan summaries written by an LLM (litellm) from checked, masked facts",
+        )
+    ]
