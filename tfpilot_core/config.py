@@ -28,6 +28,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from tfpilot_core.errors import ConfigError
 from tfpilot_core.models import DEFAULT_ENVIRONMENTS, Environment, Role
+from tfpilot_core.notifications.settings import NotificationSettings
 
 ENV_PREFIX = "TFPILOT_"
 #: Environment variables that are tfpilot's own switches, not configuration overrides.
@@ -40,13 +41,56 @@ _NOT_OVERRIDES = {
 _SECRET_WORDS = ("password", "secret", "token", "webhook", "api_key", "apikey", "private_key")
 
 
-class UserSettings(BaseModel):
-    """A user's role (``[users.<name>]``)."""
+class Grant(BaseModel):
+    """A role granted for some projects and environments (``[[users.<name>.grants]]``).
+
+    An empty ``projects`` or ``environments`` list means every one.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    role: Role = Role.VIEWER
+    role: Role
+    projects: list[str] = Field(default_factory=list)
+    environments: list[str] = Field(default_factory=list)
+
+    def covers(self, project: str, environment: str) -> bool:
+        """Whether this grant applies to ``project`` in ``environment``."""
+        return (not self.projects or project in self.projects) and (
+            not self.environments or environment in self.environments
+        )
+
+
+class UserSettings(BaseModel):
+    """A user (``[users.<name>]``): a global role and/or grants per project and environment.
+
+    ``role`` is the user's role everywhere. A user with ``grants`` and no ``role`` has no rights
+    outside their grants (not even reading); a user with neither gets ``[core] default_role``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    grants: list[Grant] = Field(default_factory=list)
     email: str | None = None
+    #: The user's Slack member id (``U0123ABCD``), for direct messages.
+    slack: str | None = None
+
+
+class PromotionSettings(BaseModel):
+    """``[core.promotion]``: the promotion path and its gates (see :mod:`tfpilot_core.promotion`).
+
+    ``soak_hours`` and ``max_drift_check_age_hours`` are keyed by the *source* environment
+    (``"*"``: every environment without its own entry).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: An explicit environment path per project (default: the order of ``[core] environments``).
+    paths: dict[str, list[str]] = Field(default_factory=dict)
+    #: How long a request must have been applied before it may be promoted.
+    soak_hours: dict[str, float] = Field(default_factory=dict)
+    #: The source's last drift check must be newer than this many hours.
+    max_drift_check_age_hours: dict[str, float] = Field(default_factory=dict)
 
 
 class CoreSettings(BaseModel):
@@ -70,6 +114,14 @@ class CoreSettings(BaseModel):
     environments: list[Environment] = Field(default_factory=lambda: list(DEFAULT_ENVIRONMENTS))
     #: Seconds after which an unfinished run counts as stale (and its lock as expired).
     stale_after_seconds: int = Field(default=7200, ge=60)
+    #: Limits on request inputs (see :mod:`tfpilot_core.limits`).
+    max_input_depth: int = Field(default=32, ge=1, le=256)
+    max_value_bytes: int = Field(default=64 * 1024, ge=1)
+    max_request_bytes: int = Field(default=256 * 1024, ge=1)
+    #: The identity provider (``local``: ``--as``/``$TFPILOT_USER``; see docs/security.md).
+    identity: str = "local"
+    #: Promotion path and gates (``[core.promotion]``).
+    promotion: PromotionSettings = Field(default_factory=PromotionSettings)
 
 
 class FileSettings(BaseModel):
@@ -80,6 +132,7 @@ class FileSettings(BaseModel):
     core: CoreSettings = Field(default_factory=CoreSettings)
     users: dict[str, UserSettings] = Field(default_factory=dict)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
 
 @dataclass
@@ -94,11 +147,34 @@ class Config:
     overrides: dict[str, str] = field(default_factory=dict)
     #: Directory that ``$file`` references are relative to.
     base_dir: Path = field(default_factory=Path.cwd)
+    #: The ``[notifications]`` section (see :mod:`tfpilot_core.notifications`).
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     def role_of(self, user: str) -> Role:
-        """The configured role of ``user`` (``default_role`` if not listed)."""
+        """The global role of ``user`` (``default_role`` if not listed).
+
+        A user with only scoped grants has no global role; this returns ``viewer`` for them, for
+        display only. Access decisions use :meth:`role_for`.
+        """
         found = self.users.get(user)
-        return found.role if found else self.core.default_role
+        if found is None:
+            return self.core.default_role
+        if found.role is not None:
+            return found.role
+        return self.core.default_role if not found.grants else Role.VIEWER
+
+    def role_for(self, user: str, *, project: str, environment: str) -> Role | None:
+        """The highest role ``user`` holds for ``project`` in ``environment``, or ``None``."""
+        found = self.users.get(user)
+        if found is None:
+            return self.core.default_role
+        roles: list[Role] = []
+        if found.role is not None:
+            roles.append(found.role)
+        elif not found.grants:
+            roles.append(self.core.default_role)
+        roles += [g.role for g in found.grants if g.covers(project, environment)]
+        return max(roles, key=lambda r: r.rank) if roles else None
 
     def environment(self, key: str) -> Environment:
         """The environment named ``key``; :class:`ConfigError` if none is configured."""
@@ -173,6 +249,10 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
             data = tomllib.loads(source.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"not valid TOML: {exc}", source=str(source)) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not UTF-8 text: {exc.reason}", source=str(source)) from None
+        except RecursionError:
+            raise ConfigError("nested too deeply to read", source=str(source)) from None
         except OSError as exc:
             raise ConfigError(f"cannot read: {exc.strerror}", source=str(source)) from None
     overrides = _apply_overrides(data, env)
@@ -184,11 +264,22 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
         origin = overrides.get(key)
         where = f"{source or '<no file>'}" + (f" (overridden by ${origin})" if origin else "")
         raise ConfigError(problem["msg"], source=where, key=key) from None
+    except RecursionError:
+        raise ConfigError("nested too deeply to read", source=str(source)) from None
     keys = [e.key for e in settings.core.environments]
     if len(set(keys)) != len(keys):
         raise ConfigError(
             "environment keys must be unique", source=str(source), key="core.environments"
         )
+    for i, environment in enumerate(settings.core.environments):
+        if environment.protected and environment.auto_apply:
+            # Auto-apply skips the approval that protection exists to require.
+            raise ConfigError(
+                f"environment {environment.key!r} is both protected and auto_apply: a protected "
+                "environment needs an approval before every apply; choose one",
+                source=str(source),
+                key=f"core.environments[{i}]",
+            )
     return Config(
         core=settings.core,
         users=settings.users,
@@ -197,6 +288,7 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
         source=source,
         overrides=overrides,
         base_dir=source.parent if source else Path.cwd(),
+        notifications=settings.notifications,
     )
 
 

@@ -107,6 +107,9 @@ class PolicyInput:
     plan: Plan | None = None
     #: The catalog module of the request (its inputs: which one is the name, the tags, ...).
     module: ModuleSpec | None = None
+    #: The cost estimate of this plan (stage ``plan``; ``None``: no estimator priced it), so
+    #: that rules can judge budgets.
+    cost: CostEstimate | None = None
 
 
 @runtime_checkable
@@ -127,9 +130,41 @@ class CostEstimator(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One notification to one recipient on one channel, as the outbox records and sends it.
+
+    ``id`` is the idempotency key: the same event to the same recipient on the same channel has
+    the same id, however often it is retried (a channel that de-duplicates can use it; email
+    uses it in the ``Message-ID``). ``request`` has its sensitive inputs masked.
+    """
+
+    id: str
+    event: Event
+    request: Request
+    #: The notifier's registration name (``slack``, ``email``).
+    channel: str
+    #: The address on that channel: ``#prod-changes``, ``U123``, ``alice@example.com``.
+    recipient: str
+    #: The tfpilot user this goes to, or ``None`` for a configured channel.
+    recipient_user: str | None = None
+    runbook_url: str | None = None
+    #: Named links (``request``, ``run``, ``pr``, ``unsubscribe``) -> URL.
+    links: Mapping[str, str] = field(default_factory=dict)
+    #: How many times this delivery was tried before, this attempt excluded.
+    attempt: int = 0
+
+
 @runtime_checkable
 class Notifier(Protocol):
-    """Tells people about lifecycle events (Slack, email, ...). Errors are isolated."""
+    """Tells people about lifecycle events (Slack, email, ...). Errors are isolated.
+
+    A *channel* notifier also has ``deliver(delivery: Delivery) -> None``: the outbox calls it
+    once per recipient (see ``docs/notifications.md``), and may give it ``user_address``, the
+    ``[users.<name>]`` field holding a user's address on it (``"slack"``, ``"email"``).
+    A notifier with only ``notify`` (the older form, still supported but deprecated) is called
+    through the outbox once per event, as before, with no recipient.
+    """
 
     def notify(self, event: Event, request: Request) -> None:
         """Deliver a notification about ``event``; raise to have the failure recorded."""
@@ -196,14 +231,25 @@ class RunResult:
     url: str | None = None
     #: sha256 of the rendered root module files (recorded on the attempt).
     rendered_digest: str | None = None
+    #: The run was started elsewhere (a dispatching runner, e.g. GitHub Actions) and has not
+    #: finished: the platform leaves the attempt queued; the run records its own result
+    #: (``tfpilot run ... --attempt ID``, see docs/runner.md, "The run model").
+    dispatched: bool = False
 
 
 @runtime_checkable
 class Runner(Protocol):
     """Where Terraform executes (in-process, a local binary, GitHub Actions, ...)."""
 
-    def plan(self, spec: RunSpec, *, refresh_only: bool = False) -> RunResult:
+    def plan(
+        self, spec: RunSpec, *, refresh_only: bool = False, destroy: bool = False
+    ) -> RunResult:
         """Render and plan the request; the result carries the saved plan and its JSON.
+
+        With ``destroy`` the plan removes everything the request created (``plan -destroy``);
+        the platform has it approved like any plan and applies it with :meth:`apply`. Runners
+        written before destroy plans (no ``destroy`` parameter) still work: the platform falls
+        back to :meth:`destroy` where no approval is needed (deprecated).
 
         With ``refresh_only`` the plan only compares the state with the real world (drift); its
         ``exit_code`` follows ``-detailed-exitcode`` (0 none, 2 drift).

@@ -46,12 +46,18 @@ class Environment(_Model):
 
     key: str = Field(pattern=r"^[a-z][a-z0-9]{0,11}$")
     slug: str = ""
+    #: Every apply needs an approval by someone who did not author the change (four eyes).
     protected: bool = False
+    #: A plan with no blocking or mandatory finding may be applied without an approval, by
+    #: anyone who may plan. Findings that need an approver's override still wait for one.
+    #: Cannot be combined with ``protected`` (a configuration error).
     auto_apply: bool = False
     #: Who may act here beyond their role (empty: anyone with the role).
     allowed_actors: list[str] = Field(default_factory=list)
     #: Who may destroy here (empty: any admin); meant for prod.
     destroy_allowed_actors: list[str] = Field(default_factory=list)
+    #: Cost estimators used here, in order (``None``: ``[core] cost_estimators``).
+    cost_estimators: list[str] | None = None
 
 
 DEFAULT_ENVIRONMENTS: tuple[Environment, ...] = (
@@ -207,6 +213,22 @@ class DriftState(_Model):
     run_id: str | None = None
 
 
+class CostComponent(_Model):
+    """One priced part of a resource (instance hours, storage GB, requests...).
+
+    ``None`` money or quantity means unknown: a usage-based price without usage given.
+    """
+
+    name: str
+    unit: str = ""
+    #: The sub-resource holding the component (``root_block_device``), empty for the resource.
+    subresource: str = ""
+    monthly_quantity: Decimal | None = None
+    price: Decimal | None = None
+    monthly: Decimal | None = None
+    usage_based: bool = False
+
+
 class CostLine(_Model):
     """One resource's monthly cost."""
 
@@ -214,6 +236,11 @@ class CostLine(_Model):
     resource_type: str
     monthly: Decimal | None = None
     previous: Decimal | None = None
+    #: Monthly change of this resource, when the estimator knows it (``None``: unknown).
+    delta: Decimal | None = None
+    #: Some of this resource's cost is unknown (usage based, no usage given).
+    unknown: bool = False
+    components: list[CostComponent] = Field(default_factory=list)
 
 
 class CostEstimate(_Model):
@@ -225,6 +252,14 @@ class CostEstimate(_Model):
     plan_digest: str | None = None
     estimator: str = ""
     lines: list[CostLine] = Field(default_factory=list)
+    #: Why the estimate failed (the estimator ran and could not price the plan), else ``None``.
+    error: str | None = None
+    #: Addresses of resources whose cost is partly or wholly unknown (usage based).
+    unknown: list[str] = Field(default_factory=list)
+    #: The plan digest of the applied plan ``previous`` comes from (``None``: never applied).
+    compared_to: str | None = None
+    #: Monthly totals in currencies other than ``currency`` (several projects, several currencies).
+    other_currencies: dict[str, Decimal | None] = Field(default_factory=dict)
 
     @property
     def delta(self) -> Decimal | None:
@@ -241,6 +276,19 @@ class PlanSummary(_Model):
     markdown: str
     summarizer: str = ""
     plan_digest: str | None = None
+    #: The model that wrote the narrative (an LLM summariser), ``None`` for rule-based text.
+    model: str | None = None
+    #: Why the configured summariser's text was not used and the rules summary was (a model's
+    #: answer failed its checks, errored, timed out or was over budget).
+    fallback_reason: str | None = None
+
+
+class RevisionAuthor(_Model):
+    """Who made a revision of a request's inputs (the create is revision 1)."""
+
+    revision: int = Field(ge=1)
+    actor: str
+    at: datetime = Field(default_factory=utcnow)
 
 
 class Placement(_Model):
@@ -251,6 +299,8 @@ class Placement(_Model):
     module: str
     module_version: str
     template_id: str | None = None
+    #: The version of the template the request was made from (see tfpilot_core.templates).
+    template_version: int | None = None
 
 
 class Request(_Model):
@@ -278,6 +328,36 @@ class Request(_Model):
     opt_outs: list[OptOut] = Field(default_factory=list)
     #: The request this one was promoted from, if any.
     promoted_from: str | None = None
+    #: Who promoted it here (four eyes counts them as an author of the change).
+    promoted_by: str | None = None
+    #: The requests promoted from this one (the other end of ``promoted_from``).
+    promoted_to: list[str] = Field(default_factory=list)
+    #: What a promotion reused from its source and what it made anew (tfpilot_core.promotion).
+    promotion: dict[str, Any] | None = None
+    #: Who made each revision (create and updates), oldest first.
+    revision_authors: list[RevisionAuthor] = Field(default_factory=list)
+
+    def change_authors(self) -> set[str]:
+        """Everyone whose change an approval of the current plan would approve.
+
+        The creator, whoever promoted the request here, and the authors of every revision made
+        since the last successful apply (all revisions when it was never applied).
+        """
+        authors = {self.created_by}
+        if self.promoted_by:
+            authors.add(self.promoted_by)
+        applied = [
+            a.revision
+            for a in self.runs.get(RunKind.APPLY, [])
+            if a.conclusion is Conclusion.SUCCESS
+        ]
+        since = max(applied) if applied else 0
+        authors |= {r.actor for r in self.revision_authors if r.revision > since}
+        plan = self.latest(RunKind.PLAN)
+        if plan is not None and plan.revision == self.revision and plan.details.get("destroy"):
+            # A destroy is the change of whoever asked for it.
+            authors.add(plan.actor)
+        return authors
 
     @model_validator(mode="before")
     @classmethod

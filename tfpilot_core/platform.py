@@ -46,6 +46,9 @@ from tfpilot_core.lifecycle import (
     current_plan,
     derive_status,
 )
+from tfpilot_core.logs.correlation import correlation_id as current_correlation_id
+from tfpilot_core.logs.correlation import current_ids, join_session
+from tfpilot_core.logs.runner import CapturingRunner
 from tfpilot_core.models import (
     Approval,
     Conclusion,
@@ -64,12 +67,13 @@ from tfpilot_core.models import (
     Request,
     RequestPage,
     RequestQuery,
+    RevisionAuthor,
     RunAttempt,
     RunKind,
     RunStatus,
     utcnow,
 )
-from tfpilot_core.rbac import Action, authorize
+from tfpilot_core.rbac import Action
 from tfpilot_core.registrations import Kind
 
 if TYPE_CHECKING:
@@ -77,8 +81,10 @@ if TYPE_CHECKING:
     from tfpilot_core.catalog.spec import ModuleSpec
     from tfpilot_core.config import Config
     from tfpilot_core.interfaces import Runner, RunResult, RunSpec, Store
+    from tfpilot_core.notifications.service import Notifications
     from tfpilot_core.plan import Plan
     from tfpilot_core.plugins import PluginHost
+    from tfpilot_core.query import Query, QueryResult
 
 log = structlog.get_logger("tfpilot.platform")
 tracer = trace.get_tracer("tfpilot")
@@ -119,10 +125,17 @@ class Platform:
     """
 
     def __init__(self, host: PluginHost, *, clock: Callable[[], datetime] = utcnow) -> None:
+        from tfpilot_core.access import Access
+
         self.host = host
         self.config: Config = host.config
         self._clock = clock
         self._catalog: Catalog | None = None
+        #: The one place that answers "may X do A on request R" (see :mod:`tfpilot_core.access`).
+        self.access = Access(self.config)
+        self._notifications: Notifications | None = None
+        #: The trace every span, event and attempt of this session belongs to (TRACEPARENT).
+        self.trace_id = join_session()
 
     @classmethod
     def from_config(
@@ -153,6 +166,15 @@ class Platform:
         return self.host.store()
 
     @property
+    def notifications(self) -> Notifications:
+        """Routing, the outbox, preferences and digests (:mod:`tfpilot_core.notifications`)."""
+        if self._notifications is None:
+            from tfpilot_core.notifications.service import Notifications
+
+            self._notifications = Notifications(self)
+        return self._notifications
+
+    @property
     def catalog(self) -> Catalog:
         """The module catalog, from every module source plugin."""
         if self._catalog is None:
@@ -171,7 +193,8 @@ class Platform:
                 "set [core] runner)",
                 key="core.runner",
             )
-        return self.host.runner()
+        # Wrapped so that every run's Terraform output is stored as the attempt's log.
+        return CapturingRunner(self.host.runner(), self.store)  # type: ignore[return-value]
 
     def _run_spec(self, request: Request, spec: ModuleSpec | None = None) -> RunSpec:
         """What the runner needs for ``request``: module directory, mirrors, sensitive inputs."""
@@ -189,7 +212,7 @@ class Platform:
         )
 
     def role_of(self, actor: str) -> Any:
-        """The actor's configured role."""
+        """The actor's configured global role (decisions use :attr:`access`)."""
         return self.config.role_of(actor)
 
     def environment(self, key: str) -> Environment:
@@ -207,13 +230,9 @@ class Platform:
     def _authorize(
         self, action: Action, actor: str, request: Request | None, env: Environment
     ) -> None:
-        authorize(
-            action,
-            actor=actor,
-            role=self.role_of(actor),
-            environment=env,
-            author=request.created_by if request else None,
-        )
+        if request is None:
+            raise ValueError("_authorize needs a request; creates are checked by project")
+        self.access.check(actor, action, request)
 
     # -- events -------------------------------------------------------------------------------
 
@@ -233,28 +252,14 @@ class Platform:
             at=self._clock(),
             revision=request.revision,
             actor=actor,
-            correlation_id=correlation_id,
+            correlation_id=correlation_id or current_correlation_id(),
             data=dict(data or {}),
         )
         stored = self.store.append_event(event)
         log.info("event", type=type_, request_id=request.id, actor=actor)
-        if not type_.startswith("notification_"):
-            for name, error in self.host.notify(stored, request):
-                follow = "notification_failed" if error else "notification_sent"
-                details: dict[str, Any] = {"notifier": name, "for": type_, "for_seq": stored.seq}
-                if error:
-                    details["error"] = error
-                self.store.append_event(
-                    Event(
-                        request_id=request.id,
-                        type=follow,
-                        at=self._clock(),
-                        revision=request.revision,
-                        actor="system",
-                        correlation_id=correlation_id,
-                        data=details,
-                    )
-                )
+        # Routed to the outbox, not sent inline: sending waits until no lock is held and is
+        # bounded by [notifications] budget_seconds (tfpilot_core.notifications.service).
+        self.notifications.record(stored, request)
         self.host.observe(stored, request)
         return stored
 
@@ -264,13 +269,16 @@ class Platform:
         """Take the per-request run lock; an expired lock counts as free."""
         expires = self._clock() + timedelta(seconds=self.config.core.stale_after_seconds)
         try:
-            return self.store.put_record(
+            lock = self.store.put_record(
                 LOCKS,
                 request_id,
                 {"owner": owner, "purpose": purpose, "at": self._clock().isoformat()},
                 expected_version=None,
                 expires_at=expires,
             )
+            # Notifications recorded while the lock is held are sent after _unlock.
+            self.notifications.hold()
+            return lock
         except (ConflictError, AlreadyExistsError):
             held = self.store.get_record(LOCKS, request_id)
             detail = f" by {held.value.get('owner')} ({held.value.get('purpose')})" if held else ""
@@ -285,6 +293,8 @@ class Platform:
         except (ConflictError, NotFoundError):
             # Expired and taken over by someone else: theirs now, not ours to delete.
             log.warning("lock_lost", request_id=lock.key)
+        finally:
+            self.notifications.release()
 
     def _idempotent(
         self,
@@ -373,13 +383,19 @@ class Platform:
         return tags
 
     def _policy(
-        self, request: Request, stage: str, plan: Plan | None = None
+        self,
+        request: Request,
+        stage: str,
+        plan: Plan | None = None,
+        cost: CostEstimate | None = None,
     ) -> list[PolicyFinding]:
         from tfpilot_core.interfaces import PolicyInput
 
         env = self.environment(request.placement.environment)
         spec = self.catalog.get(request.placement.module)
-        subject = PolicyInput(request=request, environment=env, stage=stage, plan=plan, module=spec)
+        subject = PolicyInput(
+            request=request, environment=env, stage=stage, plan=plan, module=spec, cost=cost
+        )
         return [f.model_copy(update={"stage": stage}) for f in self.host.evaluate_policy(subject)]
 
     def _policy_engines(self) -> list[str]:
@@ -417,9 +433,25 @@ class Platform:
         from tfpilot_core.catalog.ids import new_request_id
         from tfpilot_core.catalog.validation import normalize_inputs
 
+        from tfpilot_core.limits import check_input_limits, check_placement
+
         env = self.environment(environment)
-        self._authorize(Action.CREATE, actor, None, env)
+        check_placement(project=project)
+        self.access.check(actor, Action.CREATE, project=project, environment=env.key)
         spec = self.catalog.get(module)
+        check_input_limits(inputs or {}, self.config.core)
+        template_version: int | None = None
+        if template_id is not None:
+            # A template's defaults under the user's inputs; a locked field given is refused.
+            from tfpilot_core.templates import Templates
+
+            inputs, template_version = Templates(self).for_create(
+                template_id,
+                module=module,
+                environment=env.key,
+                project=project,
+                inputs=inputs or {},
+            )
         fingerprint = {
             "module": module,
             "environment": environment,
@@ -439,6 +471,7 @@ class Platform:
                     module=module,
                     module_version=spec.version,
                     template_id=template_id,
+                    template_version=template_version,
                 )
                 normalized = normalize_inputs(
                     spec,
@@ -455,6 +488,7 @@ class Platform:
                     created_at=now,
                     updated_at=now,
                     opt_outs=[OptOut(actor=actor, at=now, **o) for o in opt_outs],
+                    revision_authors=[RevisionAuthor(revision=1, actor=actor, at=now)],
                 )
                 findings = self._policy(request, "request")
                 self._refuse_blocking(findings)
@@ -500,9 +534,12 @@ class Platform:
         """
         from tfpilot_core.catalog.validation import normalize_inputs
 
+        from tfpilot_core.limits import check_input_limits
+
         request = self.get(request_id)
         env = self.environment(request.placement.environment)
         self._authorize(Action.UPDATE, actor, request, env)
+        check_input_limits(inputs, self.config.core)
         status = self.status(request)
         if status in _UPDATE_BLOCKED:
             raise ForbiddenError(f"request {request_id} cannot be updated while {status.value}")
@@ -540,6 +577,9 @@ class Platform:
                 new.inputs = normalized
                 new.revision += 1
                 new.updated_at = self._clock()
+                new.revision_authors.append(
+                    RevisionAuthor(revision=new.revision, actor=actor, at=new.updated_at)
+                )
                 new.policy_findings = findings
                 new.summary = None
                 new.cost = None
@@ -569,8 +609,17 @@ class Platform:
     # -- runs ---------------------------------------------------------------------------------
 
     def _start_attempt(
-        self, request_id: str, kind: RunKind, actor: str, runner: str, **fields: Any
+        self,
+        request_id: str,
+        kind: RunKind,
+        actor: str,
+        runner: str,
+        *,
+        queued: bool = False,
+        **fields: Any,
     ) -> tuple[Request, RunAttempt]:
+        # ``queued``: a dispatching runner starts the run elsewhere; it is in progress only
+        # once the job says so (tfpilot_core.runs).
         from tfpilot_core.stores.cas import update_request
 
         holder: list[RunAttempt] = []
@@ -584,11 +633,12 @@ class Platform:
                 runner=runner,
                 revision=current.revision,
                 actor=actor,
-                status=RunStatus.IN_PROGRESS,
+                status=RunStatus.QUEUED if queued else RunStatus.IN_PROGRESS,
                 created_at=self._clock(),
-                started_at=self._clock(),
+                started_at=None if queued else self._clock(),
                 **fields,
             )
+            attempt.details.update(current_ids())  # correlation: `tfpilot trace REQ`
             attempts.append(attempt)
             holder[:] = [attempt]
             return current
@@ -611,6 +661,8 @@ class Platform:
             attempts = current.runs[attempt.kind]
             for i, existing in enumerate(attempts):
                 if existing.id == attempt.id:
+                    if "details" in fields:  # keep what the start recorded (trace id)
+                        fields["details"] = {**existing.details, **fields["details"]}
                     attempts[i] = existing.advanced(
                         status=RunStatus.COMPLETED,
                         conclusion=conclusion,
@@ -644,25 +696,59 @@ class Platform:
                 log.error("recording_failure_failed", run=attempt.id, error=str(record_error))
             raise
 
+    def _dispatched(
+        self, request_id: str, attempt: RunAttempt, actor: str, result: RunResult
+    ) -> Request:
+        """A run started elsewhere: the attempt stays queued (see :mod:`tfpilot_core.runs`)."""
+        from tfpilot_core.runs import record_dispatch
+
+        return record_dispatch(self, request_id, attempt, actor, result)
+
     def _failed(self, kind: str, request: Request, result: RunResult) -> ExternalToolError:
         error = (result.error or result.log or f"{kind} failed").strip()
         return ExternalToolError(f"{kind} of {request.id} failed: {error[-1500:]}")
+
+    def _plan_checks(self, actor: str, request: Request, *, destroy: bool) -> None:
+        """What must hold to start a plan (before the lock, and again under it)."""
+        env = self.environment(request.placement.environment)
+        self._authorize(Action.DESTROY if destroy else Action.PLAN, actor, request, env)
+        status = self.status(request)
+        if destroy:
+            applied = request.latest(RunKind.APPLY)
+            if (
+                status
+                not in (
+                    RequestStatus.APPLIED,
+                    RequestStatus.PLAN_READY,
+                    RequestStatus.APPROVED,
+                    RequestStatus.FAILED,
+                )
+                or applied is None
+                or applied.conclusion is not Conclusion.SUCCESS
+            ):
+                raise ForbiddenError(
+                    f"only applied requests can be destroyed; {request.id} is {status.value}"
+                )
+        elif status not in _PLAN_FROM:
+            raise ForbiddenError(f"request {request.id} cannot be planned while {status.value}")
 
     def plan(self, actor: str, request_id: str) -> Request:
         """Render and plan the request, then policy, cost and summary on the plan.
 
         :raises ExternalToolError: Terraform failed (recorded as a failed attempt first).
         """
-        request = self.get(request_id)
-        env = self.environment(request.placement.environment)
-        self._authorize(Action.PLAN, actor, request, env)
-        status = self.status(request)
-        if status not in _PLAN_FROM:
-            raise ForbiddenError(f"request {request_id} cannot be planned while {status.value}")
+        return self._plan(actor, request_id, destroy=False)
+
+    def _plan(self, actor: str, request_id: str, *, destroy: bool) -> Request:
+        self._plan_checks(actor, self.get(request_id), destroy=destroy)
         runner = self.runner()
-        spec = self.catalog.get(request.placement.module)
-        lock = self._lock(request_id, actor, "plan")
+        lock = self._lock(request_id, actor, "destroy plan" if destroy else "plan")
         try:
+            # Re-read and re-check under the lock: another process may have acted meanwhile.
+            request = self.get(request_id)
+            self._plan_checks(actor, request, destroy=destroy)
+            env = self.environment(request.placement.environment)
+            spec = self.catalog.get(request.placement.module)
             with tracer.start_as_current_span(
                 "tfpilot.plan", attributes={"tfpilot.request_id": request_id}
             ):
@@ -671,16 +757,23 @@ class Platform:
                     RunKind.PLAN,
                     actor,
                     self.config.core.runner,
+                    queued=_dispatching(runner),
                     module_version=spec.version,
+                    details={"destroy": True} if destroy else {},
                 )
                 self._emit(
                     request,
                     "plan_started",
                     actor,
-                    {"run": attempt.id, "revision": request.revision},
+                    {"run": attempt.id, "revision": request.revision, "destroy": destroy},
                 )
                 with self._recording_failure(request, attempt, actor, "plan_failed"):
-                    result = runner.plan(self._run_spec(request, spec))
+                    if destroy:
+                        result = runner.plan(self._run_spec(request, spec), destroy=True)
+                    else:
+                        result = runner.plan(self._run_spec(request, spec))
+                    if result.dispatched:
+                        return self._dispatched(request_id, attempt, actor, result)
                     if not result.success or result.plan_file is None or not result.plan_json:
                         raise self._failed("plan", request, result)
                     plan, digest, findings, cost, summary = self._after_plan(
@@ -746,13 +839,17 @@ class Platform:
         plan = Plan.parse(result.plan_json)
         digest = self.store.put_artifact(request.id, f"{attempt_id}.tfplan", result.plan_file)
         masked = plan.masked(sensitive_inputs=spec.sensitive_inputs)
-        findings = [
-            *(f for f in request.policy_findings if f.stage == "request"),
-            *self._policy(request, "plan", masked),
-        ]
-        cost = self.host.estimate_cost(request, masked)
+        # Cost before policy, so that budget rules judge this plan's estimate.
+        from tfpilot_core.promotion import reusable_cost
+
+        # A promoted request whose plan creates what its source's apply did reuses its estimate.
+        cost = reusable_cost(self, request, masked) or self.host.estimate_cost(request, masked)
         if cost is not None:
             cost = cost.model_copy(update={"plan_digest": digest})
+        findings = [
+            *(f for f in request.policy_findings if f.stage == "request"),
+            *self._policy(request, "plan", masked, cost),
+        ]
         summary = self.host.summarize(request, masked, SummaryContext(findings=findings, cost=cost))
         if summary is not None:
             summary = summary.model_copy(update={"plan_digest": digest})
@@ -845,47 +942,79 @@ class Platform:
         self._emit(stored, "approved", actor, {"plan_digest": digest, "comment": comment})
         return stored
 
-    def apply(self, actor: str, request_id: str) -> Request:
-        """Apply exactly the approved plan, refusing if anything changed since the approval."""
-        request = self.get(request_id)
+    def _apply_checks(
+        self, actor: str, request: Request
+    ) -> tuple[RunAttempt, Approval | None, ModuleSpec, bytes]:
+        """Everything that must hold to apply ``request``'s current plan now.
+
+        Called before the request lock is taken (to fail fast) and again right after, on a fresh
+        read, so that a second process that waited for the lock never acts on what it saw before
+        (no check-then-act race).
+        """
         env = self.environment(request.placement.environment)
         status = self.status(request)
-        automatic = env.auto_apply and status is RequestStatus.PLAN_READY
-        authorize(
-            Action.APPLY,
-            actor=actor,
-            role=self.role_of(actor),
-            environment=env,
-            author=request.created_by,
-            automatic=automatic,
-        )
         plan = current_plan(request)
+        # auto_apply lets a plan with nothing to override be applied without an approval; a plan
+        # with blocking or mandatory findings still goes through approve (which refuses blocking
+        # ones and records an approver's overrides of mandatory ones).
+        needs_approval = any(
+            f.level in (PolicyLevel.BLOCKING, PolicyLevel.MANDATORY)
+            for f in request.policy_findings
+        )
+        automatic = (
+            env.auto_apply
+            and not env.protected
+            and status is RequestStatus.PLAN_READY
+            and not needs_approval
+        )
+        destroying = plan is not None and bool(plan.details.get("destroy"))
+        if destroying:
+            automatic = False
+        action = Action.DESTROY if destroying else Action.APPLY
+        self.access.check(actor, action, request, automatic=automatic)
         if (
             plan is None
             or plan.plan_digest is None
             or (status is not RequestStatus.APPROVED and not automatic)
         ):
+            why = ""
+            if env.auto_apply and status is RequestStatus.PLAN_READY and needs_approval:
+                why = "; its policy findings need an approver (auto_apply stays inside policy)"
             raise ForbiddenError(
-                f"request {request_id} has no approved plan to apply (status {status.value})"
+                f"request {request.id} has no approved plan to apply (status {status.value}){why}"
             )
         approval = current_approval(request)
         if approval is None and not automatic:
-            raise ForbiddenError(f"request {request_id}: the plan was not approved")
+            raise ForbiddenError(f"request {request.id}: the plan was not approved")
         spec = self.catalog.get(request.placement.module)
         if plan.module_version and spec.version != plan.module_version:
             raise ConflictError(
                 f"module {spec.name} changed since the plan was made (version "
                 f"{plan.module_version[:12]} -> {spec.version[:12]}); plan again"
             )
-        plan_file = self.store.get_artifact(request_id, f"{plan.id}.tfplan")
+        plan_file = self.store.get_artifact(request.id, f"{plan.id}.tfplan")
         if sha256(plan_file) != plan.plan_digest:
             raise ConflictError(
-                f"the saved plan of {request_id} does not match its approved digest "
+                f"the saved plan of {request.id} does not match its approved digest "
                 f"({plan.plan_digest[:12]}): refusing to apply a tampered plan"
             )
+        return plan, approval, spec, plan_file
+
+    def apply(self, actor: str, request_id: str) -> Request:
+        """Apply exactly the approved plan, refusing if anything changed since the approval.
+
+        The current plan may be a destroy plan (:meth:`destroy`): applying it destroys what the
+        request created and is recorded as a destroy run.
+        """
+        self._apply_checks(actor, self.get(request_id))
         runner = self.runner()
         lock = self._lock(request_id, actor, "apply")
         try:
+            # Re-read and re-check under the lock: whatever we saw before may have changed.
+            request = self.get(request_id)
+            plan, approval, spec, plan_file = self._apply_checks(actor, request)
+            if plan.details.get("destroy"):
+                return self._apply_destroy(actor, request, plan, approval, spec, plan_file, runner)
             with tracer.start_as_current_span(
                 "tfpilot.apply", attributes={"tfpilot.request_id": request_id}
             ):
@@ -894,6 +1023,7 @@ class Platform:
                     RunKind.APPLY,
                     actor,
                     self.config.core.runner,
+                    queued=_dispatching(runner),
                     plan_digest=plan.plan_digest,
                     module_version=spec.version,
                 )
@@ -910,6 +1040,8 @@ class Platform:
                         plan_file,
                         rendered_digest=plan.rendered_digest,
                     )
+                    if result.dispatched:
+                        return self._dispatched(request_id, attempt, actor, result)
                     if not result.success:
                         raise self._failed("apply", request, result)
                     if result.state is not None:
@@ -930,36 +1062,117 @@ class Platform:
         finally:
             self._unlock(lock)
 
-    def destroy(self, actor: str, request_id: str) -> Request:
-        """Destroy what an applied request created, archiving its final state."""
+    def _apply_destroy(
+        self,
+        actor: str,
+        request: Request,
+        plan: RunAttempt,
+        approval: Approval | None,
+        spec: ModuleSpec,
+        plan_file: bytes,
+        runner: Runner,
+    ) -> Request:
+        """Apply an approved destroy plan (the caller holds the lock); a destroy run."""
+        # The state as it was before the destroy is the archive (what the request had created).
+        try:
+            before: bytes | None = self.store.get_artifact(request.id, "state.tfstate")
+        except NotFoundError:
+            before = None
+        request, attempt = self._start_attempt(
+            request.id,
+            RunKind.DESTROY,
+            actor,
+            self.config.core.runner,
+            plan_digest=plan.plan_digest,
+            module_version=spec.version,
+        )
+        approvers = [approval.actor] if approval else []
+        self._emit(
+            request,
+            "destroy_started",
+            actor,
+            {"run": attempt.id, "plan_digest": plan.plan_digest, "approvers": approvers},
+        )
+        with self._recording_failure(request, attempt, actor, "destroy_failed"):
+            result = runner.apply(
+                self._run_spec(request, spec), plan_file, rendered_digest=plan.rendered_digest
+            )
+            if not result.success:
+                raise self._failed("destroy", request, result)
+            archived = None
+            if before is not None:
+                archived = self.store.put_artifact(request.id, "final-state.tfstate", before)
+        request = self._finish_attempt(
+            request.id, attempt, Conclusion.SUCCESS, details={"archived_state": archived}
+        )
+        self._emit(
+            request,
+            "destroy_succeeded",
+            actor,
+            {"run": attempt.id, "archived_state": archived, "plan_digest": plan.plan_digest},
+        )
+        return request
+
+    def destroy(self, actor: str, request_id: str, *, yes: bool = False) -> Request:
+        """Destroy as a reviewed change: make a destroy plan, and apply it once it may be.
+
+        The destroy plan gets a summary, policy and a cost delta like any plan. In a protected
+        environment it needs an approval by someone other than whoever asked for the destroy
+        (four eyes), then :meth:`apply` applies exactly that plan. In an unprotected environment
+        ``yes=True`` does both steps at once. Who may ask stays ``Action.DESTROY`` (admins by
+        default; ``destroy_allowed_actors`` narrows it).
+        """
         request = self.get(request_id)
         env = self.environment(request.placement.environment)
-        self._authorize(Action.DESTROY, actor, request, env)
-        status = self.status(request)
-        applied = request.latest(RunKind.APPLY)
-        if (
-            status
-            not in (
-                RequestStatus.APPLIED,
-                RequestStatus.PLAN_READY,
-                RequestStatus.APPROVED,
-                RequestStatus.FAILED,
-            )
-            or applied is None
-            or applied.conclusion is not Conclusion.SUCCESS
-        ):
-            raise ForbiddenError(
-                f"only applied requests can be destroyed; {request_id} is {status.value}"
-            )
+        runner = self.runner()
+        if not _plans_destroys(runner):
+            # A runner written before destroy plans existed: only the old one-step destroy,
+            # and only where no approval is needed (deprecated; see docs/runner.md).
+            if env.protected or not yes:
+                raise ConfigError(
+                    f"runner {self.config.core.runner!r} cannot make destroy plans (its plan() "
+                    "takes no destroy=...), so destroys cannot be reviewed; in an unprotected "
+                    "environment pass yes=True (--yes) for a one-step destroy",
+                    key="core.runner",
+                )
+            return self._legacy_destroy(actor, request_id)
+        planned = self._plan(actor, request_id, destroy=True)
+        if yes and not env.protected:
+            plan = current_plan(planned)
+            if plan is not None and plan.conclusion is Conclusion.SUCCESS:
+                blocking = [
+                    f for f in planned.policy_findings if f.level is PolicyLevel.BLOCKING
+                ]
+                if blocking:
+                    raise PolicyBlockedError(
+                        "destroy blocked by policy: "
+                        + "; ".join(f"{f.rule_id}: {f.message}" for f in blocking)
+                    )
+                self.approve(actor, request_id, plan_digest=plan.plan_digest, comment="--yes")
+                return self.apply(actor, request_id)
+        return planned
+
+    def _legacy_destroy(self, actor: str, request_id: str) -> Request:
+        """One-step ``destroy`` through a runner that cannot plan destroys (deprecated)."""
+        request = self.get(request_id)
+        env = self.environment(request.placement.environment)
+        self._plan_checks(actor, request, destroy=True)
         runner = self.runner()
         lock = self._lock(request_id, actor, "destroy")
         try:
+            self._plan_checks(actor, self.get(request_id), destroy=True)
             request, attempt = self._start_attempt(
-                request_id, RunKind.DESTROY, actor, self.config.core.runner
+                request_id,
+                RunKind.DESTROY,
+                actor,
+                self.config.core.runner,
+                queued=_dispatching(runner),
             )
             self._emit(request, "destroy_started", actor, {"run": attempt.id})
             with self._recording_failure(request, attempt, actor, "destroy_failed"):
                 result = runner.destroy(self._run_spec(request))
+                if result.dispatched:
+                    return self._dispatched(request_id, attempt, actor, result)
                 if not result.success:
                     raise self._failed("destroy", request, result)
                 archived = None
@@ -1040,68 +1253,22 @@ class Platform:
             self._unlock(lock)
 
     def promote(
-        self, actor: str, request_id: str, *, idempotency_key: str | None = None
+        self,
+        actor: str,
+        request_id: str,
+        *,
+        to: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Request:
-        """Copy an applied, drift-free request's inputs to the next environment, as a new request.
+        """Promote an applied, drift-free request to the next environment, as a new request.
 
-        The new request is linked to its source (``promoted_from``) and needs its own plan and
-        approval. What is copied is what a user chose: server tags are set anew, names get the new
-        request's suffix, read-only inputs keep their defaults, and opt-outs are not carried over
-        (a security exception must be justified again for each environment).
+        The gates (applied, drift-free, drift check age, soak, path), what is copied and what is
+        reused are those of :class:`tfpilot_core.promotion.Promotions`. The new request is linked
+        to its source both ways and needs its own plan and approval.
         """
-        from tfpilot_core.catalog.validation import RESERVED_TAG_PREFIX, split_name
-        from tfpilot_core.stores.cas import update_request
+        from tfpilot_core.promotion import Promotions
 
-        source = self.get(request_id)
-        env = self.environment(source.placement.environment)
-        self._authorize(Action.PROMOTE, actor, source, env)
-        status = self.status(source)
-        if status is not RequestStatus.APPLIED:
-            raise ForbiddenError(
-                f"only applied requests can be promoted; {request_id} is {status.value}"
-            )
-        if source.drift is not None and source.drift.result is not DriftResult.NONE:
-            result = source.drift.result.value
-            raise ForbiddenError(f"{request_id} has drift ({result}): fix it before promoting")
-        keys = [e.key for e in self.config.core.environments]
-        position = keys.index(env.key)
-        if position + 1 >= len(keys):
-            raise ForbiddenError(
-                f"{env.key} is the last environment: there is nowhere to promote to"
-            )
-        target = keys[position + 1]
-        spec = self.catalog.get(source.placement.module)
-        inputs: dict[str, Any] = {}
-        for name, value in source.inputs.items():
-            item = spec.inputs.get(name)
-            if item is None or item.read_only:
-                continue
-            if name == spec.name_input and isinstance(value, str):
-                value = split_name(value, source.id)
-            if name == spec.tags_input and isinstance(value, dict):
-                value = {
-                    k: v for k, v in value.items() if not k.lower().startswith(RESERVED_TAG_PREFIX)
-                }
-            inputs[name] = value
-        promoted = self.create(
-            actor,
-            module=source.placement.module,
-            environment=target,
-            project=source.placement.project,
-            inputs=inputs,
-            template_id=source.placement.template_id,
-            idempotency_key=idempotency_key,
-        )
-        if promoted.promoted_from is None:
-
-            def link(current: Request) -> Request:
-                current.promoted_from = source.id
-                return current
-
-            promoted = update_request(self.store, promoted.id, link)
-            self._emit(source, "promoted", actor, {"to": promoted.id, "environment": target})
-            self._emit(promoted, "promoted", actor, {"from": source.id, "environment": env.key})
-        return promoted
+        return Promotions(self).promote(actor, request_id, to=to, idempotency_key=idempotency_key)
 
     def reconcile(self, actor: str, request_id: str) -> Request:
         """Close runs that went stale (a process died mid-run) so the request can be retried.
@@ -1141,26 +1308,139 @@ class Platform:
     # -- reads --------------------------------------------------------------------------------
 
     def get(self, request_id: str) -> Request:
-        """The stored request (the id is validated first)."""
+        """The stored request, unchecked (the id is validated first).
+
+        For code acting on the platform's own behalf. Anything that shows a request to a person
+        or another system reads it with :meth:`read`, which checks they may.
+        """
         from tfpilot_core.catalog.ids import validate_request_id
 
         return self.store.get_request(validate_request_id(request_id))
 
-    def list(self, query: RequestQuery | None = None) -> RequestPage:
-        """Requests matching ``query`` (all, newest first, by default)."""
-        return self.store.list_requests(query or RequestQuery())
+    def read(self, actor: str, request_id: str) -> Request:
+        """The stored request, if ``actor`` may read it (else :class:`ForbiddenError`)."""
+        request = self.get(request_id)
+        self.access.check(actor, Action.READ, request)
+        return request
 
-    def timeline(self, request_id: str) -> builtins.list[Event]:
-        """The request's events, oldest first."""
-        self.get(request_id)
+    def view(self, request: Request) -> dict[str, Any]:
+        """The public JSON form of ``request``: sensitive inputs masked, status derived.
+
+        The one rendering every output uses (CLI ``--json``, the HTTP API, MCP): sensitive inputs
+        are write-only and show as ``(sensitive)``.
+        """
+        from tfpilot_core.masking import mask_keys
+
+        data = request.model_dump(mode="json")
+        try:
+            hidden = self.catalog.get(request.placement.module).sensitive_inputs
+        except TfpilotError:
+            # The module left the catalog: nothing says which inputs were sensitive, so show
+            # none of the values rather than guess.
+            hidden = list(request.inputs)
+        data["inputs"] = mask_keys(data["inputs"], hidden)
+        data["status"] = self.status(request).value
+        return data
+
+    def list(
+        self, actor: str | RequestQuery | None = None, query: RequestQuery | None = None
+    ) -> RequestPage:
+        """Requests matching ``query`` that ``actor`` may read (newest first).
+
+        ``list(query)`` without an actor is the pre-0.2 form: deprecated, and unscoped (it is
+        what trusted embedding code used). Pages may hold fewer than ``limit`` items when some
+        are not readable; follow ``next_cursor``.
+        """
+        if actor is None or isinstance(actor, RequestQuery):
+            import warnings
+
+            warnings.warn(
+                "Platform.list(query) is deprecated: pass the acting user, list(actor, query)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return self.store.list_requests(actor or RequestQuery())
+        page = self.store.list_requests(query or RequestQuery())
+        readable = self.access.readable(actor, page.items)
+        return page.model_copy(update={"items": readable})
+
+    def query(self, actor: str, query: Query) -> QueryResult:
+        """Run a typed query (:mod:`tfpilot_core.query`) over what ``actor`` may read."""
+        from tfpilot_core.query import run_query
+
+        return run_query(self, actor, query)
+
+    def timeline(self, actor: str, request_id: str | None = None) -> builtins.list[Event]:
+        """The request's events, oldest first, if ``actor`` may read it.
+
+        ``timeline(request_id)`` (one argument) is the deprecated, unchecked pre-0.2 form.
+        """
+        if request_id is None:
+            request_id = _deprecated_unchecked("timeline", actor)
+            self.get(request_id)
+        else:
+            self.read(actor, request_id)
         return self.store.list_events(request_id)
 
-    def audit(self, request_id: str) -> dict[str, Any]:
-        """A change decision record, derived only from what is stored (deterministic)."""
+    def audit(self, actor: str, request_id: str | None = None) -> dict[str, Any]:
+        """A change decision record, derived only from what is stored (deterministic).
+
+        ``audit(request_id)`` (one argument) is the deprecated, unchecked pre-0.2 form.
+        """
         from tfpilot_core.audit import audit_record
 
-        request = self.get(request_id)
-        return audit_record(request, self.store.list_events(request_id), self.status(request))
+        if request_id is None:
+            request_id = _deprecated_unchecked("audit", actor)
+            request = self.get(request_id)
+        else:
+            request = self.read(actor, request_id)
+        from tfpilot_core.promotion import Promotions
+
+        chain = Promotions(self).chain(request, actor if request_id != actor else None)
+        return audit_record(
+            request, self.store.list_events(request_id), self.status(request), chain=chain
+        )
+
+
+def _deprecated_unchecked(method: str, request_id: str) -> str:
+    import warnings
+
+    warnings.warn(
+        f"Platform.{method}(request_id) is deprecated: pass the acting user first, "
+        f"{method}(actor, request_id)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return request_id
+
+
+def _plans_destroys(runner: Runner) -> bool:
+    """Whether the runner's ``plan`` takes ``destroy=`` (runners since destroy plans)."""
+    import inspect
+
+    target: Any = runner
+    # Unwrap the tracing proxy and any wrappers (log capture) down to the plugin's object.
+    for _ in range(8):
+        inner = getattr(target, "wrapped", None)
+        if inner is None:
+            break
+        target = inner
+    try:
+        return "destroy" in inspect.signature(target.plan).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _dispatching(runner: Runner) -> bool:
+    """Whether the runner starts runs elsewhere (its attempts begin ``queued``)."""
+    target: Any = runner
+    for _ in range(8):
+        if getattr(target, "dispatches", False):
+            return True
+        target = getattr(target, "wrapped", None)
+        if target is None:
+            break
+    return False
 
 
 def _findings(findings: Sequence[PolicyFinding]) -> list[dict[str, Any]]:

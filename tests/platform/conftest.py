@@ -69,6 +69,8 @@ class FakeRunner:
         self.calls: list[str] = []
         self.fail_next: str | None = None
         self.drifted = False
+        #: Called at the start of apply (a test may block here to stall a run).
+        self.stall: Callable[[], None] | None = None
 
     def _plan_json(self, spec: RunSpec) -> dict[str, Any]:
         return {
@@ -104,12 +106,17 @@ class FakeRunner:
             else [],
         }
 
-    def plan(self, spec: RunSpec, *, refresh_only: bool = False) -> RunResult:
-        self.calls.append("refresh" if refresh_only else "plan")
+    def plan(
+        self, spec: RunSpec, *, refresh_only: bool = False, destroy: bool = False
+    ) -> RunResult:
+        self.calls.append("refresh" if refresh_only else "destroy-plan" if destroy else "plan")
         if self.fail_next == "plan":
             self.fail_next = None
             return RunResult(success=False, error="Error: invalid region")
         document = self._plan_json(spec)
+        if destroy:
+            change = document["resource_changes"][0]["change"]
+            change.update(actions=["delete"], before=change["after"], after=None)
         data = json.dumps(document, sort_keys=True).encode()
         return RunResult(
             success=True,
@@ -123,6 +130,8 @@ class FakeRunner:
         self, spec: RunSpec, plan_file: bytes, *, rendered_digest: str | None = None
     ) -> RunResult:
         self.calls.append("apply")
+        if self.stall is not None:
+            self.stall()
         if self.fail_next == "apply":
             self.fail_next = None
             return RunResult(success=False, error="Error: name taken")

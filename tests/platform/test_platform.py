@@ -71,9 +71,25 @@ def test_whole_lifecycle(platform: Platform, runner: Any) -> None:
 
     with pytest.raises(ForbiddenError, match="needs role admin"):
         platform.destroy("appr", request.id)
+    # A destroy is a reviewed change: a destroy plan, approved by someone else, then applied.
     request = platform.destroy("admin", request.id)
+    assert platform.status(request) is RequestStatus.PLAN_READY
+    destroy_plan = request.latest(RunKind.PLAN)
+    assert destroy_plan is not None and destroy_plan.details["destroy"] is True
+    with pytest.raises(ForbiddenError, match="asked for this destroy"):
+        platform.approve("admin", request.id)
+    request = platform.approve(
+        "appr",
+        request.id,
+        plan_digest=destroy_plan.plan_digest,
+        overrides=[{"rule_id": f.rule_id, "reason": "decommissioned"}
+                   for f in request.policy_findings if f.level.value == "mandatory"],
+    )
+    with pytest.raises(ForbiddenError, match="needs role admin"):
+        platform.apply("appr", request.id)  # applying a destroy plan is a destroy
+    request = platform.apply("admin", request.id)
     assert platform.status(request) is RequestStatus.DESTROYED
-    assert runner.calls == ["plan", "apply", "refresh", "refresh", "destroy"]
+    assert runner.calls == ["plan", "apply", "refresh", "refresh", "destroy-plan", "apply"]
     assert events(platform, request.id) == [
         "request_created",
         "plan_started",
@@ -86,14 +102,18 @@ def test_whole_lifecycle(platform: Platform, runner: Any) -> None:
         "drift_detected",
         "drift_checked",
         "drift_cleared",
+        "plan_started",
+        "plan_succeeded",
+        "approval_required",
+        "approved",
         "destroy_started",
         "destroy_succeeded",
     ]
-    audit = platform.audit(request.id)
+    audit = platform.audit("admin", request.id)
     [change] = audit["changes"]
     assert change["plan_digest"] == plan.plan_digest
     assert [a["actor"] for a in change["approvals"]] == ["appr"]
-    assert audit == platform.audit(request.id)  # deterministic
+    assert audit == platform.audit("admin", request.id)  # deterministic
     assert audit["destroys"][0]["archived_state"]
 
 

@@ -128,7 +128,7 @@ def run_demo(home: Path) -> None:
                 inputs={"name": "Logs_Bucket", "region": "mars-1", "colour": "blue"},
             ),
         )
-        demo.expect(not platform.list().items, "nothing stored for a rejected request")
+        demo.expect(not platform.list("carol").items, "nothing stored for a rejected request")
 
     with demo.step("A request that breaks policy is refused (a public instance)"):
         from tfpilot_core.errors import PolicyBlockedError
@@ -212,9 +212,25 @@ def run_demo(home: Path) -> None:
         demo.expect(bucket is not None and bucket.get("public_access") is False, "private again")
         click.echo("    drift cleared: the bucket is private again")
 
-    with demo.step("bob may not destroy (admins only); carol destroys"):
+    with demo.step("bob may not destroy (admins only); carol asks for a destroy plan"):
         demo.expect_error(ForbiddenError, lambda: platform.destroy("bob", request.id))
         request = platform.destroy("carol", request.id)
+        if request.summary:
+            _say(request.summary.text)
+        demo.expect(demo.status(request) == "plan_ready", "a destroy plan, waiting for review")
+
+    with demo.step("A destroy is a reviewed change: carol may not approve her own"):
+        demo.expect_error(ForbiddenError, lambda: platform.approve("carol", request.id))
+        plan = request.latest(RunKind.PLAN)
+        # Deleting in prod is a mandatory finding: the approver overrides it, in writing.
+        request = platform.approve(
+            "bob",
+            request.id,
+            plan_digest=plan.plan_digest if plan else None,
+            overrides=[{"rule_id": "destroy.protected", "reason": "decommissioned, as asked"}],
+        )
+        click.echo("    bob approves the destroy plan, overriding destroy.protected with a reason")
+        request = platform.apply("carol", request.id)
         demo.expect(demo.status(request) == "destroyed", "status destroyed")
         demo.expect(
             _sandbox_object(platform, "sandbox_bucket", request.inputs["name"]) is None,
@@ -224,9 +240,9 @@ def run_demo(home: Path) -> None:
     with demo.step("The timeline: every step, recorded"):
         from tfpilot_core.cli.requests import format_event
 
-        for event in platform.timeline(request.id):
+        for event in platform.timeline("carol", request.id):
             click.echo("    " + format_event(event))
-        audit = platform.audit(request.id)
+        audit = platform.audit("carol", request.id)
         click.echo(
             f"    audit: {len(audit['changes'])} applies, each bound to its plan and approvers"
         )

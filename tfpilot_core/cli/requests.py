@@ -81,9 +81,8 @@ def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
 
 def request_data(request: Request) -> dict[str, Any]:
     """The JSON form of a request, with its derived status."""
-    data = request.model_dump(mode="json")
-    data["status"] = app().platform.status(request).value
-    return data
+    # One public form everywhere: sensitive inputs are write-only and show as "(sensitive)".
+    return app().platform.view(request)
 
 
 def _next_step(request: Request, status: str) -> str | None:
@@ -96,7 +95,8 @@ def _next_step(request: Request, status: str) -> str | None:
         "plan_ready": f"tfpilot approve {request.id} --plan {(plan.plan_digest or '')[:12]}"
         if plan
         else None,
-        "approved": f"tfpilot apply {request.id}",
+        "approved": f"tfpilot apply {request.id}"
+        + ("  (applies the destroy plan)" if plan and plan.details.get("destroy") else ""),
         "applied": f"tfpilot plan {request.id}  (a new plan reverts the drift)"
         if request.drift is not None and request.drift.result.value == "drifted"
         else f"tfpilot drift check {request.id}",
@@ -115,7 +115,8 @@ def show_request(request: Request) -> None:
         click.echo(f"  module      {p.module} ({p.module_version[:12]})")
         click.echo(f"  placement   project {p.project}, environment {p.environment}")
         click.echo(f"  author      {request.created_by}")
-        click.echo("  inputs      " + json.dumps(request.inputs, sort_keys=True))
+        inputs = app().platform.view(request)["inputs"]
+        click.echo("  inputs      " + json.dumps(inputs, sort_keys=True))
         for kind, attempts in request.runs.items():
             last = attempts[-1]
             conclusion = last.conclusion.value if last.conclusion else last.status.value
@@ -234,7 +235,8 @@ def update_command(
 @json_option
 def show_command(request_id: str) -> None:
     """Show one request."""
-    show_request(app().platform.get(request_id))
+    state = app()
+    show_request(state.platform.read(state.whoami(), request_id))
 
 
 @requests_group.command("list")
@@ -256,8 +258,10 @@ def list_command(
     """List requests, newest first."""
     from tfpilot_core.models import RequestQuery
 
-    platform = app().platform
+    state = app()
+    platform = state.platform
     page = platform.list(
+        state.whoami(),
         RequestQuery(
             status=status,
             environment=environment,
@@ -333,14 +337,19 @@ def apply_command(request_id: str) -> None:
 
 @click.command("destroy")
 @click.argument("request_id")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Unprotected environments: plan and apply the destroy at once.",
+)
 @json_option
 def destroy_command(request_id: str, yes: bool) -> None:
     """Destroy what an applied request created."""
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"Destroy everything {request_id} created?", abort=True)
+    # A destroy is a reviewed change: this makes a destroy plan (summary, policy, cost delta);
+    # it is approved (by someone else in a protected environment) and then applied with
+    # `tfpilot apply`. With --yes an unprotected environment does both steps at once.
     state = app()
-    show_request(state.platform.destroy(state.whoami(), request_id))
+    show_request(state.platform.destroy(state.whoami(), request_id, yes=yes))
 
 
 @click.group("drift")
@@ -383,7 +392,8 @@ def drift_scan_command(environment: str | None, parallel: int) -> None:
     cursor: str | None = None
     while True:
         page = platform.list(
-            RequestQuery(status="applied", environment=environment, limit=500, cursor=cursor)
+            actor,
+            RequestQuery(status="applied", environment=environment, limit=500, cursor=cursor),
         )
         requests += page.items
         cursor = page.next_cursor
@@ -440,13 +450,44 @@ def drift_scan_command(environment: str | None, parallel: int) -> None:
 
 @requests_group.command("promote")
 @click.argument("request_id")
+@click.option("--to", "to", metavar="ENV", help="Target environment (next on the path).")
+@click.option("--dry-run", is_flag=True, help="Show the gates and the input diff; change nothing.")
 @click.option("--idempotency-key", help="Replays the first result when repeated.")
 @json_option
-def promote_command(request_id: str, idempotency_key: str | None) -> None:
+def promote_command(
+    request_id: str, to: str | None, dry_run: bool, idempotency_key: str | None
+) -> None:
     """Copy an applied request to the next environment (a new request to plan and approve)."""
     state = app()
+    if dry_run:
+        from tfpilot_core.promotion import Promotions
+
+        preview = Promotions(state.platform).preview(state.whoami(), request_id, to=to)
+
+        def render() -> None:
+            click.echo(f"{preview['source']}: {preview['from']} -> {preview['to'] or '-'}")
+            for gate in preview["gates"]:
+                verdict = "ok" if gate["ok"] else "REFUSED"
+                click.echo(f"  gate {gate['gate']:<16} {verdict:<8} {gate['detail']}")
+            template = preview.get("template")
+            if template:
+                click.echo(f"  template {template['name']} v{template['version']}")
+            rows = [
+                [
+                    d["input"],
+                    json.dumps(d["source"]),
+                    json.dumps(d["target"]),
+                    "" if d["same"] else d.get("why", "changed"),
+                ]
+                for d in preview.get("inputs", [])
+            ]
+            if rows:
+                table(["input", preview["from"], preview["to"], "difference"], rows)
+
+        emit(preview, render)
+        return
     show_request(
-        state.platform.promote(state.whoami(), request_id, idempotency_key=idempotency_key)
+        state.platform.promote(state.whoami(), request_id, to=to, idempotency_key=idempotency_key)
     )
 
 
@@ -486,7 +527,8 @@ def format_event(event: Event) -> str:
 @json_option
 def timeline_command(request_id: str) -> None:
     """The request's events, oldest first."""
-    events = app().platform.timeline(request_id)
+    state = app()
+    events = state.platform.timeline(state.whoami(), request_id)
 
     def render() -> None:
         for event in events:
@@ -505,5 +547,6 @@ def audit_group() -> None:
 @json_option
 def audit_export_command(request_id: str) -> None:
     """The change decision record of a request (deterministic JSON)."""
-    record = app().platform.audit(request_id)
+    state = app()
+    record = state.platform.audit(state.whoami(), request_id)
     click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))

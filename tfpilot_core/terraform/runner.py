@@ -332,8 +332,13 @@ class LocalRunner:
 
     # -- the Runner interface -------------------------------------------------------------
 
-    def plan(self, spec: RunSpec, *, refresh_only: bool = False) -> RunResult:
-        """Render, init if needed, ``plan -out``, ``show -json``; see :class:`Runner`."""
+    def plan(
+        self, spec: RunSpec, *, refresh_only: bool = False, destroy: bool = False
+    ) -> RunResult:
+        """Render, init if needed, ``plan -out``, ``show -json``; see :class:`Runner`.
+
+        ``destroy`` makes a destroy plan (``plan -destroy``), applied later with :meth:`apply`.
+        """
         from tfpilot_core.masking import sensitive_strings
 
         directory = self.workdir(spec.request.id)
@@ -346,6 +351,8 @@ class LocalRunner:
                 args = ["plan", "-input=false", "-no-color", "-json", f"-out={plan_name}"]
                 if refresh_only:
                     args += ["-refresh-only", "-detailed-exitcode"]
+                elif destroy:
+                    args.append("-destroy")
                 planned = run.executor.run(args, cwd=directory, json_events=True)
                 run.add(planned)
                 ok = (0, 2) if refresh_only else (0,)
