@@ -15,8 +15,18 @@ from tfpilot_core.models import Event, Request, RunKind
 AUDIT_FORMAT = "tfpilot.audit/1"
 
 
-def audit_record(request: Request, events: list[Event], status: RequestStatus) -> dict[str, Any]:
-    """The change decision record of ``request``."""
+def audit_record(
+    request: Request,
+    events: list[Event],
+    status: RequestStatus,
+    *,
+    chain: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The change decision record of ``request``.
+
+    ``chain`` is its promotion chain (:meth:`tfpilot_core.promotion.Promotions.chain`): every
+    step from the first environment on, with each step's plan digest and approvers.
+    """
     plans = {p.plan_digest: p for p in request.attempts(RunKind.PLAN) if p.plan_digest}
     changes = []
     for apply in request.attempts(RunKind.APPLY):
@@ -57,7 +67,12 @@ def audit_record(request: Request, events: list[Event], status: RequestStatus) -
             "revision": request.revision,
             "status": status.value,
             "opt_outs": [o.model_dump(mode="json") for o in request.opt_outs],
+            "promoted_from": request.promoted_from,
+            "promoted_by": request.promoted_by,
+            "promoted_to": list(request.promoted_to),
+            "promotion": request.promotion,
         },
+        "promotion_chain": chain or [],
         "changes": changes,
         "destroys": [
             {
