@@ -1,0 +1,79 @@
+"""Correlation ids: one trace per tfpilot session, carried by events, attempts, logs and spans.
+
+A *session* is one process using one :class:`~tfpilot_core.platform.Platform` (a CLI command,
+a server worker). :func:`join_session` makes every span of the session a child of one trace
+context: the W3C ``TRACEPARENT`` (or ``traceparent``) given in the environment, so that a second
+process (a runner started by a dispatcher, a CI job) continues the trace of the first; otherwise
+a fresh random trace id. The parent is a *remote* span context, so nothing needs to be exported
+for it and it works whether or not an OpenTelemetry SDK is installed.
+
+The correlation id of an event is that trace id (32 hex digits): the event, the run attempt
+(``details["trace_id"]``), the captured log's header and every span of the action share it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import context, trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_propagator = TraceContextTextMapPropagator()
+
+
+def _from_environment(environ: Mapping[str, str]) -> SpanContext | None:
+    header = environ.get("TRACEPARENT") or environ.get("traceparent")
+    if not header:
+        return None
+    ctx = _propagator.extract({"traceparent": header})
+    span_context = trace.get_current_span(ctx).get_span_context()
+    return span_context if span_context.is_valid else None
+
+
+def join_session(environ: Mapping[str, str] | None = None) -> str:
+    """Make the current context a child of the session's trace; returns its trace id (hex).
+
+    When a valid span is already current (an embedding application traces its own requests),
+    that trace is kept and nothing is attached.
+    """
+    current = trace.get_current_span().get_span_context()
+    if current.is_valid:
+        return format(current.trace_id, "032x")
+    span_context = _from_environment(os.environ if environ is None else environ)
+    if span_context is None:
+        span_context = SpanContext(
+            trace_id=int.from_bytes(secrets.token_bytes(16), "big") or 1,
+            span_id=int.from_bytes(secrets.token_bytes(8), "big") or 1,
+            is_remote=True,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        )
+    context.attach(trace.set_span_in_context(NonRecordingSpan(span_context)))
+    return format(span_context.trace_id, "032x")
+
+
+def current_ids() -> dict[str, str]:
+    """The trace id (and span id, inside a span) of the current context, as hex strings."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return {}
+    return {
+        "trace_id": format(span_context.trace_id, "032x"),
+        "span_id": format(span_context.span_id, "016x"),
+    }
+
+
+def correlation_id() -> str | None:
+    """The correlation id of what happens now: the current trace id, if any."""
+    return current_ids().get("trace_id")
+
+
+def traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current context (to hand to another process)."""
+    carrier: dict[str, Any] = {}
+    _propagator.inject(carrier)
+    value = carrier.get("traceparent")
+    return str(value) if value else None
