@@ -37,6 +37,8 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("demo", "demo_command", "The whole request lifecycle on the offline..."),
     "destroy": ("requests", "destroy_command", "Destroy what an applied request created."),
     "drift": ("requests", "drift_group", "Drift checks."),
+    "logs": ("observe", "logs_group", "Captured Terraform output of a request's..."),
+    "metrics": ("observe", "metrics_command", "Metrics from the event stream: runs,..."),
     "modules": ("catalog", "modules_group", "The module catalog."),
     "plan": (
         "requests",
@@ -52,6 +54,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "schema": ("catalog", "schema_command", "Print the JSON Schema of a data format (no..."),
     "templates": ("catalog", "templates_group", "Request templates: named, versioned..."),
     "timeline": ("requests", "timeline_command", "The request's events, oldest first."),
+    "trace": ("observe", "trace_command", "The trace ids of a request's attempts and..."),
     "version": (
         "core_commands",
         "version_command",
