@@ -1,0 +1,22 @@
+"""Fixtures of the ask tests: the seeded platform of ``tests/query/query_world.py``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "query"))
+
+from query_world import make_platform, seed  # noqa: E402
+
+from tfpilot_core.platform import Platform  # noqa: E402
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Platform:
+    """The seeded platform on the embedded (SQLite) store."""
+    p = make_platform(tmp_path)
+    seed(p)
+    return p

@@ -1,0 +1,144 @@
+"""The question table: each question, the structured query it must become, and the answer it must
+get on the seeded world (``tests/query/query_world.py``), offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from query_world import IDS, MODULES, NOW
+
+from tfpilot_core.ask import ask, parse_question
+from tfpilot_core.platform import Platform
+from tfpilot_core.query import Query
+
+WEEK = "2026-06-08T00:00:00Z"
+TODAY = "2026-06-10T00:00:00Z"
+DAYS7 = "2026-06-03T12:00:00Z"
+DAYS30 = "2026-05-11T12:00:00Z"
+OPEN = ["request_created", "planning", "plan_ready", "approved", "applying"]
+
+C = "count"
+
+#: (question, expected query (non-default fields), expected answer, actor)
+#: The answer is a count, a list of request numbers in order, or a dict: group -> count/cost.
+TABLE: list[tuple[str, dict[str, Any], Any]] = [
+    ("how many requests are in dev?", {"environments": ["dev"], "aggregate": C}, 4),
+    ("which prod requests drifted this week?", {"environments": ["prod"], "drifted_since": WEEK}, [4]),
+    ("list failed requests in project billing", {"statuses": ["failed"], "projects": ["billing"]}, [7]),
+    ("what is the total monthly cost by environment?", {"aggregate": "sum_cost", "group_by": "environment"}, {"prod": "485", "stage": "65", "dev": "10"}),
+    ("requests costing more than $100 a month", {"cost": [{"op": "gt", "amount": "100"}]}, [6, 4]),
+    ("which requests are awaiting approval?", {"statuses": ["plan_ready"]}, [6]),
+    ("top 5 most expensive applied requests", {"statuses": ["applied"], "sort": "-cost", "limit": 5}, [4, 3, 1, 11, 5]),
+    ("requests created by alice in the last 7 days", {"authors": ["alice"], "created_since": DAYS7}, [10, 6, 11, 1]),
+    ("how many requests per module?", {"aggregate": C, "group_by": "module"}, {"aws/s3-bucket": 5, "aws/iam-role": 3, "aws/sqs-queue": 3, "sandbox/bucket": 1}),
+    ("requests with a policy_overridden event", {"events": [{"kind": "policy_overridden"}]}, [4]),
+    ("how many applied requests are there?", {"statuses": ["applied"], "aggregate": C}, 6),
+    ("show me destroyed requests", {"statuses": ["destroyed"]}, [9]),
+    ("which requests have drift?", {"drift": "drifted"}, [3, 5, 4]),
+    ("requests without drift", {"drift": "none"}, [1]),
+    ("how many requests were never checked for drift?", {"drift": "unchecked", "aggregate": C}, 7),
+    ("requests with drift check errors", {"drift": "error"}, [12]),
+    ("my requests", {"authors": ["alice"]}, [10, 6, 11, 1, 3]),
+    ("requests by bob", {"authors": ["bob"]}, [12, 2, 5]),
+    ("how many requests were created by carol?", {"authors": ["carol"], "aggregate": C}, 2),
+    ("bob's requests in prod", {"authors": ["bob"], "environments": ["prod"]}, [5]),
+    ("requests created this week", {"created_since": WEEK}, [10, 6, 11, 1]),
+    ("requests created today", {"created_since": TODAY}, [10, 6]),
+    ("requests created yesterday", {"created_since": "2026-06-09T00:00:00Z", "created_before": TODAY}, [11, 1]),
+    ("requests applied this week", {"applied_since": WEEK}, [11, 1]),
+    ("requests applied in the last 30 days", {"applied_since": DAYS30}, [11, 1, 12, 3, 5]),
+    ("which requests drifted in the last 30 days?", {"drifted_since": DAYS30}, [3, 5, 4]),
+    ("total cost of prod requests", {"environments": ["prod"], "aggregate": "sum_cost"}, "485"),
+    ("how much do we spend per month on project shop?", {"projects": ["shop"], "aggregate": "sum_cost"}, "160"),
+    ("monthly cost by project", {"aggregate": "sum_cost", "group_by": "project"}, {"billing": "300", "shop": "160", "search": "100"}),
+    ("3 cheapest requests", {"sort": "cost", "limit": 3}, [5, 11, 1]),
+    ("requests whose cost increased by more than 50", {"cost": [{"measure": "delta", "op": "gt", "amount": "50"}]}, [6]),
+    ("requests where the cost went down by more than 4", {"cost": [{"measure": "delta", "op": "lt", "amount": "-4"}]}, [8]),
+    ("requests cheaper than $20 a month", {"cost": [{"op": "lt", "amount": "20"}]}, [11, 1, 5]),
+    ("how many requests in stage cost at least 25 dollars?", {"environments": ["stage"], "cost": [{"op": "gte", "amount": "25"}], "aggregate": C}, 2),
+    ("count requests per status", {"aggregate": C, "group_by": "status"}, {"applied": 6, "request_created": 2, "approved": 1, "destroyed": 1, "failed": 1, "plan_ready": 1}),
+    ("number of requests by author", {"aggregate": C, "group_by": "author"}, {"alice": 5, "bob": 3, "carol": 2, "dave": 2}),
+    ("list the 2 newest requests", {"limit": 2}, [10, 6]),
+    ("oldest 2 requests", {"sort": "created", "limit": 2}, [9, 4]),
+    ("requests with failed notifications", {"events": [{"kind": "notification_failed"}]}, [6]),
+    ("which requests had a plan_failed event this week?", {"events": [{"kind": "plan_failed", "since": WEEK}]}, [7]),
+    ("open requests in billing project", {"statuses": OPEN, "projects": ["billing"]}, [6]),
+    ("new requests in dev", {"statuses": ["request_created"], "environments": ["dev"]}, [10, 2]),
+    ("approved requests", {"statuses": ["approved"]}, [8]),
+    ("s3-bucket requests in prod", {"modules": ["aws/s3-bucket"], "environments": ["prod"]}, [4, 9]),
+    ("how many sqs-queue requests are there?", {"modules": ["aws/sqs-queue"], "aggregate": C}, 3),
+    ("how many requests are in production or staging?", {"environments": ["prod", "stage"], "aggregate": C}, 8),
+    ("most recently applied requests", {"statuses": ["applied"], "sort": "-applied"}, [11, 1, 12, 3, 5, 4]),
+    ("prod requests created before 2026-05-10", {"environments": ["prod"], "created_before": "2026-05-10T00:00:00Z"}, [4, 9]),
+    ("requests older than 30 days", {"created_before": DAYS30}, [4, 9]),
+    ("requests with drift in project shop", {"drift": "drifted", "projects": ["shop"]}, [3, 4]),
+    ("How many requests are there?", {"aggregate": C}, 12),
+    ("which module aws/iam-role requests failed?", {"modules": ["aws/iam-role"], "statuses": ["failed"]}, [7]),
+]  # fmt: skip
+
+
+def check_answer(platform: Platform, actor: str, query: Query, expected: Any) -> None:
+    result = platform.query(actor, query)
+    if isinstance(expected, int):
+        assert result.count == expected
+    elif isinstance(expected, list):
+        assert [r.id for r in result.rows] == [IDS[n] for n in expected]
+    elif isinstance(expected, str):
+        assert str(result.total_cost) == expected
+    else:
+        got = {
+            g.key: (str(g.monthly_cost) if query.aggregate.value == "sum_cost" else g.count)
+            for g in result.groups
+        }
+        assert got == expected
+        assert list(got) == list(expected), "groups are ordered largest first"
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(TABLE) >= 40
+    assert len({q for q, _, _ in TABLE}) == len(TABLE)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected_query", "expected"), TABLE, ids=[t[0] for t in TABLE]
+)
+def test_question(
+    platform: Platform, question: str, expected_query: dict[str, Any], expected: Any
+) -> None:
+    parsed = parse_question(question, now=NOW, actor="alice", modules=MODULES)
+    assert parsed.query is not None, parsed.reason
+    assert parsed.query.described() == expected_query
+    check_answer(platform, "admin", parsed.query, expected)
+
+
+def test_ask_shows_the_query_it_ran(platform: Platform) -> None:
+    answer = ask(platform, "admin", "how many requests are in dev?", now=NOW)
+    data = answer.to_dict()
+    assert data["answered"] is True
+    assert data["query"] == {"environments": ["dev"], "aggregate": "count"}
+    assert data["result"]["count"] == 4
+    assert data["answer"] == "4 requests match."
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "which requests use the most memory?",
+        "delete all prod requests",
+        "DROP TABLE requests; --",
+        "requests with a made_up_thing",
+        "what is the weather in prod?",
+        "requests costing more than",
+        "x" * 600,
+    ],
+)
+def test_unanswerable_questions_say_so_and_suggest_forms(platform: Platform, question: str) -> None:
+    answer = ask(platform, "admin", question, now=NOW)
+    assert answer.answered is False
+    assert answer.query is None and answer.result is None
+    assert "cannot answer" in answer.text
+    assert len(answer.suggestions) >= 5
+    # Every suggestion is itself answerable.
+    for example in answer.suggestions:
+        assert parse_question(example, now=NOW, actor="a", modules=MODULES).understood, example

@@ -1,0 +1,18 @@
+"""Fixtures of the query tests: the seeded platform of :mod:`query_world`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from query_world import make_platform, seed
+
+from tfpilot_core.platform import Platform
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Platform:
+    """The seeded platform on the embedded (SQLite) store."""
+    p = make_platform(tmp_path)
+    seed(p)
+    return p

@@ -1,0 +1,116 @@
+"""A draft request: inputs validated and policy previewed exactly as a create would, nothing stored.
+
+Used by the request assistant before it asks for confirmation, and by the MCP server's
+``draft_request`` tool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tfpilot_core.errors import FieldProblem, ValidationError
+from tfpilot_core.models import PolicyFinding, PolicyLevel
+
+if TYPE_CHECKING:
+    from tfpilot_core.platform import Platform
+
+__all__ = ["Draft", "draft_request"]
+
+
+@dataclass
+class Draft:
+    """What a create would do: the normalised inputs (masked), the policy findings, and whether
+    the actor may create it at all. ``problems`` non-empty means the inputs are invalid."""
+
+    module: str
+    environment: str
+    project: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    findings: list[PolicyFinding] = field(default_factory=list)
+    problems: list[FieldProblem] = field(default_factory=list)
+    allowed: bool = False
+    cost: str = "known after the first plan (tfpilot plan <id>)"
+
+    @property
+    def valid(self) -> bool:
+        """No validation problem."""
+        return not self.problems
+
+    @property
+    def blocked(self) -> bool:
+        """A blocking policy finding: a create would be refused."""
+        return any(f.level is PolicyLevel.BLOCKING for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (sensitive inputs already masked)."""
+        return {
+            "module": self.module,
+            "environment": self.environment,
+            "project": self.project,
+            "inputs": self.inputs,
+            "valid": self.valid,
+            "problems": [
+                {"field": p.field, "rule": p.rule, "message": p.message} for p in self.problems
+            ],
+            "policy": [f.model_dump(mode="json") for f in self.findings],
+            "blocked_by_policy": self.blocked,
+            "may_create": self.allowed,
+            "cost": self.cost,
+            "created": False,
+        }
+
+
+def draft_request(
+    platform: Platform,
+    actor: str,
+    *,
+    module: str,
+    environment: str,
+    project: str,
+    inputs: Mapping[str, Any],
+) -> Draft:
+    """Validate ``inputs`` for ``module`` and preview policy, as :meth:`Platform.create` would.
+
+    Nothing is stored and no event is written. Unknown modules and environments raise (as a
+    create would); invalid inputs and projects come back as :attr:`Draft.problems`.
+    """
+    from pydantic import ValidationError as PydanticValidationError
+
+    from tfpilot_core.catalog.ids import new_request_id
+    from tfpilot_core.catalog.validation import normalize_inputs
+    from tfpilot_core.masking import mask_keys
+    from tfpilot_core.models import Placement, Request
+    from tfpilot_core.rbac import Action
+
+    env = platform.environment(environment)
+    spec = platform.catalog.get(module)
+    result = Draft(module=spec.name, environment=env.key, project=project)
+    result.allowed = platform.access.may(actor, Action.CREATE, project=project, environment=env.key)
+    try:
+        placement = Placement(
+            project=project, environment=env.key, module=spec.name, module_version=spec.version
+        )
+    except PydanticValidationError:
+        result.problems.append(
+            FieldProblem(
+                "project",
+                "pattern",
+                "use 2-40 lowercase letters, digits and '-', starting with a letter",
+            )
+        )
+        return result
+    request_id = new_request_id(env.key, spec.name)
+    # The platform's own tag rule, so the preview shows the tags a create would store.
+    tags = platform._server_tags(request_id, placement, actor)
+    try:
+        normalized = normalize_inputs(spec, dict(inputs), request_id=request_id, server_tags=tags)
+    except ValidationError as exc:
+        result.problems.extend(exc.problems)
+        return result
+    result.inputs = mask_keys(normalized, spec.sensitive_inputs)
+    request = Request(id=request_id, placement=placement, inputs=normalized, created_by=actor)
+    # The same engines and stage as a create: what is previewed is what create would judge.
+    result.findings = platform._policy(request, "request")
+    return result

@@ -1,0 +1,420 @@
+"""Compile a :class:`~tfpilot_core.query.model.Query` to a plan and run it on a store.
+
+The plan has two parts:
+
+* **candidates**: the requests that may match, fetched from the store. On any store this pages
+  through ``Store.list_requests`` with the filters the protocol knows (one status, environment,
+  module, project or author, and the creation time); a store with the query helpers of the
+  embedded store (``query_index``, ``documents``, ``event_times``) is asked instead for the ids
+  on its indexes (any number of values per filter, and the reader's scope), and only documents
+  not already parsed at the same version are loaded and parsed.
+* **checks**: every filter of the query, applied in Python to every candidate, including the
+  ones the store already applied (re-checking is cheap, and a status cached at write time may
+  have gone stale), then the reader's scope (:meth:`Access.readable`), then the aggregation,
+  sort and limit.
+
+The reader's read grants are applied here, in the layer: no caller can get rows it may not read.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from tfpilot_core.lifecycle import STALEABLE, RequestStatus
+from tfpilot_core.models import Conclusion, DriftResult, Request, RequestQuery, RunKind
+from tfpilot_core.query.model import (
+    Aggregate,
+    CostFilter,
+    DriftFilter,
+    Group,
+    GroupBy,
+    Query,
+    QueryResult,
+    ResultRow,
+    SortKey,
+)
+
+if TYPE_CHECKING:
+    from tfpilot_core.access import Scope
+    from tfpilot_core.interfaces import Store
+    from tfpilot_core.platform import Platform
+
+__all__ = ["IndexedStore", "QueryPlan", "compile_query", "run_query"]
+
+
+@runtime_checkable
+class IndexedStore(Protocol):
+    """The optional read helpers a store offers for a faster plan (the embedded store has them)."""
+
+    def query_index(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        environments: Sequence[str] = (),
+        modules: Sequence[str] = (),
+        projects: Sequence[str] = (),
+        authors: Sequence[str] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> list[tuple[str, int, str, str]]:
+        """``(id, version, project, environment)`` of requests matching the indexed columns."""
+        ...
+
+    def documents(self, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """``id -> (version, document)``."""
+        ...
+
+    def event_times(self, kind: str) -> list[tuple[str, str]]:
+        """``(request_id, at)`` of every event of type ``kind``."""
+        ...
+
+
+Check = Callable[[Request, RequestStatus], bool]
+
+
+@dataclass
+class QueryPlan:
+    """A compiled query: what is asked of the store, and what is checked after."""
+
+    query: Query
+    #: What ``Store.list_requests`` can filter on (the generic path).
+    pushdown: RequestQuery
+    #: Stored statuses to ask an indexed store for (stale-able ones added for ``failed``).
+    index_statuses: list[str]
+    checks: list[tuple[str, Check]] = field(default_factory=list)
+
+    def describe(self, indexed: bool) -> list[str]:
+        """The steps, in words (shown with every answer)."""
+        q = self.query
+        if indexed:
+            used = [
+                name
+                for name, values in (
+                    ("status", self.index_statuses),
+                    ("environment", q.environments),
+                    ("module", q.modules),
+                    ("project", q.projects),
+                    ("author", q.authors),
+                )
+                if values
+            ]
+            if q.created_since or q.created_before:
+                used.append("created time")
+            source = "store indexes on " + (", ".join(used) if used else "creation time (all)")
+            steps = [source, "read scope on the index rows", "parse documents not cached"]
+        else:
+            pushed = [
+                k
+                for k, v in self.pushdown.model_dump(exclude={"limit", "cursor"}).items()
+                if v is not None
+            ]
+            steps = [
+                "Store.list_requests" + (f" filtered by {', '.join(pushed)}" if pushed else "")
+            ]
+        if q.events:
+            steps.append(
+                "events of kind "
+                + ", ".join(e.kind for e in q.events)
+                + (" (event scan)" if indexed else " (list_events per candidate)")
+            )
+        steps += [f"check {name}" for name, _ in self.checks]
+        steps.append("read grants (access.readable)")
+        steps.append(_result_step(q))
+        return steps
+
+
+def _result_step(q: Query) -> str:
+    if q.aggregate is Aggregate.LIST:
+        return f"sort {q.sort.value}, limit {q.limit}"
+    by = f" by {q.group_by.value}" if q.group_by else ""
+    return f"{q.aggregate.value}{by}"
+
+
+def applied_at(request: Request) -> datetime | None:
+    """When the latest successful apply completed (``None`` if never applied)."""
+    for attempt in reversed(request.attempts(RunKind.APPLY)):
+        if attempt.conclusion is Conclusion.SUCCESS:
+            return attempt.completed_at or attempt.created_at
+    return None
+
+
+def _drift_state(request: Request) -> DriftFilter:
+    if request.drift is None:
+        return DriftFilter.UNCHECKED
+    return DriftFilter(request.drift.result.value)
+
+
+def compile_query(query: Query) -> QueryPlan:
+    """The plan for ``query`` (pure: no store is touched)."""
+    single = {
+        "status": query.statuses[0].value if len(query.statuses) == 1 else None,
+        "environment": query.environments[0] if len(query.environments) == 1 else None,
+        "module": query.modules[0] if len(query.modules) == 1 else None,
+        "project": query.projects[0] if len(query.projects) == 1 else None,
+        "author": query.authors[0] if len(query.authors) == 1 else None,
+    }
+    pushdown = RequestQuery(
+        **single,
+        created_after=query.created_since,
+        created_before=query.created_before,
+        limit=1000,
+    )
+    index_statuses: set[str] = {s.value for s in query.statuses}
+    if RequestStatus.FAILED in query.statuses:
+        index_statuses |= {s.value for s in STALEABLE}
+    checks: list[tuple[str, Check]] = []
+    if query.statuses:
+        wanted = set(query.statuses)
+        checks.append(("status (derived now)", lambda r, s: s in wanted))
+    for name, values, get in (
+        ("environment", query.environments, lambda r: r.placement.environment),
+        ("project", query.projects, lambda r: r.placement.project),
+        ("module", query.modules, lambda r: r.placement.module),
+        ("author", query.authors, lambda r: r.created_by),
+    ):
+        if values:
+            allowed = frozenset(values)
+            checks.append((name, _member(get, allowed)))
+    if query.created_since is not None:
+        since = query.created_since
+        checks.append(("created since", lambda r, s: r.created_at >= since))
+    if query.created_before is not None:
+        before = query.created_before
+        checks.append(("created before", lambda r, s: r.created_at < before))
+    if query.applied_since is not None:
+        applied = query.applied_since
+
+        def _applied(r: Request, s: RequestStatus) -> bool:
+            at = applied_at(r)
+            return at is not None and at >= applied
+
+        checks.append(("applied since", _applied))
+    if query.drift is not None:
+        state = query.drift
+        checks.append((f"drift {state.value}", lambda r, s: _drift_state(r) is state))
+    if query.drifted_since is not None:
+        drifted = query.drifted_since
+        checks.append(
+            (
+                "drifted since",
+                lambda r, s: (
+                    r.drift is not None
+                    and r.drift.result is DriftResult.DRIFTED
+                    and r.drift.checked_at >= drifted
+                ),
+            )
+        )
+    for bound in query.cost:
+        label = "monthly cost" if bound.measure == "total" else "cost delta"
+        checks.append((f"{label} {bound.op} {bound.amount}", _cost_check(bound)))
+    return QueryPlan(
+        query=query, pushdown=pushdown, index_statuses=sorted(index_statuses), checks=checks
+    )
+
+
+def _cost_check(bound: CostFilter) -> Check:
+    def check(request: Request, status: RequestStatus) -> bool:
+        cost = request.cost
+        if cost is None:
+            return False
+        return bound.matches(cost.monthly if bound.measure == "total" else cost.delta)
+
+    return check
+
+
+def _member(get: Callable[[Request], str], allowed: frozenset[str]) -> Check:
+    return lambda r, s: get(r) in allowed
+
+
+# -- candidates ------------------------------------------------------------------------------
+
+#: Parsed documents per store object, by id: ``(version, request)``. The version is the store's
+#: compare-and-swap token and changes with every write, so a cached parse is never stale.
+_PARSED: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, Request]]] = (
+    weakref.WeakKeyDictionary()
+)
+_PARSED_LOCK = threading.Lock()
+#: Bound on cached parses per store (beyond it the cache starts over).
+_CACHE_LIMIT = 50_000
+
+
+def _target(store: Store) -> Any:
+    # The platform hands out a traced proxy; the cache is keyed on the store object itself.
+    return getattr(store, "wrapped", store)
+
+
+def _indexed_candidates(store: Any, plan: QueryPlan, scope: Scope | None) -> list[Request]:
+    q = plan.query
+    rows = store.query_index(
+        statuses=plan.index_statuses,
+        environments=q.environments,
+        modules=q.modules,
+        projects=q.projects,
+        authors=q.authors,
+        created_after=q.created_since,
+        created_before=q.created_before,
+    )
+    if scope is not None and not scope.everywhere:
+        rows = [row for row in rows if scope.covers(row[2], row[3])]
+    target = _target(store)
+    with _PARSED_LOCK:
+        cache = _PARSED.setdefault(target, {})
+    missing = [rid for rid, version, _, _ in rows if cache.get(rid, (0, None))[0] != version]
+    if missing:
+        if len(cache) + len(missing) > _CACHE_LIMIT:
+            cache.clear()
+        for rid, (version, document) in store.documents(missing).items():
+            cache[rid] = (version, Request.load(document))
+    found: list[Request] = []
+    for rid, version, _, _ in rows:
+        entry = cache.get(rid)
+        # A request rewritten between the two reads: take the newer parse (it still gets checked).
+        if entry is not None and entry[0] >= version:
+            found.append(entry[1])
+    return found
+
+
+def _generic_candidates(store: Store, plan: QueryPlan) -> Iterator[Request]:
+    cursor: str | None = None
+    while True:
+        page = store.list_requests(plan.pushdown.model_copy(update={"cursor": cursor}))
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def _with_events(
+    store: Store, plan: QueryPlan, candidates: Iterable[Request], indexed: bool
+) -> Iterator[Request]:
+    events = plan.query.events
+    if not events:
+        yield from candidates
+        return
+    if indexed:
+        sets: list[set[str]] = []
+        for wanted in events:
+            ids: set[str] = set()
+            for request_id, at in store.event_times(wanted.kind):  # type: ignore[attr-defined]
+                if wanted.since is None or datetime.fromisoformat(at) >= wanted.since:
+                    ids.add(request_id)
+            sets.append(ids)
+        yield from (r for r in candidates if all(r.id in ids for ids in sets))
+        return
+    for request in candidates:
+        stream = store.list_events(request.id)
+        if all(
+            any(e.type == w.kind and (w.since is None or e.at >= w.since) for e in stream)
+            for w in events
+        ):
+            yield request
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def row_of(request: Request, status: RequestStatus) -> ResultRow:
+    """A listing row for ``request`` (placement, status, cost, drift; never inputs)."""
+    cost = request.cost
+    return ResultRow(
+        id=request.id,
+        status=status.value,
+        project=request.placement.project,
+        environment=request.placement.environment,
+        module=request.placement.module,
+        author=request.created_by,
+        created_at=request.created_at,
+        applied_at=applied_at(request),
+        monthly_cost=cost.monthly if cost else None,
+        cost_delta=cost.delta if cost else None,
+        drift=request.drift.result.value if request.drift else None,
+        drift_checked_at=request.drift.checked_at if request.drift else None,
+    )
+
+
+def _group_key(group_by: GroupBy, request: Request, status: RequestStatus) -> str:
+    if group_by is GroupBy.MODULE:
+        return request.placement.module
+    if group_by is GroupBy.ENVIRONMENT:
+        return request.placement.environment
+    if group_by is GroupBy.PROJECT:
+        return request.placement.project
+    if group_by is GroupBy.AUTHOR:
+        return request.created_by
+    return status.value
+
+
+def _sort(rows: list[ResultRow], key: SortKey) -> list[ResultRow]:
+    def when(value: datetime | None) -> float:
+        return value.timestamp() if value is not None else float("-inf")
+
+    # Ties (and unknown values) fall back to newest first, then id, so results are stable.
+    rows.sort(key=lambda r: (r.created_at.timestamp(), r.id), reverse=True)
+    if key is SortKey.OLDEST:
+        rows.sort(key=lambda r: (r.created_at.timestamp(), r.id))
+    elif key is SortKey.COST_DESC:
+        rows.sort(key=lambda r: (r.monthly_cost is None, -(r.monthly_cost or Decimal(0))))
+    elif key is SortKey.COST_ASC:
+        rows.sort(key=lambda r: (r.monthly_cost is None, r.monthly_cost or Decimal(0)))
+    elif key is SortKey.APPLIED_DESC:
+        rows.sort(key=lambda r: when(r.applied_at), reverse=True)
+    elif key is SortKey.DRIFTED_DESC:
+        rows.sort(key=lambda r: when(r.drift_checked_at), reverse=True)
+    return rows
+
+
+def run_query(platform: Platform, actor: str, query: Query) -> QueryResult:
+    """Run ``query`` for ``actor`` on the platform's store: only requests ``actor`` may read."""
+    plan = compile_query(query)
+    store = platform.store
+    access = platform.access
+    scope = access.read_scope(actor)
+    indexed = isinstance(_target(store), IndexedStore)
+    candidates: Iterable[Request]
+    if indexed:
+        candidates = _indexed_candidates(store, plan, scope)
+    else:
+        candidates = _generic_candidates(store, plan)
+    matched: list[tuple[Request, RequestStatus]] = []
+    for request in _with_events(store, plan, candidates, indexed):
+        status = platform.status(request)
+        if all(check(request, status) for _, check in plan.checks):
+            matched.append((request, status))
+    readable = {r.id for r in access.readable(actor, [r for r, _ in matched])}
+    matched = [(r, s) for r, s in matched if r.id in readable]
+    result = QueryResult(
+        query=query, aggregate=query.aggregate, count=len(matched), plan=plan.describe(indexed)
+    )
+    if query.aggregate is Aggregate.LIST:
+        rows = _sort([row_of(r, s) for r, s in matched], query.sort)
+        result.rows = rows[: query.limit]
+        return result
+    groups: dict[str, Group] = {}
+    total = Decimal(0)
+    unknown = 0
+    for request, status in matched:
+        key = _group_key(query.group_by, request, status) if query.group_by else "all"
+        group = groups.setdefault(key, Group(key=key, count=0))
+        group.count += 1
+        monthly = request.cost.monthly if request.cost else None
+        if monthly is None:
+            group.unknown_cost += 1
+            unknown += 1
+        else:
+            group.monthly_cost += monthly
+            total += monthly
+    if query.aggregate is Aggregate.SUM_COST:
+        result.total_cost = total
+        result.unknown_cost = unknown
+    if query.group_by is not None:
+        ordered = sorted(groups.values(), key=lambda g: (-g.count, g.key))
+        if query.aggregate is Aggregate.SUM_COST:
+            ordered = sorted(groups.values(), key=lambda g: (-g.monthly_cost, g.key))
+        result.groups = ordered[: query.limit]
+    return result
