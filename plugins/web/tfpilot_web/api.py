@@ -1,0 +1,298 @@
+"""The JSON API under ``/api``: the Platform API over HTTP, every call as the authenticated actor.
+
+Actions call the Platform with the caller as the actor; the core decides (RBAC, four eyes,
+lifecycle) and its errors become problem details (:mod:`tfpilot_web.problems`). A caller without
+credentials gets 401 before anything runs; a viewer gets the core's 403.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from tfpilot_core.errors import NotFoundError
+from tfpilot_core.models import RequestQuery
+from tfpilot_web import core
+from tfpilot_web.deps import Actor, state_of
+from tfpilot_web.problems import responses
+from tfpilot_web.schemas import (
+    ApproveBody,
+    CreateRequestBody,
+    DriftItem,
+    ModuleDetail,
+    ModuleSummary,
+    RequestList,
+    RequestView,
+    Timeline,
+    UpdateRequestBody,
+    WhoAmI,
+)
+
+if TYPE_CHECKING:
+    from tfpilot_core.platform import Platform
+
+#: Statuses every read may answer.
+READ_ERRORS = responses(401, 403, 404, 422)
+#: Statuses every action may answer (policy and conflicts are 409; Terraform failing is 502).
+ACTION_ERRORS = responses(401, 403, 404, 409, 422, 502)
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=128,
+        description="Repeat the same call with the same key to get the first result again.",
+    ),
+]
+
+
+def _platform(request: Request) -> Platform:
+    return state_of(request).platform
+
+
+def _view(platform: Platform, request: Any) -> RequestView:
+    return RequestView.model_validate(core.view(platform, request))
+
+
+def build_router() -> APIRouter:
+    """The ``/api`` router."""
+    router = APIRouter(prefix="/api", tags=["api"])
+
+    @router.get("/whoami", response_model=WhoAmI, responses=responses(401))
+    def whoami(request: Request, actor: Actor) -> WhoAmI:
+        """The authenticated caller and their global role."""
+        identity = request.state.identity
+        return WhoAmI(actor=actor, role=_platform(request).role_of(actor).value, via=identity.via)
+
+    @router.get("/requests", response_model=RequestList, responses=responses(401, 403, 422))
+    def list_requests(
+        request: Request,
+        actor: Actor,
+        status: Annotated[str | None, Query(max_length=40)] = None,
+        environment: Annotated[str | None, Query(max_length=12)] = None,
+        module: Annotated[str | None, Query(max_length=200)] = None,
+        author: Annotated[str | None, Query(max_length=128)] = None,
+        project: Annotated[str | None, Query(max_length=40)] = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    ) -> RequestList:
+        """Requests the caller may read, newest first, filtered, one page at a time."""
+        platform = _platform(request)
+        query = RequestQuery(
+            status=status,
+            environment=environment,
+            module=module,
+            author=author,
+            project=project,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            cursor=cursor,
+        )
+        page = core.list_requests(platform, actor, query)
+        return RequestList(
+            items=[_view(platform, r) for r in page.items], next_cursor=page.next_cursor
+        )
+
+    @router.post(
+        "/requests",
+        status_code=201,
+        response_model=RequestView,
+        responses=ACTION_ERRORS,
+    )
+    def create_request(
+        request: Request, body: CreateRequestBody, actor: Actor, key: IdempotencyKey = None
+    ) -> RequestView:
+        """Create a request (validated against the module's schema and pre-plan policy)."""
+        platform = _platform(request)
+        created = platform.create(
+            actor,
+            module=body.module,
+            environment=body.environment,
+            project=body.project,
+            inputs=body.inputs,
+            template_id=body.template_id,
+            opt_outs=[o.model_dump() for o in body.opt_outs],
+            idempotency_key=key,
+        )
+        return _view(platform, created)
+
+    @router.get("/requests/{request_id}", response_model=RequestView, responses=READ_ERRORS)
+    def show_request(request: Request, request_id: str, actor: Actor) -> RequestView:
+        """One request."""
+        platform = _platform(request)
+        return _view(platform, core.read(platform, actor, request_id))
+
+    @router.patch("/requests/{request_id}", response_model=RequestView, responses=ACTION_ERRORS)
+    def update_request(
+        request: Request,
+        request_id: str,
+        body: UpdateRequestBody,
+        actor: Actor,
+        key: IdempotencyKey = None,
+    ) -> RequestView:
+        """Change inputs: a new revision, which voids earlier plans and approvals."""
+        platform = _platform(request)
+        updated = platform.update(actor, request_id, body.inputs, idempotency_key=key)
+        return _view(platform, updated)
+
+    def action(name: str, summary: str) -> None:
+        def run(request: Request, request_id: str, actor: Actor) -> RequestView:
+            platform = _platform(request)
+            method = getattr(platform, name)
+            return _view(platform, method(actor, request_id))
+
+        run.__doc__ = summary
+        router.add_api_route(
+            f"/requests/{{request_id}}/{name.replace('_', '-')}",
+            run,
+            methods=["POST"],
+            response_model=RequestView,
+            responses=ACTION_ERRORS,
+            name=f"{name}_request",
+            summary=summary,
+        )
+
+    action("plan", "Plan: Terraform plan, policy, cost and summary on the plan.")
+    action("apply", "Apply exactly the approved plan.")
+    action("check_drift", "Check an applied request for drift.")
+    action("promote", "Copy an applied request's inputs to the next environment.")
+
+    @router.post(
+        "/requests/{request_id}/destroy", response_model=RequestView, responses=ACTION_ERRORS
+    )
+    def destroy_request(
+        request: Request,
+        request_id: str,
+        actor: Actor,
+        yes: Annotated[bool, Query(description="Plan and apply the destroy at once.")] = False,
+    ) -> RequestView:
+        """Plan the destroy of an applied request (approve and apply it next), or with
+        ``yes=true`` in an unprotected environment, destroy at once."""
+        platform = _platform(request)
+        return _view(platform, platform.destroy(actor, request_id, yes=yes))
+
+    @router.post(
+        "/requests/{request_id}/approve", response_model=RequestView, responses=ACTION_ERRORS
+    )
+    def approve_request(
+        request: Request, request_id: str, body: ApproveBody, actor: Actor
+    ) -> RequestView:
+        """Approve the plan with this digest (four eyes and overrides are the core's)."""
+        platform = _platform(request)
+        approved = platform.approve(
+            actor,
+            request_id,
+            plan_digest=body.plan_digest,
+            comment=body.comment,
+            overrides=[o.model_dump(exclude_none=True) for o in body.overrides],
+        )
+        return _view(platform, approved)
+
+    @router.get("/requests/{request_id}/timeline", response_model=Timeline, responses=READ_ERRORS)
+    def timeline(request: Request, request_id: str, actor: Actor) -> Timeline:
+        """The request's events, oldest first."""
+        events = core.timeline(_platform(request), actor, request_id)
+        return Timeline(request_id=request_id, events=events)
+
+    @router.get("/requests/{request_id}/audit", responses=READ_ERRORS)
+    def audit(request: Request, request_id: str, actor: Actor) -> dict[str, Any]:
+        """The request's change decision record (derived only from what is stored)."""
+        return core.audit(_platform(request), actor, request_id)
+
+    @router.get("/catalog", response_model=list[ModuleSummary])
+    def catalog(request: Request) -> list[ModuleSummary]:
+        """Every module in the catalog (public: module metadata holds no request data)."""
+        return [_summary(s) for s in _platform(request).catalog.list()]
+
+    @router.get("/catalog/{name:path}", response_model=ModuleDetail, responses=responses(404))
+    def module(request: Request, name: str) -> ModuleDetail:
+        """One module with its input JSON Schema."""
+        spec = _platform(request).catalog.get(name)
+        return ModuleDetail(
+            **_summary(spec).model_dump(),
+            input_schema=spec.input_json_schema(),
+            examples=[e.model_dump(mode="json") for e in spec.examples],
+        )
+
+    @router.get("/policy", responses=responses(401, 404, 422))
+    def policy(
+        request: Request,
+        actor: Actor,
+        environment: Annotated[str | None, Query(max_length=12)] = None,
+    ) -> dict[str, Any]:
+        """The policy in force per environment (rules, levels, parameters) of every engine."""
+        return effective_policy(_platform(request), environment)
+
+    @router.get("/drift", response_model=list[DriftItem], responses=responses(401, 403, 422))
+    def drift(
+        request: Request, actor: Actor, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    ) -> list[DriftItem]:
+        """Applied requests the caller may read, with their latest drift check."""
+        return drift_items(_platform(request), actor, limit)
+
+    return router
+
+
+def _summary(spec: Any) -> ModuleSummary:
+    return ModuleSummary(
+        name=spec.name,
+        version=spec.version,
+        category=spec.category,
+        risk=str(spec.risk),
+        description=spec.description,
+    )
+
+
+def drift_items(platform: Platform, actor: str, limit: int) -> list[DriftItem]:
+    """Applied requests and their drift, drifted ones first."""
+    page = core.list_requests(platform, actor, RequestQuery(status="applied", limit=limit))
+    items = [
+        DriftItem(
+            id=r.id,
+            module=r.placement.module,
+            environment=r.placement.environment,
+            project=r.placement.project,
+            status=platform.status(r).value,
+            drift=r.drift,
+        )
+        for r in page.items
+    ]
+    order = {"drifted": 0, "error": 1, "none": 3}
+    return sorted(items, key=lambda i: order.get(i.drift.result.value, 2) if i.drift else 2)
+
+
+def effective_policy(platform: Platform, environment: str | None) -> dict[str, Any]:
+    """What each policy engine in force says it enforces, per environment."""
+    from tfpilot_core.registrations import Kind
+
+    config = platform.config
+    envs = [config.environment(environment)] if environment else list(config.core.environments)
+    selected = config.core.policy_engines
+    engines: dict[str, Any] = {}
+    host = platform.host
+    for _plugin, registration in host.registrations(Kind.POLICY_ENGINE):
+        if selected is not None and registration.name not in selected:
+            continue
+        engine = registration.factory(host.settings_for(registration), host.context)
+        describe = getattr(engine, "effective_policy", None)
+        engines[registration.name] = (
+            describe(envs) if describe is not None else {"description": registration.description}
+        )
+    if environment and not envs:
+        raise NotFoundError(f"no environment {environment}")
+    return {"environments": [e.key for e in envs], "engines": engines}
+
+
+def problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Any:
+    """A problem document response."""
+    from tfpilot_web.problems import PROBLEM_JSON
+
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)

@@ -1,0 +1,303 @@
+"""``create_app(platform)``: the FastAPI application behind ``tfpilot serve``.
+
+Layers, outermost first: signed session cookies (starlette's ``SessionMiddleware``), then the
+identity middleware (bearer token or session -> actor, :mod:`tfpilot_web.auth`), then the routes:
+the JSON API (``/api``), the pages, htmx (``/static``), and the routes plugins contribute
+through ``tfpilot_register_routes``. One set of error handlers turns tfpilot's errors into RFC
+9457 problem details for the API and mounted routes, and into an error page for the UI.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from tfpilot_core.errors import PluginError, TfpilotError
+from tfpilot_web.auth import RateLimiter
+from tfpilot_web.deps import CsrfFailed, IdentityMiddleware, Unauthenticated, WebState
+from tfpilot_web.problems import PROBLEM_JSON, Problem, problem, problem_of
+
+if TYPE_CHECKING:
+    from tfpilot_core.platform import Platform
+    from tfpilot_web.settings import WebSettings
+
+log = structlog.get_logger("tfpilot.web")
+
+PACKAGE = Path(__file__).parent
+#: Prefixes the server keeps for itself; plugin routes may not take them.
+RESERVED_PREFIXES = (
+    "/api",
+    "/static",
+    "/catalog",
+    "/requests",
+    "/approvals",
+    "/drift",
+    "/login",
+    "/logout",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+)
+
+
+def load_settings(platform: Platform) -> WebSettings:
+    """``[plugins.web]``, validated (secrets resolved) like every plugin section."""
+    from tfpilot_web.plugin import web_registration
+    from tfpilot_web.settings import WebSettings
+
+    settings = platform.host.settings_for(web_registration())
+    assert isinstance(settings, WebSettings)
+    return settings
+
+
+def session_secret(platform: Platform, settings: WebSettings) -> str:
+    """The configured session key, else one made once and kept (0600) under the home."""
+    if settings.session_secret:
+        return settings.session_secret
+    directory = platform.config.home / "web"
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / "session.key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(48)
+    # Create-only, 0600: two servers starting at once agree on whichever key was written first.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith("/api") or path == "/openapi.json":
+        return False
+    if any(
+        path.startswith(prefix) for prefix, _ in getattr(request.app.state, "json_prefixes", [])
+    ):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _problem_response(
+    request: Request, body: Problem, headers: dict[str, str] | None = None
+) -> Response:
+    if _wants_html(request):
+        from tfpilot_web.pages import error_page
+
+        return error_page(request, body, headers=headers)
+    body.instance = body.instance or request.url.path
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=body.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def install_error_handlers(app: Any) -> None:
+    """Problem details for tfpilot's errors, validation, HTTP errors and bugs, on ``app``."""
+
+    async def tfpilot_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, TfpilotError)
+        body = problem_of(exc)
+        if body.status >= 500:
+            log.error("request_failed", path=request.url.path, error=exc.message)
+        return _problem_response(request, body)
+
+    async def unauthenticated(request: Request, exc: Exception) -> Response:
+        if _wants_html(request) and request.method == "GET":
+            from urllib.parse import quote
+
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        body = problem(401, "sign in: send 'Authorization: Bearer <token>' or log in")
+        return _problem_response(request, body, headers={"WWW-Authenticate": "Bearer"})
+
+    async def csrf_failed(request: Request, exc: Exception) -> Response:
+        return _problem_response(
+            request, problem(403, "missing or wrong CSRF token: reload the page and try again")
+        )
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        from tfpilot_web.problems import FieldProblemView
+
+        problems = [
+            FieldProblemView(
+                field=".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
+                rule=str(e.get("type", "invalid")),
+                message=str(e.get("msg", "invalid")),
+            )
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
+        return _problem_response(request, problem(422, detail, problems=problems))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return _problem_response(
+            request, problem(exc.status_code, str(exc.detail)), headers=exc.headers
+        )
+
+    async def bug(request: Request, exc: Exception) -> Response:
+        log.exception("internal_error", path=request.url.path, error=type(exc).__name__)
+        return _problem_response(request, problem(500, "internal error (logged)"))
+
+    app.add_exception_handler(TfpilotError, tfpilot_error)
+    app.add_exception_handler(Unauthenticated, unauthenticated)
+    app.add_exception_handler(CsrfFailed, csrf_failed)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, bug)
+
+
+def create_app(
+    platform: Platform,
+    *,
+    settings: WebSettings | None = None,
+    plugin_routes: bool = True,
+) -> FastAPI:
+    """The ASGI application over ``platform``; embed it in another ASGI app or serve it.
+
+    :param settings: ``[plugins.web]`` (default: read from the platform's configuration).
+    :param plugin_routes: mount the routes plugins register with ``tfpilot_register_routes``.
+    """
+    from tfpilot_core import __version__
+    from tfpilot_web.api import build_router
+    from tfpilot_web.pages import build_pages
+
+    settings = settings or load_settings(platform)
+    app = FastAPI(
+        title="tfpilot",
+        version=__version__,
+        description=(
+            "Terraform self-service and governance: the Platform API over HTTP. Authenticate "
+            "with `Authorization: Bearer <token>` (`tfpilot tokens create`). Errors are RFC "
+            "9457 problem details."
+        ),
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.web = WebState(
+        platform=platform,
+        settings=settings,
+        limiter=RateLimiter(settings.login_attempts_per_minute, 60.0),
+    )
+    app.state.json_prefixes = []
+    install_error_handlers(app)
+    app.include_router(build_router())
+    app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+    if plugin_routes:
+        mount_plugin_routes(app, platform)
+    app.include_router(build_pages())
+    # Added last, so outermost: the session is decoded before the identity middleware reads it.
+    app.add_middleware(IdentityMiddleware, platform=platform)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(platform, settings),
+        session_cookie="tfpilot_session",
+        max_age=settings.session_max_age,
+        same_site="lax",
+        https_only=settings.https_only,
+    )
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def mount_plugin_routes(app: FastAPI, platform: Platform) -> None:
+    """Mount what ``tfpilot_register_routes`` contributes, each under its prefix."""
+    for plugin, routes in platform.host.routes():
+        prefix = routes.prefix.rstrip("/")
+        if any(prefix == r or prefix.startswith(r + "/") for r in RESERVED_PREFIXES):
+            raise PluginError(
+                f"plugin {plugin!r}: route prefix {prefix!r} is reserved by the web server",
+                plugin=plugin,
+            )
+        target = routes.app(platform)
+        if isinstance(target, APIRouter):
+            from fastapi import Depends
+
+            from tfpilot_web.deps import require_actor
+
+            deps = [] if routes.public else [Depends(require_actor)]
+            app.include_router(target, prefix=prefix, dependencies=deps)
+        else:
+            if hasattr(target, "add_exception_handler"):
+                install_error_handlers(target)
+            app.mount(prefix, target if routes.public else _Protected(target))
+        app.state.json_prefixes.append((prefix, plugin))
+        app.state.web.mounts.append((plugin, prefix))
+        log.info("routes_mounted", plugin=plugin, prefix=prefix)
+
+
+class _Protected:
+    """Refuses requests without an authenticated actor (401) before a mounted app sees them."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not scope.get("state", {}).get("identity"):
+            body = problem(401, "sign in: send 'Authorization: Bearer <token>'")
+            response = JSONResponse(
+                body.model_dump(exclude_none=True),
+                status_code=401,
+                media_type=PROBLEM_JSON,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Headers every response carries: no framing, no sniffing, a strict content policy."""
+
+    HEADERS = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            b"img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+        ),
+    ]
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                path = scope.get("path", "")
+                headers = list(message.get("headers", []))
+                names = {name for name, _ in headers}
+                # The API docs page loads its assets from a CDN; leave its policy alone.
+                for name, value in self.HEADERS:
+                    if name not in names and not (
+                        path == "/docs" and name == b"content-security-policy"
+                    ):
+                        headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

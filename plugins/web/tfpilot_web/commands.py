@@ -1,0 +1,83 @@
+"""``tfpilot serve`` and ``tfpilot tokens``.
+
+Imported whenever ``tfpilot`` starts (the commands are registered then), so FastAPI, uvicorn and
+the app are imported inside the command functions.
+"""
+
+from __future__ import annotations
+
+import click
+
+from tfpilot_core.cli.app import app, emit, json_option, table
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--log-level",
+    "server_log_level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="uvicorn's log level (access log at info).",
+)
+def serve_command(host: str, port: int, server_log_level: str) -> None:
+    """Serve the HTTP API (/api, /openapi.json) and the web UI."""
+    import uvicorn
+
+    from tfpilot_web.app import create_app
+
+    application = create_app(app().platform)
+    click.echo(f"tfpilot serving on http://{host}:{port} (API docs at /docs)", err=True)
+    uvicorn.run(application, host=host, port=port, log_level=server_log_level)
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """API tokens for the HTTP API and the web UI's login (admins only)."""
+
+
+@tokens_group.command("create")
+@click.option("--user", required=True, help="The tfpilot user the token acts as.")
+@click.option("--name", default="", help="What the token is for (shown by `tokens list`).")
+@json_option
+def tokens_create(user: str, name: str) -> None:
+    """Create a token acting as USER; it is printed once and stored only as a hash."""
+    from tfpilot_web.auth import create_token
+
+    state = app()
+    token, token_id = create_token(state.platform, state.whoami(), user=user, name=name)
+    emit(
+        {"id": token_id, "user": user, "name": name, "token": token},
+        lambda: click.echo(f"{token}\n(token {token_id} for {user}: shown once, store it now)"),
+    )
+
+
+@tokens_group.command("list")
+@json_option
+def tokens_list() -> None:
+    """Every token: id, user, name, creator and time (never the token)."""
+    from tfpilot_web.auth import list_tokens
+
+    state = app()
+    rows = list_tokens(state.platform, state.whoami())
+    emit(
+        rows,
+        lambda: table(
+            ["id", "user", "name", "created by", "created at"],
+            [[r["id"], r["user"], r["name"], r["created_by"], r["created_at"]] for r in rows],
+        ),
+    )
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id")
+@json_option
+def tokens_revoke(token_id: str) -> None:
+    """Revoke the token with TOKEN_ID (its sessions end too)."""
+    from tfpilot_web.auth import revoke_token
+
+    state = app()
+    revoked = revoke_token(state.platform, state.whoami(), token_id)
+    emit(revoked, lambda: click.echo(f"revoked token {revoked['id']} of {revoked['user']}"))

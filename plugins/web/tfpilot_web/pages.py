@@ -1,0 +1,436 @@
+"""The server-rendered UI (Jinja2 + htmx): requests, catalog, request form, request page,
+approvals inbox, drift overview, login.
+
+Every page reads through the same core calls as the API, as the logged-in actor. Buttons are
+shown only when the core says the actor may take the action (``platform.access.may``); posting
+anyway still reaches the core, which refuses (403). Form posts carry the session's CSRF token.
+The catalog is public-read: module metadata holds no request data.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from tfpilot_core.errors import (
+    FieldProblem,
+    ForbiddenError,
+    PolicyBlockedError,
+    TfpilotError,
+    ValidationError,
+)
+from tfpilot_core.models import RequestQuery, RunKind
+from tfpilot_core.rbac import Action
+from tfpilot_web import core
+from tfpilot_web.app import PACKAGE
+from tfpilot_web.auth import login as check_login
+from tfpilot_web.deps import (
+    CSRF_FIELD,
+    Unauthenticated,
+    check_csrf,
+    csrf_token,
+    optional_actor,
+    state_of,
+)
+from tfpilot_web.forms import errors_by_field, form_fields, parse_form
+
+if TYPE_CHECKING:
+    from tfpilot_core.models import Request as TfRequest
+    from tfpilot_core.platform import Platform
+    from tfpilot_web.problems import Problem
+
+templates = Jinja2Templates(directory=str(PACKAGE / "templates"))
+
+#: Statuses during which the request page refreshes itself (htmx polling).
+BUSY = {"planning", "applying", "destroying", "drift_checking"}
+#: The actions a request page offers, with the run each starts (``None``: no run).
+ACTIONS: dict[str, tuple[Action, RunKind | None, str]] = {
+    "plan": (Action.PLAN, RunKind.PLAN, "Plan"),
+    "apply": (Action.APPLY, RunKind.APPLY, "Apply"),
+    "check-drift": (Action.DRIFT_CHECK, RunKind.DRIFT, "Check drift"),
+    "destroy": (Action.DESTROY, RunKind.DESTROY, "Destroy"),
+}
+#: Which statuses each action makes sense in (buttons only; the core decides).
+_OFFERED = {
+    "plan": {"request_created", "plan_ready", "approved", "failed", "applied"},
+    "apply": {"approved"},
+    "check-drift": {"applied"},
+    "destroy": {"applied"},
+}
+
+
+def page_actor(request: Request) -> str:
+    """The logged-in actor of a page (GET without one redirects to the login page)."""
+    actor = optional_actor(request)
+    if actor is None:
+        raise Unauthenticated()
+    return actor
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    """A page, with what the layout needs (actor, CSRF token, navigation)."""
+    state = state_of(request)
+    actor = optional_actor(request)
+    role = state.platform.role_of(actor).value if actor else None
+    base = {
+        "actor": actor,
+        "role": role,
+        "csrf_field": CSRF_FIELD,
+        "csrf": csrf_token(request),
+        "path": request.url.path,
+    }
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+def error_page(
+    request: Request, problem: Problem, *, headers: dict[str, str] | None = None
+) -> Response:
+    """The HTML form of a problem document."""
+    response = render(request, "error.html", {"problem": problem}, status_code=problem.status)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _form(request: Request) -> Any:
+    return request.form()
+
+
+async def _checked_form(request: Request) -> dict[str, str]:
+    """The posted form, after the CSRF check (403 without the session's token)."""
+    form = await request.form()
+    data = {k: v for k, v in form.items() if isinstance(v, str)}
+    check_csrf(request, data.get(CSRF_FIELD))
+    return data
+
+
+def _run_started(platform: Platform, request_id: str, kind: RunKind | None, before: int) -> bool:
+    if kind is None:
+        return True
+    return len(platform.get(request_id).attempts(kind)) > before
+
+
+def run_action(
+    platform: Platform, request_id: str, kind: RunKind | None, call: Any, *, wait: float = 5.0
+) -> None:
+    """Start a Platform action in a thread; return when its run is recorded or it finished.
+
+    Terraform takes seconds to minutes: the page comes back as soon as the run is recorded
+    (status ``planning``, ``applying``...) and refreshes itself until it ends. A refusal (403,
+    409) comes before any run starts, so it is raised here and answered as usual; failures
+    after that are recorded on the request by the core (``plan_failed``...).
+    """
+    before = len(platform.get(request_id).attempts(kind)) if kind else 0
+    outcome: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            call()
+        except BaseException as exc:  # reported below, or recorded by the core
+            outcome.append(exc)
+            if not isinstance(exc, TfpilotError):
+                import structlog
+
+                structlog.get_logger("tfpilot.web").exception("action_failed", request=request_id)
+
+    thread = threading.Thread(target=target, name=f"tfpilot-{request_id}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + wait
+    while thread.is_alive() and time.monotonic() < deadline:
+        if _run_started(platform, request_id, kind, before):
+            return
+        thread.join(0.05)
+    if outcome and not (kind and _run_started(platform, request_id, kind, before)):
+        raise outcome[0]
+
+
+def build_pages() -> APIRouter:
+    """The UI's routes (left out of the OpenAPI description)."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/") -> HTMLResponse:
+        return render(request, "login.html", {"next": _safe_next(next), "error": None})
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        state = state_of(request)
+        client = request.client.host if request.client else "unknown"
+        wait = state.limiter.hit(client)
+        if wait is not None:
+            response = render(
+                request,
+                "login.html",
+                {"next": "/", "error": "Too many attempts: wait a minute and try again."},
+                status_code=429,
+            )
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
+        form = await _checked_form(request)
+        target = _safe_next(form.get("next", "/"))
+        found = check_login(state.platform, form.get("token", ""))
+        if found is None:
+            return render(
+                request,
+                "login.html",
+                {"next": target, "error": "That token is not valid (revoked or mistyped)."},
+                status_code=401,
+            )
+        identity, key = found
+        # A fresh session at login (no fixation): new CSRF token, the token's key, the user.
+        request.session.clear()
+        request.session.update({"user": identity.actor, "token_key": key})
+        csrf_token(request)
+        return RedirectResponse(target, status_code=303)
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        await _checked_form(request)
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @router.get("/", response_class=HTMLResponse)
+    def requests_page(
+        request: Request,
+        actor: str = Depends(page_actor),
+        status: str | None = None,
+        environment: str | None = None,
+        module: str | None = None,
+        project: str | None = None,
+        author: str | None = None,
+        cursor: str | None = None,
+    ) -> HTMLResponse:
+        platform = state_of(request).platform
+        filters = {
+            "status": status or None,
+            "environment": environment or None,
+            "module": module or None,
+            "project": project or None,
+            "author": author or None,
+        }
+        page = core.list_requests(
+            platform, actor, RequestQuery(**filters, limit=25, cursor=cursor or None)
+        )
+        rows = [core.view(platform, r) for r in page.items]
+        next_url = None
+        if page.next_cursor:
+            given = {k: v for k, v in filters.items() if v}
+            next_url = "/?" + urlencode({**given, "cursor": page.next_cursor})
+        return render(
+            request,
+            "requests.html",
+            {
+                "rows": rows,
+                "filters": filters,
+                "next_url": next_url,
+                "environments": [e.key for e in platform.config.core.environments],
+                "statuses": _statuses(),
+            },
+        )
+
+    @router.get("/catalog", response_class=HTMLResponse)
+    def catalog_page(request: Request) -> HTMLResponse:
+        specs = state_of(request).platform.catalog.list()
+        return render(request, "catalog.html", {"modules": specs})
+
+    @router.get("/catalog/{name:path}", response_class=HTMLResponse)
+    def module_page(request: Request, name: str) -> HTMLResponse:
+        return _module_form(request, name, values={}, errors={}, message=None)
+
+    @router.post("/catalog/{name:path}")
+    async def create_from_form(request: Request, name: str) -> Response:
+        actor = optional_actor(request)
+        if actor is None:
+            raise Unauthenticated()
+        form = await _checked_form(request)
+        platform = state_of(request).platform
+        spec = platform.catalog.get(name)
+        fields = form_fields(spec.input_json_schema())
+        inputs, problems = parse_form(fields, form)
+        values = {f.name: form.get(f"input.{f.name}", "") for f in fields if not f.sensitive}
+        values.update(project=form.get("project", ""), environment=form.get("environment", ""))
+        if not form.get("project"):
+            problems.append(FieldProblem("project", "required", "is required"))
+        if problems:
+            return _module_form(
+                request, name, values=values, errors=errors_by_field(problems), status_code=422
+            )
+        try:
+            created = platform.create(
+                actor,
+                module=name,
+                environment=form.get("environment", ""),
+                project=form["project"],
+                inputs=inputs,
+            )
+        except ValidationError as exc:
+            return _module_form(
+                request,
+                name,
+                values=values,
+                errors=errors_by_field(exc.problems),
+                status_code=422,
+            )
+        except PolicyBlockedError as exc:
+            return _module_form(
+                request, name, values=values, errors={}, message=exc.message, status_code=409
+            )
+        if form.get("plan_now") == "yes" and core.may(platform, actor, Action.PLAN, created):
+            run_action(
+                platform,
+                created.id,
+                RunKind.PLAN,
+                lambda: platform.plan(actor, created.id),
+            )
+        return RedirectResponse(f"/requests/{created.id}", status_code=303)
+
+    @router.get("/requests/{request_id}", response_class=HTMLResponse)
+    def request_page(
+        request: Request, request_id: str, actor: str = Depends(page_actor)
+    ) -> HTMLResponse:
+        platform = state_of(request).platform
+        found = core.read(platform, actor, request_id)
+        return render(request, "request.html", _request_context(platform, actor, found))
+
+    @router.post("/requests/{request_id}/approve")
+    async def approve(request: Request, request_id: str) -> Response:
+        actor = optional_actor(request)
+        if actor is None:
+            raise Unauthenticated()
+        form = await _checked_form(request)
+        platform = state_of(request).platform
+        digest = form.get("plan_digest", "")
+        if not digest:
+            raise ValidationError([FieldProblem("plan_digest", "required", "is required")])
+        platform.approve(actor, request_id, plan_digest=digest, comment=form.get("comment", ""))
+        return RedirectResponse(f"/requests/{request_id}", status_code=303)
+
+    @router.post("/requests/{request_id}/{action}")
+    async def act(request: Request, request_id: str, action: str) -> Response:
+        actor = optional_actor(request)
+        if actor is None:
+            raise Unauthenticated()
+        if action not in ACTIONS:
+            from starlette.exceptions import HTTPException
+
+            raise HTTPException(404, f"no action {action!r}")
+        await _checked_form(request)
+        platform = state_of(request).platform
+        _, kind, _ = ACTIONS[action]
+        method = getattr(platform, action.replace("-", "_"))
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(
+            run_action, platform, request_id, kind, lambda: method(actor, request_id)
+        )
+        return RedirectResponse(f"/requests/{request_id}", status_code=303)
+
+    @router.get("/approvals", response_class=HTMLResponse)
+    def approvals_page(request: Request, actor: str = Depends(page_actor)) -> HTMLResponse:
+        platform = state_of(request).platform
+        page = core.list_requests(platform, actor, RequestQuery(status="plan_ready", limit=200))
+        rows = [
+            {**core.view(platform, r), "digest": core.current_plan_digest(r)}
+            for r in page.items
+            if core.may(platform, actor, Action.APPROVE, r)
+        ]
+        return render(request, "approvals.html", {"rows": rows})
+
+    @router.get("/drift", response_class=HTMLResponse)
+    def drift_page(request: Request, actor: str = Depends(page_actor)) -> HTMLResponse:
+        from tfpilot_web.api import drift_items
+
+        items = drift_items(state_of(request).platform, actor, 500)
+        return render(request, "drift.html", {"items": items})
+
+    return router
+
+
+def _safe_next(target: str) -> str:
+    # Only local paths: an open redirect after login would hand the session to a phishing page.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _statuses() -> list[str]:
+    from tfpilot_core.lifecycle import RequestStatus
+
+    return [s.value for s in RequestStatus]
+
+
+def _module_form(
+    request: Request,
+    name: str,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    message: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    platform = state_of(request).platform
+    spec = platform.catalog.get(name)
+    actor = optional_actor(request)
+    environments = [e.key for e in platform.config.core.environments]
+    may_create = actor is not None and any(
+        platform.access.may(
+            actor, Action.CREATE, project=values.get("project") or "x", environment=e
+        )
+        if hasattr(platform, "access")
+        else True
+        for e in environments
+    )
+    return render(
+        request,
+        "module.html",
+        {
+            "spec": spec,
+            "fields": form_fields(spec.input_json_schema()),
+            "values": values,
+            "errors": errors,
+            "message": message,
+            "environments": environments,
+            "may_create": may_create,
+        },
+        status_code=status_code,
+    )
+
+
+def _request_context(platform: Platform, actor: str, request: TfRequest) -> dict[str, Any]:
+    data = core.view(platform, request)
+    status = data["status"]
+    digest = core.current_plan_digest(request)
+    buttons = [
+        {"action": key, "label": label}
+        for key, (action, _, label) in ACTIONS.items()
+        if status in _OFFERED[key] and core.may(platform, actor, action, request)
+    ]
+    may_approve = (
+        status == "plan_ready"
+        and digest is not None
+        and core.may(platform, actor, Action.APPROVE, request)
+    )
+    try:
+        events = core.timeline(platform, actor, request.id)
+    except ForbiddenError:
+        events = []
+    plan = request.latest(RunKind.PLAN)
+    counts = plan.details.get("counts", {}) if plan is not None else {}
+    return {
+        "r": data,
+        "status": status,
+        "busy": status in BUSY,
+        "digest": digest,
+        "buttons": buttons,
+        "may_approve": may_approve,
+        "events": events,
+        "counts": counts,
+    }

@@ -1,0 +1,141 @@
+"""Slack interactivity: the Approve button of a Slack message, verified and bound to a digest.
+
+Slack posts ``payload=<json>`` (form-encoded) to ``/integrations/slack/interactivity`` when
+someone clicks a button. The request is accepted only when:
+
+* ``X-Slack-Request-Timestamp`` is within 5 minutes of now;
+* ``X-Slack-Signature`` equals ``v0=`` + HMAC-SHA256(signing secret, ``v0:<ts>:<raw body>``)
+  (compared in constant time);
+* the same signature was not seen before (replays are refused: each signature is recorded in
+  the store's keyed records, namespace ``slack_replay``, for 10 minutes, with a create-only
+  write, so two servers sharing a store refuse a replay too).
+
+The button's ``value`` is JSON ``{"request_id": "...", "plan_digest": "..."}`` (what the
+notifier puts in the message); the Slack user (``user.id``) must be mapped to a tfpilot user in
+``[plugins.web] slack_users``. The approval goes through ``platform.approve`` as that user, bound
+to the digest in the message: the core applies roles, four eyes and digest checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from tfpilot_core.errors import AlreadyExistsError, ConflictError, TfpilotError
+from tfpilot_core.models import utcnow
+from tfpilot_web.problems import PROBLEM_JSON, problem, responses
+
+if TYPE_CHECKING:
+    from tfpilot_core.platform import Platform
+    from tfpilot_web.settings import WebSettings
+
+REPLAY = "slack_replay"
+#: How far a request's timestamp may be from now (Slack's own recommendation).
+MAX_SKEW_SECONDS = 300
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """Slack's ``v0`` signature of a request body."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def verify(
+    secret: str, timestamp: str | None, given: str | None, body: bytes, *, now: float
+) -> str | None:
+    """``None`` when the request is Slack's; otherwise why it is refused."""
+    if not timestamp or not given:
+        return "missing X-Slack-Request-Timestamp or X-Slack-Signature"
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return "X-Slack-Request-Timestamp is not a number"
+    if abs(now - sent) > MAX_SKEW_SECONDS:
+        return "X-Slack-Request-Timestamp is more than 5 minutes away from now"
+    if not hmac.compare_digest(signature(secret, timestamp, body), given):
+        return "X-Slack-Signature does not match"
+    return None
+
+
+def _refuse(status: int, detail: str) -> JSONResponse:
+    return JSONResponse(
+        problem(status, detail).model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _reply(ok: bool, text: str) -> JSONResponse:
+    # Slack shows an ephemeral reply to whoever clicked; 200 acknowledges the click.
+    return JSONResponse(
+        {"ok": ok, "response_type": "ephemeral", "replace_original": False, "text": text}
+    )
+
+
+def build_slack_router(platform: Platform, settings: WebSettings) -> APIRouter:
+    """The interactivity endpoint, for the server to include under ``/integrations/slack``."""
+    secret = settings.slack_signing_secret or ""
+    router = APIRouter(tags=["integrations"])
+
+    @router.post("/interactivity", responses=responses(400, 401, 409))
+    async def interactivity(request: Request) -> JSONResponse:
+        """Slack button clicks (signed by Slack): approve a plan by its digest."""
+        body = await request.body()
+        refused = verify(
+            secret,
+            request.headers.get("x-slack-request-timestamp"),
+            request.headers.get("x-slack-signature"),
+            body,
+            now=time.time(),
+        )
+        if refused:
+            return _refuse(401, refused)
+        given = request.headers["x-slack-signature"]
+        replay_key = hashlib.sha256(given.encode()).hexdigest()
+        try:
+            await run_in_threadpool(
+                platform.store.put_record,
+                REPLAY,
+                replay_key,
+                {"at": utcnow().isoformat()},
+                expected_version=None,
+                expires_at=utcnow() + timedelta(seconds=2 * MAX_SKEW_SECONDS),
+            )
+        except (AlreadyExistsError, ConflictError):
+            return _refuse(409, "this Slack request was already received (replay refused)")
+        try:
+            payload = json.loads(parse_qs(body.decode())["payload"][0])
+            user = str(payload["user"]["id"])
+            [action] = payload["actions"][:1]
+            action_id = str(action["action_id"])
+            value = json.loads(action["value"])
+            request_id = str(value["request_id"])
+            digest = str(value["plan_digest"])
+        except (KeyError, IndexError, ValueError, TypeError, UnicodeDecodeError):
+            return _refuse(400, "not a Slack block_actions payload with a tfpilot button")
+        actor = settings.slack_users.get(user)
+        if actor is None:
+            return _reply(False, f"Slack user {user} is not mapped to a tfpilot user.")
+        if action_id != "approve":
+            # The core has no reject action yet: say so rather than pretend.
+            return _reply(False, f"'{action_id}' is not supported; only approve is.")
+        try:
+            approved: Any = await run_in_threadpool(
+                lambda: platform.approve(
+                    actor, request_id, plan_digest=digest, comment="approved in Slack"
+                )
+            )
+        except TfpilotError as exc:
+            return _reply(False, f"Not approved: {exc.message}")
+        return _reply(True, f"{actor} approved {approved.id} (plan {digest[:12]}).")
+
+    return router
