@@ -541,8 +541,16 @@ class PluginHost:
         return findings
 
     def estimate_cost(self, request: Request, plan: Plan) -> CostEstimate | None:
-        """The first estimate any selected estimator gives (isolated: failures are recorded)."""
-        estimators = self._selected(Kind.COST_ESTIMATOR, self.config.core.cost_estimators)
+        """The first estimate any selected estimator gives (isolated: failures are recorded).
+
+        The request's environment may choose its own estimators (``cost_estimators`` on the
+        environment); otherwise ``[core] cost_estimators`` (``None``: every installed one).
+        """
+        names = self.config.core.cost_estimators
+        for env in self.config.core.environments:
+            if env.key == request.placement.environment and env.cost_estimators is not None:
+                names = env.cost_estimators
+        estimators = self._selected(Kind.COST_ESTIMATOR, names)
         with self._span("cost.estimate", hook="cost_estimator.estimate", request_id=request.id):
             for name, estimator in estimators:
                 plugin = self._plugin_of(Kind.COST_ESTIMATOR, name)

@@ -34,6 +34,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("requests", "audit_group", "Audit records."),
     "catalog": ("catalog", "catalog_group", "The service catalog: modules, examples,..."),
     "config": ("core_commands", "config_group", "Inspect the configuration."),
+    "cost": ("cost", "cost_group", "Cost estimates of requests."),
     "demo": ("demo", "demo_command", "The whole request lifecycle on the offline..."),
     "destroy": ("requests", "destroy_command", "Destroy what an applied request created."),
     "drift": ("requests", "drift_group", "Drift checks."),

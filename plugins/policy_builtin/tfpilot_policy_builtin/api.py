@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tfpilot_core.models import PolicyLevel
 
 if TYPE_CHECKING:
-    from tfpilot_core.models import Environment
+    from tfpilot_core.models import CostEstimate, Environment, Request
     from tfpilot_core.plan import Plan
     from tfpilot_policy_builtin.index import PlanIndex
     from tfpilot_policy_builtin.settings import EffectiveParams
@@ -31,6 +31,9 @@ class Hit:
 
     address: str | None
     message: str
+    #: The level of this hit when the rule grades its own hits (budget thresholds, each with a
+    #: level); ``None``: the level configured for the rule.
+    level: PolicyLevel | None = None
 
 
 @dataclass
@@ -55,6 +58,10 @@ class PlanContext:
     environment: Environment
     params: EffectiveParams
     rule_params: Mapping[str, Any] = field(default_factory=dict)
+    #: The request whose plan this is (``None`` when a plan is checked on its own).
+    request: Request | None = None
+    #: The plan's cost estimate, when an estimator priced it (budget rules).
+    cost: CostEstimate | None = None
 
 
 class Rule:

@@ -20,7 +20,14 @@ from tfpilot_core.errors import (
     PluginFailedError,
     TfpilotError,
 )
-from tfpilot_core.models import Environment, OptOut, PolicyFinding, PolicyLevel
+from tfpilot_core.models import (
+    CostEstimate,
+    Environment,
+    OptOut,
+    PolicyFinding,
+    PolicyLevel,
+    Request,
+)
 from tfpilot_policy_builtin.api import Hit, PlanContext, RequestContext, Rule
 from tfpilot_policy_builtin.rules import builtin_rules
 from tfpilot_policy_builtin.settings import PolicySettings
@@ -130,7 +137,13 @@ class BuiltinPolicyEngine:
         if subject.stage == "plan":
             if subject.plan is None:
                 raise PluginError("policy stage 'plan' without a plan", plugin=ENGINE_NAME)
-            return self.evaluate_plan(subject.plan, subject.environment, request.opt_outs)
+            return self.evaluate_plan(
+                subject.plan,
+                subject.environment,
+                request.opt_outs,
+                request=request,
+                cost=getattr(subject, "cost", None),
+            )
         return self.evaluate_request(
             request.inputs,
             subject.environment,
@@ -161,7 +174,13 @@ class BuiltinPolicyEngine:
         return findings
 
     def evaluate_plan(
-        self, plan: Plan, environment: Environment, opt_outs: Sequence[OptOut] = ()
+        self,
+        plan: Plan,
+        environment: Environment,
+        opt_outs: Sequence[OptOut] = (),
+        *,
+        request: Request | None = None,
+        cost: CostEstimate | None = None,
     ) -> list[PolicyFinding]:
         """Findings on a parsed plan: every resource change, child modules included."""
         from tfpilot_policy_builtin.index import PlanIndex
@@ -173,7 +192,15 @@ class BuiltinPolicyEngine:
             level = self.level_of(rule, params.levels)
             if level is None:
                 continue
-            ctx = PlanContext(plan, index, environment, params, params.rule_params.get(rule.id, {}))
+            ctx = PlanContext(
+                plan,
+                index,
+                environment,
+                params,
+                params.rule_params.get(rule.id, {}),
+                request=request,
+                cost=cost,
+            )
             hits = self._run(rule, functools.partial(rule.check_plan, ctx))
             findings += self._grade(rule, level, hits, opt_outs, "plan")
         return findings
@@ -219,7 +246,8 @@ class BuiltinPolicyEngine:
             findings.append(
                 PolicyFinding(
                     rule_id=rule.id,
-                    level=level,
+                    # A rule may grade its own hits, except where an opt-out made it advisory.
+                    level=hit.level if hit.level is not None and not note else level,
                     message=hit.message + note,
                     address=hit.address,
                     engine=ENGINE_NAME,
