@@ -1,1 +1,1 @@
-"""tfpilot plugin package `tfpilot_notify_email`."""
+"""tfpilot plugin package ``tfpilot_notify_email``: email notifications over SMTP (README.md)."""

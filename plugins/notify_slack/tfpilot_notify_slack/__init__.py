@@ -1,1 +1,1 @@
-"""tfpilot plugin package `tfpilot_notify_slack`."""
+"""tfpilot plugin package ``tfpilot_notify_slack``: Slack notifications (see README.md)."""
