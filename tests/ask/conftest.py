@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "query"))
 
-from query_world import make_platform, seed  # noqa: E402
+from query_world import make_platform, seed
 
-from tfpilot_core.platform import Platform  # noqa: E402
+from tfpilot_core.platform import Platform
 
 
 @pytest.fixture

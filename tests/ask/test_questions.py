@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the table reads best one case to a line)
 """The question table: each question, the structured query it must become, and the answer it must
 get on the seeded world (``tests/query/query_world.py``), offline."""
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the table reads best one case to a line)
 """The seeded world of the query and ask tests: a platform over the embedded store, seeded with twelve hand-made requests (see ``WORLD``).
 
 ``NOW`` is Wednesday 2026-06-10 12:00 UTC, so "this week" starts on Monday 2026-06-08.
@@ -11,7 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-
 
 from tfpilot_core.models import DriftResult, Event, Request
 from tfpilot_core.platform import Platform
