@@ -1,0 +1,54 @@
+"""Fixtures: the GitHub stand-in over real HTTP, and platforms whose runner is ``github``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# The helpers beside this file (tests run with --import-mode=importlib, which adds no paths).
+sys.path.insert(0, str(Path(__file__).parent))
+
+from gh_support import TOKEN, USERS, github_section
+
+from tfpilot_core.platform import Platform
+from tfpilot_runner_github.testing import GitHubStandIn
+
+
+@pytest.fixture
+def standin() -> Iterator[GitHubStandIn]:
+    """A fresh GitHub stand-in (repository ``acme/infra``) for one test."""
+    server = GitHubStandIn(token=TOKEN).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_platform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin: GitHubStandIn
+) -> Callable[..., Platform]:
+    """``make_platform(runner="github", extra="")``: a platform in a fresh home."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
+    for name in list(os.environ):
+        if name.startswith("GITHUB_"):
+            monkeypatch.delenv(name)
+
+    def build(runner: str = "github", extra: str = "", github: str | None = None) -> Platform:
+        config = home / "tfpilot.toml"
+        config.write_text(
+            f'[core]\nrunner = "{runner}"\n'
+            + USERS
+            + "[plugins.local]\ntimeout_seconds = 300\n"
+            + (github if github is not None else github_section(standin.url))
+            + extra
+        )
+        environ = {"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(config)}
+        return Platform.from_config(environ=environ)
+
+    return build

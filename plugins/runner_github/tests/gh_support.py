@@ -1,0 +1,60 @@
+"""Helpers of the runner_github tests: configuration sections, users, request builders.
+
+A platform here is a real one: embedded store (or S3 on moto in the workflow tests), the
+sandbox's modules and provider, the local runner for executing dispatched attempts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tfpilot_core.platform import Platform
+
+TOKEN = "ghs_test_token"
+SECRET = "webhook-secret-for-tests"
+
+USERS = """
+[users.alice]
+role = "developer"
+[users.bob]
+role = "approver"
+[users.carol]
+role = "admin"
+[users.vera]
+role = "viewer"
+"""
+
+
+def github_section(url: str, **extra: Any) -> str:
+    """A ``[plugins.github]`` section for the stand-in at ``url``."""
+    lines = [
+        "[plugins.github]",
+        'repository = "acme/infra"',
+        f'token = "{TOKEN}"',
+        f'api_url = "{url}"',
+        f'webhook_secret = "{SECRET}"',
+        "max_retries = 4",
+        "backoff_factor = 0.01",
+        "secondary_rate_wait = 0.5",
+        "max_rate_limit_wait = 10",
+        "seconds_between_requests = 0",
+        "seconds_between_writes = 0",
+        'full_text_url = "https://tfpilot.test/requests/{request_id}"',
+    ]
+    for key, value in extra.items():
+        lines.append(f"{key} = {value}")
+    lines += [
+        "[plugins.github.users]",
+        '"alice-gh" = "alice"',
+        '"bob-gh" = "bob"',
+        '"vera-gh" = "vera"',
+        '"carol-gh" = "carol"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def create(platform: Platform, name: str = "logs", actor: str = "alice") -> Any:
+    """A sandbox bucket request in dev."""
+    return platform.create(
+        actor, module="sandbox/bucket", environment="dev", project="shop", inputs={"name": name}
+    )

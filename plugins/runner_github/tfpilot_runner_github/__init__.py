@@ -1,0 +1,1 @@
+"""Terraform runs in GitHub Actions (see docs/github.md)."""

@@ -1,0 +1,213 @@
+"""``tfpilot run ...`` (execute a dispatched attempt inside a job) and ``tfpilot runs sync``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tfpilot_core.cli.app import app, emit, json_option, table
+from tfpilot_core.errors import FieldProblem, ValidationError
+
+_RUNNER_HELP = "The runner that executes Terraform here [default: local]."
+_INPUT_HELP = (
+    "The dispatch input (JSON: request_id, attempt_id, traceparent, ...) [default: "
+    "$TFPILOT_RUN_INPUT]; fills in what is not given on the command line."
+)
+
+
+def _dispatch_input(raw: str | None) -> dict[str, Any]:
+    text = raw if raw is not None else os.environ.get("TFPILOT_RUN_INPUT", "")
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError([FieldProblem("--input", "json", str(exc))]) from None
+    if not isinstance(data, dict):
+        raise ValidationError([FieldProblem("--input", "type", "must be a JSON object")])
+    return data
+
+
+def _ids(
+    request_id: str | None, attempt_id: str | None, given: dict[str, Any], *, need_attempt: bool
+) -> tuple[str, str | None]:
+    request_id = request_id or given.get("request_id")
+    attempt_id = attempt_id or given.get("attempt_id")
+    problems = []
+    if not request_id:
+        problems.append(FieldProblem("REQUEST_ID", "required", "give it or --input request_id"))
+    if need_attempt and not attempt_id:
+        problems.append(FieldProblem("--attempt", "required", "give it or --input attempt_id"))
+    if problems:
+        raise ValidationError(problems, subject="command line")
+    return str(request_id), (str(attempt_id) if attempt_id else None)
+
+
+def _show(request: Any) -> None:
+    from tfpilot_core.cli.requests import show_request
+
+    show_request(request)
+
+
+def _common(func: Any) -> Any:
+    func = click.option("--input", "dispatch_input", metavar="JSON", help=_INPUT_HELP)(func)
+    func = click.option("--runner", "runner_name", default="local", help=_RUNNER_HELP)(func)
+    func = click.option("--attempt", "attempt_id", metavar="ID", help="The attempt to run.")(func)
+    func = click.argument("request_id", required=False)(func)
+    return json_option(func)
+
+
+@click.group("run")
+def run_group() -> None:
+    """Execute a dispatched run here (inside a job) and record its result."""
+
+
+@run_group.command("plan")
+@_common
+@click.option(
+    "--plan-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the saved plan here (the job uploads it as an artifact).",
+)
+def run_plan(
+    request_id: str | None,
+    attempt_id: str | None,
+    runner_name: str,
+    dispatch_input: str | None,
+    plan_out: Path | None,
+) -> None:
+    """Run a dispatched plan attempt with the local runner; record the plan and its digest."""
+    from tfpilot_core.runs.executor import continued_trace, execute_plan
+
+    given = _dispatch_input(dispatch_input)
+    rid, aid = _ids(request_id, attempt_id, given, need_attempt=True)
+    assert aid is not None
+    with continued_trace(given.get("traceparent")):
+        _show(execute_plan(app().platform, rid, aid, runner_name=runner_name, plan_out=plan_out))
+
+
+@run_group.command("apply")
+@_common
+@click.option(
+    "--plan-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The plan artifact of the plan job (its sha256 must be the approved digest).",
+)
+def run_apply(
+    request_id: str | None,
+    attempt_id: str | None,
+    runner_name: str,
+    dispatch_input: str | None,
+    plan_file: Path | None,
+) -> None:
+    """Apply the approved plan for a dispatched apply attempt (digest-bound)."""
+    from tfpilot_core.runs.executor import continued_trace, execute_apply
+
+    given = _dispatch_input(dispatch_input)
+    rid, aid = _ids(request_id, attempt_id, given, need_attempt=True)
+    assert aid is not None
+    with continued_trace(given.get("traceparent")):
+        _show(execute_apply(app().platform, rid, aid, runner_name=runner_name, plan_file=plan_file))
+
+
+@run_group.command("destroy")
+@_common
+def run_destroy(
+    request_id: str | None, attempt_id: str | None, runner_name: str, dispatch_input: str | None
+) -> None:
+    """Run a dispatched destroy attempt and archive the final state."""
+    from tfpilot_core.runs.executor import continued_trace, execute_destroy
+
+    given = _dispatch_input(dispatch_input)
+    rid, aid = _ids(request_id, attempt_id, given, need_attempt=True)
+    assert aid is not None
+    with continued_trace(given.get("traceparent")):
+        _show(execute_destroy(app().platform, rid, aid, runner_name=runner_name))
+
+
+@run_group.command("drift")
+@_common
+@click.option("--shard", metavar="I/N", help="Check every applied request of shard I of N.")
+def run_drift(
+    request_id: str | None,
+    attempt_id: str | None,
+    runner_name: str,
+    dispatch_input: str | None,
+    shard: str | None,
+) -> None:
+    """Check one request, or a shard of the applied requests, for drift here."""
+    from tfpilot_core.runs.executor import (
+        applied_requests,
+        continued_trace,
+        execute_drift,
+        shard_of,
+    )
+
+    state = app()
+    platform = state.platform
+    given = _dispatch_input(dispatch_input)
+    if shard is None:
+        rid, _ = _ids(request_id, attempt_id, given, need_attempt=False)
+        with continued_trace(given.get("traceparent")):
+            _show(execute_drift(platform, state.whoami(), rid, runner_name=runner_name))
+        return
+    index, sep, count = shard.partition("/")
+    if not (sep and index.isdigit() and count.isdigit() and 0 <= int(index) < int(count)):
+        raise ValidationError(
+            [FieldProblem("--shard", "format", f"{shard!r}: use I/N, 0 <= I < N")]
+        )
+    rows = []
+    failed = 0
+    for request in applied_requests(platform):
+        if shard_of(request.id, int(count)) != int(index):
+            continue
+        try:
+            checked = execute_drift(platform, state.whoami(), request.id, runner_name=runner_name)
+            result = checked.drift.result.value if checked.drift else "unknown"
+        except Exception as exc:  # one request's failure must not stop the shard
+            failed += 1
+            result = f"error: {exc}"
+        rows.append({"request": request.id, "result": result})
+    emit(rows, lambda: table(["request", "drift"], [[r["request"], r["result"]] for r in rows]))
+    if failed:
+        raise click.exceptions.Exit(11)
+
+
+@click.group("runs")
+def runs_group() -> None:
+    """Dispatched runs: poll their status, plan the drift fan-out."""
+
+
+@runs_group.command("sync")
+@json_option
+def runs_sync() -> None:
+    """Ask the dispatching runner about every unfinished run and record the answers."""
+    from tfpilot_core.runs.executor import sync
+
+    rows = sync(app().platform)
+    emit(
+        rows,
+        lambda: table(
+            ["request", "attempt", "result"],
+            [[r["request"], r["attempt"], r["result"]] for r in rows],
+        ),
+    )
+
+
+@runs_group.command("shards")
+@click.option("--per-shard", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--max-shards", default=200, show_default=True, type=click.IntRange(1, 256))
+@json_option
+def runs_shards(per_shard: int, max_shards: int) -> None:
+    """The drift matrix: shard labels I/N covering every applied request (for a job matrix)."""
+    from tfpilot_core.runs.executor import applied_requests, shard_count
+
+    total = len(applied_requests(app().platform))
+    count = shard_count(total, per_shard=per_shard, max_shards=max_shards)
+    data = {"applied": total, "shards": [f"{i}/{count}" for i in range(count)]}
+    # A matrix needs one line of JSON (written to $GITHUB_OUTPUT by the workflow).
+    click.echo(json.dumps(data, separators=(",", ":")))
