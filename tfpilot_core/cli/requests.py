@@ -127,9 +127,9 @@ def show_request(request: Request) -> None:
             plan = approval.plan_digest[:12]
             click.echo(f"  approved    by {approval.actor} (rev {approval.revision}, plan {plan})")
         if request.cost is not None:
-            c = request.cost
-            delta = f", delta {c.delta:+}" if c.delta is not None else ""
-            click.echo(f"  cost        {c.monthly} {c.currency}/month{delta} ({c.estimator})")
+            from tfpilot_core.cost import delta_phrase
+
+            click.echo(f"  cost        {delta_phrase(request.cost)} ({request.cost.estimator})")
         if request.drift is not None:
             click.echo(
                 f"  drift       {request.drift.result.value} {', '.join(request.drift.addresses)}"
@@ -296,7 +296,12 @@ def list_command(
 def plan_command(request_id: str) -> None:
     """Plan a request: Terraform plan, policy, cost and summary."""
     state = app()
-    show_request(state.platform.plan(state.whoami(), request_id))
+    request = state.platform.plan(state.whoami(), request_id)
+    show_request(request)
+    if request.cost is not None and not state.json:
+        from tfpilot_core.cost import render_text
+
+        click.echo(render_text(request.cost))
 
 
 @click.command("approve")

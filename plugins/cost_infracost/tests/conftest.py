@@ -34,9 +34,9 @@ def standin(tmp_path: Path) -> StandIn:
     return install(
         tmp_path / "bin",
         key=KEY,
-        prices={"aws_instance": "73.00", "aws_db_instance": "200.00"},
-        subresources=["aws_instance"],
-        usage_based=["aws_lambda_function"],
+        prices={"test_vm": "73.00", "test_db": "200.00"},
+        subresources=["test_vm"],
+        usage_based=["test_fn"],
     )
 
 

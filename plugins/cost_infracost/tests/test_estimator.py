@@ -32,10 +32,10 @@ def estimator(standin: StandIn, **settings: object) -> InfracostEstimator:
 
 PLAN = plan_doc(
     {
-        "aws_instance.web": "aws_instance",
-        "module.db.aws_db_instance.main": "aws_db_instance",
-        "aws_lambda_function.api": "aws_lambda_function",
-        "aws_iam_role.free": "aws_iam_role",
+        "test_vm.web": "test_vm",
+        "module.db.test_db.main": "test_db",
+        "test_fn.api": "test_fn",
+        "test_role.free": "test_role",
     }
 )
 
@@ -48,12 +48,12 @@ def test_breakdown_of_a_first_plan(standin: StandIn) -> None:
     assert isinstance(estimate.monthly, Decimal)
     assert estimate.previous == 0 and estimate.delta == Decimal("278.00")
     assert estimate.currency == "EUR"
-    assert estimate.unknown == ["aws_lambda_function.api"]
+    assert estimate.unknown == ["test_fn.api"]
     lines = {line.address: line for line in estimate.lines}
-    assert lines["aws_lambda_function.api"].monthly is None
-    assert lines["aws_lambda_function.api"].components[0].monthly is None
-    assert lines["aws_lambda_function.api"].components[0].usage_based
-    web = lines["aws_instance.web"]
+    assert lines["test_fn.api"].monthly is None
+    assert lines["test_fn.api"].components[0].monthly is None
+    assert lines["test_fn.api"].components[0].usage_based
+    web = lines["test_vm.web"]
     assert web.delta == Decimal("78.00")
     assert [(c.subresource, c.monthly) for c in web.components] == [
         ("", Decimal("73.00")),
@@ -72,7 +72,7 @@ def test_endpoint_usage_file_and_the_callers_own_key_is_not_inherited(
     standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     usage = tmp_path / "usage.yml"
-    usage.write_text("aws_lambda_function.api: 10\n")
+    usage.write_text("test_fn.api: 10\n")
     standin.configure(
         **standin.config,
         usage_file=str(usage),
@@ -118,16 +118,14 @@ def applied(req: Request, estimate_json: dict[str, object], digest: str = "d" * 
 def test_diff_against_the_last_applied_plan(standin: StandIn) -> None:
     first = estimator(standin).estimate(
         request(),
-        Plan.parse(
-            plan_doc({"aws_instance.web": "aws_instance", "aws_instance.old": "aws_instance"})
-        ),
+        Plan.parse(plan_doc({"test_vm.web": "test_vm", "test_vm.old": "test_vm"})),
     )
     assert first is not None and first.monthly == Decimal("156.00")
     req = applied(request(), first.model_dump(mode="json"))
     assert previous_estimate(req) is not None
     second_plan = plan_doc(
-        {"aws_instance.web": "aws_instance", "aws_db_instance.main": "aws_db_instance"},
-        before={"aws_instance.web": "aws_instance", "aws_instance.old": "aws_instance"},
+        {"test_vm.web": "test_vm", "test_db.main": "test_db"},
+        before={"test_vm.web": "test_vm", "test_vm.old": "test_vm"},
     )
     second = estimator(standin).estimate(req, Plan.parse(second_plan))
     assert second is not None and second.error is None, second
@@ -136,9 +134,9 @@ def test_diff_against_the_last_applied_plan(standin: StandIn) -> None:
     assert second.delta == Decimal("122.00")
     assert second.compared_to == "d" * 64
     lines = {line.address: line for line in second.lines}
-    assert lines["aws_db_instance.main"].delta == Decimal("200.00")
-    assert lines["aws_instance.old"].monthly == 0
-    assert lines["aws_instance.old"].delta == Decimal("-78.00")
+    assert lines["test_db.main"].delta == Decimal("200.00")
+    assert lines["test_vm.old"].monthly == 0
+    assert lines["test_vm.old"].delta == Decimal("-78.00")
     call = standin.calls()[-1]["argv"]
     assert call[0] == "diff"
     assert call[call.index("--compare-to") + 1] == "prior.json"

@@ -189,8 +189,8 @@ def _resource(raw: Any, path: str) -> Resource:
     components: list[Component] = []
     unknown = _components(doc, path, "", components, 0)
     monthly = money(doc.get("monthlyCost"), f"{path}.monthlyCost")
-    if monthly is None and not components:
-        unknown = True  # priced by nothing we can see: not free, just unknown
+    if monthly is None:
+        unknown = True  # no total: unknown, never free
     return Resource(
         name=name,
         resource_type=_str(doc, "resourceType", path),
