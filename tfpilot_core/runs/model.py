@@ -72,6 +72,7 @@ def dispatch_payload(
         "revision": attempt.revision,
         "attempt_id": attempt.id,
         "kind": attempt.kind.value,
+        "environment": request.placement.environment,
         "plan_digest": plan_digest or attempt.plan_digest,
         "correlation_id": correlation,
         "traceparent": carrier.get("traceparent", ""),
