@@ -644,6 +644,35 @@ class PluginHost:
                 outcomes.append((name, failed[-1].error if failed else None))
         return outcomes
 
+    def notifiers(self) -> list[tuple[str, Any]]:
+        """The selected notifiers, built: ``(name, notifier)`` (``[core] notifiers``)."""
+        return self._selected(Kind.NOTIFIER, self.config.core.notifiers)
+
+    def send(self, name: str, notifier: Any, delivery: Any) -> None:
+        """Hand one outbox delivery to ``notifier`` (``deliver``, else the older ``notify``).
+
+        Traced like every hook call (span ``notifier.deliver <plugin>``) but not isolated: it
+        raises what the notifier raised, so that the outbox can retry, defer or dead-letter.
+        """
+        from opentelemetry.trace import Status, StatusCode
+
+        plugin = self._plugin_of(Kind.NOTIFIER, name)
+        deliver = getattr(notifier, "deliver", None)
+        hook = "notifier.deliver" if callable(deliver) else "notifier.notify"
+        request_id = delivery.request.id
+        with self._span(
+            f"{hook} {plugin}", hook=hook, plugin=plugin, request_id=request_id
+        ) as span:
+            try:
+                if callable(deliver):
+                    deliver(delivery)
+                else:
+                    cast("Notifier", notifier).notify(delivery.event, delivery.request)
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                raise
+
     def observe(self, event: Event, request: Request) -> None:
         """Give ``event`` to every event observer (isolated)."""
         observers = self._selected(Kind.EVENT_OBSERVER, None)

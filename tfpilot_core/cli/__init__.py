@@ -41,6 +41,11 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "logs": ("observe", "logs_group", "Captured Terraform output of a request's..."),
     "metrics": ("observe", "metrics_command", "Metrics from the event stream: runs,..."),
     "modules": ("catalog", "modules_group", "The module catalog."),
+    "notify": (
+        "notify",
+        "notify_group",
+        "Notifications: the outbox, retries,...",
+    ),
     "plan": (
         "requests",
         "plan_command",
