@@ -49,6 +49,7 @@ from tfpilot_core.lifecycle import (
 from tfpilot_core.logs.correlation import correlation_id as current_correlation_id
 from tfpilot_core.logs.correlation import current_ids, join_session
 from tfpilot_core.logs.runner import CapturingRunner
+from tfpilot_core.metrics.live import record_event
 from tfpilot_core.models import (
     Approval,
     Conclusion,
@@ -261,6 +262,7 @@ class Platform:
         # bounded by [notifications] budget_seconds (tfpilot_core.notifications.service).
         self.notifications.record(stored, request)
         self.host.observe(stored, request)
+        record_event(stored, request)  # live OTel metrics (tfpilot_core.metrics.live)
         return stored
 
     # -- locks and idempotency ----------------------------------------------------------------

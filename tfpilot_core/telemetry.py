@@ -17,6 +17,8 @@ import structlog
 from tfpilot_core.masking import MASK
 
 _configured_tracing = False
+_configured_metrics = False
+_otel_logger: Any = None
 _secrets: set[str] = set()
 
 
@@ -39,6 +41,44 @@ def _mask_secrets(
     return event_dict
 
 
+def _add_trace_ids(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    # Correlation: every log line names the trace (and span) it happened in.
+    from tfpilot_core.logs.correlation import current_ids
+
+    for key, value in current_ids().items():
+        event_dict.setdefault(key, value)
+    return event_dict
+
+
+def _to_otel_logs(
+    _: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    # After masking: what goes to the log backend is what the console would show.
+    if _otel_logger is not None:
+        from opentelemetry._logs import LogRecord, SeverityNumber
+
+        level = str(event_dict.get("level", method)).upper()
+        severity = getattr(SeverityNumber, level if level != "WARNING" else "WARN", None)
+        attributes = {
+            f"tfpilot.{k}" if k not in ("trace_id", "span_id") else k: (
+                v if isinstance(v, (str, int, float, bool)) else str(v)
+            )
+            for k, v in event_dict.items()
+            if k not in ("event", "level", "timestamp")
+        }
+        _otel_logger.emit(
+            LogRecord(
+                body=str(event_dict.get("event", "")),
+                severity_text=level,
+                severity_number=severity,
+                attributes=attributes,
+            )
+        )
+    return event_dict
+
+
 def setup_logging(*, fmt: str = "console", level: str = "warning") -> None:
     """Configure structlog once: ``console`` (readable) or ``json`` lines on stderr."""
     numeric = logging.getLevelName(level.upper())
@@ -54,7 +94,9 @@ def setup_logging(*, fmt: str = "console", level: str = "warning") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _add_trace_ids,
             _mask_secrets,
+            _to_otel_logs,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
@@ -89,7 +131,7 @@ def setup_tracing(*, console: bool = False) -> bool:
         exporter = ConsoleSpanExporter(out=sys.stderr)
     elif exporter_name == "otlp":
         try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
                 OTLPSpanExporter,
             )
         except ImportError:
@@ -109,11 +151,119 @@ def setup_tracing(*, console: bool = False) -> bool:
     return True
 
 
-def shutdown_tracing() -> None:
-    """Flush spans before the process exits."""
-    from opentelemetry import trace
+def _otlp_missing(variable: str) -> Exception:
+    from tfpilot_core.errors import ConfigError
 
-    provider = trace.get_tracer_provider()
-    shutdown = getattr(provider, "shutdown", None)
-    if callable(shutdown):
-        shutdown()
+    return ConfigError(
+        f"{variable}=otlp needs the opentelemetry-exporter-otlp-proto-http package",
+        key=variable,
+    )
+
+
+def setup_metrics() -> bool:
+    """Install the metrics SDK when ``OTEL_METRICS_EXPORTER`` is ``otlp`` or ``console``.
+
+    OTLP over HTTP: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (``/v1/metrics`` is appended) or
+    ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT``, read by the exporter; the reader exports every
+    ``OTEL_METRIC_EXPORT_INTERVAL`` ms and once more at shutdown.
+    """
+    global _configured_metrics
+    name = os.environ.get("OTEL_METRICS_EXPORTER", "none")
+    if _configured_metrics or name in ("", "none"):
+        return False
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import (
+        ConsoleMetricExporter,
+        PeriodicExportingMetricReader,
+    )
+    from opentelemetry.sdk.resources import Resource
+
+    from tfpilot_core.errors import ConfigError
+
+    exporter: Any
+    if name == "console":
+        exporter = ConsoleMetricExporter(out=sys.stderr)
+    elif name == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+                OTLPMetricExporter,
+            )
+        except ImportError:
+            raise _otlp_missing("OTEL_METRICS_EXPORTER") from None
+        exporter = OTLPMetricExporter()
+    else:
+        raise ConfigError(
+            f"unsupported exporter {name!r} (console, otlp, none)", key="OTEL_METRICS_EXPORTER"
+        )
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
+    metrics.set_meter_provider(
+        MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(exporter)])
+    )
+    from tfpilot_core.metrics.live import reset
+
+    reset()
+    _configured_metrics = True
+    return True
+
+
+def setup_otel_logs() -> bool:
+    """Send every log line to OTLP logs when ``OTEL_LOGS_EXPORTER`` is ``otlp`` or ``console``.
+
+    Lines are sent after masking, with the trace and span ids of where they happened.
+    """
+    global _otel_logger
+    name = os.environ.get("OTEL_LOGS_EXPORTER", "none")
+    if _otel_logger is not None or name in ("", "none"):
+        return False
+    from opentelemetry._logs import set_logger_provider
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
+    from opentelemetry.sdk.resources import Resource
+
+    from tfpilot_core.errors import ConfigError
+
+    exporter: Any
+    if name == "console":
+        exporter = ConsoleLogExporter(out=sys.stderr)
+    elif name == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.http._log_exporter import (
+                OTLPLogExporter,
+            )
+        except ImportError:
+            raise _otlp_missing("OTEL_LOGS_EXPORTER") from None
+        exporter = OTLPLogExporter()
+    else:
+        raise ConfigError(
+            f"unsupported exporter {name!r} (console, otlp, none)", key="OTEL_LOGS_EXPORTER"
+        )
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
+    provider = LoggerProvider(resource=resource)
+    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    set_logger_provider(provider)
+    _otel_logger = provider.get_logger("tfpilot")
+    return True
+
+
+def setup_telemetry(*, console: bool = False) -> bool:
+    """Traces, metrics and logs export per the ``OTEL_*`` variables; whether any was set up."""
+    traced = setup_tracing(console=console)
+    measured = setup_metrics()
+    logged = setup_otel_logs()
+    return traced or measured or logged
+
+
+def shutdown_tracing() -> None:
+    """Flush spans, metrics and logs before the process exits."""
+    from opentelemetry import metrics, trace
+    from opentelemetry._logs import get_logger_provider
+
+    for provider in (
+        trace.get_tracer_provider(),
+        metrics.get_meter_provider(),
+        get_logger_provider(),
+    ):
+        shutdown = getattr(provider, "shutdown", None)
+        if callable(shutdown):
+            shutdown()

