@@ -1,0 +1,1 @@
+"""tfpilot MCP server plugin."""
