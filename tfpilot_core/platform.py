@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     from tfpilot_core.plan import Plan
     from tfpilot_core.plugins import PluginHost
     from tfpilot_core.query import Query, QueryResult
+    from tfpilot_core.suggestions.service import Suggestions
 
 log = structlog.get_logger("tfpilot.platform")
 tracer = trace.get_tracer("tfpilot")
@@ -174,6 +175,13 @@ class Platform:
 
             self._notifications = Notifications(self)
         return self._notifications
+
+    @property
+    def suggestions(self) -> Suggestions:
+        """Safer or cheaper inputs as checked patches (:mod:`tfpilot_core.suggestions`)."""
+        from tfpilot_core.suggestions.service import Suggestions
+
+        return Suggestions(self)
 
     @property
     def catalog(self) -> Catalog:

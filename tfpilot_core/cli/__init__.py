@@ -58,6 +58,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "requests": ("requests", "requests_group", "Create, list, show and update requests."),
     "schema": ("catalog", "schema_command", "Print the JSON Schema of a data format (no..."),
+    "suggest": ("suggest", "suggest_command", "Suggest safer or cheaper inputs for a..."),
     "templates": ("catalog", "templates_group", "Request templates: named, versioned..."),
     "timeline": ("requests", "timeline_command", "The request's events, oldest first."),
     "trace": ("observe", "trace_command", "The trace ids of a request's attempts and..."),
