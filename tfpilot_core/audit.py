@@ -57,8 +57,17 @@ def audit_record(
                 ],
             }
         )
+    from tfpilot_core.chain import verify
+
+    hash_chain = verify(events)
     return {
         "format": AUDIT_FORMAT,
+        # The head of the event hash chain: compare it with `tfpilot audit verify` later.
+        "event_chain": {
+            "head": hash_chain.head,
+            "ok": hash_chain.ok,
+            "broken_at": hash_chain.broken_at,
+        },
         "request": {
             "id": request.id,
             "placement": request.placement.model_dump(mode="json"),
@@ -92,6 +101,7 @@ def audit_record(
                 "actor": e.actor,
                 "revision": e.revision,
                 "data": e.data,
+                "prev_digest": e.prev_digest,
             }
             for e in events
         ],

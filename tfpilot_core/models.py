@@ -411,6 +411,9 @@ class Event(_Model):
     source: str = "core"
     correlation_id: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    #: The digest of the request's previous event (set by the store: a hash chain, see
+    #: :mod:`tfpilot_core.chain`); ``None`` for the first event.
+    prev_digest: str | None = None
 
 
 class Record(_Model):
@@ -442,3 +445,5 @@ class RequestPage(_Model):
 
     items: list[Request]
     next_cursor: str | None = None
+    #: Ids of stored requests on this page that could not be read (left out of ``items``).
+    unreadable: list[str] = Field(default_factory=list)

@@ -203,7 +203,7 @@ class Platform:
                 key="core.runner",
             )
         # Wrapped so that every run's Terraform output is stored as the attempt's log.
-        return CapturingRunner(self.host.runner(), self.store)  # type: ignore[return-value]
+        return CapturingRunner(self.host.runner(), self.store)
 
     def _run_spec(self, request: Request, spec: ModuleSpec | None = None) -> RunSpec:
         """What the runner needs for ``request``: module directory, mirrors, sensitive inputs."""
@@ -442,7 +442,6 @@ class Platform:
         """
         from tfpilot_core.catalog.ids import new_request_id
         from tfpilot_core.catalog.validation import normalize_inputs
-
         from tfpilot_core.limits import check_input_limits, check_placement
 
         env = self.environment(environment)
@@ -543,7 +542,6 @@ class Platform:
         ``inputs`` are merged over the current ones (keys not given keep their values).
         """
         from tfpilot_core.catalog.validation import normalize_inputs
-
         from tfpilot_core.limits import check_input_limits
 
         request = self.get(request_id)
@@ -1093,6 +1091,7 @@ class Platform:
             RunKind.DESTROY,
             actor,
             self.config.core.runner,
+            queued=_dispatching(runner),
             plan_digest=plan.plan_digest,
             module_version=spec.version,
         )
@@ -1107,6 +1106,8 @@ class Platform:
             result = runner.apply(
                 self._run_spec(request, spec), plan_file, rendered_digest=plan.rendered_digest
             )
+            if result.dispatched:
+                return self._dispatched(request.id, attempt, actor, result)
             if not result.success:
                 raise self._failed("destroy", request, result)
             archived = None
@@ -1410,6 +1411,17 @@ class Platform:
         return audit_record(
             request, self.store.list_events(request_id), self.status(request), chain=chain
         )
+
+    def verify_audit(self, actor: str, request_id: str) -> Any:
+        """Check the request's event hash chain: a :class:`~tfpilot_core.chain.ChainReport`."""
+        return _verify_chain(self, actor, request_id)
+
+
+def _verify_chain(platform: Platform, actor: str, request_id: str) -> Any:
+    from tfpilot_core.chain import verify
+
+    platform.read(actor, request_id)
+    return verify(platform.store.list_events(request_id))
 
 
 def _deprecated_unchecked(method: str, request_id: str) -> str:

@@ -31,6 +31,7 @@ configuration, 5 plugin failure, 6 forbidden, 7 not found, 8 conflict, 9 blocked
 BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "apply": ("requests", "apply_command", "Apply exactly the approved plan."),
     "approve": ("requests", "approve_command", "Approve the current plan of a request."),
+    "ask": ("ask", "ask_command", "Answer a question about requests (offline;..."),
     "audit": ("requests", "audit_group", "Audit records."),
     "catalog": ("catalog", "catalog_group", "The service catalog: modules, examples,..."),
     "config": ("core_commands", "config_group", "Inspect the configuration."),
@@ -57,6 +58,8 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
         "List plugins: name, distribution, version,...",
     ),
     "requests": ("requests", "requests_group", "Create, list, show and update requests."),
+    "run": ("runs", "run_group", "Execute a dispatched run here (inside a..."),
+    "runs": ("runs", "runs_group", "Dispatched runs: poll their status, plan..."),
     "schema": ("catalog", "schema_command", "Print the JSON Schema of a data format (no..."),
     "suggest": ("suggest", "suggest_command", "Suggest safer or cheaper inputs for a..."),
     "templates": ("catalog", "templates_group", "Request templates: named, versioned..."),
@@ -109,11 +112,17 @@ class TfpilotGroup(click.Group):
             state = ctx.find_object(App)
             if state is not None and state.debug:
                 raise
+            from tfpilot_core.logs.runbooks import cli_runbook, failure_kind
+
+            runbook = cli_runbook(failure_kind(ctx.invoked_subcommand, exc))
             if state is not None and state.json:
                 import json
 
-                click.echo(json.dumps(exc.to_dict(), indent=2))
+                extra = {"runbook": runbook} if runbook else {}
+                click.echo(json.dumps({**exc.to_dict(), **extra}, indent=2))
             click.echo(f"Error: {exc.message}", err=True)
+            if runbook:
+                click.echo(f"Runbook: {runbook}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -178,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     from tfpilot_core.plugins import load_plugins, register_commands
 
     args = sys.argv[1:] if argv is None else argv
+    # Everything tfpilot writes holds request data (database, plans, state, logs): private.
+    os.umask(0o077)
     strict = "--strict-plugins" in args
     state = App(strict_plugins=strict, debug="--debug" in args)
     try:

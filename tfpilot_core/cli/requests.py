@@ -146,6 +146,11 @@ def show_request(request: Request) -> None:
         hint = _next_step(request, status.value)
         if hint:
             click.echo(f"  next        {hint}")
+        from tfpilot_core.logs.runbooks import cli_runbook, request_kind
+
+        runbook = cli_runbook(request_kind(request, status.value), request)
+        if runbook:
+            click.echo(f"  runbook     {runbook}")
 
     emit(request_data(request), render)
 
@@ -271,7 +276,17 @@ def list_command(
             limit=limit,
         )
     )
-    data = {"items": [request_data(r) for r in page.items], "next_cursor": page.next_cursor}
+    data = {
+        "items": [request_data(r) for r in page.items],
+        "next_cursor": page.next_cursor,
+        "unreadable": len(page.unreadable),
+    }
+    if page.unreadable:
+        click.echo(
+            f"Warning: {len(page.unreadable)} stored request(s) could not be read and are not "
+            f"listed: {', '.join(page.unreadable[:5])} (tfpilot requests show ID says why)",
+            err=True,
+        )
 
     def render() -> None:
         rows = [
@@ -524,7 +539,11 @@ def format_event(event: Event) -> str:
         parts.append(f"{key}={json.dumps(_short(value), default=str)}")
     details = ", ".join(parts)
     when = f"{event.at:%Y-%m-%d %H:%M:%S}"
-    return f"{event.seq:>4}  {when}  {event.type:<20} {event.actor:<10} {details}"
+    from tfpilot_core.logs.runbooks import DEFAULT_RUNBOOKS, cli_runbook
+
+    runbook = cli_runbook(event.type) if event.type in DEFAULT_RUNBOOKS else None
+    line = f"{event.seq:>4}  {when}  {event.type:<20} {event.actor:<10} {details}"
+    return f"{line}  runbook: {runbook}" if runbook else line
 
 
 @click.command("timeline")

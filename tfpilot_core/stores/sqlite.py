@@ -130,8 +130,21 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 
-class StoreCorruptionError(TfpilotError):
-    """Stored bytes do not match their recorded digest (disk corruption or tampering)."""
+class StoreCorruptionError(ConflictError):
+    """Stored bytes do not match their recorded digest, or a stored document cannot be read
+    (disk corruption or tampering). Exit code 8, like any conflict with what is stored."""
+
+
+def load_request(document: str | bytes, request_id: str) -> Request:
+    """Parse a stored request; :class:`StoreCorruptionError` naming it if it cannot be read."""
+    try:
+        return Request.load(document)
+    except (ValueError, RecursionError) as exc:  # pydantic's ValidationError is a ValueError
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StoreCorruptionError(
+            f"request {request_id!r} is stored but cannot be read ({reason[:200]}); "
+            "restore it from a backup or delete it"
+        ) from None
 
 
 def _to_us(value: datetime) -> int:
@@ -184,7 +197,12 @@ class SQLiteStore:
         # Connections inherited through fork() are parked here and never used or closed in the
         # child: closing them could checkpoint or unlink the parent's WAL under its feet.
         self._inherited: list[object] = []
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from tfpilot_core.files import private_dir, private_file
+
+        # The database holds every request's inputs: private whatever the umask. SQLite gives
+        # its -wal and -shm files the database file's permissions.
+        private_dir(self.path.parent)
+        private_file(self.path)
         self._init_schema()
 
     def __repr__(self) -> str:
@@ -315,7 +333,7 @@ class SQLiteStore:
         )
         if row is None:
             raise NotFoundError(f"request {request_id!r} not found")
-        return Request.load(row[0])
+        return load_request(row[0], request_id)
 
     def put_request(self, request: Request, *, expected_version: int) -> Request:
         """Replace the request if its stored version is ``expected_version``; returns it at +1.
@@ -406,6 +424,9 @@ class SQLiteStore:
         position = decode_cursor(query.cursor) if query.cursor else None
         now = self._clock()
         items: list[Request] = []
+        # A document that cannot be read must not break the listing for everyone: it is left
+        # out and named in the page (``unreadable``), and ``get_request`` says what is wrong.
+        unreadable: list[str] = []
         # Fetch one more match than the page holds, to know whether there is a next page.
         batch = min(query.limit + 1, 1000)
         conn = self._conn()
@@ -422,7 +443,11 @@ class SQLiteStore:
             rows = conn.execute(sql, [*args, batch]).fetchall()
             for document, created_us, request_id in rows:
                 position = (created_us, request_id)
-                request = Request.load(document)
+                try:
+                    request = load_request(document, request_id)
+                except StoreCorruptionError:
+                    unreadable.append(request_id)
+                    continue
                 if (
                     wanted is not None
                     and derive_status(request, now=now, stale_after=self._stale_after) != wanted
@@ -434,9 +459,85 @@ class SQLiteStore:
                     return RequestPage(
                         items=items[: query.limit],
                         next_cursor=encode_cursor(_to_us(last.created_at), last.id),
+                        unreadable=unreadable,
                     )
             if len(rows) < batch:
-                return RequestPage(items=items, next_cursor=None)
+                return RequestPage(items=items, next_cursor=None, unreadable=unreadable)
+
+    # -- read-only helpers of the query layer (tfpilot_core.query), not the store contract ---
+
+    def query_index(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        environments: Sequence[str] = (),
+        modules: Sequence[str] = (),
+        projects: Sequence[str] = (),
+        authors: Sequence[str] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> list[tuple[str, int, str, str]]:
+        """``(id, version, project, environment)`` of the requests whose index columns match.
+
+        Each non-empty sequence is an ``IN`` on its indexed column; ``statuses`` compares with
+        the status cached at write time, so a caller wanting ``failed`` also passes the statuses
+        that time can turn into it, and re-derives the status of what it loads.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        for column, values in (
+            ("status", statuses),
+            ("environment", environments),
+            ("module", modules),
+            ("project", projects),
+            ("author", authors),
+        ):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params.extend(values)
+        if created_after is not None:
+            where.append("created_us >= ?")
+            params.append(_to_us(created_after))
+        if created_before is not None:
+            where.append("created_us < ?")
+            params.append(_to_us(created_before))
+        sql = "SELECT id, version, project, environment FROM requests"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_us DESC, id DESC"
+        return [
+            (str(i), int(v), str(p), str(e))
+            for i, v, p, e in self._conn().execute(sql, params).fetchall()
+        ]
+
+    def documents(self, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """``id -> (version, document)`` for those of ``ids`` that exist."""
+        found: dict[str, tuple[int, str]] = {}
+        conn = self._conn()
+        # In chunks: SQLite limits the number of bound parameters of one statement.
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            rows = conn.execute(
+                "SELECT id, version, document FROM requests"
+                f" WHERE id IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            ).fetchall()
+            for request_id, version, document in rows:
+                found[str(request_id)] = (int(version), str(document))
+        return found
+
+    def event_times(self, kind: str) -> list[tuple[str, str]]:
+        """``(request_id, at)`` of every event of type ``kind`` (``at`` as stored, ISO 8601)."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT request_id, json_extract(document, '$.at') FROM events"
+                " WHERE json_extract(document, '$.type') = ?",
+                (kind,),
+            )
+            .fetchall()
+        )
+        return [(str(r), str(a)) for r, a in rows]
 
     # -- events -----------------------------------------------------------------------------
 
@@ -447,13 +548,18 @@ class SQLiteStore:
         transaction: concurrent appends get distinct, gapless numbers. A caller's ``seq`` is
         ignored.
         """
+        from tfpilot_core.chain import link
+
         check_request_id(event.request_id)
         with self._write() as conn:
-            (seq,) = conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE request_id = ?",
+            # The number and the link to the previous event are chosen in one transaction.
+            last = conn.execute(
+                "SELECT seq, document FROM events WHERE request_id = ? ORDER BY seq DESC LIMIT 1",
                 (event.request_id,),
             ).fetchone()
-            stored = event.model_copy(update={"seq": seq})
+            seq = 1 if last is None else last[0] + 1
+            previous = None if last is None else Event.model_validate_json(last[1])
+            stored = link(event.model_copy(update={"seq": seq}), previous)
             conn.execute(
                 "INSERT INTO events (request_id, seq, document) VALUES (?, ?, ?)",
                 (stored.request_id, seq, stored.model_dump_json()),

@@ -286,6 +286,8 @@ class Executor:
                 stderr=subprocess.PIPE,
                 # Its own process group, so a timeout stops the providers Terraform started too.
                 start_new_session=os.name == "posix",
+                # Plans, state and lock files hold request data: private whatever our umask.
+                umask=0o077,
             )
         except OSError as exc:
             raise ExternalToolError(

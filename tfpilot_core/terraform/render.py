@@ -118,7 +118,9 @@ class RenderedModule:
 
         Unchanged files are left alone so their modification times stay meaningful.
         """
-        directory.mkdir(parents=True, exist_ok=True)
+        from tfpilot_core.files import private_dir
+
+        private_dir(directory)
         for name, data in sorted(self.files.items()):
             target = directory / name
             try:

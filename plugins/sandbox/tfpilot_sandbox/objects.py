@@ -224,7 +224,7 @@ class ObjectStore:
                         yield {"type": current_type, **data}
 
     def _write_temp(self, path: Path, data: Mapping[str, Any]) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The temp file lives in the target directory so the final rename stays on one filesystem.
         fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
         try:

@@ -37,7 +37,10 @@ def make_provider_mirror(
     directory = mirror_dir(settings, context.home)
     ensure_mirror(directory)
     root = sandbox_root(settings, context.home)
-    root.mkdir(parents=True, exist_ok=True)
+    # The sandbox's "cloud" objects are request data too: private (0700) whatever the umask.
+    from tfpilot_core.files import private_dir
+
+    private_dir(root)
     return ProviderMirror(source=PROVIDER_SOURCE, directory=directory, env={ROOT_ENV: str(root)})
 
 

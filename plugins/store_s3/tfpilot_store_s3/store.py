@@ -208,6 +208,8 @@ class S3Store:
         self._seen: dict[str, _Seen] = {}
         self._seen_lock = threading.Lock()
         self._last_seq: dict[str, int] = {}
+        #: The last event this process appended per request, to chain the next one without a GET.
+        self._last_event: dict[str, Event] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -520,8 +522,10 @@ class S3Store:
 
     def _read(self, request_id: str) -> tuple[Request, _Seen]:
         """The stored document and what is needed to replace it; :class:`_Missing` if none."""
+        from tfpilot_core.stores.sqlite import load_request
+
         obj = self._get(self._request_key(request_id))
-        request = Request.load(obj.body)
+        request = load_request(obj.body, request_id)
         status = obj.metadata.get(_META_STATUS) or self._status(request)
         seen = _Seen(request.version, obj.etag, status, keys.entry_name(request))
         self._remember(request_id, seen)
@@ -679,6 +683,7 @@ class S3Store:
 
         now = self._clock()
         items: list[Request] = []
+        unreadable: list[str] = []
         source = candidates()
         want = query.limit + 1  # one more than a page, to know whether there is a next page
         while len(items) < want:
@@ -689,6 +694,9 @@ class S3Store:
             if not batch:
                 break
             for entry, request in zip(batch, self._map(self._load_entry, batch), strict=True):
+                if isinstance(request, str):
+                    unreadable.append(request)
+                    continue
                 if request is None or not self._matches(request, entry, query, wanted, now):
                     continue
                 items.append(request)
@@ -699,8 +707,9 @@ class S3Store:
             return RequestPage(
                 items=items[: query.limit],
                 next_cursor=encode_cursor(keys.to_us(last.created_at), last.id),
+                unreadable=unreadable,
             )
-        return RequestPage(items=items, next_cursor=None)
+        return RequestPage(items=items, next_cursor=None, unreadable=unreadable)
 
     def _entries(self, prefix: str, start: str) -> Iterator[tuple[str, keys.IndexEntry]]:
         for obj in self._list(prefix, prefix + start if start else ""):
@@ -709,11 +718,15 @@ class S3Store:
             if entry is not None:
                 yield name, entry
 
-    def _load_entry(self, entry: keys.IndexEntry) -> Request | None:
+    def _load_entry(self, entry: keys.IndexEntry) -> Request | str | None:
+        from tfpilot_core.stores.sqlite import StoreCorruptionError
+
         try:
             return self._read(entry.request_id)[0]
         except _Missing:
             return None  # a ghost: a create that lost its race or has not finished
+        except StoreCorruptionError:
+            return entry.request_id  # unreadable: named in the page, never breaks the listing
 
     def _matches(
         self,
@@ -835,8 +848,25 @@ class S3Store:
             seq = self._last_seq.get(event.request_id)
         if seq is None:
             seq = self._max_seq(prefix, 0)
+        from tfpilot_core.chain import link
+
         for _ in range(_APPEND_ATTEMPTS):
-            stored = event.model_copy(update={"seq": seq + 1})
+            # Chained to the event before it (tfpilot_core.chain); a lost race re-reads it.
+            previous: Event | None = None
+            if seq:
+                with self._seen_lock:
+                    cached = self._last_event.get(event.request_id)
+                if cached is not None and cached.seq == seq:
+                    previous = cached  # the event this process appended last: no GET
+                else:
+                    try:
+                        previous = Event.model_validate_json(
+                            self._get(f"{prefix}{seq:012d}.json").body
+                        )
+                    except _Missing:
+                        seq = self._max_seq(prefix, 0)
+                        continue
+            stored = link(event.model_copy(update={"seq": seq + 1}), previous)
             try:
                 self._put_if(f"{prefix}{seq + 1:012d}.json", stored.model_dump_json().encode())
             except _Precondition:
@@ -847,6 +877,7 @@ class S3Store:
                 self._last_seq[event.request_id] = max(
                     stored.seq, self._last_seq.get(event.request_id, 0)
                 )
+                self._last_event[event.request_id] = stored
             return stored
         raise ConflictError(
             f"request {event.request_id!r}: no event number after {_APPEND_ATTEMPTS} attempts"
