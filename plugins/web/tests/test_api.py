@@ -41,8 +41,9 @@ def test_openapi_describes_the_api(client: Any) -> None:
 
 
 def test_without_credentials_every_action_is_401(client: Any, platform: Platform) -> None:
-    request = platform.create("dev", module="test/bucket", environment="dev", project="shop",
-                              inputs={"name": "a"})
+    request = platform.create(
+        "dev", module="test/bucket", environment="dev", project="shop", inputs={"name": "a"}
+    )
     response = client.post("/api/requests", json=CREATE)
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -82,13 +83,15 @@ def test_lifecycle_over_http_with_rbac_from_the_core(
         answer = client.post(f"/api/requests/{rid}/{action}", json=body, headers=viewer)
         assert answer.status_code == 403, (action, answer.text)
         assert answer.json()["exit_code"] == 6
-    patch = client.patch(f"/api/requests/{rid}", json={"inputs": {"region": "local-2"}},
-                         headers=viewer)
+    patch = client.patch(
+        f"/api/requests/{rid}", json={"inputs": {"region": "local-2"}}, headers=viewer
+    )
     assert patch.status_code == 403
 
     approver = bearer(tokens["appr"])
-    wrong = client.post(f"/api/requests/{rid}/approve", json={"plan_digest": "a" * 12},
-                        headers=approver)
+    wrong = client.post(
+        f"/api/requests/{rid}/approve", json={"plan_digest": "a" * 12}, headers=approver
+    )
     assert wrong.status_code == 409 and wrong.json()["error"] == "ConflictError"
     approved = client.post(
         f"/api/requests/{rid}/approve",
@@ -115,8 +118,9 @@ def test_list_filters_and_cursor_paging(
     client: Any, platform: Platform, tokens: dict[str, str]
 ) -> None:
     for i in range(5):
-        _create(client, tokens["dev"], inputs={"name": f"b{i}"},
-                project="shop" if i % 2 else "blog")
+        _create(
+            client, tokens["dev"], inputs={"name": f"b{i}"}, project="shop" if i % 2 else "blog"
+        )
     headers = bearer(tokens["viv"])
     seen: list[str] = []
     cursor = None
@@ -153,8 +157,9 @@ def test_errors_are_problem_details(client: Any, tokens: dict[str, str]) -> None
     assert client.get("/api/requests/..%2Fetc", headers=headers).status_code in (404, 422)
     unknown = client.post("/api/requests", json={**CREATE, "module": "no/such"}, headers=headers)
     assert unknown.status_code == 404
-    malformed = client.post("/api/requests", content=b"{", headers={
-        **headers, "content-type": "application/json"})
+    malformed = client.post(
+        "/api/requests", content=b"{", headers={**headers, "content-type": "application/json"}
+    )
     assert malformed.status_code == 422
     assert malformed.headers["content-type"].startswith("application/problem+json")
 
@@ -164,9 +169,15 @@ def test_exit_code_classes_map_to_http(exit_code: int, status: int) -> None:
     from tfpilot_core.errors import ExitCode
 
     expected = {
-        ExitCode.VALIDATION: 422, ExitCode.FORBIDDEN: 403, ExitCode.NOT_FOUND: 404,
-        ExitCode.CONFLICT: 409, ExitCode.POLICY: 409, ExitCode.CONFIG: 500,
-        ExitCode.PLUGIN: 502, ExitCode.EXTERNAL: 502, ExitCode.INTERNAL: 500,
+        ExitCode.VALIDATION: 422,
+        ExitCode.FORBIDDEN: 403,
+        ExitCode.NOT_FOUND: 404,
+        ExitCode.CONFLICT: 409,
+        ExitCode.POLICY: 409,
+        ExitCode.CONFIG: 500,
+        ExitCode.PLUGIN: 502,
+        ExitCode.EXTERNAL: 502,
+        ExitCode.INTERNAL: 500,
     }
     assert expected[exit_code] == status
 
@@ -176,7 +187,10 @@ def test_revoked_tokens_stop_working(
 ) -> None:
     headers = bearer(tokens["dev"])
     assert client.get("/api/whoami", headers=headers).json() == {
-        "actor": "dev", "role": "developer", "via": "token"}
+        "actor": "dev",
+        "role": "developer",
+        "via": "token",
+    }
     revoke_token(platform, "admin", token_hash(tokens["dev"])[:12])
     assert client.get("/api/whoami", headers=headers).status_code == 401
 

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from tfpilot_core.errors import NotFoundError
 from tfpilot_core.models import RequestQuery
 from tfpilot_web import core
 from tfpilot_web.deps import Actor, state_of
@@ -51,6 +50,22 @@ IdempotencyKey = Annotated[
 
 def _platform(request: Request) -> Platform:
     return state_of(request).platform
+
+
+def check_environment(platform: Platform, key: str, field: str = "environment") -> str:
+    """``key`` if it is a configured environment, else a 422 naming the field.
+
+    The core reads an unknown environment as a configuration error (500); from a caller it is
+    invalid input.
+    """
+    from tfpilot_core.errors import FieldProblem, ValidationError
+
+    known = [e.key for e in platform.config.core.environments]
+    if key not in known:
+        raise ValidationError(
+            [FieldProblem(field, "allowlist", f"must be one of {', '.join(known)}")]
+        )
+    return key
 
 
 def _view(platform: Platform, request: Any) -> RequestView:
@@ -110,6 +125,7 @@ def build_router() -> APIRouter:
     ) -> RequestView:
         """Create a request (validated against the module's schema and pre-plan policy)."""
         platform = _platform(request)
+        check_environment(platform, body.environment)
         created = platform.create(
             actor,
             module=body.module,
@@ -272,6 +288,8 @@ def effective_policy(platform: Platform, environment: str | None) -> dict[str, A
     from tfpilot_core.registrations import Kind
 
     config = platform.config
+    if environment:
+        check_environment(platform, environment)
     envs = [config.environment(environment)] if environment else list(config.core.environments)
     selected = config.core.policy_engines
     engines: dict[str, Any] = {}
@@ -284,8 +302,6 @@ def effective_policy(platform: Platform, environment: str | None) -> dict[str, A
         engines[registration.name] = (
             describe(envs) if describe is not None else {"description": registration.description}
         )
-    if environment and not envs:
-        raise NotFoundError(f"no environment {environment}")
     return {"environments": [e.key for e in envs], "engines": engines}
 
 

@@ -257,6 +257,8 @@ def build_pages() -> APIRouter:
         inputs, problems = parse_form(fields, form)
         values = {f.name: form.get(f"input.{f.name}", "") for f in fields if not f.sensitive}
         values.update(project=form.get("project", ""), environment=form.get("environment", ""))
+        if not any(e.key == form.get("environment") for e in platform.config.core.environments):
+            problems.append(FieldProblem("environment", "allowlist", "choose an environment"))
         if not form.get("project"):
             problems.append(FieldProblem("project", "required", "is required"))
         if problems:

@@ -61,7 +61,9 @@ def verify(
         return "X-Slack-Request-Timestamp is not a number"
     if abs(now - sent) > MAX_SKEW_SECONDS:
         return "X-Slack-Request-Timestamp is more than 5 minutes away from now"
-    if not hmac.compare_digest(signature(secret, timestamp, body), given):
+    # Compared as bytes: compare_digest refuses non-ASCII str, and a header may hold anything.
+    expected = signature(secret, timestamp, body).encode()
+    if not hmac.compare_digest(expected, given.encode("utf-8", "replace")):
         return "X-Slack-Signature does not match"
     return None
 
