@@ -543,7 +543,8 @@ class PluginHost:
     def estimate_cost(self, request: Request, plan: Plan) -> CostEstimate | None:
         """The first estimate any selected estimator gives (isolated: failures are recorded).
 
-        The request's environment may choose its own estimators (``cost_estimators`` on the
+        An estimate that failed (``error`` set) gives way to a later estimator's; it is returned
+        only when no estimator succeeded, so the request records why. The request's environment may choose its own estimators (``cost_estimators`` on the
         environment); otherwise ``[core] cost_estimators`` (``None``: every installed one).
         """
         names = self.config.core.cost_estimators
@@ -551,6 +552,7 @@ class PluginHost:
             if env.key == request.placement.environment and env.cost_estimators is not None:
                 names = env.cost_estimators
         estimators = self._selected(Kind.COST_ESTIMATOR, names)
+        failed: CostEstimate | None = None
         with self._span("cost.estimate", hook="cost_estimator.estimate", request_id=request.id):
             for name, estimator in estimators:
                 plugin = self._plugin_of(Kind.COST_ESTIMATOR, name)
@@ -562,12 +564,15 @@ class PluginHost:
                     request_id=request.id,
                 )
                 if estimate is not None:
-                    return (
+                    named = (
                         estimate
                         if estimate.estimator
                         else estimate.model_copy(update={"estimator": name})
                     )
-        return None
+                    if named.error is None:
+                        return named
+                    failed = failed or named
+        return failed
 
     def summarize(
         self, request: Request, plan: Plan, context: SummaryContext

@@ -37,6 +37,13 @@ role = "approver"
 
 [users.carol]
 role = "admin"
+
+# Priced by the sandbox's static price list (offline); a budget reports the increase.
+[core]
+cost_estimators = ["sandbox"]
+
+[plugins.policy_builtin.rule_params."cost.budget"]
+increase = [{ above = "1", level = "advisory" }]
 """
 
 MODULE = "sandbox/bucket"
@@ -160,7 +167,9 @@ def run_demo(home: Path) -> None:
         if request.summary:
             _say(request.summary.text)
         if request.cost:
-            click.echo(f"    cost: {request.cost.monthly} {request.cost.currency}/month")
+            from tfpilot_core.cost import delta_phrase
+
+            click.echo(f"    cost: {delta_phrase(request.cost)}")
         demo.expect(demo.status(request) == "plan_ready", "status plan_ready")
 
     with demo.step("alice tries to approve her own request (prod is protected)"):

@@ -30,6 +30,7 @@ def estimator(standin: StandIn, **settings: object) -> InfracostEstimator:
     return InfracostEstimator(InfracostSettings.model_validate(values))
 
 
+APP = {"test_vm.web": "test_vm"}
 PLAN = plan_doc(
     {
         "test_vm.web": "test_vm",
@@ -209,3 +210,31 @@ def test_settings_are_validated() -> None:
     with pytest.raises(ValueError):
         InfracostSettings(currency="euro")
     assert "ico" not in repr(InfracostSettings(api_key="ico-secret"))
+
+
+def test_an_applied_plan_without_a_known_cost_gives_an_unknown_delta(standin: StandIn) -> None:
+    req = applied(request(), {"monthly": None, "error": "timed out", "estimator": "infracost"})
+    estimate = estimator(standin).estimate(req, Plan.parse(plan_doc(APP)))
+    assert estimate is not None and estimate.error is None
+    assert estimate.monthly == Decimal("78.00")
+    assert estimate.previous is None and estimate.delta is None
+    assert standin.calls()[-1]["argv"][0] == "breakdown"
+
+
+def test_after_a_destroy_nothing_is_deployed(standin: StandIn) -> None:
+    from tfpilot_core.models import utcnow
+
+    req = applied(request(), {"monthly": "5", "estimator": "infracost"})
+    destroy = RunAttempt(
+        id="destroy-1",
+        kind=RunKind.DESTROY,
+        number=1,
+        runner="r",
+        revision=1,
+        actor="appr",
+        conclusion=Conclusion.SUCCESS,
+        completed_at=utcnow(),
+    )
+    req.runs[RunKind.APPLY][0].completed_at = utcnow().replace(year=2020)
+    req.runs[RunKind.DESTROY] = [destroy]
+    assert previous_estimate(req) is None

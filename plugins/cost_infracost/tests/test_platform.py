@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from infracost_standin import StandIn, plan_doc
+
 from tfpilot_core.errors import PolicyBlockedError
 from tfpilot_core.models import Environment, RunKind
 from tfpilot_core.platform import Platform
@@ -184,3 +184,32 @@ def test_estimators_are_chosen_per_environment(make_platform: Make, runner: Any)
         "dev", module="test/app", environment="prod", project="shop", inputs={"name": "web"}
     ).id
     assert platform.plan("dev", prod).cost.estimator == "infracost"  # type: ignore[union-attr]
+
+
+def test_a_failed_estimate_gives_way_to_the_next_estimator(
+    make_platform: Make, runner: Any
+) -> None:
+    from tfpilot_core.registrations import Registration
+    from tfpilot_core.testing import plugin_with
+
+    platform = make_platform(api_key="ico-wrong-key-000")
+
+    class Flat:
+        def estimate(self, request: Any, plan: Any) -> Any:
+            from tfpilot_core.models import CostEstimate
+
+            return CostEstimate(monthly=Decimal("1"), previous=Decimal("0"))
+
+    platform.host.plugins.manager.register(
+        plugin_with(
+            "tfpilot_register_cost_estimators",
+            lambda: [Registration(name="flat", factory=lambda s, c: Flat())],
+        ),
+        name="flat_cost",
+    )
+    platform.host._registrations.clear()
+    platform.config.core.cost_estimators = ["infracost", "flat"]
+    request_id = create(platform)
+    runner.document = plan_doc(APP)
+    cost = platform.plan("dev", request_id).cost
+    assert cost is not None and cost.estimator == "flat" and cost.error is None
