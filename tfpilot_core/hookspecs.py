@@ -77,8 +77,9 @@ def tfpilot_register_policy_engines() -> list[Registration[PolicyEngine]]:
 def tfpilot_register_cost_estimators() -> list[Registration[CostEstimator]]:
     """Register cost estimators, called after every successful plan with the parsed plan.
 
-    Every registered estimator is used unless ``[core] cost_estimators`` lists a subset; the
-    first estimate that is not ``None`` is recorded on the request.
+    Every registered estimator is used unless the request's environment (``cost_estimators``)
+    or ``[core] cost_estimators`` lists a subset; the first estimate that is not ``None`` and
+    did not fail (``error`` unset) is recorded on the request, before plan-stage policy runs.
 
     :return: registrations; an empty list if this plugin offers none.
 
