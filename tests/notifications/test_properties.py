@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from tfpilot_core.interfaces import Delivery
 from tfpilot_core.models import Event, Placement, PlanSummary, PolicyFinding, PolicyLevel, Request
-from tfpilot_core.notifications.preferences import Preferences, QuietHours, parse
+from tfpilot_core.notifications.preferences import QuietHours, parse
 from tfpilot_core.notifications.render import (
     SLACK_BLOCKS_MAX,
     SLACK_SECTION_MAX,
@@ -44,8 +44,9 @@ HOSTILE = st.one_of(
 
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=12,
 )
 PREF_KEYS = ["channels", "events", "environments", "mute", "quiet_hours", "drift_digest", "x"]

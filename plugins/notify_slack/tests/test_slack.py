@@ -59,7 +59,11 @@ def test_block_kit_message_with_fields_and_buttons(
     assert posted.channel == "#prod-changes"
     assert posted.metadata == {
         "event_type": "tfpilot_notification",
-        "event_payload": {"delivery": "dlv_test_1", "request": "req_dev_bucket_abc123"},
+        "event_payload": {
+            "delivery": "dlv_test_1",
+            "request": "req_dev_bucket_abc123",
+            "event": "plan_failed",
+        },
     }
     types = [b["type"] for b in posted.blocks]
     assert types[0] == "header" and "actions" in types

@@ -146,7 +146,11 @@ class SlackNotifier:
                 # duplicate after an unknown outcome can be recognised.
                 metadata={
                     "event_type": "tfpilot_notification",
-                    "event_payload": {"delivery": delivery.id, "request": delivery.request.id},
+                    "event_payload": {
+                        "delivery": delivery.id,
+                        "request": delivery.request.id,
+                        "event": delivery.event.type,
+                    },
                 },
             )
         except SlackApiError as exc:
