@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         CostEstimator,
         DriftDetector,
         EventObserver,
+        IdentityProvider,
         ModuleSource,
         Notifier,
         PolicyEngine,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
         Store,
         Summarizer,
     )
-    from tfpilot_core.registrations import ProviderMirror, Registration
+    from tfpilot_core.registrations import ProviderMirror, Registration, Routes
 
 PROJECT_NAME = "tfpilot"
 
@@ -173,6 +174,40 @@ def tfpilot_register_event_observers() -> list[Registration[EventObserver]]:
     :return: registrations; an empty list if this plugin offers none.
 
     Isolated: an observer that raises is logged and traced; other observers still run.
+    """
+
+
+@hookspec
+def tfpilot_register_routes() -> list[Registration[Routes]]:
+    """Register HTTP routes for ``tfpilot serve`` (webhook receivers, callbacks, pages).
+
+    Called once when the server (the ``tfpilot-web`` plugin) starts. Every registration is
+    built; its factory returns a :class:`~tfpilot_core.registrations.Routes` (a prefix and a
+    ``platform -> ASGI app or APIRouter`` callable), or ``None`` when it is not configured
+    (nothing is mounted then). Two registrations with one prefix are an error naming both.
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    Fail closed: a factory that raises, or settings that do not validate, stop the server from
+    starting with an error naming the plugin (a webhook receiver must not go missing silently).
+    """
+
+
+@hookspec
+def tfpilot_register_identity_providers() -> list[Registration[IdentityProvider]]:
+    """Register identity providers, which say who is acting.
+
+    Called once, when the host is built. The provider named by ``[core] identity`` (default
+    ``local``) is used by the CLI (and by servers) to establish the actor of every action;
+    its ``identify`` receives an :class:`~tfpilot_core.identity.IdentityRequest` (the name
+    given with ``--as``, if any, and the environment) and returns an
+    :class:`~tfpilot_core.identity.Identity`. Built in: ``local`` (a name taken as given:
+    one operator's tool) and ``github_actions`` (the actor of a verified Actions OIDC token).
+
+    :return: registrations; an empty list if this plugin offers none.
+
+    Fail closed: a provider that raises refuses the action (a verified identity that cannot be
+    established is never replaced by a claimed one).
     """
 
 

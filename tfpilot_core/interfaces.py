@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from tfpilot_core.catalog.spec import ModuleSpec
+    from tfpilot_core.identity import Identity, IdentityRequest
     from tfpilot_core.models import (
         CostEstimate,
         DriftReport,
@@ -295,4 +296,13 @@ class EventObserver(Protocol):
 
     def on_event(self, event: Event, request: Request) -> None:
         """React to ``event``."""
+        ...
+
+
+@runtime_checkable
+class IdentityProvider(Protocol):
+    """Says who is acting (``[core] identity``); raising refuses the action (fail closed)."""
+
+    def identify(self, request: IdentityRequest) -> Identity:
+        """The acting user, from ``request`` (the claimed name and the environment)."""
         ...

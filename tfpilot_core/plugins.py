@@ -33,7 +33,13 @@ from tfpilot_core.errors import (
     PluginFailedError,
     TfpilotError,
 )
-from tfpilot_core.registrations import Kind, PluginContext, ProviderMirror, Registration
+from tfpilot_core.registrations import (
+    Kind,
+    PluginContext,
+    ProviderMirror,
+    Registration,
+    Routes,
+)
 
 if TYPE_CHECKING:
     import click
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
         CostEstimator,
         DriftDetector,
         EventObserver,
+        IdentityProvider,
         ModuleLocation,
         ModuleSource,
         Notifier,
@@ -75,6 +82,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "tfpilot_core.default_plugins.runner_local",
     "tfpilot_core.default_plugins.drift_refresh",
     "tfpilot_core.default_plugins.summarizer_rules",
+    "tfpilot_core.default_plugins.identity",
 )
 
 T = TypeVar("T")
@@ -515,6 +523,12 @@ class PluginHost:
         """The configured runner (``[core] runner``), traced and failing closed."""
         return cast("Runner", self._traced(Kind.RUNNER, self.config.core.runner))
 
+    def identity_provider(self) -> IdentityProvider:
+        """The configured identity provider (``[core] identity``), failing closed."""
+        return cast(
+            "IdentityProvider", self._traced(Kind.IDENTITY_PROVIDER, self.config.core.identity)
+        )
+
     def has(self, kind: Kind, name: str) -> bool:
         """Whether a registration of ``kind`` named ``name`` is installed."""
         return any(r.name == name for _, r in self.registrations(kind))
@@ -708,6 +722,39 @@ class PluginHost:
     def provider_mirrors(self) -> list[ProviderMirror]:
         """Every provider mirror plugins contribute (fail closed)."""
         return [m for _, m in self._selected(Kind.PROVIDER_MIRROR, None)]
+
+    def routes(self) -> list[tuple[str, Routes]]:
+        """Every configured route mount, with the plugin that made it (fail closed).
+
+        A factory returning ``None`` (not configured) mounts nothing. Two mounts with one prefix
+        raise :class:`DuplicateRegistrationError` naming both plugins.
+        """
+        found: list[tuple[str, Routes]] = []
+        by_prefix: dict[str, str] = {}
+        for name, routes in self._selected(Kind.ROUTE, None):
+            plugin = self._plugin_of(Kind.ROUTE, name)
+            if not isinstance(routes, Routes):
+                raise PluginError(
+                    f"plugin {plugin!r}: route {name!r} must build a Routes object, "
+                    f"got {type(routes).__name__}",
+                    plugin=plugin,
+                )
+            prefix = routes.prefix.rstrip("/") or "/"
+            if not prefix.startswith("/") or prefix == "/":
+                raise PluginError(
+                    f"plugin {plugin!r}: route {name!r} needs a prefix like '/hooks/x', "
+                    f"got {routes.prefix!r}",
+                    plugin=plugin,
+                )
+            if prefix in by_prefix:
+                raise DuplicateRegistrationError(
+                    f"route prefix {prefix!r} is registered by both plugin "
+                    f"{by_prefix[prefix]!r} and plugin {plugin!r}",
+                    plugin=plugin,
+                )
+            by_prefix[prefix] = plugin
+            found.append((plugin, routes))
+        return found
 
     def call_extension(
         self, hook: str, *, decision: bool = True, request_id: str | None = None, **kwargs: Any

@@ -52,6 +52,8 @@ class Kind(enum.StrEnum):
     MODULE_SOURCE = "module_source"
     PROVIDER_MIRROR = "provider_mirror"
     EVENT_OBSERVER = "event_observer"
+    ROUTE = "route"
+    IDENTITY_PROVIDER = "identity_provider"
 
     @property
     def decision(self) -> bool:
@@ -65,7 +67,16 @@ class Kind(enum.StrEnum):
 
 
 _DECISION_KINDS = frozenset(
-    {Kind.STORE, Kind.POLICY_ENGINE, Kind.RUNNER, Kind.MODULE_SOURCE, Kind.PROVIDER_MIRROR}
+    {
+        Kind.IDENTITY_PROVIDER,
+        Kind.STORE,
+        Kind.POLICY_ENGINE,
+        Kind.RUNNER,
+        Kind.MODULE_SOURCE,
+        Kind.PROVIDER_MIRROR,
+        # A webhook receiver that silently failed to mount would drop events: refuse to serve.
+        Kind.ROUTE,
+    }
 )
 
 _HOOK_NAMES = {
@@ -79,6 +90,8 @@ _HOOK_NAMES = {
     Kind.MODULE_SOURCE: "tfpilot_register_module_sources",
     Kind.PROVIDER_MIRROR: "tfpilot_register_provider_mirrors",
     Kind.EVENT_OBSERVER: "tfpilot_register_event_observers",
+    Kind.ROUTE: "tfpilot_register_routes",
+    Kind.IDENTITY_PROVIDER: "tfpilot_register_identity_providers",
 }
 
 
@@ -151,3 +164,26 @@ class ProviderMirror:
     source: str
     directory: Path
     env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Routes:
+    """HTTP routes a plugin contributes to ``tfpilot serve`` (the ``tfpilot-web`` plugin).
+
+    ``prefix`` is where they are mounted (``/hooks/github``; it must start with ``/`` and must
+    not be ``/api`` or a page of the UI). ``app`` is called once with the
+    :class:`~tfpilot_core.platform.Platform` when the server starts and returns an ASGI
+    application (a FastAPI or Starlette app, or any ASGI callable) or a FastAPI ``APIRouter``.
+    A router is included in the server's own app, so its routes share the server's
+    authentication dependencies, error handling (RFC 9457 problem details) and OpenAPI
+    description; an application is mounted under the prefix, with the server's error handlers
+    added when it is a Starlette app. Every request reaching either carries the authenticated
+    actor (or ``None``) as ``request.state.actor``. ``public=False`` makes the server refuse
+    requests without credentials (401) before they reach the routes; webhooks and callbacks that
+    verify their own signatures stay ``public=True``.
+    """
+
+    prefix: str
+    app: Callable[[Any], Any]
+    public: bool = True
+    description: str = ""

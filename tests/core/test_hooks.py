@@ -17,7 +17,12 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 
 from tfpilot_core import hookimpl, hookspecs
-from tfpilot_core.errors import ConfigError, NotFoundError, PluginFailedError
+from tfpilot_core.errors import (
+    ConfigError,
+    DuplicateRegistrationError,
+    NotFoundError,
+    PluginFailedError,
+)
 from tfpilot_core.interfaces import ModuleLocation, PolicyInput, RunResult, RunSpec, SummaryContext
 from tfpilot_core.models import (
     CostEstimate,
@@ -31,7 +36,7 @@ from tfpilot_core.models import (
 )
 from tfpilot_core.plan import Plan
 from tfpilot_core.plugins import PluginHost, register_commands
-from tfpilot_core.registrations import ProviderMirror, Registration
+from tfpilot_core.registrations import ProviderMirror, Registration, Routes
 from tfpilot_core.testing import plugin_with
 
 EMPTY_PLAN = Plan.parse({"format_version": "1.2", "resource_changes": []})
@@ -338,6 +343,89 @@ def test_hook_tfpilot_register_event_observers(
     tfpilot_host.observe(event, request_doc)
     assert seen == ["request_created"]
     assert [f.kind for f in tfpilot_host.failures] == ["event_observer"]
+
+
+def test_hook_tfpilot_register_identity_providers(
+    tfpilot_host: PluginHost, register_plugin: Any
+) -> None:
+    from tfpilot_core.errors import PluginFailedError
+    from tfpilot_core.identity import Identity, IdentityRequest
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_identity_providers",
+            lambda: [
+                Registration(
+                    name="badge",
+                    factory=lambda s, c: _Obj(
+                        identify=lambda r: Identity(actor=f"badge:{r.claimed}", provider="badge")
+                    ),
+                ),
+                Registration(name="broken", factory=lambda s, c: _Obj(identify=_raise)),
+            ],
+        ),
+        name="badges",
+    )
+    assert (
+        tfpilot_host.identity_provider().identify(IdentityRequest(None, {"USER": "u"})).actor == "u"
+    )
+    tfpilot_host.config.core.identity = "badge"
+    tfpilot_host._built.clear()
+    found = tfpilot_host.identity_provider().identify(IdentityRequest("7", {}))
+    assert found.actor == "badge:7"
+    tfpilot_host.config.core.identity = "broken"
+    with pytest.raises(PluginFailedError, match="badges"):  # fail closed: nobody is assumed
+        tfpilot_host.identity_provider().identify(IdentityRequest(None, {}))
+
+
+def test_hook_tfpilot_register_routes(tfpilot_host: PluginHost, register_plugin: Any) -> None:
+    def app(platform: Any) -> Any:
+        return f"app for {platform}"
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_routes",
+            lambda: [
+                Registration(name="hooks", factory=lambda s, c: Routes(prefix="/hooks/x", app=app)),
+                # Not configured: the factory says so with None and nothing is mounted.
+                Registration(name="idle", factory=lambda s, c: None),
+            ],
+        ),
+        name="receiver",
+    )
+    [(plugin, routes)] = tfpilot_host.routes()
+    assert plugin == "receiver" and routes.prefix == "/hooks/x" and routes.public
+    assert routes.app("p") == "app for p"
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_routes",
+            lambda: [
+                Registration(name="same", factory=lambda s, c: Routes(prefix="/hooks/x/", app=app))
+            ],
+        ),
+        name="other",
+    )
+    tfpilot_host._registrations.clear()
+    tfpilot_host._built.clear()
+    with pytest.raises(
+        DuplicateRegistrationError,
+        match=r"'/hooks/x' is registered by both plugin '(other|receiver)'",
+    ):
+        tfpilot_host.routes()
+
+    register_plugin(
+        plugin_with(
+            "tfpilot_register_routes",
+            lambda: [Registration(name="broken", factory=_raise)],
+        ),
+        name="broken_routes",
+    )
+    tfpilot_host._registrations.clear()
+    tfpilot_host._built.clear()
+    # Fail closed: a receiver that cannot be built stops the server, naming the plugin.
+    with pytest.raises(PluginFailedError, match="broken_routes"):
+        tfpilot_host.routes()
 
 
 def test_hook_tfpilot_register_commands(tfpilot_plugins: Any, register_plugin: Any) -> None:

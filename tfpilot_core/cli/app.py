@@ -34,6 +34,7 @@ class App:
     _config: Config | None = field(default=None, repr=False)
     _host: PluginHost | None = field(default=None, repr=False)
     _platform: Platform | None = field(default=None, repr=False)
+    _identity: str | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -77,16 +78,31 @@ class App:
         return self._platform
 
     def whoami(self) -> str:
-        """The acting user: ``--as``, ``$TFPILOT_USER``, ``$GITHUB_ACTOR`` (Actions), ``$USER``."""
-        for candidate in (
-            self.actor,
-            os.environ.get("TFPILOT_USER"),
-            os.environ.get("GITHUB_ACTOR"),
-            os.environ.get("USER"),
-        ):
-            if candidate:
-                return candidate
-        return "unknown"
+        """The acting user, from the configured identity provider (``[core] identity``).
+
+        ``local`` (the default): ``--as``, ``$TFPILOT_USER``, ``$GITHUB_ACTOR``, ``$USER``. Any
+        other provider verifies the identity, and a claimed name (``--as``,
+        ``$TFPILOT_USER``) is refused rather than silently ignored.
+        """
+        if self._identity is not None:
+            return self._identity
+        from tfpilot_core.errors import ForbiddenError
+        from tfpilot_core.identity import LOCAL_CLAIMS, IdentityRequest
+
+        provider = self.config.core.identity
+        if provider != "local":
+            claimed = ["--as"] if self.actor else []
+            claimed += [f"${name}" for name in LOCAL_CLAIMS if os.environ.get(name)]
+            if claimed:
+                raise ForbiddenError(
+                    f"{' and '.join(claimed)} cannot name the acting user: identity comes from "
+                    f"the {provider!r} provider ([core] identity); unset it"
+                )
+        identity = self.host.identity_provider().identify(
+            IdentityRequest(claimed=self.actor, environ=dict(os.environ))
+        )
+        self._identity = identity.actor
+        return identity.actor
 
 
 def app() -> App:
