@@ -159,3 +159,38 @@ def test_acting_tools_can_be_turned_on_in_the_configuration(world: World) -> Non
         return {t.name for t in (await session.list_tools()).tools}
 
     assert world.session("alice", steps) == READ_TOOLS | {"plan_request"}
+
+
+def test_requests_written_before_end_of_input_are_all_answered(world: World) -> None:
+    # A client that writes its messages and closes stdin at once (as shell pipes do) gets an
+    # answer to each request: end of input waits for the answers (this raced before).
+    import json
+    import subprocess
+
+    from mcp_helpers import TFPILOT
+
+    lines = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "pipe", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+         "params": {"name": "query", "arguments": {"query": {"aggregate": "count"}}}},
+    ]  # fmt: skip
+    payload = "".join(json.dumps(line) + "\n" for line in lines)
+    for _ in range(3):
+        out = subprocess.run(
+            [TFPILOT, "mcp", "serve"],
+            input=payload,
+            capture_output=True,
+            text=True,
+            env=world.env("vera"),
+            cwd=world.root,
+            timeout=60,
+            check=True,
+        )
+        answers = {m["id"]: m for m in map(json.loads, out.stdout.splitlines())}
+        assert sorted(answers) == [1, 2, 3]
+        assert len(answers[2]["result"]["tools"]) == 9
+        assert json.loads(answers[3]["result"]["content"][0]["text"])["count"] == 5

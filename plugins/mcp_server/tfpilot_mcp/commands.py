@@ -33,6 +33,7 @@ def serve_command(allow: tuple[str, ...]) -> None:
     from tfpilot_core.errors import ConfigError
     from tfpilot_mcp.server import build_server
     from tfpilot_mcp.settings import MCPSettings
+    from tfpilot_mcp.stdio import run_stdio
 
     state = app()
     raw = state.config.plugins.get("mcp_server", {})
@@ -46,4 +47,4 @@ def serve_command(allow: tuple[str, ...]) -> None:
         ) from None
     acting = sorted(set(settings.acting_tools) | set(allow))
     server = build_server(state.platform, state.whoami(), acting)
-    server.run("stdio")
+    run_stdio(server)
