@@ -115,8 +115,8 @@ class Promotions:
             add(
                 "applied",
                 False,
-                f"{source.id} is {status.value}: only an applied request (its last apply "
-                "succeeded, nothing changed since) can be promoted",
+                f"{source.id} is {status.value}: only applied requests can be promoted (its "
+                "last apply succeeded and nothing changed since)",
             )
         drift = source.drift
         if drift is not None and drift.result is not DriftResult.NONE:
@@ -124,8 +124,9 @@ class Promotions:
             add(
                 "drift_free",
                 False,
-                f"{source.id}'s last drift check ({drift.checked_at.isoformat()}) found "
-                f"{drift.result.value} ({addresses}): plan and apply it again, then check drift",
+                f"{source.id} has drift: its last drift check ({drift.checked_at.isoformat()}) "
+                f"found {drift.result.value} ({addresses}); plan and apply it again, then check "
+                "drift",
             )
         else:
             add("drift_free", True, "no drift found" if drift else "never checked for drift")

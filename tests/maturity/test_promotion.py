@@ -74,7 +74,7 @@ def test_dev_stage_prod_with_gates_reuse_and_the_chain(
     objects.update("sandbox_bucket", dev.inputs["name"], {"public_access": True})
     dev = platform.check_drift("alice", dev.id)
     assert dev.drift is not None and dev.drift.result is DriftResult.DRIFTED
-    with pytest.raises(GateRefused, match=r"gate 'drift_free'.*found drifted"):
+    with pytest.raises(GateRefused, match=r"gate 'drift_free'.*has drift.*found drifted"):
         platform.promote("alice", dev.id)
     dev = _ship(platform, dev.id, "alice", "bob")  # the new apply reverts the drift
     dev = platform.check_drift("alice", dev.id)
