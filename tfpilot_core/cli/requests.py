@@ -219,6 +219,54 @@ def create_command(
     show_request(request)
 
 
+@requests_group.command("new")
+@click.option("--assist", is_flag=True, help="Be guided through the request, step by step.")
+@click.option("--module", help="Catalog module (otherwise picked from your description).")
+@click.option("--env", "environment", help="Environment key (otherwise asked).")
+@click.option("--project", help="Project (otherwise asked).")
+@click.option("--answers", "answers_file", metavar="FILE", help="Answers from a JSON/YAML file.")
+@json_option
+def new_command(
+    assist: bool,
+    module: str | None,
+    environment: str | None,
+    project: str | None,
+    answers_file: str | None,
+) -> None:
+    """Create a request with the assistant: module, inputs, policy preview, then confirm."""
+    # Imported here: the assistant is only loaded by this command.
+    from tfpilot_core.assistant import AnswersConversation, run_assistant
+    from tfpilot_core.assistant.terminal import TerminalConversation
+
+    if not assist:
+        raise click.UsageError("use --assist (or `tfpilot requests create` with every input)")
+    state = app()
+    conversation: Any
+    if answers_file is not None:
+        answers = parse_inputs((), answers_file)
+        # With --json the conversation goes to stderr and stdout holds only the result.
+        conversation = AnswersConversation(
+            answers, say=lambda text: click.echo(text, err=state.json)
+        )
+    else:
+        conversation = TerminalConversation(err=state.json)
+    result = run_assistant(
+        state.platform,
+        state.whoami(),
+        conversation,
+        module=module,
+        environment=environment,
+        project=project,
+    )
+    data = {
+        "created": result.created is not None,
+        "request": state.platform.view(result.created) if result.created else None,
+        "draft": result.draft.to_dict() if result.draft else None,
+        "transcript": result.transcript,
+    }
+    emit(data, lambda: None)
+
+
 @requests_group.command("update")
 @click.argument("request_id")
 @_with_inputs

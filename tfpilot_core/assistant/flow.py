@@ -1,0 +1,424 @@
+"""The request assistant: a deterministic conversation that ends in a validated request.
+
+It picks a module from the catalog by description, asks for the inputs one at a time (choices
+for allowlisted values, defaults shown, validation problems explained as they happen), shows the
+normalised request with its policy preview, and creates the request only on confirmation.
+
+The same flow runs in a terminal (:class:`TerminalConversation`), from an answers file
+(:class:`AnswersConversation`) and in tests. A :class:`ValueProposer` (a model, in a plugin) may
+propose values; a proposal is only ever *offered* after it passed the module schema and the
+allowlist exactly as a typed answer must, and a refused proposal is said and the user asked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tfpilot_core.assistant.draft import Draft, draft_request
+from tfpilot_core.errors import FieldProblem, ValidationError
+
+if TYPE_CHECKING:
+    from tfpilot_core.catalog.spec import InputSpec, ModuleSpec
+    from tfpilot_core.models import Request
+    from tfpilot_core.platform import Platform
+
+__all__ = [
+    "AnswersConversation",
+    "AssistResult",
+    "Conversation",
+    "Question",
+    "ValueProposer",
+    "rank_modules",
+    "run_assistant",
+]
+
+#: How often one question is asked before the assistant gives up (answers files loop otherwise).
+MAX_ATTEMPTS = 5
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+
+
+@dataclass
+class Question:
+    """One question of the flow. ``key`` names it in answers files (``input:<name>`` for inputs)."""
+
+    key: str
+    prompt: str
+    choices: list[str] | None = None
+    default: str | None = None
+    secret: bool = False
+
+
+class Conversation(Protocol):
+    """Where questions go and answers come from."""
+
+    def ask(self, question: Question) -> str:
+        """The answer to ``question`` (an empty string takes the default)."""
+        ...
+
+    def say(self, text: str) -> None:
+        """Tell the user something."""
+        ...
+
+
+class ValueProposer(Protocol):
+    """Proposes a value for an input (a model does, in a plugin); ``None``: no proposal."""
+
+    def propose(self, module: ModuleSpec, name: str, description: str) -> Any:
+        """A proposed value for input ``name`` of ``module``, given the user's description."""
+        ...
+
+
+@dataclass
+class AssistResult:
+    """How the conversation ended."""
+
+    created: Request | None
+    draft: Draft | None
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+
+
+class AnswersConversation:
+    """Answers from a mapping (an ``--answers`` file): ``describe``, ``module``, ``environment``,
+    ``project``, ``inputs`` (name -> value) and ``confirm``.
+
+    Successive answers to one question (when the first may be refused): a list for the top-level
+    keys, ``{"attempts": [...]}`` for an input. A missing answer takes the question's default,
+    or stops with a :class:`ValidationError` naming it.
+    """
+
+    def __init__(self, answers: Mapping[str, Any], *, say: Callable[[str], None] | None = None):
+        self._answers = dict(answers)
+        inputs = self._answers.get("inputs", {})
+        if not isinstance(inputs, Mapping):
+            raise ValidationError([FieldProblem("inputs", "type", "must be an object")])
+        self._inputs = dict(inputs)
+        self._used: dict[str, int] = {}
+        self.said: list[str] = []
+        self._say = say
+
+    def _raw(self, key: str) -> tuple[bool, Any]:
+        if key.startswith("input:"):
+            name = key.removeprefix("input:")
+            return (name in self._inputs, self._inputs.get(name))
+        return (key in self._answers, self._answers.get(key))
+
+    def ask(self, question: Question) -> str:
+        found, value = self._raw(question.key)
+        if question.key.startswith("input:"):
+            # An input's value may itself be a list: several attempts are spelled out.
+            several = isinstance(value, Mapping) and set(value) == {"attempts"}
+            attempts = list(value["attempts"]) if several else [value]
+        else:
+            attempts = list(value) if isinstance(value, list) else [value]
+        n = self._used.get(question.key, 0)
+        self._used[question.key] = n + 1
+        if not found or n >= len(attempts):
+            if question.default is not None and (not found or n == 0):
+                return ""
+            field_name = question.key.replace("input:", "inputs.")
+            why = "no answer" if not found else f"no answer left after {n} refused"
+            raise ValidationError(
+                [FieldProblem(field_name, "answers", f"{why} in the answers file")],
+                subject="answers file",
+            )
+        answer = attempts[n]
+        if isinstance(answer, str):
+            return answer
+        if isinstance(answer, bool) and question.key == "confirm":
+            return "yes" if answer else "no"
+        return json.dumps(answer)
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+        if self._say is not None:
+            self._say(text)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 1}
+
+
+def rank_modules(modules: Sequence[ModuleSpec], description: str) -> list[ModuleSpec]:
+    """Modules by how well their name, description, category and inputs match ``description``.
+
+    A plain word-overlap score (name and category words count double); ties keep catalog order.
+    """
+    wanted = _words(description)
+
+    def score(spec: ModuleSpec) -> int:
+        strong = _words(spec.name.replace("/", " ").replace("-", " ")) | _words(spec.category)
+        weak = _words(spec.description)
+        for item in spec.inputs.values():
+            weak |= _words(item.label) | _words(item.description)
+        # "buckets" matches "bucket": compare without a plural s as well.
+        stems = wanted | {w[:-1] for w in wanted if w.endswith("s")}
+        return 2 * len(stems & strong) + len(stems & weak)
+
+    return sorted(modules, key=lambda s: -score(s))
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _parse(item: InputSpec, answer: str) -> Any:
+    """A typed answer: strings stay strings; numbers, booleans, lists and maps are read as JSON
+    (YAML-ish ``yes``/``no`` for booleans)."""
+    from tfpilot_core.catalog.types import Kind
+
+    kind = item.tftype.kind
+    if kind is Kind.STRING:
+        return answer
+    if kind is Kind.BOOL and answer.lower() in ("yes", "y", "no", "n", "true", "false"):
+        return answer.lower() in ("yes", "y", "true")
+    try:
+        return json.loads(answer)
+    except ValueError:
+        return answer
+
+
+class _Flow:
+    def __init__(
+        self,
+        platform: Platform,
+        actor: str,
+        conversation: Conversation,
+        proposer: ValueProposer | None,
+    ) -> None:
+        self.platform = platform
+        self.actor = actor
+        self.conv = conversation
+        self.proposer = proposer
+        self.transcript: list[dict[str, Any]] = []
+
+    def ask(self, question: Question, accept: Callable[[str], Any]) -> Any:
+        """Ask until ``accept`` takes the answer (it raises ValidationError to refuse)."""
+        for _ in range(MAX_ATTEMPTS):
+            answer = self.conv.ask(question)
+            if answer == "" and question.default is not None:
+                answer = question.default
+            try:
+                value = accept(answer)
+            except ValidationError as exc:
+                reasons = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
+                self.conv.say(f"  not accepted: {reasons}")
+                self.transcript.append(
+                    {"question": question.key, "answer": _masked(question, answer),
+                     "refused": reasons}
+                )  # fmt: skip
+                continue
+            self.transcript.append({"question": question.key, "answer": _masked(question, answer)})
+            return value
+        raise ValidationError(
+            [FieldProblem(question.key, "attempts", f"no valid answer after {MAX_ATTEMPTS} tries")],
+            subject="assistant",
+        )
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def module(self, given: str | None) -> ModuleSpec:
+        catalog = self.platform.catalog
+        if given is not None:
+            return catalog.get(given)
+        modules = catalog.list()
+        if not modules:
+            raise ValidationError([FieldProblem("module", "catalog", "the catalog is empty")])
+        description = self.conv.ask(
+            Question("describe", "What do you need? Describe it in a few words", default="")
+        )
+        self.transcript.append({"question": "describe", "answer": description})
+        ranked = rank_modules(modules, description)[:5]
+        names = [m.name for m in ranked]
+        for i, spec in enumerate(ranked, 1):
+            self.conv.say(f"  {i}. {spec.name}: {spec.description}")
+
+        def accept(answer: str) -> ModuleSpec:
+            if answer.isdigit() and 1 <= int(answer) <= len(ranked):
+                return ranked[int(answer) - 1]
+            if answer in catalog:
+                return catalog.get(answer)
+            raise ValidationError(
+                [FieldProblem("module", "choice", f"pick 1-{len(ranked)} or a module name")]
+            )
+
+        chosen: ModuleSpec = self.ask(
+            Question("module", "Which module?", choices=names, default=names[0]), accept
+        )
+        return chosen
+
+    def placement(self, environment: str | None, project: str | None) -> tuple[str, str]:
+        keys = [e.key for e in self.platform.config.core.environments]
+
+        def accept_env(answer: str) -> str:
+            if answer not in keys:
+                raise ValidationError(
+                    [FieldProblem("environment", "choice", f"must be one of {', '.join(keys)}")]
+                )
+            return answer
+
+        def accept_project(answer: str) -> str:
+            if not _PROJECT.fullmatch(answer):
+                raise ValidationError(
+                    [
+                        FieldProblem(
+                            "project",
+                            "pattern",
+                            "use 2-40 lowercase letters, digits and '-', starting with a letter",
+                        )
+                    ]
+                )
+            return answer
+
+        env = accept_env(environment) if environment else None
+        if env is None:
+            env = self.ask(
+                Question("environment", "Environment", choices=keys, default=keys[0]), accept_env
+            )
+        proj = accept_project(project) if project else None
+        if proj is None:
+            proj = self.ask(Question("project", "Project"), accept_project)
+        return env, proj
+
+    def inputs(self, spec: ModuleSpec, description: str) -> dict[str, Any]:
+        from tfpilot_core.catalog.validation import normalize_inputs
+
+        collected: dict[str, Any] = {}
+        asked = [(n, i) for n, i in spec.inputs.items() if not i.read_only and n != spec.tags_input]
+        # Required inputs first, in the module's order; then the optional ones.
+        asked.sort(key=lambda pair: not pair[1].required)
+
+        def problems_for(name: str, value: Any) -> list[FieldProblem]:
+            try:
+                normalize_inputs(
+                    spec,
+                    {**collected, name: value},
+                    request_id="req_dev_assist_aaaaaa",
+                    server_tags={},
+                )
+            except ValidationError as exc:
+                path = f"inputs.{name}"
+                return [
+                    p
+                    for p in exc.problems
+                    if p.field == path or p.field.startswith((path + "[", path + "."))
+                ]
+            return []
+
+        for name, item in asked:
+            default = None if item.default is None or item.sensitive else _shown(item.default)
+            choices = [_shown(v) for v in item.allowed] if item.allowed is not None else None
+            if self.proposer is not None and not item.sensitive:
+                proposed = self.proposer.propose(spec, name, description)
+                if proposed is not None:
+                    refused = problems_for(name, proposed)
+                    if refused:
+                        reasons = "; ".join(p.message for p in refused)
+                        self.conv.say(
+                            f"  the proposed {name} = {_shown(proposed)!s} was refused ({reasons})"
+                        )
+                        self.transcript.append(
+                            {"question": f"input:{name}", "proposed": proposed,
+                             "refused": reasons}
+                        )  # fmt: skip
+                    else:
+                        self.conv.say(f"  proposed {name} = {_shown(proposed)}")
+                        default = _shown(proposed)
+            label = item.label or name
+            hint = f" ({item.description})" if item.description else ""
+            required = item.required
+
+            def accept(answer: str, name: str = name, item: InputSpec = item) -> Any:
+                if answer == "" and not item.required:
+                    return None
+                if answer == "":
+                    raise ValidationError(
+                        [FieldProblem(f"inputs.{name}", "required", "is required")]
+                    )
+                value = _parse(item, answer)
+                found = problems_for(name, value)
+                if found:
+                    raise ValidationError(found)
+                return value
+
+            question = Question(
+                f"input:{name}",
+                f"{label}{hint}" + ("" if required else " [optional]"),
+                choices=choices,
+                default=default if default is not None else (None if required else ""),
+                secret=item.sensitive,
+            )
+            value = self.ask(question, accept)
+            if value is not None:
+                collected[name] = value
+        return collected
+
+
+def _masked(question: Question, answer: str) -> str:
+    from tfpilot_core.masking import MASK
+
+    return MASK if question.secret and answer else answer
+
+
+def run_assistant(
+    platform: Platform,
+    actor: str,
+    conversation: Conversation,
+    *,
+    module: str | None = None,
+    environment: str | None = None,
+    project: str | None = None,
+    proposer: ValueProposer | None = None,
+) -> AssistResult:
+    """Run the conversation; the request is created only if the user confirms."""
+    flow = _Flow(platform, actor, conversation, proposer)
+    spec = flow.module(module)
+    description = next(
+        (t["answer"] for t in flow.transcript if t["question"] == "describe"), spec.description
+    )
+    conversation.say(f"Module {spec.name}: {spec.description}")
+    env, proj = flow.placement(environment, project)
+    inputs = flow.inputs(spec, str(description))
+    draft = draft_request(
+        platform, actor, module=spec.name, environment=env, project=proj, inputs=inputs
+    )
+    conversation.say(f"Request: {spec.name} in {env}, project {proj}")
+    for name, value in draft.inputs.items():
+        conversation.say(f"  {name} = {_shown(value)}")
+    if not draft.valid:
+        for p in draft.problems:
+            conversation.say(f"  problem: {p.field}: {p.message}")
+        return AssistResult(None, draft, flow.transcript)
+    if draft.findings:
+        for f in draft.findings:
+            conversation.say(f"  policy {f.level.value}: {f.rule_id} {f.message}")
+    else:
+        conversation.say("  policy: no findings on the inputs")
+    conversation.say(f"  cost: {draft.cost}")
+    if draft.blocked:
+        conversation.say("Blocked by policy: this request cannot be created as it is.")
+        return AssistResult(None, draft, flow.transcript)
+    if not draft.allowed:
+        conversation.say(f"{actor} may not create requests in {env} for project {proj}.")
+        return AssistResult(None, draft, flow.transcript)
+
+    def accept_confirm(answer: str) -> bool:
+        if answer.lower() in ("y", "yes"):
+            return True
+        if answer.lower() in ("n", "no"):
+            return False
+        raise ValidationError([FieldProblem("confirm", "choice", "answer yes or no")])
+
+    confirmed = flow.ask(
+        Question("confirm", "Create this request?", choices=["yes", "no"], default="no"),
+        accept_confirm,
+    )
+    if not confirmed:
+        conversation.say("Not created.")
+        return AssistResult(None, draft, flow.transcript)
+    created = platform.create(actor, module=spec.name, environment=env, project=proj, inputs=inputs)
+    conversation.say(f"Created {created.id}.")
+    return AssistResult(created, draft, flow.transcript)
