@@ -12,7 +12,8 @@ machine slows all alike:
 1. ``json.loads`` of the bytes (the baseline);
 2. :func:`parse_report` (decode with ``parse_float=Decimal``, every money value to ``Decimal``,
    every shape checked);
-3. :func:`parse_estimate` (the above, then the core's ``CostEstimate`` with every line).
+3. :func:`parse_estimate` (the above, then the core's ``CostEstimate`` with every line, and the
+   components of the most changed and the unknown ones).
 
 It prints min and median of each and the ratios of the medians (target for ``parse_report``: at
 most 3x). Printed, not asserted: shared machines are noisy.

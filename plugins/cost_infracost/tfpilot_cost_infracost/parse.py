@@ -29,6 +29,8 @@ SUPPORTED_VERSIONS = ("0.2",)
 MAX_DEPTH = 32
 #: Largest decimal exponent accepted for money and quantities (10**18).
 MAX_MAGNITUDE = 18
+#: How many of the most changed (and of the unknown) resources keep their cost components.
+COMPONENT_LINES = 25
 _ZERO = Decimal(0)
 
 
@@ -287,25 +289,42 @@ def _cost_components(components: Iterable[Component]) -> list[CostComponent]:
     ]
 
 
+def _attach_components(
+    lines: Mapping[str, CostLine], parts: Mapping[str, list[Component]], keep: int
+) -> None:
+    def change(line: CostLine) -> Decimal:
+        return abs(line.delta) if line.delta is not None else _ZERO
+
+    changed = sorted((line for line in lines.values() if line.delta), key=change, reverse=True)
+    unknown = [line for line in lines.values() if line.unknown]
+    for line in [*changed[:keep], *unknown[:keep]]:
+        if not line.components and line.address in parts:
+            line.components = _cost_components(parts[line.address])
+
+
 def to_estimate(
     report: Report,
     *,
     currency: str | None = None,
     previous: CostEstimate | None = None,
     estimator: str = "infracost",
+    components_for: int = COMPONENT_LINES,
 ) -> CostEstimate:
     """The core's estimate of a parsed report, in ``currency`` (default: the report's).
 
     ``previous`` is the estimate of the last applied plan: the baseline when Infracost printed no
     past breakdown (a plain ``breakdown``). Without either, nothing was applied yet and the
     previous cost is zero. Several projects are summed per currency; totals in other currencies
-    are kept in ``other_currencies``.
+    are kept in ``other_currencies``. Components are kept for the ``components_for`` resources
+    whose cost changed most and for as many with an unknown cost (what the renderings show), so
+    that a plan of thousands of resources keeps a small stored document.
     """
     main = currency if currency and currency in report.totals else report.currency
     if report.totals and main not in report.totals:
         main = next(iter(report.totals))
     several = len(report.projects) > 1
     lines: dict[str, CostLine] = {}
+    parts: dict[str, list[Component]] = {}
     unknown: list[str] = []
     before: dict[str, Decimal | None] = {}
     deltas: dict[str, Decimal | None] = {}
@@ -330,8 +349,9 @@ def to_estimate(
                 previous=None,
                 delta=None,
                 unknown=r.unknown,
-                components=_cost_components(r.components),
+                components=[],
             )
+            parts[address] = r.components
             if r.unknown:
                 unknown.append(address)
     baseline: dict[str, Decimal | None] = before
@@ -369,6 +389,7 @@ def to_estimate(
         prev_total = previous.monthly  # None when the applied plan's cost is unknown
     else:
         prev_total = _ZERO
+    _attach_components(lines, parts, components_for)
     other = {k: v for k, v in report.totals.items() if k != main}
     return CostEstimate.model_construct(
         monthly=report.totals.get(main, _ZERO),
