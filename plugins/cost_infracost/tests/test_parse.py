@@ -367,3 +367,20 @@ def test_mutated_documents_never_crash(doc: dict[str, Any], data: st.DataObject)
 def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
     with contextlib.suppress(InfracostOutputError):
         parse_report(raw)
+
+
+def test_components_are_kept_for_the_most_changed_and_the_unknown() -> None:
+    resources = [
+        {
+            "name": f"r{i}",
+            "monthlyCost": str(i),
+            "costComponents": [{"name": "c", "monthlyCost": str(i)}],
+        }
+        for i in range(1, 41)
+    ]
+    resources.append({"name": "u", "monthlyCost": None, "costComponents": [{"name": "c"}]})
+    doc = {"version": "0.2", "projects": [{"breakdown": {"resources": resources}}]}
+    estimate = parse_estimate(json.dumps(doc), components_for=5)
+    kept = {line.address for line in estimate.lines if line.components}
+    assert kept == {"r40", "r39", "r38", "r37", "r36", "u"}
+    assert estimate.monthly == sum(Decimal(i) for i in range(1, 41))
