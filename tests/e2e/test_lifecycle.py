@@ -60,7 +60,7 @@ def test_lifecycle(
     request = platform.check_drift("alice", request.id)
     assert request.drift is not None and request.drift.result is DriftResult.NONE
 
-    request = platform.destroy("carol", request.id)
+    request = platform.destroy("carol", request.id, yes=True)
     assert platform.status(request) is RequestStatus.DESTROYED
     assert objects.get("sandbox_bucket", name) is None
     assert platform.store.get_artifact(request.id, "final-state.tfstate")
@@ -88,5 +88,5 @@ def test_every_sandbox_type_through_the_platform(
         platform.approve("bob", request.id)
         request = platform.apply("bob", request.id)
         assert objects.get(type_name, request.inputs["name"]) is not None
-        platform.destroy("carol", request.id)
+        platform.destroy("carol", request.id, yes=True)
         assert objects.get(type_name, request.inputs["name"]) is None

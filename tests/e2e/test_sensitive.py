@@ -33,13 +33,13 @@ def test_planted_secret_goes_nowhere(
     platform.approve("bob", request.id)
     request = platform.apply("bob", request.id)
     platform.check_drift("alice", request.id)
-    request = platform.destroy("carol", request.id)
+    request = platform.destroy("carol", request.id, yes=True)
 
     assert request.summary is not None
     assert SECRET not in request.summary.text and SECRET not in request.summary.markdown
-    events = json.dumps([e.model_dump(mode="json") for e in platform.timeline(request.id)])
+    events = json.dumps([e.model_dump(mode="json") for e in platform.timeline("carol", request.id)])
     assert SECRET not in events
-    assert SECRET not in json.dumps(platform.audit(request.id), default=str)
+    assert SECRET not in json.dumps(platform.audit("carol", request.id), default=str)
     # Terraform's output lines are logged per line at info level: none may carry the value.
     assert any(entry.get("event") == "terraform_output" for entry in log_capture)
     assert SECRET not in json.dumps(log_capture, default=str)

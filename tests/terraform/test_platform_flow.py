@@ -57,6 +57,6 @@ def test_request_lifecycle_with_the_local_runner(tmp_path: Path, home: Path) -> 
     request = platform.check_drift("alice", request.id)
     assert request.drift is not None and request.drift.result is DriftResult.DRIFTED
 
-    request = platform.destroy("bob", request.id)
+    request = platform.destroy("bob", request.id, yes=True)
     assert objects.get("sandbox_bucket", name) is None
     assert platform.store.get_artifact(request.id, "final-state.tfstate")

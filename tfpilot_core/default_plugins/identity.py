@@ -31,7 +31,14 @@ def tfpilot_register_identity_providers() -> list[Registration[Any]]:
     from tfpilot_core.identity.github_actions import GitHubActionsSettings
 
     return [
-        Registration(name="local", factory=local, description="--as / $TFPILOT_USER, trusted"),
+        # The local runner is also "local" and reads [plugins.local]: this one takes no
+        # settings, so it names a section of its own rather than share (and clash with) that.
+        Registration(
+            name="local",
+            factory=local,
+            description="--as / $TFPILOT_USER, trusted",
+            settings_section="identity_local",
+        ),
         Registration(
             name="github_actions",
             factory=github_actions,
