@@ -135,7 +135,6 @@ def write_config(home: Path, modules_root: Path) -> Callable[[str], Path]:
         config = home / "tfpilot.toml"
         config.write_text(
             USERS
-            + "[plugins.local]\ntimeout_seconds = 300\n"
             + f'[plugins.modules_dir]\npaths = ["{modules_root}"]\n'
             + extra
         )

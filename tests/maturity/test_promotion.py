@@ -119,11 +119,14 @@ def test_dev_stage_prod_with_gates_reuse_and_the_chain(
         platform.promote("carol", stage.id)
     assert "promotion_ready" not in _events(platform, stage.id)
     clock.advance(hours=25)
+    assert Promotions(platform).announce_ready() == [stage.id]
     # Soak is over (announced once), but the drift check is now 25h old.
     with pytest.raises(GateRefused, match=r"gate 'drift_check_age'.*25\.0h old"):
         platform.promote("carol", stage.id)
     assert _events(platform, stage.id).count("promotion_ready") == 1
     assert Promotions(platform).announce_ready() == []  # announced once per apply
+    ready = next(e for e in platform.store.list_events(stage.id) if e.type == "promotion_ready")
+    assert ready.data["to"] == "prod" and ready.data["soak_hours"] == 24
     platform.check_drift("alice", stage.id)
 
     prod = platform.promote("carol", stage.id, to="prod")
@@ -201,6 +204,10 @@ def test_cli_promote_refuses_unapplied_and_dry_run_shows_gates(
     assert preview["would_promote"] is False
     assert {g["gate"]: g["ok"] for g in preview["gates"]}["applied"] is False
     assert platform.get(dev.id).promoted_to == []
+    result = runner.invoke(
+        cli, ["--as", "alice", "--json", "requests", "promotion-ready"], obj=App(), env=env
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"announced": []}
 
 
 def test_an_explicit_path_per_project(make_platform: Callable[..., Platform]) -> None:

@@ -559,6 +559,20 @@ def promote_command(
     )
 
 
+@requests_group.command("promotion-ready")
+@click.option("--env", "environment", help="Only requests in this environment.")
+@json_option
+def promotion_ready_command(environment: str | None) -> None:
+    """Emit promotion_ready for applied requests whose soak time ended (run it on a schedule)."""
+    from tfpilot_core.promotion import Promotions
+
+    announced = Promotions(app().platform).announce_ready(environment)
+    emit(
+        {"announced": announced},
+        lambda: click.echo("\n".join(announced) or "no request finished its soak time since"),
+    )
+
+
 @requests_group.command("reconcile")
 @click.argument("request_id")
 @json_option
