@@ -164,7 +164,7 @@ def prior_document(previous: CostEstimate, path: str) -> dict[str, Any]:
     def text(value: Decimal | None) -> str | None:
         return None if value is None else str(value)
 
-    resources = []
+    resources: list[dict[str, Any]] = []
     for line in previous.lines:
         resources.append(
             {
