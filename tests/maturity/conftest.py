@@ -133,11 +133,7 @@ def write_config(home: Path, modules_root: Path) -> Callable[[str], Path]:
 
     def write(extra: str = "") -> Path:
         config = home / "tfpilot.toml"
-        config.write_text(
-            USERS
-            + f'[plugins.modules_dir]\npaths = ["{modules_root}"]\n'
-            + extra
-        )
+        config.write_text(USERS + f'[plugins.modules_dir]\npaths = ["{modules_root}"]\n' + extra)
         return config
 
     return write

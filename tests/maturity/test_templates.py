@@ -216,3 +216,20 @@ def test_cli_locked_field_refused_and_template_recorded(
     assert code == ExitCode.FORBIDDEN and "retired" in out, out
     code, out = _cli(home, "--json", "templates", "list", "--all")
     assert code == 0 and json.loads(out)[0]["retired"] is True
+
+
+def test_diff_lists_only_requests_the_reader_may_read(
+    make_platform: Callable[..., Platform],
+) -> None:
+    platform = make_platform(
+        '[users.gina]\n[[users.gina.grants]]\nrole = "viewer"\nprojects = ["web"]\n'
+    )
+    _template(platform)
+    shop = platform.create("alice", **CREATE, inputs={"name": "a"}, template_id="logs")
+    web = platform.create(
+        "alice", **{**CREATE, "project": "web"}, inputs={"name": "b"}, template_id="logs"
+    )
+    Templates(platform).update("carol", "logs", description="v2")
+    everyone = [r["request"] for r in Templates(platform).diff("logs")["older"]]
+    assert sorted(everyone) == sorted([shop.id, web.id])
+    assert [r["request"] for r in Templates(platform).diff("logs", "gina")["older"]] == [web.id]

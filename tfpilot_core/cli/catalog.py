@@ -425,7 +425,8 @@ def templates_diff(name: str) -> None:
     """What changed between versions, and which requests use an older version."""
     from tfpilot_core.templates import Templates
 
-    data = Templates(app().platform).diff(name)
+    state = app()
+    data = Templates(state.platform).diff(name, state.whoami())
 
     def render() -> None:
         click.echo(f"{data['template']}: current version {data['current_version']}")

@@ -233,8 +233,11 @@ class Templates:
             template.version,
         )
 
-    def diff(self, name: str) -> dict[str, Any]:
-        """The current version, and the requests made from older versions (oldest version first)."""
+    def diff(self, name: str, actor: str | None = None) -> dict[str, Any]:
+        """The current version, and the requests made from older versions (oldest version first).
+
+        With ``actor``, only the requests ``actor`` may read are listed.
+        """
         record = self.record(name)
         current = record.current.version
         older: list[dict[str, Any]] = []
@@ -245,7 +248,10 @@ class Templates:
             page = self.platform.store.list_requests(
                 RequestQuery(module=record.current.module, limit=1000, cursor=cursor)
             )
-            for request in page.items:
+            items = page.items
+            if actor is not None:
+                items = self.platform.access.readable(actor, items)
+            for request in items:
                 placement = request.placement
                 version = getattr(placement, "template_version", None)
                 if placement.template_id == name and (version or 0) < current:
