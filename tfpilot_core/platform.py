@@ -721,6 +721,7 @@ class Platform:
         env = self.environment(request.placement.environment)
         self._authorize(Action.DESTROY if destroy else Action.PLAN, actor, request, env)
         status = self.status(request)
+        _not_busy(request, status)
         if destroy:
             applied = request.latest(RunKind.APPLY)
             if (
@@ -754,7 +755,8 @@ class Platform:
         try:
             # Re-read and re-check under the lock: another process may have acted meanwhile.
             request = self.get(request_id)
-            self._plan_checks(actor, request, destroy=destroy)
+            with _changed_meanwhile(request_id):
+                self._plan_checks(actor, request, destroy=destroy)
             env = self.environment(request.placement.environment)
             spec = self.catalog.get(request.placement.module)
             with tracer.start_as_current_span(
@@ -961,6 +963,7 @@ class Platform:
         """
         env = self.environment(request.placement.environment)
         status = self.status(request)
+        _not_busy(request, status)
         plan = current_plan(request)
         # auto_apply lets a plan with nothing to override be applied without an approval; a plan
         # with blocking or mandatory findings still goes through approve (which refuses blocking
@@ -979,15 +982,18 @@ class Platform:
         if destroying:
             automatic = False
         action = Action.DESTROY if destroying else Action.APPLY
-        self.access.check(actor, action, request, automatic=automatic)
+        why = ""
+        if env.auto_apply and status is RequestStatus.PLAN_READY and needs_approval:
+            why = "; its policy findings need an approver (auto_apply stays inside policy)"
+        try:
+            self.access.check(actor, action, request, automatic=automatic)
+        except ForbiddenError as exc:
+            raise ForbiddenError(exc.message + why) from None
         if (
             plan is None
             or plan.plan_digest is None
             or (status is not RequestStatus.APPROVED and not automatic)
         ):
-            why = ""
-            if env.auto_apply and status is RequestStatus.PLAN_READY and needs_approval:
-                why = "; its policy findings need an approver (auto_apply stays inside policy)"
             raise ForbiddenError(
                 f"request {request.id} has no approved plan to apply (status {status.value}){why}"
             )
@@ -1020,7 +1026,8 @@ class Platform:
         try:
             # Re-read and re-check under the lock: whatever we saw before may have changed.
             request = self.get(request_id)
-            plan, approval, spec, plan_file = self._apply_checks(actor, request)
+            with _changed_meanwhile(request_id):
+                plan, approval, spec, plan_file = self._apply_checks(actor, request)
             if plan.details.get("destroy"):
                 return self._apply_destroy(actor, request, plan, approval, spec, plan_file, runner)
             with tracer.start_as_current_span(
@@ -1166,7 +1173,6 @@ class Platform:
     def _legacy_destroy(self, actor: str, request_id: str) -> Request:
         """One-step ``destroy`` through a runner that cannot plan destroys (deprecated)."""
         request = self.get(request_id)
-        env = self.environment(request.placement.environment)
         self._plan_checks(actor, request, destroy=True)
         runner = self.runner()
         lock = self._lock(request_id, actor, "destroy")
@@ -1214,6 +1220,9 @@ class Platform:
         runner = self.runner()
         lock = self._lock(request_id, actor, "drift")
         try:
+            with _changed_meanwhile(request_id):
+                if self.status(self.get(request_id)) is not RequestStatus.APPLIED:
+                    raise ForbiddenError(f"{request_id} is no longer applied")
             request, attempt = self._start_attempt(
                 request_id, RunKind.DRIFT, actor, self.config.core.runner
             )
@@ -1434,6 +1443,27 @@ def _deprecated_unchecked(method: str, request_id: str) -> str:
         stacklevel=3,
     )
     return request_id
+
+
+def _not_busy(request: Request, status: RequestStatus) -> None:
+    """A run in progress (here or elsewhere) is a conflict: retry when it has finished."""
+    from tfpilot_core.lifecycle import STALEABLE
+
+    if status in STALEABLE:
+        raise ConflictError(
+            f"request {request.id} is busy: {status.value}; retry when that run has finished"
+        )
+
+
+@contextmanager
+def _changed_meanwhile(request_id: str) -> Iterator[None]:
+    """A check that passed before the lock and fails under it: someone else acted first."""
+    try:
+        yield
+    except (ForbiddenError, PolicyBlockedError) as exc:
+        raise ConflictError(
+            f"request {request_id} changed while this action waited for it: {exc.message}"
+        ) from None
 
 
 def _plans_destroys(runner: Runner) -> bool:

@@ -139,7 +139,7 @@ def load_request(document: str | bytes, request_id: str) -> Request:
     """Parse a stored request; :class:`StoreCorruptionError` naming it if it cannot be read."""
     try:
         return Request.load(document)
-    except (ValueError, RecursionError) as exc:  # pydantic's ValidationError is a ValueError
+    except Exception as exc:  # any document that does not load is corrupt, whatever the cause
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StoreCorruptionError(
             f"request {request_id!r} is stored but cannot be read ({reason[:200]}); "
