@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tfpilot_core.models import RunKind
 from tfpilot_core.platform import Platform
 from tfpilot_web.auth import revoke_token, token_hash
 from tfpilot_web.problems import STATUS_BY_EXIT_CODE
@@ -74,7 +75,7 @@ def test_lifecycle_over_http_with_rbac_from_the_core(
     planned = client.post(f"/api/requests/{rid}/plan", headers=bearer(tokens["dev"]))
     assert planned.status_code == 200, planned.text
     assert planned.json()["status"] == "plan_ready"
-    digest = platform.get(rid).latest(platform.get(rid).runs and list(platform.get(rid).runs)[0])
+    digest = platform.get(rid).latest(RunKind.PLAN)
     assert digest is not None and digest.plan_digest
 
     # A viewer gets 403 from every action route: the core refuses, the API maps it.
@@ -201,3 +202,33 @@ def test_catalog_is_public(client: Any) -> None:
     detail = client.get("/api/catalog/test/bucket").json()
     assert detail["input_schema"]["properties"]["password"]["writeOnly"] is True
     assert client.get("/api/catalog/no/such").status_code == 404
+
+
+def test_audit_verify_and_suggestions_when_the_core_has_them(
+    client: Any, platform: Platform, tokens: dict[str, str]
+) -> None:
+    rid = _create(client, tokens["dev"])["id"]
+    headers = bearer(tokens["viv"])
+    if hasattr(platform, "verify_audit"):
+        report = client.get(f"/api/requests/{rid}/audit/verify", headers=headers)
+        assert report.status_code == 200 and report.json()["ok"] is True
+    if hasattr(platform, "suggestions"):
+        found = client.get(f"/api/requests/{rid}/suggestions", headers=headers)
+        assert found.status_code == 200, found.text
+        assert found.json()["request_id"] == rid
+    assert client.get(f"/api/requests/{rid}/audit/verify").status_code in (401, 404)
+
+
+def test_cached_listing_matches_the_platform_view(
+    client: Any, platform: Platform, tokens: dict[str, str]
+) -> None:
+    import json
+
+    rid = _create(client, tokens["dev"])["id"]
+    headers = bearer(tokens["dev"])
+    first = client.get("/api/requests", headers=headers).json()["items"]
+    assert first == [json.loads(json.dumps(platform.view(platform.get(rid))))]
+    client.post(f"/api/requests/{rid}/plan", headers=headers)
+    # A write bumps the version: the listing shows the new facts, not a stale cached view.
+    [after] = client.get("/api/requests", headers=headers).json()["items"]
+    assert after["status"] == "plan_ready" and after["version"] > first[0]["version"]

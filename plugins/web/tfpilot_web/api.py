@@ -7,11 +7,12 @@ credentials gets 401 before anything runs; a viewer gets the core's 403.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from tfpilot_core.models import RequestQuery
 from tfpilot_web import core
@@ -72,8 +73,14 @@ def _view(platform: Platform, request: Any) -> RequestView:
     return RequestView.model_validate(core.view(platform, request))
 
 
-def build_router() -> APIRouter:
-    """The ``/api`` router."""
+def build_router(platform: Platform | None = None) -> APIRouter:
+    """The ``/api`` router; routes for capabilities the core offers are added when it has them.
+
+    Mounted when present on ``platform``: ``verify_audit`` (``/audit/verify``) and
+    ``suggestions`` (``/suggestions``). Not mounted yet, because the core exposes no Platform
+    API for them at the time of writing: templates, cost reports, ask, metrics, logs (TODO,
+    see docs/web.md).
+    """
     router = APIRouter(prefix="/api", tags=["api"])
 
     @router.get("/whoami", response_model=WhoAmI, responses=responses(401))
@@ -95,7 +102,7 @@ def build_router() -> APIRouter:
         created_before: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         cursor: Annotated[str | None, Query(max_length=1000)] = None,
-    ) -> RequestList:
+    ) -> Response:
         """Requests the caller may read, newest first, filtered, one page at a time."""
         platform = _platform(request)
         query = RequestQuery(
@@ -110,9 +117,13 @@ def build_router() -> APIRouter:
             cursor=cursor,
         )
         page = core.list_requests(platform, actor, query)
-        return RequestList(
-            items=[_view(platform, r) for r in page.items], next_cursor=page.next_cursor
-        )
+        # Encoded directly from cached views (``core.ViewCache``, exact per stored version):
+        # validating 1,000 nested models again against RequestList would double the time.
+        cache = state_of(request).views
+        items = b",".join(cache.encoded(platform, r) for r in page.items)
+        cursor = json.dumps(page.next_cursor).encode()
+        body = b'{"items":[' + items + b'],"next_cursor":' + cursor + b"}"
+        return Response(body, media_type="application/json")
 
     @router.post(
         "/requests",
@@ -221,6 +232,25 @@ def build_router() -> APIRouter:
         """The request's change decision record (derived only from what is stored)."""
         return core.audit(_platform(request), actor, request_id)
 
+    if platform is not None and hasattr(platform, "verify_audit"):
+
+        @router.get("/requests/{request_id}/audit/verify", responses=READ_ERRORS)
+        def verify_audit(request: Request, request_id: str, actor: Actor) -> dict[str, Any]:
+            """Check the request's event hash chain (``ok``, head, first break)."""
+            report = _platform(request).verify_audit(actor, request_id)
+            return report.to_dict() if hasattr(report, "to_dict") else _jsonable(report)
+
+    if platform is not None and hasattr(platform, "suggestions"):
+
+        @router.get("/requests/{request_id}/suggestions", responses=READ_ERRORS)
+        def suggestions(request: Request, request_id: str, actor: Actor) -> dict[str, Any]:
+            """Checked suggestions (safer or cheaper inputs) for the current revision.
+
+            Without what-if plans: a GET never runs Terraform.
+            """
+            report = _platform(request).suggestions.for_request(actor, request_id, what_if=False)
+            return _jsonable(report)
+
     @router.get("/catalog", response_model=list[ModuleSummary])
     def catalog(request: Request) -> list[ModuleSummary]:
         """Every module in the catalog (public: module metadata holds no request data)."""
@@ -253,6 +283,16 @@ def build_router() -> APIRouter:
         return drift_items(_platform(request), actor, limit)
 
     return router
+
+
+def _jsonable(value: Any) -> dict[str, Any]:
+    import dataclasses
+
+    from fastapi.encoders import jsonable_encoder
+
+    data = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    encoded = jsonable_encoder(data)
+    return encoded if isinstance(encoded, dict) else {"value": encoded}
 
 
 def _summary(spec: Any) -> ModuleSummary:

@@ -199,7 +199,7 @@ def create_app(
     )
     app.state.json_prefixes = []
     install_error_handlers(app)
-    app.include_router(build_router())
+    app.include_router(build_router(platform))
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     if plugin_routes:
         mount_plugin_routes(app, platform)

@@ -95,6 +95,8 @@ def view(platform: Platform, request: Request) -> dict[str, Any]:
     viewer = getattr(platform, "view", None)
     if viewer is not None:
         data = dict(viewer(request))
+        if "status" in data:
+            return data
     else:
         from tfpilot_core.masking import mask_keys
 
@@ -115,3 +117,41 @@ def current_plan_digest(request: Request) -> str | None:
 
     plan = current_plan(request)
     return plan.plan_digest if plan is not None else None
+
+
+class ViewCache:
+    """Encoded views by (request id, version): a listing re-encodes only what changed.
+
+    ``version`` is the store's compare-and-swap token, bumped by every write, so a cached view
+    is exactly what ``platform.view`` returns for that version. The one part that also depends
+    on the clock is ``status`` while a run is unfinished (it turns ``failed`` when the run goes
+    stale): for such requests the status is derived afresh on every call.
+    """
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._views: dict[tuple[str, int], tuple[bytes, bool]] = {}
+
+    def encoded(self, platform: Platform, request: Request) -> bytes:
+        """The view of ``request`` as JSON bytes, with the status of now."""
+        from pydantic_core import to_json
+
+        from tfpilot_core.lifecycle import is_active
+
+        key = (request.id, request.version)
+        found = self._views.get(key)
+        if found is None:
+            data = view(platform, request)
+            status = data.pop("status", None)
+            running = any(is_active(a) for runs in request.runs.values() for a in runs)
+            # Kept without its closing brace when the status must be derived on each call.
+            encoded = to_json(data)[:-1]
+            if not running:
+                encoded += b',"status":' + to_json(status) + b"}"
+            if len(self._views) >= self.size:
+                self._views.clear()  # simple and bounded; a listing refills what it needs
+            found = self._views[key] = (encoded, running)
+        encoded, running = found
+        if not running:
+            return encoded
+        return encoded + b',"status":' + to_json(platform.status(request).value) + b"}"

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from tfpilot_web.auth import Identity, RateLimiter, resolve_actor
+from tfpilot_web.core import ViewCache
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,6 +31,7 @@ class WebState:
     settings: WebSettings
     limiter: RateLimiter
     mounts: list[tuple[str, str]] = field(default_factory=list)  # (plugin, prefix)
+    views: ViewCache = field(default_factory=lambda: ViewCache())
 
 
 class Unauthenticated(Exception):

@@ -1,0 +1,169 @@
+"""HTTP API and web UI: listing 1,000 requests over HTTP against ``Platform.list`` in process,
+and the p95 latency of the request page under 20 concurrent clients.
+
+    .venv/bin/python bench/api.py [--requests 1000] [--clients 20] [--per-client 25]
+
+A fresh tfpilot home (embedded store, the sandbox module catalog) gets ``--requests`` requests;
+``tfpilot serve`` runs as its own process on 127.0.0.1 (so client and server do not share a
+GIL). Target: listing over HTTP at most 1.5x the in-process ``Platform.list`` (the HTTP side also
+masks each request through ``platform.view`` and encodes JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+CONFIG = """
+[users.root]
+role = "admin"
+[users.alice]
+role = "developer"
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _median_seconds(func: object, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        func()  # type: ignore[operator]
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--per-client", type=int, default=25)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+
+    import httpx
+
+    from tfpilot_core.models import RequestQuery
+    from tfpilot_core.platform import Platform
+    from tfpilot_web.auth import create_token
+
+    home = Path(tempfile.mkdtemp(prefix="tfpilot-bench-api-"))
+    config = home / "tfpilot.toml"
+    config.write_text(CONFIG)
+    environ = {
+        **os.environ,
+        "TFPILOT_HOME": str(home),
+        "TFPILOT_CONFIG": str(config),
+        "HOME": str(home),
+    }
+    platform = Platform.from_config(environ=environ)
+    started = time.perf_counter()
+    for i in range(args.requests):
+        platform.create(
+            "alice",
+            module="sandbox/bucket",
+            environment="dev",
+            project="bench",
+            inputs={"name": f"b{i}"},
+        )
+    print(f"created {args.requests} requests in {time.perf_counter() - started:.1f} s")
+    token, _ = create_token(platform, "root", user="alice")
+    query = RequestQuery(limit=args.requests)
+    assert len(platform.list("alice", query).items) == args.requests
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "tfpilot"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            for _ in range(100):
+                try:
+                    client.get("/openapi.json")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+
+            def over_http() -> None:
+                response = client.get("/api/requests", params={"limit": args.requests})
+                response.raise_for_status()
+                assert len(response.json()["items"]) == args.requests
+
+            over_http()  # warm up (catalog load, imports)
+            # Interleaved, so that load from other processes falls on both sides alike.
+            local_times, http_times = [], []
+            for _ in range(args.runs):
+                local_times.append(_median_seconds(lambda: platform.list("alice", query), 1))
+                http_times.append(_median_seconds(over_http, 1))
+            in_process = statistics.median(local_times)
+            http = statistics.median(http_times)
+            ratio = http / in_process
+            print(
+                f"list {args.requests}: in process {in_process * 1000:.0f} ms, "
+                f"over HTTP {http * 1000:.0f} ms, ratio {ratio:.2f}x (target <= 1.5x)"
+            )
+
+            request_id = platform.list("alice", RequestQuery(limit=1)).items[0].id
+            latencies: list[float] = []
+            lock = threading.Lock()
+            errors: list[str] = []
+
+            def client_loop() -> None:
+                with httpx.Client(base_url=base, headers=headers, timeout=60) as own:
+                    for _ in range(args.per_client):
+                        t0 = time.perf_counter()
+                        response = own.get(f"/requests/{request_id}")
+                        elapsed = time.perf_counter() - t0
+                        with lock:
+                            latencies.append(elapsed)
+                            if response.status_code != 200:
+                                errors.append(str(response.status_code))
+
+            threads = [threading.Thread(target=client_loop) for _ in range(args.clients)]
+            wall = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - wall
+            latencies.sort()
+            p50 = latencies[len(latencies) // 2]
+            p95 = latencies[int(len(latencies) * 0.95) - 1]
+            print(
+                f"request page, {args.clients} concurrent clients x {args.per_client}: "
+                f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+                f"{len(latencies) / wall:.0f} pages/s, errors {len(errors)}"
+            )
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
