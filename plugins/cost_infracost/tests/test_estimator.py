@@ -3,6 +3,7 @@ against the last applied plan, and every failure with a clear message."""
 
 from __future__ import annotations
 
+import os
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -238,3 +239,10 @@ def test_after_a_destroy_nothing_is_deployed(standin: StandIn) -> None:
     req.runs[RunKind.APPLY][0].completed_at = utcnow().replace(year=2020)
     req.runs[RunKind.DESTROY] = [destroy]
     assert previous_estimate(req) is None
+
+
+def test_the_binary_is_found_on_path(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"{standin.directory}{os.pathsep}{os.environ['PATH']}")
+    settings = InfracostSettings(api_key=KEY)  # binary "infracost", looked up on PATH
+    estimate = InfracostEstimator(settings).estimate(request(), Plan.parse(PLAN))
+    assert estimate is not None and estimate.error is None and estimate.monthly == Decimal("278.00")
