@@ -121,8 +121,8 @@ def build_router(platform: Platform | None = None) -> APIRouter:
         # validating 1,000 nested models again against RequestList would double the time.
         cache = state_of(request).views
         items = b",".join(cache.encoded(platform, r) for r in page.items)
-        cursor = json.dumps(page.next_cursor).encode()
-        body = b'{"items":[' + items + b'],"next_cursor":' + cursor + b"}"
+        following = json.dumps(page.next_cursor).encode()
+        body = b'{"items":[' + items + b'],"next_cursor":' + following + b"}"
         return Response(body, media_type="application/json")
 
     @router.post(
@@ -290,7 +290,11 @@ def _jsonable(value: Any) -> dict[str, Any]:
 
     from fastapi.encoders import jsonable_encoder
 
-    data = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    data = (
+        dataclasses.asdict(value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type)
+        else value
+    )
     encoded = jsonable_encoder(data)
     return encoded if isinstance(encoded, dict) else {"value": encoded}
 

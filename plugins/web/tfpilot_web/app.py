@@ -150,7 +150,9 @@ def install_error_handlers(app: Any) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         return _problem_response(
-            request, problem(exc.status_code, str(exc.detail)), headers=exc.headers
+            request,
+            problem(exc.status_code, str(exc.detail)),
+            headers=dict(exc.headers) if exc.headers else None,
         )
 
     async def bug(request: Request, exc: Exception) -> Response:

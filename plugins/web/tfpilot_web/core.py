@@ -66,7 +66,7 @@ def read(platform: Platform, actor: str, request_id: str) -> Request:
 def list_requests(platform: Platform, actor: str, query: RequestQuery) -> RequestPage:
     """A page of the requests ``actor`` may read."""
     if _takes_actor(platform.list):
-        return platform.list(actor, query)  # type: ignore[call-arg,arg-type]
+        return platform.list(actor, query)
     page = platform.list(query)
     access = getattr(platform, "access", None)
     if access is not None:
@@ -77,7 +77,7 @@ def list_requests(platform: Platform, actor: str, query: RequestQuery) -> Reques
 def timeline(platform: Platform, actor: str, request_id: str) -> list[Event]:
     """The request's events, oldest first, if ``actor`` may read it."""
     if _takes_actor(platform.timeline):
-        return platform.timeline(actor, request_id)  # type: ignore[call-arg,arg-type]
+        return platform.timeline(actor, request_id)
     read(platform, actor, request_id)
     return platform.timeline(request_id)
 
@@ -85,7 +85,7 @@ def timeline(platform: Platform, actor: str, request_id: str) -> list[Event]:
 def audit(platform: Platform, actor: str, request_id: str) -> dict[str, Any]:
     """The request's change decision record, if ``actor`` may read it."""
     if _takes_actor(platform.audit):
-        return platform.audit(actor, request_id)  # type: ignore[call-arg,arg-type]
+        return platform.audit(actor, request_id)
     read(platform, actor, request_id)
     return platform.audit(request_id)
 
