@@ -82,3 +82,20 @@ def test_serve_help_does_not_import_the_web_stack(cli: Any) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "serve" in out.stdout and "tokens" in out.stdout
+
+
+def test_api_token_identity_provider_for_the_cli(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = json.loads(cli("--as", "root", "tokens", "create", "--user", "dev", "--json").output)
+    config = tmp_path / "home" / "tfpilot.toml"
+    config.write_text(CONFIG + '[core]\nidentity = "api_token"\n')
+    monkeypatch.delenv("TFPILOT_USER", raising=False)
+    # No token: refused (fail closed), never a fallback to $USER.
+    assert cli("tokens", "list").exit_code == 6
+    monkeypatch.setenv("TFPILOT_TOKEN", token["token"])
+    denied = cli("tokens", "list")
+    # The token proves "dev", who is not an admin: the core's role decides.
+    assert denied.exit_code == 6 and "dev (developer)" in denied.output
+    monkeypatch.setenv("TFPILOT_TOKEN", "tfp_revoked-or-made-up")
+    assert "not a valid API token" in cli("tokens", "list").output

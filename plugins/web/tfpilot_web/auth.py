@@ -106,6 +106,47 @@ def revoke_token(platform: Platform, actor: str, token_id: str) -> dict[str, Any
     return _record_view(record)
 
 
+def identify_token(store: Any, token: str) -> Identity | None:
+    """The user a presented API token acts as, or ``None`` (unknown, revoked, malformed)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    record = store.get_record(TOKENS, token_hash(token))
+    if record is None:
+        return None
+    return Identity(actor=str(record.value["user"]), token_id=record.key[:_ID_LENGTH])
+
+
+class TokenIdentityProvider:
+    """The ``api_token`` identity provider (``[core] identity = "api_token"``) for the CLI.
+
+    The actor is the user of the API token in ``$TFPILOT_TOKEN``: people sharing a store (S3)
+    run the CLI as themselves, proven by a token an admin issued, not by a name they type.
+    Fails closed: no token, or one that is unknown or revoked, refuses the action.
+    """
+
+    ENV = "TFPILOT_TOKEN"
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def identify(self, request: Any) -> Any:
+        """The token's user, verified (``claims`` carry the token's id, never the token)."""
+        from tfpilot_core.identity import Identity as CoreIdentity
+
+        token = request.environ.get(self.ENV, "").strip()
+        if not token:
+            raise ForbiddenError(f"set ${self.ENV} to an API token ([core] identity = api_token)")
+        found = identify_token(self.store, token)
+        if found is None:
+            raise ForbiddenError(f"${self.ENV} is not a valid API token (unknown or revoked)")
+        return CoreIdentity(
+            actor=found.actor,
+            provider="api_token",
+            verified=True,
+            claims={"token_id": found.token_id},
+        )
+
+
 def resolve_actor(
     platform: Platform, *, bearer: str | None = None, session: dict[str, Any] | None = None
 ) -> Identity | None:
@@ -115,12 +156,7 @@ def resolve_actor(
     that token exists: revoking a token ends its sessions too.
     """
     if bearer:
-        if not bearer.startswith(TOKEN_PREFIX) or len(bearer) > 200:
-            return None
-        record = platform.store.get_record(TOKENS, token_hash(bearer))
-        if record is None:
-            return None
-        return Identity(actor=str(record.value["user"]), token_id=record.key[:_ID_LENGTH])
+        return identify_token(platform.store, bearer)
     if session:
         key = session.get("token_key")
         user = session.get("user")

@@ -2,7 +2,9 @@
 
 * ``tfpilot_register_commands``: ``tfpilot serve`` and ``tfpilot tokens``;
 * ``tfpilot_register_routes``: Slack interactivity (``/integrations/slack``), mounted when
-  ``[plugins.web] slack_signing_secret`` is set.
+  ``[plugins.web] slack_signing_secret`` is set;
+* ``tfpilot_register_identity_providers``: ``api_token``, the CLI's actor proven by an API token
+  (``$TFPILOT_TOKEN``), the same tokens and the same lookup as the server's.
 
 FastAPI, uvicorn and the settings model are imported inside the hooks, factories and commands,
 so ``tfpilot --help`` never loads them.
@@ -61,6 +63,25 @@ def web_registration() -> Registration[Any]:
 def tfpilot_register_routes() -> list[Registration[Routes]]:
     """Register Slack interactivity (mounted only when configured)."""
     return [web_registration()]
+
+
+@hookimpl
+def tfpilot_register_identity_providers() -> list[Registration[Any]]:
+    """Register ``api_token``: the CLI's actor is the user of the token in ``$TFPILOT_TOKEN``."""
+    from tfpilot_core.registrations import Registration
+
+    def build(settings: Any, context: PluginContext) -> Any:
+        from tfpilot_web.auth import TokenIdentityProvider
+
+        return TokenIdentityProvider(context.host.store())
+
+    return [
+        Registration(
+            name="api_token",
+            factory=build,
+            description="the user of the API token in $TFPILOT_TOKEN (tfpilot tokens create)",
+        )
+    ]
 
 
 @hookimpl
