@@ -166,3 +166,33 @@ def test_approver_approves_from_the_inbox(
     assert done.status_code == 303
     assert [a.actor for a in platform.get(request.id).approvals] == ["appr"]
     assert request.id not in client.get("/approvals", headers=HTML).text
+
+
+def test_requests_page_filters_pages_and_drift_overview(
+    client: Any, platform: Platform, tokens: dict[str, str]
+) -> None:
+    ids = [
+        platform.create(
+            "dev",
+            module="test/bucket",
+            environment="dev",
+            project="shop" if i % 2 else "blog",
+            inputs={"name": f"p{i}"},
+        ).id
+        for i in range(27)
+    ]
+    log_in(client, tokens["viv"])
+    first = client.get("/", headers=HTML).text
+    assert 'rel="next"' in first and first.count("/requests/req_") == 25
+    next_url = re.search(r'href="([^"]+)" rel="next"', first)
+    assert next_url
+    second = client.get(next_url.group(1).replace("&amp;", "&"), headers=HTML).text
+    assert second.count("/requests/req_") == 2
+    shop = client.get("/?project=shop", headers=HTML).text
+    assert shop.count("/requests/req_") == 13
+    assert all(i in first + second for i in ids)
+    platform.plan("dev", ids[0])
+    platform.approve("appr", ids[0])
+    platform.apply("appr", ids[0])
+    drift = client.get("/drift", headers=HTML).text
+    assert ids[0] in drift and "never checked" in drift
