@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tfpilot_core.cli import cli
 from tfpilot_core.cli.app import App
@@ -233,3 +235,57 @@ def test_diff_lists_only_requests_the_reader_may_read(
     everyone = [r["request"] for r in Templates(platform).diff("logs")["older"]]
     assert sorted(everyone) == sorted([shop.id, web.id])
     assert [r["request"] for r in Templates(platform).diff("logs", "gina")["older"]] == [web.id]
+
+
+_KEYS = st.sampled_from(["name", "region", "tags", "versioning", "size", "x"])
+
+
+@given(
+    defaults=st.dictionaries(_KEYS, st.integers() | st.text(max_size=5), max_size=4),
+    locked=st.lists(_KEYS, max_size=3, unique=True),
+    allowed=st.none() | st.lists(_KEYS, max_size=3, unique=True),
+    given_inputs=st.dictionaries(_KEYS, st.integers() | st.booleans(), max_size=4),
+)
+def test_apply_never_lets_a_locked_or_disallowed_field_through(
+    defaults: dict[str, object],
+    locked: list[str],
+    allowed: list[str] | None,
+    given_inputs: dict[str, object],
+) -> None:
+    from tfpilot_core.templates import Template, overridable
+
+    template = Template(
+        name="t",
+        version=1,
+        module="m",
+        defaults=defaults,
+        locked=locked,
+        allowed_overrides=allowed,
+        created_by="carol",
+    )
+    try:
+        result = apply(template, given_inputs)
+    except ValidationError as exc:
+        bad = {p.field.removeprefix("inputs.") for p in exc.problems}
+        assert bad and all(k in locked or (allowed is not None and k not in allowed) for k in bad)
+        assert bad <= set(given_inputs)
+    else:
+        for key in locked:
+            assert result.get(key) == defaults.get(key)
+        if allowed is not None:
+            assert set(given_inputs) <= set(allowed)
+    # What promotion keeps is always accepted.
+    kept, dropped = overridable(template, given_inputs)
+    apply(template, kept)
+    assert set(kept) | set(dropped) == set(given_inputs)
+
+
+@given(st.text(max_size=80))
+def test_template_names_are_strict(name: str) -> None:
+    from tfpilot_core.templates import NAME_PATTERN, _check_name
+
+    if NAME_PATTERN.fullmatch(name):
+        assert _check_name(name) == name
+    else:
+        with pytest.raises(ValidationError, match="not a template name"):
+            _check_name(name)
