@@ -41,8 +41,8 @@ SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:[^\s@/]+@[^\s\"']+"),
     # key=value connection strings carrying a password or key.
     re.compile(
-        r"(?i)\b(?:password|pwd|secret|accountkey|sharedaccesskey|api[_-]?key|token)\s*[=:]\s*"
-        r"[^\s;,\"']+"
+        r"(?i:\b(?:password|pwd|secret|accountkey|sharedaccesskey|api[_-]?key|token)\s*[=:]\s*"
+        r"[^\s;,\"']+)"
     ),
     # AWS access key ids and secret keys.
     re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b"),
@@ -53,20 +53,38 @@ SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b"),
     re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"),
-    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{16,}=*"),
+    re.compile(r"(?i:\bbearer\s+[A-Za-z0-9._~+/-]{16,}=*)"),
     # Long hex strings (keys, HMAC secrets). Digests match too, which costs nothing: facts never
     # need one.
     re.compile(r"\b[0-9a-fA-F]{40,}\b"),
 )
 
 
+#: Every pattern in one alternation: one scan per string (most strings match none).
+_ANY_SECRET = re.compile("|".join(f"(?:{p.pattern})" for p in SECRET_PATTERNS))
+
+
+class Scrubber:
+    """Scrubs known secrets and secret-looking strings; built once for many strings."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def text(self, text: str) -> str:
+        """``text`` with every known secret and every secret-looking string masked."""
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, SECRET_MASK)
+        if _ANY_SECRET.search(text) is None:
+            return text
+        for pattern in SECRET_PATTERNS:
+            text = pattern.sub(SECRET_MASK, text)
+        return text
+
+
 def scrub_secrets(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every known secret and every secret-looking string replaced by a mask."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, SECRET_MASK)
-    for pattern in SECRET_PATTERNS:
-        text = pattern.sub(SECRET_MASK, text)
-    return text
+    return Scrubber(secrets).text(text)
 
 
 def looks_secret(text: str) -> bool:
@@ -211,82 +229,135 @@ def extract_facts(
     context: SummaryContext,
     *,
     secrets: Sequence[str] = (),
+    max_items: int | None = None,
 ) -> SummaryFacts:
-    """The facts of a masked ``plan`` (see the module docstring).
+    """The facts of a masked ``plan`` (see the module docstring and :class:`FactsExtractor`)."""
+    return FactsExtractor(request, plan, context, secrets=secrets).facts(max_items)
 
+
+class FactsExtractor:
+    """Extracts the facts of one masked plan, as often as needed with different list lengths.
+
+    What every extraction shares (sorted changes, counts, the rules summary, the scrubber) is
+    computed once, so trying several budgets on a large plan costs little more than one.
     ``secrets`` are extra strings to scrub (e.g. resolved credentials); the values of inputs the
     plan shows masked are scrubbed in any case.
     """
-    from tfpilot_core.default_plugins.summarizer_rules import (
-        REASONS,
-        changed_attributes,
-        replace_attributes,
-        summarize_plan,
-    )
-    from tfpilot_core.plan import Action
 
-    hidden = [*secrets, *_sensitive_input_values(request, plan)]
+    def __init__(
+        self,
+        request: Request,
+        plan: Plan,
+        context: SummaryContext,
+        *,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        from tfpilot_core.default_plugins.summarizer_rules import summarize_plan
+        from tfpilot_core.plan import Action
 
-    def clean(text: str) -> str:
-        return scrub_secrets(text, hidden)
-
-    managed = [c for c in plan.resource_changes if c.mode == "managed"]
-    destructive = [
-        DestructiveFact(
-            address=clean(c.address),
-            type=c.type,
-            action=c.action.value,
-            reason=clean(REASONS.get(c.action_reason, c.action_reason.replace("_", " ")))
-            if c.action_reason
-            else None,
-            forced_by=tuple(clean(a) for a in replace_attributes(c)),
+        self.request = request
+        self.plan = plan
+        self.context = context
+        self.scrubber = Scrubber([*secrets, *_sensitive_input_values(request, plan)])
+        managed = sorted(
+            (c for c in plan.resource_changes if c.mode == "managed"), key=lambda c: c.address
         )
-        for c in sorted((c for c in managed if c.destructive), key=lambda c: c.address)
-    ]
-    created = [
-        ChangeFact(clean(c.address), c.type)
-        for c in sorted((c for c in managed if c.action is Action.CREATE), key=lambda c: c.address)
-    ]
-    updated = [
-        ChangeFact(clean(c.address), c.type, tuple(clean(a) for a in changed_attributes(c)))
-        for c in sorted((c for c in managed if c.action is Action.UPDATE), key=lambda c: c.address)
-    ]
-    drift = [
-        ChangeFact(clean(c.address), c.type, tuple(clean(a) for a in changed_attributes(c)))
-        for c in sorted(plan.resource_drift, key=lambda c: c.address)
-    ]
-    outputs = sorted(clean(o.name) for o in plan.output_changes if o.action is not Action.NO_OP)
-    cost: dict[str, str | None] | None = None
-    if context.cost is not None:
-        estimate = context.cost
-        delta = estimate.delta
-        cost = {
-            "currency": estimate.currency,
-            "monthly": None if estimate.monthly is None else f"{estimate.monthly:.2f}",
-            "previous": None if estimate.previous is None else f"{estimate.previous:.2f}",
-            "delta": None if delta is None else f"{delta:+.2f}",
-        }
-    findings: list[dict[str, str | None]] = [
-        {
-            "rule_id": f.rule_id,
-            "level": f.level.value,
-            "address": clean(f.address) if f.address else None,
-            "message": clean(f.message),
-        }
-        for f in sorted(context.findings, key=lambda f: (f.rule_id, f.address or "", f.message))
-    ]
-    text, _ = summarize_plan(request, plan, context)
-    return SummaryFacts(
-        request_id=request.id,
-        module=request.placement.module,
-        environment=request.placement.environment,
-        counts={a.value: n for a, n in sorted(plan.counts().items(), key=lambda i: i[0].value)},
-        destructive=destructive,
-        created=created,
-        updated=updated,
-        drift=drift,
-        outputs=outputs,
-        cost=cost,
-        findings=findings,
-        rules_summary=clean(text),
-    )
+        self.counts = plan.counts()
+        self._destructive = [c for c in managed if c.destructive]
+        self._created = [c for c in managed if c.action is Action.CREATE]
+        self._updated = [c for c in managed if c.action is Action.UPDATE]
+        self._drift = sorted(plan.resource_drift, key=lambda c: c.address)
+        self._outputs = sorted(o.name for o in plan.output_changes if o.action is not Action.NO_OP)
+        self._findings = sorted(
+            context.findings, key=lambda f: (f.rule_id, f.address or "", f.message)
+        )
+        text, markdown = summarize_plan(request, plan, context)
+        #: The rules summary (text, Markdown): the fallback, and part of every facts' record.
+        self.rules_text = text
+        self.rules_markdown = markdown
+        self._rules_clean = self.scrubber.text(text)
+
+    def listed(self, max_items: int | None) -> int:
+        """How many items :meth:`facts` lists with ``max_items`` (to skip hopeless budgets)."""
+        lists = (self._created, self._updated, self._drift, self._outputs, self._findings)
+        sizes = [len(items) for items in lists]
+        if max_items is not None:
+            sizes = [min(n, max_items) for n in sizes]
+        return len(self._destructive) + sum(sizes)
+
+    def facts(self, max_items: int | None = None) -> SummaryFacts:
+        """The facts, listing at most ``max_items`` creations, updates, drifted objects, outputs
+        and findings each (every destructive change always), the rest counted in ``omitted``.
+        Only listed items are built and scrubbed."""
+        from tfpilot_core.default_plugins.summarizer_rules import (
+            REASONS,
+            changed_attributes,
+            replace_attributes,
+        )
+
+        clean = self.scrubber.text
+        omitted: dict[str, int] = {}
+
+        def keep(name: str, items: list[Any]) -> list[Any]:
+            if max_items is not None and len(items) > max_items:
+                omitted[name] = len(items) - max_items
+                return items[:max_items]
+            return items
+
+        destructive = [
+            DestructiveFact(
+                address=clean(c.address),
+                type=c.type,
+                action=c.action.value,
+                reason=clean(REASONS.get(c.action_reason, c.action_reason.replace("_", " ")))
+                if c.action_reason
+                else None,
+                forced_by=tuple(clean(a) for a in replace_attributes(c)),
+            )
+            for c in self._destructive
+        ]
+        created = [ChangeFact(clean(c.address), c.type) for c in keep("created", self._created)]
+        updated = [
+            ChangeFact(clean(c.address), c.type, tuple(clean(a) for a in changed_attributes(c)))
+            for c in keep("updated", self._updated)
+        ]
+        drift = [
+            ChangeFact(clean(c.address), c.type, tuple(clean(a) for a in changed_attributes(c)))
+            for c in keep("drift", self._drift)
+        ]
+        outputs = [clean(name) for name in keep("outputs", self._outputs)]
+        cost: dict[str, str | None] | None = None
+        if self.context.cost is not None:
+            estimate = self.context.cost
+            delta = estimate.delta
+            cost = {
+                "currency": estimate.currency,
+                "monthly": None if estimate.monthly is None else f"{estimate.monthly:.2f}",
+                "previous": None if estimate.previous is None else f"{estimate.previous:.2f}",
+                "delta": None if delta is None else f"{delta:+.2f}",
+            }
+        findings: list[dict[str, str | None]] = [
+            {
+                "rule_id": f.rule_id,
+                "level": f.level.value,
+                "address": clean(f.address) if f.address else None,
+                "message": clean(f.message),
+            }
+            for f in keep("findings", self._findings)
+        ]
+        placement = self.request.placement
+        return SummaryFacts(
+            request_id=self.request.id,
+            module=placement.module,
+            environment=placement.environment,
+            counts={a.value: n for a, n in sorted(self.counts.items(), key=lambda i: i[0].value)},
+            destructive=destructive,
+            created=created,
+            updated=updated,
+            drift=drift,
+            outputs=outputs,
+            cost=cost,
+            findings=findings,
+            rules_summary=self._rules_clean,
+            omitted=omitted,
+        )

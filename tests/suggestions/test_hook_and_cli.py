@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import structlog
 
 from tfpilot_core import hookimpl
 from tfpilot_core.platform import Platform
@@ -67,11 +68,16 @@ def _cli(args: list[str], home: Path, capsys: pytest.CaptureFixture[str]) -> tup
     from tfpilot_core.cli import main
 
     capsys.readouterr()  # what came before (log lines of the set-up) is not the command's
+    # The CLI configures structlog to write to this test's captured stderr: put it back after,
+    # or later tests in this process would log to a closed file.
+    previous = structlog.get_config()
     try:
         main(args)
         code = 0
     except SystemExit as exc:
         code = int(exc.code or 0)
+    finally:
+        structlog.configure(**previous)
     return code, capsys.readouterr().out
 
 

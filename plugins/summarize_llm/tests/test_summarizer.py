@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import stat
 import time
@@ -9,10 +10,11 @@ from collections.abc import Callable
 
 import pytest
 
-from tfpilot_core.facts import extract_facts
+from tfpilot_core.facts import FactsExtractor, extract_facts
+from tfpilot_core.plan import Plan
 from tfpilot_summarize_llm.summarizer import LLMSummarizer, check_answer
 
-from .conftest import CONTEXT, REQUEST, SECRETS, masked_plan
+from .conftest import CONTEXT, PLAN, REQUEST, SECRETS, change, masked_plan
 from .fake_llm import FakeLLM, good_answer
 
 Make = Callable[..., LLMSummarizer]
@@ -115,16 +117,34 @@ def test_a_hanging_model_does_not_hold_the_plan_past_the_timeout(
 def test_the_prompt_budget_trims_lists_but_never_destroys(
     make_summarizer: Make, fake_llm: FakeLLM
 ) -> None:
+    big = copy.deepcopy(PLAN)
+    big["resource_changes"] += [
+        change(f"sandbox_queue.q{i}", ["create"], before=None, after={"name": f"q{i}"})
+        for i in range(300)
+    ]
+    plan = Plan.parse(big).masked(sensitive_inputs=["password"])
     summarizer = make_summarizer(max_prompt_tokens=600)
-    facts = extract_facts(REQUEST, masked_plan(), CONTEXT)
-    fitted, _, tokens = summarizer.fit(facts)
+    facts = extract_facts(REQUEST, plan, CONTEXT)
+    fitted, messages, tokens = summarizer.fit(FactsExtractor(REQUEST, plan, CONTEXT))
     assert tokens <= 600
+    assert tokens == litellm_tokens(messages)
     assert fitted.destructive == facts.destructive
+    # Creations had to go, and the facts say how many.
+    assert fitted.omitted["created"] == len(facts.created) - len(fitted.created) > 0
+    summary = summarizer.summarize(REQUEST, plan, CONTEXT)
+    assert summary.model is not None, summary.fallback_reason
     tiny = make_summarizer(max_prompt_tokens=256)
     summary = tiny.summarize(REQUEST, masked_plan(), CONTEXT)
     # 256 tokens cannot hold the instructions and the destructive changes.
     assert summary.fallback_reason is not None and "over budget" in summary.fallback_reason
-    assert fake_llm.bodies == []
+    assert len(fake_llm.bodies) == 1
+
+
+def litellm_tokens(messages: list[dict[str, str]]) -> int:
+    """The prompt's size by litellm's own counter."""
+    import litellm
+
+    return int(litellm.token_counter(model="openai/test-model", messages=messages))
 
 
 def test_answers_are_cached_by_facts_model_and_prompt_version(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from tfpilot_core.facts import SummaryFacts, extract_facts, numbers_in, scrub_secrets
+from tfpilot_core.facts import FactsExtractor, SummaryFacts, numbers_in, scrub_secrets
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import SummaryContext
@@ -44,6 +44,11 @@ NAME = "llm"
 PROMPT_VERSION = "1"
 #: How far the facts' lists are trimmed, step by step, to fit the prompt budget.
 _TRIM_STEPS = (200, 50, 20, 5, 0)
+#: More characters per token than JSON of addresses ever reaches with BPE tokenizers (about 3):
+#: a prompt longer than budget x this is over budget without counting.
+_MAX_CHARS_PER_TOKEN = 8
+#: Fewer tokens than any listed item takes (an address alone is several).
+_MIN_ITEM_TOKENS = 4
 
 SYSTEM_PROMPT = """You summarise Terraform plans for the people who must approve them.
 You receive FACTS as JSON, computed from the plan; they are all you know.
@@ -167,22 +172,36 @@ class LLMSummarizer:
             {"role": "user", "content": "FACTS:\n" + facts.to_json()},
         ]
 
-    def fit(self, facts: SummaryFacts) -> tuple[SummaryFacts, list[dict[str, str]], int]:
-        """Facts trimmed until the prompt fits its budget: (facts, messages, tokens).
+    def fit(self, extractor: FactsExtractor) -> tuple[SummaryFacts, list[dict[str, str]], int]:
+        """The facts, trimmed until the prompt fits its budget: (facts, messages, tokens).
+
+        Each step lists fewer creations, updates, drifts and findings (never fewer destructive
+        changes); a step that cannot fit at any tokenisation is skipped without being built or
+        counted. The token counter decides for every prompt that is kept.
 
         :raises AnswerRejected: the prompt is over budget even with every list trimmed.
         """
         litellm = _import_litellm()
+        budget = self.settings.max_prompt_tokens
         tokens = 0
         for step in (None, *_TRIM_STEPS):
-            candidate = facts if step is None else facts.trimmed(step)
-            messages = self.messages(candidate)
+            last = step == _TRIM_STEPS[-1]
+            if not last and extractor.listed(step) * _MIN_ITEM_TOKENS > budget:
+                tokens = extractor.listed(step) * _MIN_ITEM_TOKENS
+                continue
+            facts = extractor.facts(step)
+            messages = self.messages(facts)
+            chars = sum(len(m["content"]) for m in messages)
+            if chars > budget * _MAX_CHARS_PER_TOKEN:
+                tokens = chars // _MAX_CHARS_PER_TOKEN  # a lower bound: no need to count
+                continue
             tokens = int(litellm.token_counter(model=self.settings.model, messages=messages))
-            if tokens <= self.settings.max_prompt_tokens:
-                return candidate, messages, tokens
-        raise AnswerRejected(
-            f"the prompt is over budget ({tokens} > {self.settings.max_prompt_tokens} tokens)"
-        )
+            if tokens <= budget:
+                return facts, messages, tokens
+        raise AnswerRejected(f"the prompt is over budget (at least {tokens} > {budget} tokens)")
+
+    def _secrets(self) -> list[str]:
+        return [self.settings.api_key.get_secret_value()] if self.settings.api_key else []
 
     # -- the call -----------------------------------------------------------------------------
 
@@ -252,15 +271,16 @@ class LLMSummarizer:
 
     def summarize(self, request: Request, plan: Plan, context: SummaryContext) -> PlanSummary:
         """A checked model narrative over the rules summary, or the rules summary and why."""
-        from tfpilot_core.default_plugins.summarizer_rules import summarize_plan
         from tfpilot_core.models import PlanSummary
 
-        secrets = [self.settings.api_key.get_secret_value()] if self.settings.api_key else []
-        facts = extract_facts(request, plan, context, secrets=secrets)
-        rules_text, rules_md = summarize_plan(request, plan, context)
+        secrets = self._secrets()
+        extractor = FactsExtractor(request, plan, context, secrets=secrets)
+        rules_text, rules_md = extractor.rules_text, extractor.rules_markdown
         started = time.monotonic()
-        key = self.cache_key(facts)
         try:
+            # The cache key is the fitted facts' digest: equal facts make an equal prompt.
+            facts, messages, tokens = self.fit(extractor)
+            key = self.cache_key(facts)
             cached = self._cached(key) if self.settings.cache else None
             if cached is not None:
                 text, cited = check_answer(
@@ -268,7 +288,6 @@ class LLMSummarizer:
                 )
                 log.info("llm_summary_cached", model=self.settings.model, cache_key=key[:16])
             else:
-                fitted, messages, tokens = self.fit(facts)
                 prompt = json.dumps(messages)
                 content = self._complete(messages)
                 log.info(
@@ -281,9 +300,7 @@ class LLMSummarizer:
                     answer_sha256=_digest(content),
                     seconds=round(time.monotonic() - started, 3),
                 )
-                text, cited = check_answer(
-                    content, fitted, max_chars=self.settings.max_answer_chars
-                )
+                text, cited = check_answer(content, facts, max_chars=self.settings.max_answer_chars)
                 if self.settings.cache:
                     self._remember(key, text, cited)
         except Exception as exc:
