@@ -140,16 +140,21 @@ def main() -> None:
     base = medians["off"]
     print(f"python {sys.version.split()[0]}, {host_platform.machine()}, {os.cpu_count()} cpus")
     print(
-        f"rounds {args.rounds}, budget {args.budget:g} s; healthy run sent {sent} Slack and "
-        f"{inbox.count} email messages"
+        f"rounds {args.rounds}, budget {args.budget:g} s; the healthy Slack got {sent} messages, "
+        f"SMTP {inbox.count} (from both notifying platforms)"
     )
     print(f"{'notifications':<14} {'apply median s':>15} {'min s':>8} {'ratio':>7} {'extra s':>8}")
     for name, values in times.items():
         m = medians[name]
         print(f"{name:<14} {m:>15.3f} {min(values):>8.3f} {m / base:>7.2f} {m - base:>8.3f}")
     extra = medians["hanging"] - base
-    verdict = "within" if extra <= args.budget + 0.5 else "BEYOND"
-    print(f"hanging Slack: {extra:.3f} s over the baseline, {verdict} the {args.budget:g} s budget")
+    # The medians of Terraform applies vary by a few tenths of a second from round to round (see
+    # healthy against off), hence the allowance.
+    verdict = "ok" if extra <= args.budget + 0.5 else "BEYOND the budget"
+    print(
+        f"hanging Slack: {extra:.3f} s over the baseline for a {args.budget:g} s budget "
+        f"({verdict}: allowed budget + 0.5 s of timing noise)"
+    )
 
 
 if __name__ == "__main__":

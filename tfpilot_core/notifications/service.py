@@ -41,8 +41,8 @@ from tfpilot_core.notifications.settings import RUNBOOK_KINDS
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Delivery, Store
-    from tfpilot_core.notifications.settings import NotificationSettings
     from tfpilot_core.models import Record
+    from tfpilot_core.notifications.settings import NotificationSettings
     from tfpilot_core.platform import Platform
 
 log = structlog.get_logger("tfpilot.notifications")
@@ -111,8 +111,9 @@ class Notifications:
 
     # -- recording ---------------------------------------------------------------------------
 
-    def _pending(self) -> list[str]:
-        found: list[str] | None = getattr(self._local, "pending", None)
+    def _pending(self) -> list[Record]:
+        # The records this thread made and has not sent yet (kept, not re-read, before sending).
+        found: list[Record] | None = getattr(self._local, "pending", None)
         if found is None:
             found = self._local.pending = []
         return found
@@ -135,16 +136,16 @@ class Notifications:
         if not self.settings.enabled:
             return []
         try:
-            ids = self._record(event, request)
+            records = self._record(event, request)
         except Exception as exc:  # never breaks the lifecycle; the event itself is stored
             log.warning("notification_routing_failed", error=f"{type(exc).__name__}: {exc}")
             return []
-        self._pending().extend(ids)
+        self._pending().extend(r for r in records if r.value["state"] == PENDING)
         if getattr(self._local, "depth", 0) == 0:
             self.flush()
-        return ids
+        return [r.key for r in records]
 
-    def _record(self, event: Event, request: Request) -> list[str]:
+    def _record(self, event: Event, request: Request) -> list[Record]:
         notifiers = self._notifiers()
         if not notifiers:
             return []
@@ -158,12 +159,8 @@ class Notifications:
             preferences=self.preferences,
             now=now,
         )
-        ids = []
-        for r in routes:
-            created = self._create(event, request, r, now)
-            if created is not None:
-                ids.append(created)
-        return ids
+        created = [self._create(event, request, r, now) for r in routes]
+        return [c for c in created if c is not None]
 
     def _links(self, request: Request, user: str | None) -> dict[str, str]:
         links = {
@@ -180,7 +177,7 @@ class Notifications:
             links["unsubscribe"] = fill(self.settings.unsubscribe_url, request, user=user)
         return links
 
-    def _create(self, event: Event, request: Request, r: Route, now: datetime) -> str | None:
+    def _create(self, event: Event, request: Request, r: Route, now: datetime) -> Record | None:
         key = delivery_id(request.id, event.seq, r.channel, r.recipient)
         kind = event.type if event.type in RUNBOOK_KINDS else None
         value = {
@@ -199,10 +196,9 @@ class Notifications:
             "last_error": None,
         }
         try:
-            self._store.put_record(NAMESPACE, key, value, expected_version=None)
+            return self._store.put_record(NAMESPACE, key, value, expected_version=None)
         except ConflictError:
             return None  # already recorded (the same event routed twice)
-        return None if r.digest else key
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -213,15 +209,14 @@ class Notifications:
         the caller beyond the budget; a channel whose previous thread is still busy is skipped
         (its deliveries wait for ``tfpilot notify deliver``).
         """
-        ids = self._pending()
-        if not ids:
+        pending = self._pending()
+        if not pending:
             return
-        todo = list(ids)
-        ids.clear()
+        records = list(pending)
+        pending.clear()
         budget = self.settings.budget_seconds if budget is None else budget
         if budget <= 0:
             return
-        records = [r for r in (self._store.get_record(NAMESPACE, k) for k in todo) if r]
         by_channel: dict[str, list[Record]] = {}
         for record in records:
             by_channel.setdefault(str(record.value["channel"]), []).append(record)
