@@ -91,15 +91,21 @@ def tfpilot_register_cost_estimators() -> list[Registration[CostEstimator]]:
 
 @hookspec
 def tfpilot_register_notifiers() -> list[Registration[Notifier]]:
-    """Register notifiers, called with every lifecycle event after it is stored.
+    """Register notifiers, fed by the notification outbox (``docs/notifications.md``).
 
     Every registered notifier whose settings are valid is used unless ``[core] notifiers`` lists a
-    subset (then their settings must be valid).
+    subset (then their settings must be valid). Stored events are routed to deliveries, recorded
+    in the store and sent after the action, outside the request lock, within
+    ``[notifications] budget_seconds``; ``tfpilot notify deliver`` retries the rest. A notifier
+    with ``deliver(delivery)`` gets one call per recipient; one with only ``notify(event,
+    request)`` (deprecated, still supported) gets every event.
 
     :return: registrations; an empty list if this plugin offers none.
 
-    Isolated: a notifier that raises is recorded as a ``notification_failed`` event and never
-    breaks the lifecycle; the event itself is already stored.
+    Isolated: a notifier that raises is recorded as a ``notification_failed`` event, retried with
+    backoff and dead-lettered after ``max_attempts`` (at once for
+    :class:`~tfpilot_core.notifications.DeliveryRejected`); it never breaks the lifecycle, and
+    the event itself is already stored.
     """
 
 
