@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,3 +109,62 @@ def test_update_after_approval_voids_it(platform: Platform, runner: Any) -> None
     with pytest.raises(ForbiddenError):
         platform.apply("appr", request.id)
     assert "apply" not in runner.calls
+
+
+# -- grants per project and environment, reads included (through the one access decision) ---------
+
+
+def _access(grants: list[dict[str, Any]], role: Role | None = None) -> Any:
+    from tfpilot_core.access import Access
+    from tfpilot_core.config import Config, CoreSettings, Grant, UserSettings
+
+    config = Config(
+        core=CoreSettings(),
+        users={"u": UserSettings(role=role, grants=[Grant(**g) for g in grants])},
+        plugins={},
+        home=Path("/nonexistent"),
+    )
+    return Access(config)
+
+
+def _request(project: str, environment: str) -> Any:
+    from tfpilot_core.models import Placement, Request
+
+    return Request(
+        id=f"req_{environment}_bucket_abcdef",
+        placement=Placement(
+            project=project, environment=environment, module="test/bucket", module_version="v"
+        ),
+        inputs={},
+        created_by="author",
+    )
+
+
+GRANT_CASES = [
+    # (grant, global role, where the request is, the role the user must end up with there)
+    ({"role": "approver", "projects": ["shop"]}, None, ("shop", "prod"), Role.APPROVER),
+    ({"role": "approver", "projects": ["shop"]}, None, ("bank", "prod"), None),
+    ({"role": "developer", "environments": ["dev"]}, None, ("bank", "dev"), Role.DEVELOPER),
+    ({"role": "developer", "environments": ["dev"]}, None, ("bank", "stage"), None),
+    ({"role": "admin", "projects": ["shop"], "environments": ["dev"]}, None, ("shop", "dev"),
+     Role.ADMIN),
+    ({"role": "admin", "projects": ["shop"], "environments": ["dev"]}, None, ("shop", "prod"),
+     None),
+    ({"role": "approver", "projects": ["shop"]}, Role.VIEWER, ("bank", "dev"), Role.VIEWER),
+    ({"role": "viewer", "projects": ["shop"]}, Role.DEVELOPER, ("shop", "dev"), Role.DEVELOPER),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("action", list(Action), ids=lambda a: a.value)
+@pytest.mark.parametrize(("grant", "role", "where", "effective"), GRANT_CASES)
+def test_matrix_with_grants(
+    action: Action, grant: dict[str, Any], role: Role | None, where: tuple[str, str],
+    effective: Role | None,
+) -> None:  # fmt: skip
+    access = _access([grant], role)
+    request = _request(*where)
+    allowed = effective is not None and effective in ALLOWED[action]
+    assert access.may("u", action, request) is allowed
+    if action is Action.READ:
+        assert access.readable("u", [request]) == ([request] if allowed else [])
+        assert access.read_scope("u").covers(*where) is allowed
