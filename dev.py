@@ -87,7 +87,10 @@ def test(args: list[str]) -> int:
             print(f"FAILED: {title}", file=sys.stderr)
             return 1
     print("==> pytest", flush=True)
-    return _run(BIN / "python", "-m", "pytest", *args, env=env)
+    # Independent test files run on both cores; each file stays on one worker (its module-scoped
+    # servers and fixtures are started once). Pass your own -n to change it (-n 0: serial).
+    parallel = [] if any(a == "-n" or a.startswith("-n") for a in args) else ["-n", "2"]
+    return _run(BIN / "python", "-m", "pytest", *parallel, "--dist", "loadfile", *args, env=env)
 
 
 def main(argv: list[str]) -> int:
