@@ -289,3 +289,21 @@ def test_template_names_are_strict(name: str) -> None:
     else:
         with pytest.raises(ValidationError, match="not a template name"):
             _check_name(name)
+
+
+def test_a_sensitive_input_cannot_have_a_template_default(
+    make_platform: Callable[..., Platform], modules_root: Path
+) -> None:
+    secret = modules_root / "test" / "secret"
+    secret.mkdir()
+    (secret / "main.tf").write_text(
+        'variable "name" {\n  type = string\n}\n'
+        'variable "password" {\n  type      = string\n  default   = null\n  sensitive = true\n}\n'
+    )
+    platform = make_platform()
+    with pytest.raises(ValidationError, match=r"defaults.password.*cannot have a template default"):
+        Templates(platform).create(
+            "carol", "secret", module="test/secret", defaults={"password": "hunter22"}
+        )
+    # Locking it (to the module's default) is fine: nothing secret is stored.
+    Templates(platform).create("carol", "secret", module="test/secret", locked=["password"])

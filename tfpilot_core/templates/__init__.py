@@ -412,6 +412,15 @@ class Templates:
                 problems.append(
                     FieldProblem(f"defaults.{name}", "read_only", "a read-only input cannot be set")
                 )
+            if item.sensitive:
+                # Templates are shown to everyone who may request; a secret has no place there.
+                problems.append(
+                    FieldProblem(
+                        f"defaults.{name}",
+                        "sensitive",
+                        "a sensitive input cannot have a template default (it would be shown)",
+                    )
+                )
             coerce_into(value, item.tftype, f"defaults.{name}", problems)
         overlap = set(template.locked) & set(template.allowed_overrides or [])
         if overlap:
