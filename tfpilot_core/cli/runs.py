@@ -116,17 +116,27 @@ def run_apply(
 
 @run_group.command("destroy")
 @_common
+@click.option(
+    "--plan-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The destroy plan artifact of the plan job (its sha256 must be the approved digest).",
+)
 def run_destroy(
-    request_id: str | None, attempt_id: str | None, runner_name: str, dispatch_input: str | None
+    request_id: str | None,
+    attempt_id: str | None,
+    runner_name: str,
+    dispatch_input: str | None,
+    plan_file: Path | None,
 ) -> None:
-    """Run a dispatched destroy attempt and archive the final state."""
+    """Run a dispatched destroy attempt (the approved destroy plan); archive the final state."""
     from tfpilot_core.runs.executor import continued_trace, execute_destroy
 
     given = _dispatch_input(dispatch_input)
     rid, aid = _ids(request_id, attempt_id, given, need_attempt=True)
     assert aid is not None
     with continued_trace(given.get("traceparent")):
-        _show(execute_destroy(app().platform, rid, aid, runner_name=runner_name))
+        platform = app().platform
+        _show(execute_destroy(platform, rid, aid, runner_name=runner_name, plan_file=plan_file))
 
 
 @run_group.command("drift")

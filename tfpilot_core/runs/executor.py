@@ -283,7 +283,12 @@ def execute_apply(
 
 
 def execute_destroy(
-    platform: Platform, request_id: str, attempt_id: str, *, runner_name: str = DEFAULT_EXECUTOR
+    platform: Platform,
+    request_id: str,
+    attempt_id: str,
+    *,
+    runner_name: str = DEFAULT_EXECUTOR,
+    plan_file: Path | None = None,
 ) -> Request:
     """Run a dispatched destroy attempt: apply the approved destroy plan, archive the state.
 
@@ -293,7 +298,9 @@ def execute_destroy(
     request = platform.get(request_id)
     attempt = find_attempt(request, attempt_id)
     if attempt.plan_digest is not None:
-        return execute_apply(platform, request_id, attempt_id, runner_name=runner_name)
+        return execute_apply(
+            platform, request_id, attempt_id, runner_name=runner_name, plan_file=plan_file
+        )
     runner = executing_runner(platform, runner_name)
     lock = platform._lock(request_id, attempt.actor, f"destroy {attempt_id}")
     try:

@@ -58,3 +58,41 @@ def create(platform: Platform, name: str = "logs", actor: str = "alice") -> Any:
     return platform.create(
         actor, module="sandbox/bucket", environment="dev", project="shop", inputs={"name": name}
     )
+
+
+def deliver(
+    client: Any,
+    event: str,
+    payload: dict[str, Any],
+    *,
+    delivery: str | None = None,
+    secret: str = SECRET,
+    signature: str | None = "good",
+) -> Any:
+    """POST a webhook delivery the way GitHub signs it (``signature=None``: no header)."""
+    import json
+    import uuid
+
+    from tfpilot_runner_github.webhook import signature as sign
+
+    body = json.dumps(payload).encode()
+    headers = {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "Content-Type": "application/json",
+    }
+    if signature == "good":
+        headers["X-Hub-Signature-256"] = sign(secret, body)
+    elif signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    return client.post("/github", content=body, headers=headers)
+
+
+def run_event(
+    standin: Any, run_id: int, status: str, conclusion: str | None = None
+) -> dict[str, Any]:
+    """A ``workflow_run`` payload for a run of the stand-in in ``status``."""
+    run = dict(standin.repo.runs[run_id])
+    run.update(status=status, conclusion=conclusion)
+    action = {"queued": "requested", "in_progress": "in_progress"}.get(status, "completed")
+    return {"action": action, "workflow_run": run, "repository": {"full_name": "acme/infra"}}

@@ -171,7 +171,7 @@ def test_comment_is_updated_in_place_and_trimmed(
     request = create(platform)
     pr = infra.ensure_pr(request, [])["pr"]
     first = infra.upsert_comment(request.id, pr, "status: planning")
-    infra.update_record(request.id, comment_id=None)  # forget it: found again by the marker
+    infra.update_record(request.id, comments={})  # forget it: found again by the marker
     second = infra.upsert_comment(request.id, pr, "status: plan_ready")
     assert first == second
     bodies = [c["body"] for c in standin.repo.comments.values() if c["issue"] == pr]

@@ -202,7 +202,6 @@ class InfraRepo:
             head_sha=head_sha,
             revision=request.revision,
             path=path,
-            comment_id=None,
             superseded=[*value.get("superseded", []), *([previous] if previous else [])],
         )
 
@@ -335,7 +334,9 @@ class InfraRepo:
     def upsert_comment(self, request_id: str, pr: int, body: str) -> int:
         """Create or update tfpilot's one comment on ``pr`` (found by the hidden marker)."""
         record = self.record(request_id)
-        known = record.value.get("comment_id") if record else None
+        # One comment per PR: the request's PR and its cleanup PR each have their own.
+        comments = dict(record.value.get("comments") or {}) if record else {}
+        known = comments.get(str(pr))
         marker = MARKER.format(request_id=request_id)
         body = body if marker in body else f"{marker}\n{body}"
         if len(body) >= COMMENT_LIMIT:
@@ -356,7 +357,7 @@ class InfraRepo:
 
         comment_id = call(self.name, upsert)
         if comment_id != known:
-            self.update_record(request_id, comment_id=comment_id)
+            self.update_record(request_id, comments={**comments, str(pr): comment_id})
         return comment_id
 
     def reply(self, pr: int, text: str) -> None:

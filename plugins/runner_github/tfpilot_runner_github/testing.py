@@ -73,7 +73,7 @@ class _Repo:
 
 
 def _blob_sha(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 (git's)
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _now() -> str:
@@ -234,7 +234,7 @@ class GitHubStandIn:
     # -- internals ----------------------------------------------------------------------------
 
     def _commit(self, files: dict[str, bytes], *, parent: str | None) -> str:
-        digest = hashlib.sha1(  # noqa: S324 (a git-like id, not security)
+        digest = hashlib.sha1(  # a git-like id, not security
             json.dumps(
                 {"p": parent, "f": {k: _blob_sha(v) for k, v in sorted(files.items())}}
             ).encode()
@@ -415,7 +415,9 @@ class GitHubStandIn:
     def _delete_contents(self, query: dict[str, str], body: Any, path: str) -> Any:
         body = body or {}
         branch = body.get("branch", "main")
-        files = dict(self.repo.trees[self.repo.refs.get(branch, "")] if branch in self.repo.refs else {})
+        files = dict(
+            self.repo.trees[self.repo.refs.get(branch, "")] if branch in self.repo.refs else {}
+        )
         if path not in files:
             return 404, {}, {"message": "Not Found"}
         if body.get("sha") != _blob_sha(files[path]):
@@ -441,10 +443,14 @@ class GitHubStandIn:
             return 422, {}, {"message": "Validation Failed", "errors": [{"field": "head"}]}
         for pull in self.repo.pulls.values():
             if pull["state"] == "open" and pull["head"]["ref"] == head:
-                return 422, {}, {
-                    "message": "Validation Failed",
-                    "errors": [{"message": f"A pull request already exists for {head}."}],
-                }
+                return (
+                    422,
+                    {},
+                    {
+                        "message": "Validation Failed",
+                        "errors": [{"message": f"A pull request already exists for {head}."}],
+                    },
+                )
         number = len(self.repo.pulls) + 1
         self.repo.pulls[number] = {
             "id": 5000 + number,
@@ -513,7 +519,9 @@ class GitHubStandIn:
         return 201, {}, self._comment_json(comment)
 
     def _list_comments(self, query: dict[str, str], body: Any, number: str) -> Any:
-        found = [self._comment_json(c) for c in self.repo.comments.values() if c["issue"] == int(number)]
+        found = [
+            self._comment_json(c) for c in self.repo.comments.values() if c["issue"] == int(number)
+        ]
         return 200, {}, found
 
     def _get_comment(self, query: dict[str, str], body: Any, comment_id: str) -> Any:
@@ -564,7 +572,11 @@ class GitHubStandIn:
             return 422, {}, {"message": f"No ref found for: {ref}"}
         inputs = body.get("inputs") or {}
         if set(inputs) - {"request"}:
-            return 422, {}, {"message": f"Unexpected inputs provided: {sorted(set(inputs) - {'request'})}"}
+            return (
+                422,
+                {},
+                {"message": f"Unexpected inputs provided: {sorted(set(inputs) - {'request'})}"},
+            )
         try:
             request = json.loads(inputs.get("request", "{}"))
         except ValueError:
@@ -592,11 +604,15 @@ class GitHubStandIn:
         self.dispatches.append({"workflow": name, "ref": ref, "request": request, "run_id": run_id})
         if self.return_run_details and body.get("return_run_details"):
             run = self.repo.runs[run_id]
-            return 200, {}, {
-                "workflow_run_id": run_id,
-                "run_url": run["url"],
-                "html_url": run["html_url"],
-            }
+            return (
+                200,
+                {},
+                {
+                    "workflow_run_id": run_id,
+                    "run_url": run["url"],
+                    "html_url": run["html_url"],
+                },
+            )
         return 204, {}, None
 
     def _run_json(self, run: dict[str, Any]) -> dict[str, Any]:
@@ -626,7 +642,9 @@ class GitHubStandIn:
         if len(annotations) > 50:
             return 422, "Only 50 annotations are allowed per request"
         for a in annotations:
-            if not all(k in a for k in ("path", "start_line", "end_line", "annotation_level", "message")):
+            if not all(
+                k in a for k in ("path", "start_line", "end_line", "annotation_level", "message")
+            ):
                 return 422, "annotation is missing a required field"
             if a["annotation_level"] not in ("notice", "warning", "failure"):
                 return 422, f"annotation_level {a['annotation_level']!r} is not valid"
@@ -644,7 +662,12 @@ class GitHubStandIn:
         check_id = 30000 + next(self._ids)
         output = dict(body.get("output") or {})
         output["annotations"] = list(output.get("annotations") or [])
-        check = {**body, "id": check_id, "output": output, "url": f"{self._base()}/check-runs/{check_id}"}
+        check = {
+            **body,
+            "id": check_id,
+            "output": output,
+            "url": f"{self._base()}/check-runs/{check_id}",
+        }
         self.repo.checks[check_id] = check
         return 201, {}, check
 

@@ -1,7 +1,8 @@
 """The webhook receiver: a FastAPI app for the infra repository's webhook.
 
 ``create_webhook_app(platform)`` builds it (for embedding: the HTTP API mounts the same app);
-``tfpilot webhook serve`` serves it with uvicorn. Every delivery is verified
+``tfpilot webhook serve`` serves it with uvicorn. (This module imports FastAPI: import it only
+where the receiver is wanted, never from the plugin's hooks.) Every delivery is verified
 (``X-Hub-Signature-256``, HMAC-SHA256 of the raw body with the webhook secret, compared in
 constant time; 401 otherwise) and de-duplicated by ``X-GitHub-Delivery`` in the store, so a
 redelivery or a replay is acknowledged and ignored.
@@ -22,13 +23,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from tfpilot_core.errors import AlreadyExistsError, ConflictError, TfpilotError
 from tfpilot_core.models import Event, utcnow
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
-
     from tfpilot_core.platform import Platform
     from tfpilot_runner_github.infra import InfraRepo
 
@@ -56,8 +58,8 @@ class Outcome(dict[str, Any]):
     """The JSON answer of a delivery: ``status`` (processed/ignored/duplicate) and details."""
 
 
-def _outcome(status: str, **details: Any) -> Outcome:
-    return Outcome(status=status, **details)
+def _outcome(outcome: str, **details: Any) -> Outcome:
+    return Outcome(status=outcome, **details)
 
 
 class Receiver:
@@ -266,7 +268,7 @@ class Receiver:
         if reason:
             return _outcome("ignored", reason=reason, request=request_id, attempt=attempt_id)
         return _outcome(
-            "processed", request=request_id, attempt=attempt_id, status=update.status.value
+            "processed", request=request_id, attempt=attempt_id, run_status=update.status.value
         )
 
     def issue_comment(self, payload: dict[str, Any]) -> Outcome:
@@ -300,7 +302,7 @@ class Receiver:
             self.infra.reply(number, f"tfpilot {command}: refused: {exc.message}")
             return _outcome("ignored", reason=exc.message, command=command)
         status = self.platform.status(request).value
-        return _outcome("processed", request=request_id, command=command, status=status)
+        return _outcome("processed", request=request_id, command=command, request_status=status)
 
 
 def _time(value: Any) -> datetime | None:
@@ -318,9 +320,6 @@ def create_webhook_app(platform: Platform, *, infra: InfraRepo | None = None) ->
     ``infra`` defaults to the one built from ``[plugins.github]``; the webhook secret must be
     configured (``webhook_secret``), else nothing could be verified and the app refuses to start.
     """
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
-
     from tfpilot_core.errors import ConfigError
     from tfpilot_runner_github.plugin import infra_for
 
@@ -359,14 +358,12 @@ def create_webhook_app(platform: Platform, *, infra: InfraRepo | None = None) ->
             return JSONResponse(dict(_outcome("duplicate", delivery=delivery)), status_code=200)
         try:
             # Handlers call the store and GitHub (blocking I/O): off the event loop.
-            from starlette.concurrency import run_in_threadpool
-
             outcome = await run_in_threadpool(receiver.handle, event, payload)
         except Exception as exc:
             receiver.release(delivery)
-            log.error("webhook_failed", event=event, delivery=delivery, error=str(exc))
+            log.error("webhook_failed", github_event=event, delivery=delivery, error=str(exc))
             return JSONResponse({"error": f"{type(exc).__name__}"}, status_code=500)
-        log.info("webhook", event=event, delivery=delivery, status=outcome["status"])
+        log.info("webhook", github_event=event, delivery=delivery, status=outcome["status"])
         return JSONResponse(dict(outcome), status_code=200)
 
     return app

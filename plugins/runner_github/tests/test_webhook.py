@@ -1,0 +1,159 @@
+"""Signed webhook deliveries to the receiver (FastAPI, driven over ASGI by httpx)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from gh_support import create, deliver, run_event
+
+from tfpilot_core.models import RunKind, RunStatus
+from tfpilot_runner_github.testing import GitHubStandIn
+from tfpilot_runner_github.webhook import create_webhook_app, verify
+
+
+@pytest.fixture
+def platform(make_platform: Any) -> Any:
+    return make_platform()
+
+
+@pytest.fixture
+def client(platform: Any) -> TestClient:
+    return TestClient(create_webhook_app(platform))
+
+
+@pytest.fixture
+def dispatched(platform: Any, standin: GitHubStandIn) -> Any:
+    """A request whose plan was dispatched (queued), and its run id."""
+    request = platform.plan("alice", create(platform).id)
+    attempt = request.latest(RunKind.PLAN)
+    assert attempt.status is RunStatus.QUEUED
+    return request, int(standin.dispatches[-1]["run_id"])
+
+
+def test_signature_is_verified(client: TestClient, dispatched: Any, standin: GitHubStandIn) -> None:
+    _, run_id = dispatched
+    payload = run_event(standin, run_id, "in_progress")
+    assert deliver(client, "workflow_run", payload, signature=None).status_code == 401
+    assert (
+        deliver(client, "workflow_run", payload, signature="sha256=" + "0" * 64).status_code == 401
+    )
+    wrong = deliver(client, "workflow_run", payload, secret="another-secret")
+    assert wrong.status_code == 401
+    assert deliver(client, "workflow_run", payload).json()["status"] == "processed"
+
+
+def test_verify_is_exact() -> None:
+    from tfpilot_runner_github.webhook import signature
+
+    good = signature("s", b"body")
+    assert verify("s", b"body", good)
+    assert not verify("s", b"body ", good)
+    assert not verify("s", b"body", good.upper())
+    assert not verify("s", b"body", None)
+
+
+def test_a_replay_is_ignored(
+    client: TestClient, platform: Any, dispatched: Any, standin: GitHubStandIn
+) -> None:
+    request, run_id = dispatched
+    payload = run_event(standin, run_id, "in_progress")
+    first = deliver(client, "workflow_run", payload, delivery="d-1")
+    assert first.json()["status"] == "processed"
+    events = len(platform.timeline("alice", request.id))
+    again = deliver(client, "workflow_run", payload, delivery="d-1")
+    assert again.status_code == 200 and again.json() == {"status": "duplicate", "delivery": "d-1"}
+    assert len(platform.timeline("alice", request.id)) == events
+
+
+def test_workflow_run_never_moves_an_attempt_backwards(
+    client: TestClient, platform: Any, dispatched: Any, standin: GitHubStandIn
+) -> None:
+    request, run_id = dispatched
+    assert (
+        deliver(client, "workflow_run", run_event(standin, run_id, "in_progress")).json()["status"]
+        == "processed"
+    )
+    late = deliver(client, "workflow_run", run_event(standin, run_id, "queued")).json()
+    assert late["status"] == "ignored" and "out of order" in late["reason"]
+    attempt = platform.get(request.id).latest(RunKind.PLAN)
+    assert attempt.status is RunStatus.IN_PROGRESS and attempt.external_id == str(run_id)
+    done = deliver(client, "workflow_run", run_event(standin, run_id, "completed", "failure"))
+    assert done.json()["status"] == "processed"
+    assert platform.status(platform.get(request.id)).value == "failed"
+    again = deliver(client, "workflow_run", run_event(standin, run_id, "in_progress")).json()
+    assert again["status"] == "ignored" and "already" in again["reason"]
+    assert platform.get(request.id).latest(RunKind.PLAN).conclusion.value == "failure"
+
+
+def test_a_run_that_succeeded_without_a_result_failed(
+    client: TestClient, platform: Any, dispatched: Any, standin: GitHubStandIn
+) -> None:
+    request, run_id = dispatched
+    deliver(client, "workflow_run", run_event(standin, run_id, "completed", "success"))
+    attempt = platform.get(request.id).latest(RunKind.PLAN)
+    assert attempt.conclusion.value == "failure" and "without recording a result" in attempt.error
+
+
+def test_a_run_of_another_attempt_is_never_linked(
+    client: TestClient, platform: Any, dispatched: Any, standin: GitHubStandIn
+) -> None:
+    request, run_id = dispatched
+    attempt = platform.get(request.id).latest(RunKind.PLAN)
+    payload = run_event(standin, run_id, "in_progress")
+    payload["workflow_run"]["id"] = 12345  # says it is this attempt's, with another run id
+    outcome = deliver(client, "workflow_run", payload).json()
+    assert outcome["status"] == "ignored" and "is not the run of attempt" in outcome["reason"]
+    assert platform.get(request.id).latest(RunKind.PLAN).external_id == attempt.external_id
+
+
+def test_unrelated_events_are_ignored(client: TestClient) -> None:
+    assert deliver(client, "ping", {"zen": "Keep it simple"}).json()["status"] == "processed"
+    assert deliver(client, "star", {}).json()["status"] == "ignored"
+    run = {"workflow_run": {"id": 1, "display_title": "ci", "status": "completed"}}
+    assert deliver(client, "workflow_run", run).json()["reason"] == "not a tfpilot run"
+
+
+def test_comment_commands_are_authorized_like_the_cli(
+    client: TestClient, platform: Any, standin: GitHubStandIn
+) -> None:
+    request = create(platform)
+    pr = platform.plan("alice", request.id) and platform.get(request.id)
+    number = int(standin.repo.pulls[1]["number"])
+    # Planning again while planning is refused by the core; the reply says why.
+    comment = {
+        "action": "created",
+        "issue": {"number": number, "pull_request": {}},
+        "comment": {"body": "tfpilot plan", "user": {"login": "alice-gh"}},
+    }
+    outcome = deliver(client, "issue_comment", comment).json()
+    assert outcome["status"] == "ignored" and "planning" in outcome["reason"]
+    comment["comment"]["user"]["login"] = "stranger"
+    assert "not mapped" in deliver(client, "issue_comment", comment).json()["reason"]
+    comment["comment"]["body"] = "tfpilot apply"
+    comment["comment"]["user"]["login"] = "vera-gh"  # a viewer
+    outcome = deliver(client, "issue_comment", comment).json()
+    assert outcome["status"] == "ignored" and "vera" in outcome["reason"]  # the core's refusal
+    replies = [c["body"] for c in standin.repo.comments.values() if c["issue"] == number]
+    assert any("refused" in r for r in replies) and pr is not None
+
+
+def test_a_failed_handler_releases_the_delivery(
+    client: TestClient, dispatched: Any, standin: GitHubStandIn, platform: Any
+) -> None:
+    from tfpilot_runner_github.testing import Fault
+
+    request = create(platform, "second")
+    platform.plan("alice", request.id)
+    number = max(standin.repo.pulls)
+    comment = {
+        "action": "created",
+        "issue": {"number": number, "pull_request": {}},
+        "comment": {"body": "tfpilot plan", "user": {"login": "alice-gh"}},
+    }
+    standin.inject(Fault(status=500, method="POST", path_contains="/comments", times=100))
+    assert deliver(client, "issue_comment", comment, delivery="d-9").status_code == 500
+    standin.faults.clear()
+    # GitHub's redelivery of the same id is processed, not dropped as a duplicate.
+    assert deliver(client, "issue_comment", comment, delivery="d-9").json()["status"] == "ignored"
