@@ -131,3 +131,16 @@ def test_only_the_right_signature_verifies(body: bytes, ts: int, forged: str) ->
         assert verify(SECRET, str(ts), forged, body, now=now) is not None
     assert verify(SECRET, str(ts), good, body + b"x", now=now) is not None
     assert verify(SECRET, str(ts), good, body, now=now + 301) is not None
+
+
+def test_four_eyes_applies_to_slack_approvals(slack_client: Any, platform: Platform) -> None:
+    # appr asks for a prod bucket, then clicks Approve on it in Slack: refused by the core.
+    request = platform.create(
+        "appr", module="test/bucket", environment="prod", project="shop", inputs={"name": "p"}
+    )
+    planned = platform.plan("appr", request.id)
+    digest = planned.attempts(next(iter(planned.runs)))[-1].plan_digest
+    assert digest
+    answer = _post(slack_client, _payload(request.id, digest))
+    assert not answer.json()["ok"] and "four eyes" in answer.json()["text"]
+    assert platform.get(request.id).approvals == []
