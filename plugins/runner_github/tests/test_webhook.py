@@ -131,12 +131,21 @@ def test_comment_commands_are_authorized_like_the_cli(
     assert outcome["status"] == "ignored" and "planning" in outcome["reason"]
     comment["comment"]["user"]["login"] = "stranger"
     assert "not mapped" in deliver(client, "issue_comment", comment).json()["reason"]
-    comment["comment"]["body"] = "tfpilot apply"
+    # The run dies: the request can be planned again, by those allowed to.
+    run_id = int(standin.dispatches[-1]["run_id"])
+    deliver(client, "workflow_run", run_event(standin, run_id, "completed", "failure"))
+    assert platform.status(platform.get(request.id)).value == "failed"
     comment["comment"]["user"]["login"] = "vera-gh"  # a viewer
     outcome = deliver(client, "issue_comment", comment).json()
     assert outcome["status"] == "ignored" and "vera" in outcome["reason"]  # the core's refusal
+    assert platform.status(platform.get(request.id)).value == "failed"
+    comment["comment"]["user"]["login"] = "alice-gh"
+    outcome = deliver(client, "issue_comment", comment).json()
+    assert outcome["status"] == "processed" and outcome["request_status"] == "planning"
+    assert len(standin.dispatches) == 2
     replies = [c["body"] for c in standin.repo.comments.values() if c["issue"] == number]
-    assert any("refused" in r for r in replies) and pr is not None
+    assert any(r.startswith("tfpilot plan: refused:") and "vera" in r for r in replies)
+    assert pr is not None
 
 
 def test_a_failed_handler_releases_the_delivery(
