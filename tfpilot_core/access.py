@@ -103,7 +103,9 @@ class Access:
         if everywhere:
             return Scope(everywhere=True, grants=())
         assert user is not None
-        return Scope(everywhere=False, grants=tuple((g.projects, g.environments) for g in user.grants))
+        return Scope(
+            everywhere=False, grants=tuple((g.projects, g.environments) for g in user.grants)
+        )
 
     def approvers_for(self, request: Request) -> list[str]:
         """Configured users who may approve ``request`` now (roles, allow-lists, four eyes)."""

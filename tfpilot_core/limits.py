@@ -58,8 +58,7 @@ def check_input_limits(inputs: Mapping[str, Any], core: CoreSettings) -> None:
                 FieldProblem(
                     f"inputs.{name}",
                     "max_depth",
-                    f"nested more than {core.max_input_depth} levels deep "
-                    "([core] max_input_depth)",
+                    f"nested more than {core.max_input_depth} levels deep ([core] max_input_depth)",
                 )
             )
             continue
@@ -82,8 +81,7 @@ def check_input_limits(inputs: Mapping[str, Any], core: CoreSettings) -> None:
             FieldProblem(
                 "inputs",
                 "max_size",
-                f"{total} bytes in all is over {core.max_request_bytes} "
-                "([core] max_request_bytes)",
+                f"{total} bytes in all is over {core.max_request_bytes} ([core] max_request_bytes)",
             )
         )
     if problems:
