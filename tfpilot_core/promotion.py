@@ -413,22 +413,56 @@ class Promotions:
                 "reason": f"the module changed since the source's plan ({str(pinned)[:12]})",
             }
         same_inputs = self.user_inputs(source, spec) == self.user_inputs(promoted, spec)
-        src_findings = _request_findings(source)
-        dst_findings = _request_findings(promoted)
-        if same_inputs and src_findings == dst_findings:
-            reuse["policy"] = {
-                "reused": True,
-                "findings": len(dst_findings),
-                "detail": "identical inputs: the source's request-stage evaluation stands "
-                "(checked again under the target environment's policy, same result)",
-            }
-        else:
+        before = self._policy_in_force(source.placement.environment)
+        after = self._policy_in_force(promoted.placement.environment)
+        same_findings = _request_findings(source) == _request_findings(promoted)
+        if not same_inputs:
+            reuse["policy"] = {"reused": False, "reason": "the inputs differ"}
+        elif before is None or after is None:
             reuse["policy"] = {
                 "reused": False,
-                "reason": "inputs differ" if not same_inputs else "the target's policy differs",
+                "reason": "a policy engine cannot describe the policy in force",
+            }
+        elif before != after:
+            reuse["policy"] = {
+                "reused": False,
+                "reason": f"the policy in force differs between {source.placement.environment} "
+                f"and {promoted.placement.environment}",
+            }
+        elif not same_findings:  # identical inputs and policy: only a nondeterministic engine
+            reuse["policy"] = {"reused": False, "reason": "the evaluation gave other findings"}
+        else:
+            reuse["policy"] = {
+                "reused": True,
+                "findings": len(_request_findings(promoted)),
+                "detail": "identical inputs under an identical policy: the source's "
+                "request-stage evaluation stands (the target's own evaluation confirmed it)",
             }
         reuse["cost"] = {"reused": False, "reason": "decided when the target is planned"}
         return reuse
+
+    def _policy_in_force(self, environment: str) -> list[Any] | None:
+        """What every selected policy engine says is in force in ``environment``.
+
+        ``None`` when an engine cannot say (it has no ``effective_policy``): then nothing is
+        claimed identical between two environments.
+        """
+        from tfpilot_core.registrations import Kind
+
+        env = self.platform.environment(environment)
+        host = self.platform.host
+        described: list[Any] = []
+        for name, engine in host._selected(
+            Kind.POLICY_ENGINE, self.platform.config.core.policy_engines
+        ):
+            describe = getattr(engine, "effective_policy", None)
+            if describe is None:
+                return None
+            policy = describe([env])
+            described.append(
+                (name, policy.get("environments", {}).get(env.key), policy.get("rules"))
+            )
+        return described
 
     # -- soak ---------------------------------------------------------------------------------
 

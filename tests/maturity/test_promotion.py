@@ -45,12 +45,13 @@ def test_dev_stage_prod_with_gates_reuse_and_the_chain(
     platform = make_platform(PROMOTION)
     clock = platform._clock
     objects = sandbox_objects(platform)
-    # Stage has its own template: versioning is locked on there.
+    # Stage has its own template for project shop: versioning is locked on there.
     Templates(platform).create(
         "carol",
         "stage-buckets",
         module="sandbox/bucket",
         environment="stage",
+        project="shop",
         defaults={"versioning": True},
         locked=["versioning"],
     )
@@ -133,7 +134,9 @@ def test_dev_stage_prod_with_gates_reuse_and_the_chain(
     assert prod.placement.environment == "prod" and prod.promoted_by == "carol"
     assert prod.placement.template_id is None  # stage's template is pinned to stage
     assert prod.inputs["versioning"] is True
-    assert prod.promotion is not None and prod.promotion["reuse"]["policy"]["reused"] is True
+    assert prod.promotion is not None
+    policy = prod.promotion["reuse"]["policy"]
+    assert policy["reused"] is False and "differs between stage and prod" in policy["reason"]
 
     # The plan is made in prod; it creates what stage's apply created, so the cost is reused.
     prod = platform.plan("carol", prod.id)
@@ -167,6 +170,19 @@ def test_dev_stage_prod_with_gates_reuse_and_the_chain(
         assert step["applied"] and len(step["plan_digest"]) == 64
     assert by_env["prod"]["plan_digest"] == platform.get(prod.id).runs["apply"][-1].plan_digest
     assert "cost" in by_env["prod"]["reused"]
+
+    # Identical inputs under an identical policy (dev and stage, no template for project web):
+    # the request-stage evaluation is reused, and so is the cost of the identical plan.
+    web = platform.create(
+        "alice", module="sandbox/bucket", environment="dev", project="web", inputs={"name": "w"}
+    )
+    web = _ship(platform, web.id, "alice", "bob")
+    web_stage = platform.promote("alice", web.id)
+    assert web_stage.placement.template_id is None
+    assert web_stage.promotion is not None
+    assert web_stage.promotion["reuse"]["policy"]["reused"] is True
+    web_stage = platform.plan("alice", web_stage.id)
+    assert web_stage.cost is not None and web_stage.cost.estimator == "sandbox (reused)"
 
     # The CLI export is the same record (deterministic JSON).
     result = CliRunner().invoke(
