@@ -50,6 +50,8 @@ class FakeLLM:
 
     def __init__(self) -> None:
         self.mode = "good"
+        #: What a suggestions prompt ("REQUEST:") is answered with.
+        self.suggestions: list[dict[str, Any]] = []
         self.bodies: list[bytes] = []
         self.headers: list[dict[str, str]] = []
         self._stop = threading.Event()
@@ -124,6 +126,11 @@ class FakeLLM:
     def answer(self, mode: str, messages: list[dict[str, str]]) -> str:
         """The answer's content in ``mode``."""
         user = messages[-1]["content"]
+        if user.startswith("REQUEST:\n"):
+            json.loads(user.split("REQUEST:\n", 1)[1])  # it must be JSON, like the facts
+            if mode == "invalid_json":
+                return "I would make it cheaper."
+            return json.dumps({"suggestions": self.suggestions})
         facts = json.loads(user.split("FACTS:\n", 1)[1])
         answer = good_answer(facts)
         if mode == "invalid_json":

@@ -8,12 +8,13 @@ an LLM configured, and every other command never load it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tfpilot_core import hookimpl
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Summarizer
+    from tfpilot_core.plugins import PluginHost
     from tfpilot_core.registrations import PluginContext, Registration
     from tfpilot_summarize_llm.settings import LLMSettings
 
@@ -45,3 +46,27 @@ def tfpilot_register_summarizers() -> list[Registration[Summarizer]]:
             description="Plan summaries written by an LLM (litellm) from checked, masked facts",
         )
     ]
+
+
+@hookimpl(optionalhook=True)
+def tfpilot_register_suggesters(host: PluginHost) -> list[Any]:
+    """The ``llm`` suggester, when ``[plugins.summarize_llm]`` sets ``suggestions = true``."""
+    from tfpilot_core.errors import ConfigError
+    from tfpilot_core.registrations import Kind
+    from tfpilot_summarize_llm.settings import LLMSettings
+    from tfpilot_summarize_llm.suggester import LLMSuggester
+    from tfpilot_summarize_llm.summarizer import LLMSummarizer
+
+    if SECTION not in host.config.plugins:
+        return []  # not configured: no model, and litellm is never imported
+    for _, registration in host.registrations(Kind.SUMMARIZER):
+        if registration.name != NAME:
+            continue
+        try:
+            settings = host.settings_for(registration)
+        except ConfigError:
+            return []  # reported by the summariser and at start-up
+        assert isinstance(settings, LLMSettings)
+        if settings.suggestions:
+            return [LLMSuggester(LLMSummarizer(settings, host.context.home))]
+    return []

@@ -44,3 +44,6 @@ class LLMSettings(BaseModel):
     #: Keep accepted summaries by (plan facts digest, model, prompt version) under the plugin's
     #: home, so the same plan is never sent twice.
     cache: bool = True
+    #: Also ask the model for suggestions (``tfpilot suggest``); each passes the same schema and
+    #: policy checks as the built-in rules' before it is shown.
+    suggestions: bool = False
