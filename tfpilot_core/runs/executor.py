@@ -207,7 +207,11 @@ def execute_apply(
 
     request = platform.get(request_id)
     attempt = find_attempt(request, attempt_id)
-    kind = attempt.kind if attempt.kind is RunKind.DESTROY else RunKind.APPLY
+    if attempt.kind not in (RunKind.APPLY, RunKind.DESTROY):
+        raise ConflictError(
+            f"attempt {attempt_id} of {request_id} is a {attempt.kind.value} run, not apply"
+        )
+    kind = attempt.kind
     runner = executing_runner(platform, runner_name)
     lock = platform._lock(request_id, attempt.actor, f"{kind.value} {attempt_id}")
     try:

@@ -403,6 +403,54 @@ class InfraRepo:
 
         return call(self.name, create)
 
+    def upload_sarif(self, *, commit_sha: str, ref: str, sarif: dict[str, Any]) -> str:
+        """Upload a SARIF log to code scanning (gzip + base64, as the API wants); its id."""
+        import base64
+        import gzip
+
+        data = base64.b64encode(gzip.compress(json.dumps(sarif).encode())).decode()
+        body = {"commit_sha": commit_sha, "ref": ref, "sarif": data, "tool_name": "tfpilot"}
+
+        def upload() -> str:
+            repo = self.repo
+            _, answer = repo._requester.requestJsonAndCheck(
+                "POST", f"{repo.url}/code-scanning/sarifs", input=body
+            )
+            return str((answer or {}).get("id", ""))
+
+        return call(self.name, upload)
+
+
+def sarif_document(findings: list[dict[str, Any]], *, tool: str = "tfpilot") -> dict[str, Any]:
+    """Policy findings (check run annotations) as a SARIF 2.1.0 log for code scanning."""
+    level = {"failure": "error", "warning": "warning", "notice": "note"}
+    rules = sorted({str(f.get("title") or "policy") for f in findings})
+    return {
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [
+            {
+                "tool": {"driver": {"name": tool, "rules": [{"id": r} for r in rules]}},
+                "results": [
+                    {
+                        "ruleId": str(f.get("title") or "policy"),
+                        "level": level.get(str(f.get("annotation_level")), "note"),
+                        "message": {"text": str(f["message"])},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": f["path"]},
+                                    "region": {"startLine": int(f.get("start_line") or 1)},
+                                }
+                            }
+                        ],
+                    }
+                    for f in findings
+                ],
+            }
+        ],
+    }
+
 
 def _html_url(run: Any) -> str | None:
     raw = getattr(run, "raw_data", None) or {}

@@ -101,5 +101,10 @@ class GitHubObserver:
             details_url=plan.url,
         )
         self.infra.update_record(request.id, check_run=check_id)
-        if self.infra.settings.sarif:
-            log.info("sarif_skipped", request_id=request.id, reason="not implemented yet")
+        if self.infra.settings.sarif and found:
+            from tfpilot_runner_github.infra import sarif_document
+
+            branch = record.get("cleanup_branch") if destroying else record.get("branch")
+            self.infra.upload_sarif(
+                commit_sha=str(head), ref=f"refs/heads/{branch}", sarif=sarif_document(found)
+            )

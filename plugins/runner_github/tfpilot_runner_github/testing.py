@@ -115,6 +115,8 @@ class GitHubStandIn:
         self._created_from: dict[str, str] = {}
         self.seen: list[Seen] = []
         self.dispatches: list[dict[str, Any]] = []
+        #: SARIF logs uploaded to code scanning.
+        self.sarifs: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         standin = self
@@ -326,6 +328,7 @@ class GitHubStandIn:
             (r"/actions/runs/(\d+)", ("GET", self._get_run)),
             (r"/check-runs", ("POST", self._create_check)),
             (r"/check-runs/(\d+)", ("PATCH", self._edit_check)),
+            (r"/code-scanning/sarifs", ("POST", self._upload_sarif)),
         ]
 
     # -- handlers -----------------------------------------------------------------------------
@@ -670,6 +673,24 @@ class GitHubStandIn:
         }
         self.repo.checks[check_id] = check
         return 201, {}, check
+
+    def _upload_sarif(self, query: dict[str, str], body: Any) -> Any:
+        import gzip
+
+        body = body or {}
+        if body.get("commit_sha") not in self.repo.trees or not str(body.get("ref", "")).startswith(
+            "refs/"
+        ):
+            return 422, {}, {"message": "Validation Failed: commit_sha or ref"}
+        try:
+            log = json.loads(gzip.decompress(base64.b64decode(body["sarif"])))
+        except (KeyError, ValueError, OSError):
+            return 422, {}, {"message": "sarif must be gzip-compressed, Base64-encoded SARIF"}
+        if log.get("version") != "2.1.0":
+            return 422, {}, {"message": "SARIF version must be 2.1.0"}
+        sarif_id = f"sarif-{next(self._ids)}"
+        self.sarifs.append({"id": sarif_id, "ref": body["ref"], "log": log})
+        return 202, {}, {"id": sarif_id, "url": f"{self._base()}/code-scanning/sarifs/{sarif_id}"}
 
     def _edit_check(self, query: dict[str, str], body: Any, check_id: str) -> Any:
         check = self.repo.checks.get(int(check_id))
