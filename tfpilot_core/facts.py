@@ -197,7 +197,7 @@ class SummaryFacts:
         )
 
 
-_NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![\w.-])[-+]?\d[\d,]*(?:\.\d+)?")
 
 
 def numbers_in(text: str) -> set[Decimal]:
