@@ -76,7 +76,7 @@ def test_plans_say_how_they_run(platform: Platform, generic: Platform) -> None:
     assert "events of kind drift_detected (event scan)" in fast
     assert slow[0] == "Store.list_requests filtered by environment"
     assert "events of kind drift_detected (list_events per candidate)" in slow
-    assert fast[-2] == slow[-2] == "read grants (access.readable)"
+    assert fast[-2] == slow[-2] == "read grants (access.may per project and environment)"
 
 
 @pytest.mark.parametrize("fixture", ["platform", "generic"])

@@ -75,7 +75,8 @@ class IndexedStore(Protocol):
         ...
 
 
-Check = Callable[[Request, RequestStatus], bool]
+#: A filter on a request and its derived status (``None`` when the query needs no status).
+Check = Callable[[Request, RequestStatus | None], bool]
 
 
 @dataclass
@@ -124,7 +125,7 @@ class QueryPlan:
                 + (" (event scan)" if indexed else " (list_events per candidate)")
             )
         steps += [f"check {name}" for name, _ in self.checks]
-        steps.append("read grants (access.readable)")
+        steps.append("read grants (access.may per project and environment)")
         steps.append(_result_step(q))
         return steps
 
@@ -171,7 +172,7 @@ def compile_query(query: Query) -> QueryPlan:
     checks: list[tuple[str, Check]] = []
     if query.statuses:
         wanted = set(query.statuses)
-        checks.append(("status (derived now)", lambda r, s: s in wanted))
+        checks.append(("status (derived now)", lambda r, s: s is not None and s in wanted))
     for name, values, get in (
         ("environment", query.environments, lambda r: r.placement.environment),
         ("project", query.projects, lambda r: r.placement.project),
@@ -190,7 +191,7 @@ def compile_query(query: Query) -> QueryPlan:
     if query.applied_since is not None:
         applied = query.applied_since
 
-        def _applied(r: Request, s: RequestStatus) -> bool:
+        def _applied(r: Request, s: RequestStatus | None) -> bool:
             at = applied_at(r)
             return at is not None and at >= applied
 
@@ -219,7 +220,7 @@ def compile_query(query: Query) -> QueryPlan:
 
 
 def _cost_check(bound: CostFilter) -> Check:
-    def check(request: Request, status: RequestStatus) -> bool:
+    def check(request: Request, status: RequestStatus | None) -> bool:
         cost = request.cost
         if cost is None:
             return False
@@ -338,7 +339,9 @@ def row_of(request: Request, status: RequestStatus) -> ResultRow:
     )
 
 
-def _group_key(group_by: GroupBy, request: Request, status: RequestStatus) -> str:
+def _group_key(
+    group_by: GroupBy, request: Request, status: Callable[[Request], RequestStatus]
+) -> str:
     if group_by is GroupBy.MODULE:
         return request.placement.module
     if group_by is GroupBy.ENVIRONMENT:
@@ -347,59 +350,92 @@ def _group_key(group_by: GroupBy, request: Request, status: RequestStatus) -> st
         return request.placement.project
     if group_by is GroupBy.AUTHOR:
         return request.created_by
-    return status.value
+    return status(request).value
 
 
-def _sort(rows: list[ResultRow], key: SortKey) -> list[ResultRow]:
+def _readable(platform: Platform, actor: str) -> Callable[[Request], bool]:
+    """Whether ``actor`` may read a request, asked of the platform's access decisions once per
+    project and environment: reading depends on nothing else of a request (no four eyes, no
+    author rule), so the answer for one request of a placement is the answer for all of them."""
+    from tfpilot_core.rbac import Action
+
+    access = platform.access
+    decided: dict[tuple[str, str], bool] = {}
+
+    def may(request: Request) -> bool:
+        key = (request.placement.project, request.placement.environment)
+        found = decided.get(key)
+        if found is None:
+            found = decided[key] = access.may(
+                actor, Action.READ, project=key[0], environment=key[1]
+            )
+        return found
+
+    return may
+
+
+def _sorted(matched: list[Request], key: SortKey) -> list[Request]:
     def when(value: datetime | None) -> float:
         return value.timestamp() if value is not None else float("-inf")
 
-    # Ties (and unknown values) fall back to newest first, then id, so results are stable.
-    rows.sort(key=lambda r: (r.created_at.timestamp(), r.id), reverse=True)
+    # Ties (and unknown values) keep newest first, then id: sorts are stable.
+    matched.sort(key=lambda r: (r.created_at, r.id), reverse=True)
     if key is SortKey.OLDEST:
-        rows.sort(key=lambda r: (r.created_at.timestamp(), r.id))
-    elif key is SortKey.COST_DESC:
-        rows.sort(key=lambda r: (r.monthly_cost is None, -(r.monthly_cost or Decimal(0))))
-    elif key is SortKey.COST_ASC:
-        rows.sort(key=lambda r: (r.monthly_cost is None, r.monthly_cost or Decimal(0)))
+        matched.sort(key=lambda r: (r.created_at, r.id))
+    elif key in (SortKey.COST_DESC, SortKey.COST_ASC):
+        sign = -1 if key is SortKey.COST_DESC else 1
+
+        def cost(r: Request) -> tuple[bool, Decimal]:
+            monthly = r.cost.monthly if r.cost else None
+            return (monthly is None, sign * (monthly or Decimal(0)))
+
+        matched.sort(key=cost)
     elif key is SortKey.APPLIED_DESC:
-        rows.sort(key=lambda r: when(r.applied_at), reverse=True)
+        matched.sort(key=lambda r: when(applied_at(r)), reverse=True)
     elif key is SortKey.DRIFTED_DESC:
-        rows.sort(key=lambda r: when(r.drift_checked_at), reverse=True)
-    return rows
+        matched.sort(key=lambda r: when(r.drift.checked_at if r.drift else None), reverse=True)
+    return matched
 
 
 def run_query(platform: Platform, actor: str, query: Query) -> QueryResult:
     """Run ``query`` for ``actor`` on the platform's store: only requests ``actor`` may read."""
     plan = compile_query(query)
     store = platform.store
-    access = platform.access
-    scope = access.read_scope(actor)
+    scope = platform.access.read_scope(actor)
     indexed = isinstance(_target(store), IndexedStore)
     candidates: Iterable[Request]
     if indexed:
         candidates = _indexed_candidates(store, plan, scope)
     else:
         candidates = _generic_candidates(store, plan)
-    matched: list[tuple[Request, RequestStatus]] = []
+    may_read = _readable(platform, actor)
+    # Statuses are derived only where they are asked for, shown or grouped by.
+    need_status = bool(query.statuses) or query.group_by is GroupBy.STATUS
+    matched: list[Request] = []
+    statuses: dict[str, RequestStatus] = {}
     for request in _with_events(store, plan, candidates, indexed):
-        status = platform.status(request)
-        if all(check(request, status) for _, check in plan.checks):
-            matched.append((request, status))
-    readable = {r.id for r in access.readable(actor, [r for r, _ in matched])}
-    matched = [(r, s) for r, s in matched if r.id in readable]
+        status = platform.status(request) if need_status else None
+        if all(check(request, status) for _, check in plan.checks) and may_read(request):
+            matched.append(request)
+            if status is not None:
+                statuses[request.id] = status
+
+    def status_of(request: Request) -> RequestStatus:
+        found = statuses.get(request.id)
+        return found if found is not None else platform.status(request)
+
     result = QueryResult(
         query=query, aggregate=query.aggregate, count=len(matched), plan=plan.describe(indexed)
     )
     if query.aggregate is Aggregate.LIST:
-        rows = _sort([row_of(r, s) for r, s in matched], query.sort)
-        result.rows = rows[: query.limit]
+        shown = _sorted(matched, query.sort)[: query.limit]
+        result.rows = [row_of(r, status_of(r)) for r in shown]
         return result
     groups: dict[str, Group] = {}
     total = Decimal(0)
     unknown = 0
-    for request, status in matched:
-        key = _group_key(query.group_by, request, status) if query.group_by else "all"
+    for request in matched:
+        key = _group_key(query.group_by, request, status_of) if query.group_by else "all"
         group = groups.setdefault(key, Group(key=key, count=0))
         group.count += 1
         monthly = request.cost.monthly if request.cost else None
