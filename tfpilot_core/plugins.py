@@ -595,6 +595,9 @@ class PluginHost:
         order = [self.config.core.summarizer]
         if "rules" not in order:
             order.append("rules")
+        # Why the configured summariser was not the one used: recorded on the summary (and so
+        # on the request) unless the summary that is used says so itself.
+        reason: str | None = None
         with self._span("plan.summarize", hook="summarizer.summarize", request_id=request.id):
             for name in order:
                 try:
@@ -603,10 +606,13 @@ class PluginHost:
                     self.failures.append(
                         Failure("summarizer", name, "summarizer.build", exc.message)
                     )
+                    reason = reason or f"{name}: {exc.message}"
                     continue
                 if found is None:
+                    reason = reason or f"{name}: no summariser of this name is installed"
                     continue
                 plugin, summarizer = found
+                before = len(self.failures)
                 summary = self._call(
                     Kind.SUMMARIZER,
                     plugin,
@@ -615,11 +621,14 @@ class PluginHost:
                     request_id=request.id,
                 )
                 if summary is not None:
-                    return (
-                        summary
-                        if summary.summarizer
-                        else summary.model_copy(update={"summarizer": name})
-                    )
+                    update: dict[str, Any] = {} if summary.summarizer else {"summarizer": name}
+                    if reason is not None and summary.fallback_reason is None:
+                        from tfpilot_core.facts import scrub_secrets
+
+                        update["fallback_reason"] = scrub_secrets(reason)[:500]
+                    return summary.model_copy(update=update) if update else summary
+                failed = self.failures[before:]
+                reason = reason or f"{name}: {failed[-1].error if failed else 'no summary'}"
         return None
 
     def check_drift(self, spec: RunSpec, runner: Runner) -> DriftReport:
