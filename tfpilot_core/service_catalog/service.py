@@ -47,6 +47,8 @@ log = structlog.get_logger("tfpilot.service_catalog")
 COSTS = "catalog_costs"
 #: How long a failed cost computation is remembered before it is tried again.
 FAILURE_TTL = timedelta(hours=1)
+#: How many examples are planned at once when typical costs are missing.
+COST_WORKERS = 4
 #: Longest changelog text shown (the rest is cut, with a note).
 CHANGELOG_LIMIT = 20_000
 _BUILTIN_PROVIDER = "terraform.io/builtin/"
@@ -75,16 +77,20 @@ class ServiceCatalog:
             if category is None or s.category.lower() == category.lower()
         ]
         usage = self._usage(actor, {s.name for s in specs})
+        known = self._costs(specs) if costs else {}
         return CatalogDocument(
             category=category,
-            modules=[self._entry(s, usage.get(s.name, Usage()), costs=costs) for s in specs],
+            modules=[
+                self._entry(s, usage.get(s.name, Usage()), costs=costs, known=known) for s in specs
+            ],
         )
 
     def entry(self, actor: str, name: str, *, costs: bool = True) -> CatalogEntry:
         """One module's catalog entry (:class:`NotFoundError` naming close modules)."""
         spec = self.platform.catalog.get(name)
         usage = self._usage(actor, {spec.name})
-        return self._entry(spec, usage.get(spec.name, Usage()), costs=costs)
+        known = self._costs([spec]) if costs else {}
+        return self._entry(spec, usage.get(spec.name, Usage()), costs=costs, known=known)
 
     def example(self, module: str, name: str | None) -> Example:
         """The example ``name`` of ``module`` (its first example when ``name`` is ``None``)."""
@@ -99,7 +105,30 @@ class ServiceCatalog:
         names = ", ".join(e.name for e in spec.examples)
         raise NotFoundError(f"module {module} has no example {name!r} (examples: {names})")
 
-    def _entry(self, spec: ModuleSpec, usage: Usage, *, costs: bool) -> CatalogEntry:
+    def _costs(self, specs: Sequence[ModuleSpec]) -> dict[tuple[str, str], TypicalCost]:
+        """The typical cost of every example of ``specs``; missing ones are computed in parallel.
+
+        Each computation is a Terraform plan in its own working directory and process, so a
+        few run at once (a cold catalog of many examples would otherwise take a plan per example
+        in a row).
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        pairs = [(spec, example) for spec in specs for example in spec.examples]
+        if not pairs:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(COST_WORKERS, len(pairs))) as pool:
+            results = list(pool.map(lambda pair: self.typical_cost(*pair), pairs))
+        return {(spec.name, ex.name): cost for (spec, ex), cost in zip(pairs, results, strict=True)}
+
+    def _entry(
+        self,
+        spec: ModuleSpec,
+        usage: Usage,
+        *,
+        costs: bool,
+        known: Mapping[tuple[str, str], TypicalCost] | None = None,
+    ) -> CatalogEntry:
         return CatalogEntry(
             name=spec.name,
             description=spec.description,
@@ -119,7 +148,7 @@ class ServiceCatalog:
                     security_defaults=list(ex.security_defaults),
                     opt_outs=list(ex.opt_outs),
                     typical_cost=(
-                        self.typical_cost(spec, ex)
+                        (known or {}).get((spec.name, ex.name)) or self.typical_cost(spec, ex)
                         if costs
                         else TypicalCost(status="not_computed", module_version=spec.version)
                     ),
