@@ -212,3 +212,20 @@ def test_bad_example_metadata_is_a_config_error(tmp_path: Path, toml: str, key: 
     with pytest.raises(ConfigError) as caught:
         load_module(_module(tmp_path, toml))
     assert key in str(caught.value.message) or caught.value.key == key
+
+
+def test_usage_counts_only_requests_the_reader_may_read(
+    make_platform: Callable[..., Platform],
+) -> None:
+    platform = make_platform(
+        '[users.gina]\n[[users.gina.grants]]\nrole = "viewer"\nprojects = ["web"]\n'
+    )
+    for project in ("shop", "web", "web"):
+        platform.create(
+            "alice", module="test/plain", environment="dev", project=project, inputs={"name": "a"}
+        )
+    catalog = ServiceCatalog(platform)
+    assert catalog.entry("alice", "test/plain", costs=False).usage.total == 3
+    assert catalog.entry("gina", "test/plain", costs=False).usage.total == 2
+    document = catalog.document("gina", category="test", costs=False)
+    assert {m.name: m.usage.total for m in document.modules} == {"test/aws": 0, "test/plain": 2}
