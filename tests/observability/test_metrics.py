@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tfpilot_core.metrics import compute, metrics, percentile
+from tfpilot_core.metrics import metrics, percentile
 from tfpilot_core.metrics.formats import openmetrics, text
-from tfpilot_core.metrics.rollup import KEY, NAMESPACE, update
+from tfpilot_core.metrics.rollup import CODE, NAMESPACE, STATE_KEY, load_days, update
 from tfpilot_core.models import Event, Placement, Request
 from tfpilot_core.stores.sqlite import SQLiteStore
 
@@ -136,10 +136,10 @@ def test_window_excludes_old_events(store: SQLiteStore) -> None:
 
 
 def test_incremental_folds_only_new_events(store: SQLiteStore) -> None:
-    rollup, folded = update(store)
-    assert folded == rollup.events > 80
+    state, folded = update(store)
+    assert folded == state.events > 80
     again, folded = update(store)
-    assert folded == 0 and again.events == rollup.events
+    assert folded == 0 and again.events == state.events
     _event(store, "prod-queue-0001", "apply_started", NOW - timedelta(hours=1), run="apply-9")
     _event(
         store,
@@ -150,10 +150,38 @@ def test_incremental_folds_only_new_events(store: SQLiteStore) -> None:
     )
     third, folded = update(store)
     assert folded == 2
-    record = store.get_record(NAMESPACE, KEY)
+    record = store.get_record(NAMESPACE, STATE_KEY)
     assert record is not None and record.value["cursor"] == third.cursor
-    report = compute(third, [], since=NOW - timedelta(days=7), until=NOW)
+    report = metrics(store, since=timedelta(days=7), now=NOW)
+    assert report["events_folded_now"] == 0
     assert report["totals"]["durations_seconds"]["apply"]["count"] == 4
+    assert report["totals"]["durations_seconds"]["apply"]["max"] == 100
+
+
+def test_a_day_never_takes_an_event_twice(store: SQLiteStore) -> None:
+    """A process that wrote a day but died before writing the state: no double count."""
+    update(store)
+    _event(store, "prod-queue-0002", "approved", NOW - timedelta(hours=2))
+    before = store.get_record(NAMESPACE, STATE_KEY)
+    assert before is not None
+    update(store)
+    # Put the old state back: the next update refolds the event, the day already holds it.
+    current = store.get_record(NAMESPACE, STATE_KEY)
+    assert current is not None
+    store.put_record(NAMESPACE, STATE_KEY, before.value, expected_version=current.version)
+    state, folded = update(store)
+    assert folded == 1
+    report = metrics(store, since=timedelta(days=7), now=NOW)
+    assert report["events_folded_now"] == 0
+    # 3 seeded approvals + 1.
+    days = load_days(store, state, (NOW - timedelta(days=7)).timestamp(), NOW.timestamp())
+    approved = sum(
+        len(times)
+        for d in days
+        for k, (times, _) in d.items()
+        if k.startswith(f"{CODE['approved']}:")
+    )
+    assert approved == 4
 
 
 def test_formats(store: SQLiteStore) -> None:

@@ -25,11 +25,11 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.metrics.feed import SQLiteFeed, connect, sqlite_path
-from tfpilot_core.models import Event, RunKind
+from tfpilot_core.models import RunKind
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Store
@@ -107,9 +107,9 @@ def index_log(store: Store, request: Request, attempt: RunAttempt, body: str) ->
         conn.close()
 
 
-def event_text(event: Event) -> str:
+def event_text(type_: str, actor: str, data: dict[str, Any]) -> str:
     """The searchable text of an event: its type, actor and data."""
-    return f"{event.type} {event.actor} {json.dumps(event.data, default=str, sort_keys=True)}"
+    return f"{type_} {actor} {json.dumps(data, default=str, sort_keys=True)}"
 
 
 def _index_events(conn: sqlite3.Connection, feed: SQLiteFeed) -> None:
@@ -117,18 +117,18 @@ def _index_events(conn: sqlite3.Connection, feed: SQLiteFeed) -> None:
     try:
         _ensure(conn)
         row = conn.execute("SELECT feed FROM tfpilot_search_cursor WHERE id = 1").fetchone()
-        items, cursor = feed.read(row[0] if row else 0)
+        items, cursor = feed.read(row[0] if row else 0, full=True)
         conn.executemany(
             "INSERT INTO tfpilot_search (body, request_id, attempt, source, project, environment,"
             " at) VALUES (?, ?, ?, 'event', ?, ?, ?)",
             [
                 (
-                    event_text(i.event),
-                    i.event.request_id,
-                    i.event.data.get("run") if isinstance(i.event.data.get("run"), str) else None,
+                    event_text(i.type, i.actor, i.data),
+                    i.request_id,
+                    i.data.get("run") if isinstance(i.data.get("run"), str) else None,
                     i.project,
                     i.environment,
-                    i.event.at.isoformat(),
+                    datetime.fromtimestamp(i.at, UTC).isoformat(),
                 )
                 for i in items
             ],
@@ -265,7 +265,7 @@ def _scan(
         for event in store.list_events(request.id):
             if since is not None and event.at < since:
                 continue
-            text = event_text(event)
+            text = event_text(event.type, event.actor, event.data)
             if _matches(words, text):
                 hits.append(
                     Hit(

@@ -4,12 +4,13 @@ Metrics and log search fold events incrementally: they keep a cursor and read on
 appended after it. The store interface lists events per request only, so there are two feeds:
 
 :class:`SQLiteFeed` (the embedded store)
-    A table ``tfpilot_event_feed`` with an ``AUTOINCREMENT`` id, filled by a trigger on every
-    insert into ``events`` (in the same transaction as the append, so no event is ever missed),
-    and back-filled once, in time order, when it is created. The cursor is that id; reading what
-    is new is an index range scan joined with the event and request rows (which give the
-    request's module, environment and project). SQLite has one writer at a time, so a reader
-    always sees a gapless prefix of ids.
+    A table ``tfpilot_feed`` with an ``AUTOINCREMENT`` id, filled by a trigger on every insert
+    into ``events`` (in the same transaction as the append, so no event is ever missed), and
+    back-filled once, in time order, when it is created. The trigger also picks out what metrics
+    use of the event (type, time in milliseconds, run id, and the data of policy and cost
+    events), so reading the feed decodes no event documents. The cursor is the id; reading what
+    is new is a primary-key range scan. SQLite has one writer at a time, so a reader always sees
+    a gapless prefix of ids.
 
 :class:`ScanFeed` (any other store)
     Pages through every request and lists its events; the cursor is the last ``seq`` seen per
@@ -20,35 +21,93 @@ appended after it. The store interface lists events per request only, so there a
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from tfpilot_core.interfaces import Store
-from tfpilot_core.models import Event, RequestQuery
+from tfpilot_core.models import RequestQuery
 
+#: What the trigger picks out of each event as it is appended: metrics read the feed alone,
+#: without decoding event documents (the JSON is parsed once, in C, at append time).
+_PICK = (
+    "json_extract({doc}, '$.type'),"
+    " CAST(round((julianday(json_extract({doc}, '$.at')) - 2440587.5) * 86400000) AS INTEGER),"
+    " json_extract({doc}, '$.data.run'),"
+    " CASE WHEN json_extract({doc}, '$.type') IN"
+    " ('policy_blocked', 'policy_overridden', 'cost_estimated')"
+    " THEN json_extract({doc}, '$.data') END"
+)
 _FEED_SCHEMA = (
-    "CREATE TABLE tfpilot_event_feed ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT NOT NULL, seq INTEGER NOT NULL)",
-    "INSERT INTO tfpilot_event_feed (request_id, seq)"
-    " SELECT request_id, seq FROM events"
+    "DROP TRIGGER IF EXISTS tfpilot_event_feed_append",
+    "DROP TABLE IF EXISTS tfpilot_event_feed",
+    "CREATE TABLE tfpilot_feed (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " request_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT, at_ms INTEGER, run TEXT,"
+    " data TEXT)",
+    "INSERT INTO tfpilot_feed (request_id, seq, type, at_ms, run, data)"
+    " SELECT request_id, seq, " + _PICK.format(doc="document") + " FROM events"
     " ORDER BY json_extract(document, '$.at'), request_id, seq",
-    "CREATE TRIGGER IF NOT EXISTS tfpilot_event_feed_append AFTER INSERT ON events"
-    " BEGIN INSERT INTO tfpilot_event_feed (request_id, seq) VALUES (new.request_id, new.seq);"
-    " END",
+    "CREATE TRIGGER IF NOT EXISTS tfpilot_feed_append AFTER INSERT ON events"
+    " BEGIN INSERT INTO tfpilot_feed (request_id, seq, type, at_ms, run, data)"
+    " VALUES (new.request_id, new.seq, " + _PICK.format(doc="new.document") + "); END",
 )
 
 
-@dataclass(frozen=True)
-class FeedItem:
-    """One event of the feed with where its request lives."""
+#: One event as metrics fold it: (feed position or None, request id, type, time in ms since
+#: the epoch, data (a dict, JSON text, or None), run id, module, environment, project).
+Row = tuple[Any, ...]
 
-    event: Event
+
+def _data(data: Any, run: Any) -> dict[str, Any]:
+    if isinstance(data, dict):
+        return data
+    if data:
+        decoded: dict[str, Any] = json.loads(data)
+        return decoded
+    return {"run": run}
+
+
+@dataclass(slots=True)
+class FeedItem:
+    """One event of the feed, with where its request lives.
+
+    Decoded with :func:`json.loads` rather than validated as an :class:`Event`: the feed is read
+    in bulk (every event once) and the documents were validated when they were stored.
+    """
+
+    request_id: str
+    type: str
+    #: POSIX timestamp of the event (seconds).
+    at: float
+    actor: str
+    data: dict[str, Any]
     module: str
     environment: str
     project: str
+    #: Position in the feed (the SQLite feed's id; ``None`` for a scan).
+    position: int | None = None
+
+    @classmethod
+    def of(
+        cls, document: str, module: str, environment: str, project: str, position: int | None
+    ) -> FeedItem:
+        """Decode a stored event document."""
+        raw = json.loads(document)
+        return cls(
+            raw["request_id"],
+            raw["type"],
+            datetime.fromisoformat(raw["at"]).timestamp(),
+            raw.get("actor", "system"),
+            raw.get("data") or {},
+            module,
+            environment,
+            project,
+            position,
+        )
 
 
 def sqlite_path(store: Any) -> Path | None:
@@ -84,14 +143,14 @@ class SQLiteFeed:
 
     def _ensure(self) -> None:
         found = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tfpilot_event_feed'"
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tfpilot_feed'"
         ).fetchone()
         if found:
             return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             again = self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'tfpilot_event_feed'"
+                "SELECT 1 FROM sqlite_master WHERE name = 'tfpilot_feed'"
             ).fetchone()
             if not again:
                 for statement in _FEED_SCHEMA:
@@ -102,22 +161,57 @@ class SQLiteFeed:
                 self.conn.execute("ROLLBACK")
             raise
 
-    def read(self, cursor: Any) -> tuple[list[FeedItem], int]:
-        """The events after ``cursor`` (an id, or ``None`` for all) and the new cursor."""
+    def read(self, cursor: Any, *, full: bool = False) -> tuple[list[FeedItem], int]:
+        """The events after ``cursor`` (an id, or ``None`` for all) and the new cursor.
+
+        Without ``full``, SQLite's JSON functions pick out only what metrics use (type, time,
+        run id; the data of the few event types whose data counts), in C, without decoding
+        every document in Python.
+        """
         start = int(cursor or 0)
-        rows = self.conn.execute(
-            "SELECT f.id, e.document, r.module, r.environment, r.project"
-            " FROM tfpilot_event_feed f"
-            " JOIN events e ON e.request_id = f.request_id AND e.seq = f.seq"
-            " JOIN requests r ON r.id = f.request_id"
-            " WHERE f.id > ? ORDER BY f.id",
+        if full:
+            rows = self.conn.execute(
+                "SELECT f.id, e.document, r.module, r.environment, r.project"
+                " FROM tfpilot_feed f"
+                " JOIN events e ON e.request_id = f.request_id AND e.seq = f.seq"
+                " JOIN requests r ON r.id = f.request_id"
+                " WHERE f.id > ? ORDER BY f.id",
+                (start,),
+            ).fetchall()
+            items = [
+                FeedItem.of(doc, module, env, project, position)
+                for position, doc, module, env, project in rows
+            ]
+            return items, (rows[-1][0] if rows else start)
+        rows, cursor = self.rows(start)
+        items = [
+            FeedItem(rid, type_, at_ms / 1000, "", _data(data, run), module, env, project, pos)
+            for pos, rid, type_, at_ms, data, run, module, env, project in rows
+        ]
+        return items, cursor
+
+    def rows(self, cursor: Any) -> tuple[list[Row], int]:
+        """The events after ``cursor`` as :data:`Row` tuples (what metrics fold), and the new
+        cursor: one narrow table read, no event document decoded."""
+        start = int(cursor or 0)
+        placement = {
+            rid: (module, env, project)
+            for rid, module, env, project in self.conn.execute(
+                "SELECT id, module, environment, project FROM requests"
+            )
+        }
+        found = self.conn.execute(
+            "SELECT id, request_id, type, at_ms, data, run FROM tfpilot_feed"
+            " WHERE id > ? ORDER BY id",
             (start,),
         ).fetchall()
-        items = [
-            FeedItem(Event.model_validate_json(doc), module, env, project)
-            for _, doc, module, env, project in rows
+        rows = [
+            (*row, *placement[row[1]])
+            for row in found
+            # An event of no stored request was never written by the platform.
+            if row[1] in placement and row[3] is not None
         ]
-        return items, (rows[-1][0] if rows else start)
+        return rows, (found[-1][0] if found else start)
 
     def close(self) -> None:
         """Close the side connection."""
@@ -140,7 +234,7 @@ class ScanFeed:
                 return
             cursor = page.next_cursor
 
-    def read(self, cursor: Any) -> tuple[list[FeedItem], dict[str, int]]:
+    def read(self, cursor: Any, *, full: bool = True) -> tuple[list[FeedItem], dict[str, int]]:
         """Events after ``cursor`` (request id -> last seq), oldest first, and the new cursor."""
         seen: dict[str, int] = dict(cursor or {})
         items: list[FeedItem] = []
@@ -149,10 +243,39 @@ class ScanFeed:
             p = request.placement
             for event in self.store.list_events(request.id):
                 if event.seq > last:
-                    items.append(FeedItem(event, p.module, p.environment, p.project))
+                    items.append(
+                        FeedItem(
+                            event.request_id,
+                            event.type,
+                            event.at.timestamp(),
+                            event.actor,
+                            event.data,
+                            p.module,
+                            p.environment,
+                            p.project,
+                        )
+                    )
                     seen[request.id] = event.seq
-        items.sort(key=lambda i: (i.event.at, i.event.request_id, i.event.seq))
+        items.sort(key=lambda i: (i.at, i.request_id))
         return items, seen
+
+    def rows(self, cursor: Any) -> tuple[list[Row], dict[str, int]]:
+        """The events after ``cursor`` as :data:`Row` tuples, and the new cursor."""
+        items, seen = self.read(cursor)
+        return [
+            (
+                None,
+                i.request_id,
+                i.type,
+                round(i.at * 1000),
+                i.data,
+                i.data.get("run"),
+                i.module,
+                i.environment,
+                i.project,
+            )
+            for i in items
+        ], seen
 
     def close(self) -> None:
         """Nothing to close."""

@@ -13,12 +13,14 @@ drifts and requests by status are the state now (requests created in the window)
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tfpilot_core.metrics.rollup import CODES, Rollup, update
+from tfpilot_core.metrics.rollup import CODES, Series, State, load_days, update
 from tfpilot_core.models import utcnow
 
 if TYPE_CHECKING:
@@ -173,7 +175,8 @@ def statuses(store: Store, since: datetime) -> list[tuple[str, str, str, str, in
 
 
 def compute(
-    rollup: Rollup,
+    state: State,
+    days: Sequence[dict[str, Series]],
     status_rows: Sequence[tuple[str, str, str, str, int]],
     *,
     since: datetime,
@@ -181,56 +184,61 @@ def compute(
     by: str | None = None,
     visible: Callable[[str, str], bool] | None = None,
 ) -> dict[str, Any]:
-    """The metrics report of ``rollup`` for ``[since, until]``, optionally broken down ``by``.
+    """The report of the rollup's ``days`` for ``[since, until]``, optionally broken down ``by``.
 
     ``visible(project, environment)`` limits the report to what a user may read.
     """
     field = _DIM_FIELD.get(by) if by else None
     start, end = since.timestamp(), until.timestamp()
+    start_ms, end_ms = start * 1000, end * 1000
     total = _Group()
     groups: dict[str, _Group] = {}
-    allowed = [visible(d[2], d[1]) if visible else True for d in rollup.dims]
+    allowed = [visible(d[2], d[1]) if visible else True for d in state.dims]
+    cache: dict[int, list[_Group]] = {}
 
     def groups_of(dim: int) -> list[_Group]:
-        if field is None:
-            return [total]
-        name = rollup.dims[dim][field]
-        return [total, groups.setdefault(name, _Group())]
+        found = cache.get(dim)
+        if found is None:
+            if field is None:
+                found = [total]
+            else:
+                found = [total, groups.setdefault(state.dims[dim][field], _Group())]
+            cache[dim] = found
+        return found
 
     block, override = CODES.index("policy.block"), CODES.index("policy.override")
     cost = CODES.index("cost.delta")
-    cache: dict[int, list[_Group]] = {}
-    for at, code, dim, value in zip(rollup.ts, rollup.code, rollup.dim, rollup.val, strict=True):
-        if at < start or at > end or not allowed[dim]:
-            continue
-        targets = cache.get(dim)
-        if targets is None:
-            targets = cache[dim] = groups_of(dim)
-        for g in targets:
-            g.counts[code] += 1
-            if code == block:
-                rule = rollup.rules[int(value)]
-                g.blocks[rule] = g.blocks.get(rule, 0) + 1
-            elif code == override:
-                rule = rollup.rules[int(value)]
-                g.overrides[rule] = g.overrides.get(rule, 0) + 1
-            elif code == cost:
-                g.cost += value
-            else:
-                g.values.setdefault(code, []).append(value)
-    for _rid, (_at, dim) in rollup.drifted.items():
-        if allowed[dim]:
+    for series in days:
+        for key, (times, values) in series.items():
+            code_text, _, dim_text = key.partition(":")
+            code, dim = int(code_text), int(dim_text)
+            if dim >= len(allowed) or not allowed[dim]:
+                continue
+            lo, hi = bisect.bisect_left(times, start_ms), bisect.bisect_right(times, end_ms)
+            if lo >= hi:
+                continue
+            chosen = values[lo:hi]
+            for g in groups_of(dim):
+                g.counts[code] += hi - lo
+                if code in (block, override):
+                    target = g.blocks if code == block else g.overrides
+                    for rule_index, n in Counter(chosen).items():
+                        rule = state.rules[int(rule_index)]
+                        target[rule] = target.get(rule, 0) + n
+                elif code == cost:
+                    g.cost += math.fsum(chosen)
+                else:
+                    g.values.setdefault(code, []).extend(chosen)
+    for _at, drifted_dim in state.drifted.values():
+        dim = int(drifted_dim)
+        if dim < len(allowed) and allowed[dim]:
             for g in groups_of(dim):
                 g.open_drifts += 1
     for status, module, env, project, n in status_rows:
         if visible and not visible(project, env):
             continue
         names = {"module": module, "env": env, "project": project}
-        targets = (
-            [total]
-            if field is None or by is None
-            else [total, groups.setdefault(names[by], _Group())]
-        )
+        targets = [total] if by is None else [total, groups.setdefault(names[by], _Group())]
         for g in targets:
             g.statuses[status] = g.statuses.get(status, 0) + n
     report: dict[str, Any] = {
@@ -240,7 +248,7 @@ def compute(
             "seconds": int(end - start),
         },
         "percentile_method": PERCENTILE_METHOD,
-        "events_in_rollup": rollup.events,
+        "events_in_rollup": state.events,
         "totals": _render(total),
     }
     if by:
@@ -260,9 +268,10 @@ def metrics(
     """Update the rollup from the events since its cursor, then report on the window."""
     until = now or utcnow()
     start = until - since
-    rollup, folded = update(store)
+    state, folded = update(store)
+    days = load_days(store, state, start.timestamp(), until.timestamp())
     report = compute(
-        rollup, statuses(store, start), since=start, until=until, by=by, visible=visible
+        state, days, statuses(store, start), since=start, until=until, by=by, visible=visible
     )
     report["events_folded_now"] = folded
     return report

@@ -1,0 +1,97 @@
+"""Which runbook to follow for each kind of failure, wherever a failure is shown.
+
+``[notifications.runbooks]`` (a failure kind -> URL template) wins; otherwise each kind points at
+the runbook shipped in ``docs/runbooks/``. The CLI error output, ``tfpilot timeline`` and
+``tfpilot requests show`` use :func:`runbook_for`; notifications use the same setting.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tfpilot_core.config import Config
+    from tfpilot_core.models import Request
+
+#: Failure kind -> the runbook shipped with tfpilot.
+DEFAULT_RUNBOOKS: dict[str, str] = {
+    "plan_failed": "docs/runbooks/plan-failed.md",
+    "apply_failed": "docs/runbooks/apply-failed.md",
+    "destroy_failed": "docs/runbooks/apply-failed.md",
+    "state_locked": "docs/runbooks/state-lock.md",
+    "drift_detected": "docs/runbooks/drift.md",
+    "drift_check_failed": "docs/runbooks/drift.md",
+    "policy_blocked": "docs/runbooks/policy-blocked.md",
+    "notification_dead_lettered": "docs/runbooks/notification-dead-letter.md",
+}
+
+
+def runbook_for(config: Config | None, kind: str, request: Request | None = None) -> str | None:
+    """The runbook for failure ``kind``: the configured one, else the shipped default."""
+    if config is not None:
+        from tfpilot_core.notifications import runbook_url
+
+        configured = runbook_url(config, kind, request)
+        if configured:
+            return configured
+    return DEFAULT_RUNBOOKS.get(kind)
+
+
+def failure_kind(command: str | None, error: Exception) -> str | None:
+    """The failure kind of ``error`` raised by CLI command ``command`` (``None``: no runbook)."""
+    from tfpilot_core.errors import ExternalToolError, LockedError, PolicyBlockedError
+
+    if isinstance(error, LockedError):
+        return "state_locked"
+    if isinstance(error, PolicyBlockedError):
+        return "policy_blocked"
+    if isinstance(error, ExternalToolError):
+        return {
+            "plan": "plan_failed",
+            "apply": "apply_failed",
+            "destroy": "destroy_failed",
+            "drift": "drift_check_failed",
+        }.get(command or "", "apply_failed" if "apply" in str(error) else "plan_failed")
+    return None
+
+
+def request_kind(request: Request, status: str) -> str | None:
+    """The failure kind a request is in now (its latest failed run, drift, a block)."""
+    from tfpilot_core.models import Conclusion, DriftResult, PolicyLevel
+
+    if request.drift is not None and request.drift.result is DriftResult.DRIFTED:
+        return "drift_detected"
+    if any(f.level is PolicyLevel.BLOCKING for f in request.policy_findings):
+        return "policy_blocked"
+    if status == "failed":
+        failed = [
+            a
+            for attempts in request.runs.values()
+            for a in attempts
+            if a.conclusion not in (None, Conclusion.SUCCESS)
+        ]
+        if failed:
+            latest = max(failed, key=lambda a: a.created_at)
+            return {"drift": "drift_check_failed"}.get(
+                latest.kind.value, f"{latest.kind.value}_failed"
+            )
+    return None
+
+
+def cli_runbook(kind: str | None, request: Request | None = None) -> str | None:
+    """:func:`runbook_for` with the configuration of the running CLI command, if any."""
+    if kind is None:
+        return None
+    import click
+
+    from tfpilot_core.cli.app import App
+
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(App) if ctx is not None else None
+    config = None
+    if state is not None:
+        try:
+            config = state.config
+        except Exception:  # a broken configuration already has its own error; use defaults
+            config = None
+    return runbook_for(config, kind, request)
