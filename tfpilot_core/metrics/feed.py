@@ -194,17 +194,21 @@ class SQLiteFeed:
         """The events after ``cursor`` as :data:`Row` tuples (what metrics fold), and the new
         cursor: one narrow table read, no event document decoded."""
         start = int(cursor or 0)
-        placement = {
-            rid: (module, env, project)
-            for rid, module, env, project in self.conn.execute(
-                "SELECT id, module, environment, project FROM requests"
-            )
-        }
         found = self.conn.execute(
             "SELECT id, request_id, type, at_ms, data, run FROM tfpilot_feed"
             " WHERE id > ? ORDER BY id",
             (start,),
         ).fetchall()
+        ids = sorted({row[1] for row in found})
+        sql = "SELECT id, module, environment, project FROM requests"
+        args: list[str] = []
+        if len(ids) <= 500:  # a few new events: look up only their requests
+            sql += f" WHERE id IN ({', '.join('?' * len(ids))})" if ids else " WHERE 0"
+            args = ids
+        placement = {
+            rid: (module, env, project)
+            for rid, module, env, project in self.conn.execute(sql, args)
+        }
         rows = [
             (*row, *placement[row[1]])
             for row in found
