@@ -109,8 +109,13 @@ class ValidationError(TfpilotError):
 
     def __init__(self, problems: Sequence[FieldProblem], *, subject: str = "input") -> None:
         self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{subject} is invalid ({len(self.problems)} problem(s)):\n{lines}")
+        if len(self.problems) == 1:
+            # One problem, one line: the CLI prints the message as it is.
+            message = f"{subject} is invalid: {self.problems[0]}"
+        else:
+            lines = "\n".join(f"  - {p}" for p in self.problems)
+            message = f"{subject} is invalid ({len(self.problems)} problems):\n{lines}"
+        super().__init__(message)
         self.subject = subject
 
     def to_dict(self) -> dict[str, object]:

@@ -1,7 +1,7 @@
 """A typed model of ``terraform show -json PLANFILE`` output.
 
-:meth:`Plan.parse` accepts any ``format_version`` 1.x, ignores keys it does not know, and refuses
-an unknown major version or a malformed document with a
+:meth:`Plan.parse` accepts every ``format_version`` from 0.1 to 1.x, ignores keys it does not
+know, and refuses an unknown major version or a malformed document with a
 :class:`~tfpilot_core.errors.ValidationError` naming the field: never another exception. It
 is written with plain slotted dataclasses rather than pydantic because plans can hold tens of
 thousands of resources and parsing sits on the hot path (see ``bench/plan_parse.py``).
@@ -10,13 +10,22 @@ thousands of resources and parsing sits on the hot path (see ``bench/plan_parse.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tfpilot_core.errors import FieldProblem, ValidationError
 
+#: The plan formats this parser reads: 0.1 (Terraform 0.12 to 0.14), 0.2 (0.15 and 1.0) and every
+#: 1.x (1.1 on), the range hashicorp/terraform-json reads (``>= 0.1, < 2.0``). Later formats only
+#: add keys, each read when present and defaulted when absent: the sensitive marks
+#: (``before_sensitive``/``after_sensitive``) and ``resource_drift`` are missing from 0.1;
+#: ``previous_address``, ``action_reason``, ``relevant_attributes``, ``replace_paths``, ``checks``,
+#: ``importing``, ``errored`` and ``complete`` from the older formats.
 SUPPORTED_MAJOR = "1"
+OLDEST_FORMAT = (0, 1)
+_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
 
 class Action(enum.StrEnum):
@@ -157,18 +166,13 @@ class Plan:
         version = document.get("format_version")
         if not isinstance(version, str) or not version:
             raise _fail("format_version", "required", "missing or not a string")
-        if version.split(".", 1)[0] != SUPPORTED_MAJOR:
-            raise _fail(
-                "format_version",
-                "unsupported_version",
-                f"format {version!r} is not supported (this tfpilot reads 1.x)",
-            )
+        _check_version(version)
         return cls(
             format_version=version,
             terraform_version=_opt_str(document, "terraform_version", "terraform_version"),
             resource_changes=_changes(document.get("resource_changes"), "resource_changes"),
             resource_drift=_changes(document.get("resource_drift"), "resource_drift"),
-            output_changes=_outputs(document.get("output_changes")),
+            output_changes=_outputs(document.get("output_changes"), _sensitive_outputs(document)),
             relevant_attributes=_list_of_dicts(
                 document.get("relevant_attributes"), "relevant_attributes"
             ),
@@ -211,6 +215,26 @@ class Plan:
         from tfpilot_core.masking import changed_paths
 
         return {c.address: changed_paths(c.before, c.after) for c in self.resource_drift}
+
+
+def _check_version(version: str) -> None:
+    match = _VERSION.fullmatch(version)
+    if match is None:
+        raise _fail("format_version", "format", f"{version!r} is not a version such as '1.2'")
+    major, minor = int(match.group(1)), int(match.group(2))
+    if major > int(SUPPORTED_MAJOR):
+        raise _fail(
+            "format_version",
+            "unsupported_version",
+            f"format {version!r} is not supported: a newer major version than this tfpilot "
+            "reads (0.1 to 1.x); upgrade tfpilot",
+        )
+    if (major, minor) < OLDEST_FORMAT:
+        raise _fail(
+            "format_version",
+            "unsupported_version",
+            f"format {version!r} is not supported (older than 0.1)",
+        )
 
 
 def _opt_str(doc: Mapping[str, Any], key: str, path: str) -> str:
@@ -322,7 +346,19 @@ def _changes(value: Any, path: str) -> list[ResourceChange]:
     return result
 
 
-def _outputs(value: Any) -> list[OutputChange]:
+def _sensitive_outputs(document: Mapping[str, Any]) -> frozenset[str]:
+    # Format 0.1 has no sensitive marks in output_changes: only planned_values says which outputs
+    # are sensitive, and masking must not lose that (it drops planned_values).
+    planned = document.get("planned_values")
+    outputs = planned.get("outputs") if isinstance(planned, dict) else None
+    if not isinstance(outputs, dict):
+        return frozenset()
+    return frozenset(
+        name for name, out in outputs.items() if isinstance(out, dict) and out.get("sensitive")
+    )
+
+
+def _outputs(value: Any, sensitive_names: frozenset[str] = frozenset()) -> list[OutputChange]:
     if value is None:
         return []
     if not isinstance(value, dict):
@@ -333,7 +369,11 @@ def _outputs(value: Any) -> list[OutputChange]:
         if not isinstance(change, dict):
             raise _fail(where, "type", "must be an object")
         actions, action = _actions(change.get("actions"), f"{where}.actions")
-        sensitive = change.get("after_sensitive") is True or change.get("before_sensitive") is True
+        sensitive = (
+            change.get("after_sensitive") is True
+            or change.get("before_sensitive") is True
+            or name in sensitive_names
+        )
         result.append(
             OutputChange(
                 name=name,
@@ -357,7 +397,7 @@ def masked_plan(plan: Plan, sensitive_inputs: Sequence[str] = ()) -> Plan:
     """
     from dataclasses import replace
 
-    from tfpilot_core.masking import MASK, mask, scrub_text, sensitive_strings
+    from tfpilot_core.masking import MASK, map_strings, mask, scrub_text, sensitive_strings
 
     hidden = frozenset(sensitive_inputs)
     # Values Terraform marks are masked structurally below. The values of sensitive module inputs
@@ -376,13 +416,7 @@ def masked_plan(plan: Plan, sensitive_inputs: Sequence[str] = ()) -> Plan:
         # Sensitive input values can be copied into attributes Terraform does not mark.
         if not secrets:
             return value
-        if isinstance(value, str):
-            return scrub_text(value, secrets)
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
+        return map_strings(value, lambda text: scrub_text(text, secrets))
 
     def change_of(change: ResourceChange) -> ResourceChange:
         before = clean(mask(change.before, change.before_sensitive))

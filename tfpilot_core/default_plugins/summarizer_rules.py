@@ -67,12 +67,16 @@ def _is_sensitive(marks: Any, key: str) -> bool:
 
 
 def _any_true(marks: Any) -> bool:
-    if marks is True:
-        return True
-    if isinstance(marks, dict):
-        return any(_any_true(v) for v in marks.values())
-    if isinstance(marks, list):
-        return any(_any_true(v) for v in marks)
+    # Iterative: marks mirror values, which can be nested deeper than the recursion limit.
+    stack = [marks]
+    while stack:
+        item = stack.pop()
+        if item is True:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
@@ -84,7 +88,7 @@ def changed_attributes(change: ResourceChange) -> list[str]:
     ``(sensitive)``, so whether it changes cannot be known: it is listed as
     ``(sensitive, value hidden)`` rather than silently left out.
     """
-    from tfpilot_core.masking import MASK
+    from tfpilot_core.masking import MASK, deep_equal
 
     before = change.before if isinstance(change.before, dict) else {}
     after = change.after if isinstance(change.after, dict) else {}
@@ -94,10 +98,10 @@ def changed_attributes(change: ResourceChange) -> list[str]:
         marked = _is_sensitive(change.before_sensitive, key) or _is_sensitive(
             change.after_sensitive, key
         )
-        if marked and before.get(key) == after.get(key) == MASK:
+        if marked and before.get(key) == MASK and after.get(key) == MASK:
             names.append(f"{key} (sensitive, value hidden)")
             continue
-        differs = before.get(key) != after.get(key) or _any_true(unknown.get(key))
+        differs = not deep_equal(before.get(key), after.get(key)) or _any_true(unknown.get(key))
         if differs:
             names.append(f"{key} (sensitive)" if marked else str(key))
     return names

@@ -207,8 +207,20 @@ class BuiltinPolicyEngine:
 
     @staticmethod
     def _run(rule: Rule, check: Callable[[], Iterable[Hit]]) -> list[Hit]:
+        from tfpilot_policy_builtin.index import AttributeShapeError
+
+        hits: list[Hit] = []
         try:
-            hits = list(check())
+            hits.extend(check())
+        except AttributeShapeError as exc:
+            # A valid plan with a provider shape this rule does not read: the rule cannot judge
+            # the resource, which is a finding of the rule (fail closed), not a refused plan.
+            import structlog
+
+            structlog.get_logger("tfpilot.policy").warning(
+                "policy_shape_unreadable", rule=rule.id, address=exc.address, field=exc.path
+            )
+            hits.append(Hit(exc.address, f"cannot be judged: {exc.path} {exc.reason}"))
         except TfpilotError:
             raise  # a malformed plan (PlanError) or a deliberate refusal: what it says
         except Exception as exc:

@@ -40,6 +40,26 @@ def shape_error(path: str, message: str) -> PlanError:
     return PlanError([FieldProblem(path, "shape", message)], subject="plan JSON")
 
 
+class AttributeShapeError(PlanError):
+    """A resource attribute in a shape a rule does not read (a provider's own shape).
+
+    The document is a valid plan: providers choose their attribute shapes. The engine turns this
+    into a finding of the rule that met it (fail closed), never into a refused plan.
+    """
+
+    def __init__(self, address: str, path: str, message: str) -> None:
+        super().__init__([FieldProblem(path, "shape", message)], subject="plan JSON")
+        self.address = address
+        self.path = path
+        self.reason = message
+
+
+def _log() -> Any:
+    import structlog
+
+    return structlog.get_logger("tfpilot.policy")
+
+
 @functools.lru_cache(maxsize=4096)
 def module_steps(module_address: str | None) -> tuple[tuple[str, str | None], ...]:
     """``module.a["x"].module.b`` -> ``(("a", '"x"'), ("b", None))``; a PlanError if malformed.
@@ -145,34 +165,84 @@ class Resource:
         value = self.after.get(name)
         if value is None or isinstance(value, bool):
             return value
-        raise shape_error(f"{self.where}.change.after.{name}", "must be true, false or null")
+        raise AttributeShapeError(
+            self.address, f"{self.where}.change.after.{name}", "must be true, false or null"
+        )
 
     def str_attr(self, name: str) -> str | None:
         """A string attribute; a PlanError when it holds anything but a string or null."""
         value = self.after.get(name)
         if value is None or isinstance(value, str):
             return value
-        raise shape_error(f"{self.where}.change.after.{name}", "must be a string or null")
+        raise AttributeShapeError(
+            self.address, f"{self.where}.change.after.{name}", "must be a string or null"
+        )
 
     def blocks(self, name: str) -> list[dict[str, Any]]:
         """A nested block list (``rule { ... }`` is a list of objects in plan JSON)."""
-        items = _list(self.after.get(name), f"{self.where}.change.after.{name}")
-        for i, item in enumerate(items):
+        value = self.after.get(name)
+        where = f"{self.where}.change.after.{name}"
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise AttributeShapeError(self.address, where, "must be an array of objects")
+        for i, item in enumerate(value):
             if not isinstance(item, dict):
-                raise shape_error(f"{self.where}.change.after.{name}[{i}]", "must be an object")
-        return items
+                raise AttributeShapeError(self.address, f"{where}[{i}]", "must be an object")
+        return value
 
-    def tags(self) -> dict[str, Any]:
-        """``tags`` and ``tags_all`` merged (``tags_all`` includes provider default tags)."""
+    @property
+    def taggable(self) -> bool:
+        """Whether the resource has key/value tags of any shape the rules read."""
+        return any(key in self.after for key in ("tags", "tags_all")) or _is_tag_blocks(
+            self.after.get("tag")
+        )
+
+    def tags(self) -> dict[str, Any] | None:
+        """The resource's key/value tags, merged from the shapes providers produce.
+
+        ``tags``/``tags_all`` as objects (AWS v5; ``tags_all`` includes provider default tags),
+        ``tags`` as a list of ``{key, value}`` objects (AWS v3/v4 autoscaling groups) and ``tag``
+        blocks (autoscaling groups). ``None`` when ``tags`` holds no key/value tags at all (GCP
+        instances' ``tags`` are network tags, a list of strings): the reason is logged and there
+        is nothing for a tag rule to judge.
+        """
         merged: dict[str, Any] = {}
+        blocks = self.after.get("tag")
+        if _is_tag_blocks(blocks):
+            merged.update({block["key"]: block.get("value") for block in blocks})
         for key in ("tags_all", "tags"):
-            merged.update(_obj(self.after.get(key), f"{self.where}.change.after.{key}"))
+            value = self.after.get(key)
+            if isinstance(value, dict):
+                merged.update(value)
+            elif isinstance(value, list) and _is_tag_blocks(value):
+                merged.update({block["key"]: block.get("value") for block in value})
+            elif value is not None:
+                reason = (
+                    "a list of network tags, not key/value tags"
+                    if isinstance(value, list) and all(isinstance(v, str) for v in value)
+                    else f"a {type(value).__name__}, not key/value tags"
+                )
+                _log().info(
+                    "policy_tags_skipped",
+                    address=self.address,
+                    attribute=key,
+                    reason=reason,
+                )
+                return None
             # A tag whose value is known only after apply is missing from ``after`` but present
             # (as ``true``) in ``after_unknown``: the tag is there all the same.
             unknown = self.unknown.get(key)
             if isinstance(unknown, dict):
                 merged.update(dict.fromkeys(unknown, None))
         return merged
+
+
+def _is_tag_blocks(value: Any) -> bool:
+    """A list of ``{key, value, ...}`` objects (``tag`` blocks, or AWS v3/v4 ``tags``)."""
+    return isinstance(value, list) and all(
+        isinstance(item, dict) and isinstance(item.get("key"), str) for item in value
+    )
 
 
 class PlanIndex:

@@ -149,13 +149,14 @@ class TagsRule(Rule):
         if not required:
             return
         for resource in ctx.index.resources:
-            taggable = "tags" in resource.after or "tags_all" in resource.after
-            if not resource.live or not taggable:
+            if not resource.live or not resource.taggable:
                 continue
             if resource.is_unknown("tags") or resource.is_unknown("tags_all"):
                 # Tags computed from values known only after apply: nothing to judge yet.
                 continue
             tags = resource.tags()
+            if tags is None:
+                continue  # no key/value tags in this provider's shape (the reason is logged)
             missing = [t for t in required if t not in tags]
             if missing:
                 defaults = ctx.index.provider_default_tags(resource)
