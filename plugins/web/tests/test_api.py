@@ -232,3 +232,23 @@ def test_cached_listing_matches_the_platform_view(
     # A write bumps the version: the listing shows the new facts, not a stale cached view.
     [after] = client.get("/api/requests", headers=headers).json()["items"]
     assert after["status"] == "plan_ready" and after["version"] > first[0]["version"]
+
+
+def test_logs_and_metrics_when_the_core_has_them(
+    client: Any, platform: Platform, tokens: dict[str, str]
+) -> None:
+    import importlib.util
+
+    rid = _create(client, tokens["dev"])["id"]
+    client.post(f"/api/requests/{rid}/plan", headers=bearer(tokens["dev"]))
+    headers = bearer(tokens["viv"])
+    if importlib.util.find_spec("tfpilot_core.logs"):
+        [entry] = client.get(f"/api/requests/{rid}/logs", headers=headers).json()
+        assert entry["kind"] == "plan" and entry["conclusion"] == "success"
+        assert client.get(f"/api/requests/{rid}/logs").status_code == 401
+    if importlib.util.find_spec("tfpilot_core.metrics"):
+        report = client.get("/api/metrics", params={"since": "1d"}, headers=headers)
+        assert report.status_code == 200, report.text
+        assert (
+            client.get("/api/metrics", params={"since": "soon"}, headers=headers).status_code == 422
+        )

@@ -137,7 +137,16 @@ def test_request_plan_approve_and_viewer_in_a_browser(server: dict[str, Any], br
     alice.get_by_role("button", name="Create request").click()
     alice.wait_for_url(re.compile(r".*/requests/req_dev_"))
     request_id = alice.url.rsplit("/", 1)[-1]
-    alice.get_by_test_id("status").filter(has_text="plan_ready").wait_for(timeout=240_000)
+    # htmx refreshes the page while the plan runs (the page's CSP forbids evaluating script
+    # strings, so the test reads the DOM from here rather than with wait_for_function).
+    deadline = time.monotonic() + 240
+    status = alice.get_by_test_id("status").inner_text()
+    while status not in ("plan_ready", "failed") and time.monotonic() < deadline:
+        alice.wait_for_timeout(500)
+        status = alice.get_by_test_id("status").inner_text()
+    if status != "plan_ready":  # say why Terraform failed, from the request page's logs
+        logs = server["platform"].store.list_events(request_id)
+        pytest.fail(f"plan failed: {[e.data.get('error') for e in logs if e.data.get('error')]}")
     assert alice.get_by_test_id("summary").is_visible()
     # Alice may plan again but may not approve.
     assert alice.get_by_test_id("approve").count() == 0

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from tfpilot_core.errors import NotFoundError
 from tfpilot_core.models import RequestQuery
+from tfpilot_core.rbac import Action
 from tfpilot_web import core
 from tfpilot_web.deps import Actor, state_of
 from tfpilot_web.problems import responses
@@ -76,9 +78,10 @@ def _view(platform: Platform, request: Any) -> RequestView:
 def build_router(platform: Platform | None = None) -> APIRouter:
     """The ``/api`` router; routes for capabilities the core offers are added when it has them.
 
-    Mounted when present on ``platform``: ``verify_audit`` (``/audit/verify``) and
-    ``suggestions`` (``/suggestions``). Not mounted yet, because the core exposes no Platform
-    API for them at the time of writing: templates, cost reports, ask, metrics, logs (TODO,
+    Mounted when present: ``platform.verify_audit`` (``/audit/verify``),
+    ``platform.suggestions`` (``/suggestions``), captured logs (``tfpilot_core.logs``,
+    ``/logs``) and metrics (``tfpilot_core.metrics``, ``/api/metrics``). Not mounted yet, because
+    the core exposes no API for them at the time of writing: templates, cost reports, ask (TODO,
     see docs/web.md).
     """
     router = APIRouter(prefix="/api", tags=["api"])
@@ -251,6 +254,38 @@ def build_router(platform: Platform | None = None) -> APIRouter:
             report = _platform(request).suggestions.for_request(actor, request_id, what_if=False)
             return _jsonable(report)
 
+    if _has_module("tfpilot_core.logs"):
+
+        @router.get("/requests/{request_id}/logs", responses=READ_ERRORS)
+        def logs(request: Request, request_id: str, actor: Actor) -> list[dict[str, Any]]:
+            """Captured Terraform output of each run attempt, oldest first (masked by the core)."""
+            return run_logs(_platform(request), actor, request_id)
+
+    if _has_module("tfpilot_core.metrics"):
+
+        @router.get("/metrics", responses=responses(401, 422))
+        def metrics(
+            request: Request,
+            actor: Actor,
+            since: Annotated[str, Query(max_length=12, description="30m, 12h, 7d, 2w")] = "7d",
+            by: Annotated[str | None, Query(pattern="^(module|env|project)$")] = None,
+        ) -> dict[str, Any]:
+            """Lifecycle metrics over the requests the caller may read (p50/p95/p99, counts)."""
+            from tfpilot_core.metrics import metrics as report_metrics
+            from tfpilot_core.metrics import parse_since
+
+            platform = _platform(request)
+            window = parse_since(since)
+
+            def visible(project: str, environment: str) -> bool:
+                return bool(
+                    platform.access.may(
+                        actor, Action.READ, project=project, environment=environment
+                    )
+                )
+
+            return _jsonable(report_metrics(platform.store, since=window, by=by, visible=visible))
+
     @router.get("/catalog", response_model=list[ModuleSummary])
     def catalog(request: Request) -> list[ModuleSummary]:
         """Every module in the catalog (public: module metadata holds no request data)."""
@@ -283,6 +318,39 @@ def build_router(platform: Platform | None = None) -> APIRouter:
         return drift_items(_platform(request), actor, limit)
 
     return router
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def run_logs(platform: Platform, actor: str, request_id: str) -> list[dict[str, Any]]:
+    """Each run attempt of a readable request with its captured (masked) log, oldest first."""
+    from tfpilot_core.logs import read as read_log
+
+    found = core.read(platform, actor, request_id)
+    attempts = sorted((a for runs in found.runs.values() for a in runs), key=lambda a: a.created_at)
+    items = []
+    for attempt in attempts:
+        try:
+            text: str | None = read_log(platform.store, found.id, attempt.id)
+        except NotFoundError:
+            text = None
+        items.append(
+            {
+                "attempt": attempt.id,
+                "kind": attempt.kind.value,
+                "status": attempt.status.value,
+                "conclusion": attempt.conclusion.value if attempt.conclusion else None,
+                "log": text,
+            }
+        )
+    return items
 
 
 def _jsonable(value: Any) -> dict[str, Any]:

@@ -426,10 +426,15 @@ def _request_context(platform: Platform, actor: str, request: TfRequest) -> dict
         events = []
     plan = request.latest(RunKind.PLAN)
     counts = plan.details.get("counts", {}) if plan is not None else {}
+    from tfpilot_web.api import _has_module, run_logs
+
+    logs = run_logs(platform, actor, request.id) if _has_module("tfpilot_core.logs") else []
+    running = any(a.status.value != "completed" for runs in request.runs.values() for a in runs)
     return {
         "r": data,
         "status": status,
-        "busy": status in BUSY,
+        "busy": status in BUSY or running,
+        "logs": logs,
         "digest": digest,
         "buttons": buttons,
         "may_approve": may_approve,
