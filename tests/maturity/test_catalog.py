@@ -229,3 +229,25 @@ def test_usage_counts_only_requests_the_reader_may_read(
     assert catalog.entry("gina", "test/plain", costs=False).usage.total == 2
     document = catalog.document("gina", category="test", costs=False)
     assert {m.name: m.usage.total for m in document.modules} == {"test/aws": 0, "test/plain": 2}
+
+
+def test_declared_security_defaults_are_security_default_rules() -> None:
+    """Every module's examples name real security-default rules of the built-in policy."""
+    import tfpilot_sandbox
+    from tfpilot_policy_builtin.rules import builtin_rules
+
+    security = {rule.id for rule in builtin_rules() if rule.security_default}
+    roots = [
+        Path(tfpilot_sandbox.__file__).parent / "modules",
+        Path(__file__).resolve().parents[2] / "modules" / "aws",
+    ]
+    checked = 0
+    for root in roots:
+        for directory in sorted(p for p in root.iterdir() if (p / "main.tf").is_file()):
+            spec = load_module(ModuleLocation(name=f"x/{directory.name}", path=directory))
+            assert spec.owner, f"{directory} has no owner"
+            for example in spec.examples:
+                assert set(example.security_defaults) <= security, (directory, example.name)
+                assert set(example.opt_outs) <= security, (directory, example.name)
+                checked += 1
+    assert checked >= 12
