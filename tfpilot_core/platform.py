@@ -552,6 +552,11 @@ class Platform:
         if status in _UPDATE_BLOCKED:
             raise ForbiddenError(f"request {request_id} cannot be updated while {status.value}")
         spec = self.catalog.get(request.placement.module)
+        if request.placement.template_id:
+            # A template's locked fields stay locked after the create, too.
+            from tfpilot_core.templates import Templates
+
+            Templates(self).check_update(request, inputs)
 
         def run(_: dict[str, Any]) -> Request:
             # A compare-and-swap loop: the patch is validated against the revision it is applied

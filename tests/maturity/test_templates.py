@@ -307,3 +307,18 @@ def test_a_sensitive_input_cannot_have_a_template_default(
         )
     # Locking it (to the module's default) is fine: nothing secret is stored.
     Templates(platform).create("carol", "secret", module="test/secret", locked=["password"])
+
+
+def test_an_update_cannot_set_a_locked_field_either(platform: Platform) -> None:
+    _template(platform, allowed_overrides=["name", "tags"])
+    request = platform.create("alice", **CREATE, inputs={"name": "a"}, template_id="logs")
+    with pytest.raises(ValidationError, match=r"inputs.versioning.*locked by template logs v1"):
+        platform.update("alice", request.id, {"versioning": False})
+    with pytest.raises(ValidationError, match=r"inputs.region.*does not allow setting it"):
+        platform.update("alice", request.id, {"region": "local-3"})
+    updated = platform.update("alice", request.id, {"tags": {"team": "b"}})
+    assert updated.revision == 2 and updated.inputs["versioning"] is True
+    # The version the request was made from decides, not a later one.
+    Templates(platform).update("carol", "logs", locked=[], allowed_overrides=None)
+    with pytest.raises(ValidationError, match="locked by template logs v1"):
+        platform.update("alice", request.id, {"versioning": False})

@@ -233,6 +233,21 @@ class Templates:
             template.version,
         )
 
+    def check_update(self, request: Request, inputs: Mapping[str, Any]) -> None:
+        """Refuse an update of a templated request that sets a locked or non-overridable field.
+
+        The version the request was made from decides (a later version never changes an
+        existing request). A template that no longer exists binds nothing.
+        """
+        name, version = request_template(request)
+        if name is None:
+            return
+        try:
+            template = self.get(name, version)
+        except NotFoundError:
+            return
+        apply(template, inputs)
+
     def diff(self, name: str, actor: str | None = None) -> dict[str, Any]:
         """The current version, and the requests made from older versions (oldest version first).
 
