@@ -92,7 +92,8 @@ class Notifications:
 
     def __init__(self, platform: Platform, *, clock: Callable[[], datetime] | None = None) -> None:
         self.platform = platform
-        self._clock = clock or platform._clock
+        # The platform's clock, read at each call (tests move it), unless one is given.
+        self._clock: Callable[[], datetime] = clock or (lambda: platform._clock())
         self._local = threading.local()
         self._workers: dict[str, threading.Thread] = {}
         self._workers_lock = threading.Lock()
