@@ -78,11 +78,11 @@ def _render(report: SuggestionReport) -> None:
 def suggest_command(words: tuple[str, ...], what_if: bool | None, no_plan: bool) -> None:
     """Suggest safer or cheaper inputs for a request, as patches to review.
 
-    ``tfpilot suggest REQ`` lists suggestions: each is a patch on the request's inputs, checked
+    "tfpilot suggest REQ" lists suggestions: each is a patch on the request's inputs, checked
     against the module's schema, with the policy findings it clears (policy re-run on the
-    patched inputs) and, after a plan, its cost effect. ``tfpilot suggest apply REQ ID`` applies
+    patched inputs) and, after a plan, its cost effect. "tfpilot suggest apply REQ ID" applies
     one as a new revision (re-validated, approvals voided, planned again). Nothing is applied
-    unless you run ``apply``.
+    unless you run apply.
     """
     state = app()
     if words and words[0] == "apply":

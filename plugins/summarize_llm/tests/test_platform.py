@@ -102,12 +102,12 @@ def make_platform(
     return build
 
 
-def llm_config(url: str) -> str:
+def llm_config(url: str, *, timeout: float = 10) -> str:
     """Configuration selecting the ``llm`` summariser against ``url``."""
     return (
         '[core]\nsummarizer = "llm"\n'
         f'[plugins.summarize_llm]\nmodel = "openai/test-model"\napi_base = "{url}"\n'
-        'api_key = { "$env" = "LLM_TEST_KEY" }\ntimeout_seconds = 10\n'
+        f'api_key = {{ "$env" = "LLM_TEST_KEY" }}\ntimeout_seconds = {timeout}\n'
     )
 
 
@@ -145,12 +145,16 @@ def test_planted_secrets_never_reach_the_model_and_the_model_is_named(
     assert stored.summary is not None and stored.summary.model == "openai/test-model"
 
 
-def test_a_lying_model_falls_back_and_the_request_records_why(
-    make_platform: Callable[..., tuple[Platform, dict[str, str]]],
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [("made_up_address", "sandbox_bucket.not_in_the_plan"), ("hang", "timed out")],
+)
+def test_a_lying_or_hanging_model_falls_back_and_the_request_records_why(
+    make_platform: Callable[..., tuple[Platform, dict[str, str]]], mode: str, reason: str
 ) -> None:
     with FakeLLM() as server:
-        server.mode = "made_up_address"
-        platform, _ = make_platform(llm_config(server.url))
+        server.mode = mode
+        platform, _ = make_platform(llm_config(server.url, timeout=3))
         request = platform.create(
             "alice",
             module="sandbox/bucket",
@@ -163,7 +167,7 @@ def test_a_lying_model_falls_back_and_the_request_records_why(
     assert stored.summary is not None
     assert stored.summary.summarizer == "rules"
     assert stored.summary.fallback_reason is not None
-    assert "sandbox_bucket.not_in_the_plan" in stored.summary.fallback_reason
+    assert reason in stored.summary.fallback_reason
     assert "Plan for" in stored.summary.text
 
 

@@ -146,13 +146,34 @@ class _Outcome:
     error: BaseException | None = None
 
 
+_warmed = False
+
+
 def _import_litellm() -> Any:
+    """litellm, imported (and warmed up) once per process."""
+    global _warmed
     # Never fetch the model cost map from the internet (the default at import time).
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
     litellm.telemetry = False
     litellm.suppress_debug_info = True
+    if not _warmed:
+        _warmed = True
+        # litellm imports about a hundred modules on its first call (a second and more on a
+        # busy machine). Doing that here, with a mock answer (no network), keeps it out of the
+        # deadline of the first real call, which would otherwise time out for nothing.
+        try:
+            litellm.completion(
+                model="openai/warm-up",
+                messages=[{"role": "user", "content": "warm-up"}],
+                mock_response="{}",
+                api_key="warm-up",
+            )
+            import h11  # noqa: F401
+            import openai  # noqa: F401
+        except Exception as exc:  # a warm-up that fails costs only the first call's time
+            log.info("llm_warm_up_failed", error=type(exc).__name__)
     return litellm
 
 
