@@ -453,7 +453,8 @@ def sarif_document(findings: list[dict[str, Any]], *, tool: str = "tfpilot") -> 
 
 
 def _html_url(run: Any) -> str | None:
-    raw = getattr(run, "raw_data", None) or {}
+    # The attributes of the dispatch answer, without completing the lazy object (a GET).
+    raw = getattr(run, "_rawData", None) or {}
     return raw.get("html_url") or raw.get("run_url") or None
 
 

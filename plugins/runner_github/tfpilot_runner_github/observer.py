@@ -55,7 +55,8 @@ class GitHubObserver:
             return  # not a request tfpilot opened a PR for
         plan = current_plan(request)
         destroying = plan is not None and bool(plan.details.get("destroy"))
-        pr = record.value.get("cleanup_pr") if destroying else record.value.get("pr")
+        # A destroy is reviewed on the cleanup PR (the request's PR when its file never merged).
+        pr = (record.value.get("cleanup_pr") if destroying else None) or record.value.get("pr")
         if not pr:
             return
         self.update_comment(request, int(pr))
