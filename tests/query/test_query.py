@@ -30,7 +30,14 @@ class ProtocolOnly:
         self._store = store
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("query_index", "documents", "event_times", "wrapped"):
+        if name in (
+            "query_index",
+            "query_ids",
+            "change_token",
+            "documents",
+            "event_times",
+            "wrapped",
+        ):
             raise AttributeError(name)
         return getattr(self._store, name)
 
@@ -181,3 +188,18 @@ def test_any_document_is_a_query_or_refused(raw: dict[str, Any]) -> None:
     # Only pydantic's own refusal may come out: no TypeError, no KeyError, no crash.
     with contextlib.suppress(PydanticValidationError):
         Query.model_validate(raw)
+
+
+def test_a_write_by_another_connection_is_seen_at_once(platform: Platform) -> None:
+    from tfpilot_core.stores.sqlite import SQLiteStore
+
+    assert platform.query("admin", Query(authors=["zoe"])).count == 0
+    assert platform.query("admin", Query(authors=["zoe"])).count == 0  # now from the cache
+    path = platform.store.wrapped.path  # type: ignore[attr-defined]
+    other = SQLiteStore(path)  # another connection, as another process would have
+    current = other.get_request(IDS[7])
+    changed = current.model_copy(deep=True)
+    changed.created_by = "zoe"
+    other.put_request(changed, expected_version=current.version)
+    other.close()
+    assert [r.id for r in platform.query("admin", Query(authors=["zoe"])).rows] == [IDS[7]]

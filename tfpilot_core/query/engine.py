@@ -62,8 +62,8 @@ class IndexedStore(Protocol):
         authors: Sequence[str] = (),
         created_after: datetime | None = None,
         created_before: datetime | None = None,
-    ) -> list[tuple[str, int, str, str]]:
-        """``(id, version, project, environment)`` of requests matching the indexed columns."""
+    ) -> list[tuple[str, int]]:
+        """``(id, version)`` of requests matching the indexed columns, newest first."""
         ...
 
     def documents(self, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
@@ -241,6 +241,8 @@ _PARSED: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, Request]]] = (
     weakref.WeakKeyDictionary()
 )
 _PARSED_LOCK = threading.Lock()
+#: The store's change token (``change_token``) when every cached parse was last checked.
+_TOKENS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 #: Bound on cached parses per store (beyond it the cache starts over).
 _CACHE_LIMIT = 50_000
 
@@ -252,33 +254,63 @@ def _target(store: Store) -> Any:
 
 def _indexed_candidates(store: Any, plan: QueryPlan, scope: Scope | None) -> list[Request]:
     q = plan.query
-    rows = store.query_index(
-        statuses=plan.index_statuses,
-        environments=q.environments,
-        modules=q.modules,
-        projects=q.projects,
-        authors=q.authors,
-        created_after=q.created_since,
-        created_before=q.created_before,
-    )
-    if scope is not None and not scope.everywhere:
-        rows = [row for row in rows if scope.covers(row[2], row[3])]
+    projects = list(q.projects)
+    # A reader limited to some projects (every grant names its projects): ask the index for
+    # those only. The grants are still checked on every request afterwards.
+    if (
+        not projects
+        and scope is not None
+        and not scope.everywhere
+        and scope.grants
+        and all(ps for ps, _ in scope.grants)
+    ):
+        projects = sorted({p for ps, _ in scope.grants for p in ps})
+    filters: dict[str, Any] = {
+        "statuses": plan.index_statuses,
+        "environments": q.environments,
+        "modules": q.modules,
+        "projects": projects,
+        "authors": q.authors,
+        "created_after": q.created_since,
+        "created_before": q.created_before,
+    }
     target = _target(store)
     with _PARSED_LOCK:
         cache = _PARSED.setdefault(target, {})
-    missing = [rid for rid, version, _, _ in rows if cache.get(rid, (0, None))[0] != version]
-    if missing:
-        if len(cache) + len(missing) > _CACHE_LIMIT:
-            cache.clear()
-        for rid, (version, document) in store.documents(missing).items():
-            cache[rid] = (version, Request.load(document))
+    token = store.change_token() if hasattr(target, "change_token") else None
+    if token is not None and _TOKENS.get(target) == token:
+        # Nothing was written since every cached parse was last checked: the ids are enough
+        # (read from the indexes alone), and only requests never parsed are loaded.
+        ids = store.query_ids(**filters)
+        missing = [rid for rid in ids if rid not in cache]
+        _load(store, cache, missing, ids)
+        return [cache[rid][1] for rid in ids if rid in cache]
+    rows = store.query_index(**filters)
+    missing = [rid for rid, version in rows if cache.get(rid, (0, None))[0] != version]
+    _load(store, cache, missing, [rid for rid, _ in rows])
+    if token is not None:
+        _TOKENS[target] = token
     found: list[Request] = []
-    for rid, version, _, _ in rows:
+    for rid, version in rows:
         entry = cache.get(rid)
         # A request rewritten between the two reads: take the newer parse (it still gets checked).
         if entry is not None and entry[0] >= version:
             found.append(entry[1])
     return found
+
+
+def _load(
+    store: Any, cache: dict[str, tuple[int, Request]], ids: list[str], every: list[str]
+) -> None:
+    """Parse ``ids`` into the cache; when it would grow past its bound, start over with all of
+    this query's ids (``every``), so that the query still finds each of them cached."""
+    if not ids:
+        return
+    if len(cache) + len(ids) > _CACHE_LIMIT:
+        cache.clear()
+        ids = every
+    for rid, (version, document) in store.documents(ids).items():
+        cache[rid] = (version, Request.load(document))
 
 
 def _generic_candidates(store: Store, plan: QueryPlan) -> Iterator[Request]:
