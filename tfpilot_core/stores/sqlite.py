@@ -39,6 +39,7 @@ not, because its snapshot may be out of date.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -79,6 +80,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 #: ``expires_at`` of a deleted record: it reads as long expired (see :meth:`delete_record`).
 _TOMBSTONE = 0
+#: Serial numbers of connections, for :meth:`SQLiteStore.change_token`.
+_TOKEN_SERIALS = itertools.count(1)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -476,39 +479,68 @@ class SQLiteStore:
         authors: Sequence[str] = (),
         created_after: datetime | None = None,
         created_before: datetime | None = None,
-    ) -> list[tuple[str, int, str, str]]:
-        """``(id, version, project, environment)`` of the requests whose index columns match.
+    ) -> list[tuple[str, int]]:
+        """``(id, version)`` of the requests whose index columns match (in no particular order).
 
         Each non-empty sequence is an ``IN`` on its indexed column; ``statuses`` compares with
         the status cached at write time, so a caller wanting ``failed`` also passes the statuses
-        that time can turn into it, and re-derives the status of what it loads.
+        that time can turn into it, and re-derives the status of what it loads. The version is
+        stored before ``document`` in the row, so no document page is read.
         """
+        filters = {
+            "statuses": statuses,
+            "environments": environments,
+            "modules": modules,
+            "projects": projects,
+            "authors": authors,
+            "created_after": created_after,
+            "created_before": created_before,
+        }
+        return [(str(i), int(v)) for i, v in self._index_select("id, version", filters)]
+
+    def _index_select(self, columns: str, filters: Mapping[str, Any]) -> list[Any]:
         where: list[str] = []
         params: list[Any] = []
-        for column, values in (
-            ("status", statuses),
-            ("environment", environments),
-            ("module", modules),
-            ("project", projects),
-            ("author", authors),
+        for column, key in (
+            ("status", "statuses"),
+            ("environment", "environments"),
+            ("module", "modules"),
+            ("project", "projects"),
+            ("author", "authors"),
         ):
+            values = filters.get(key) or ()
             if values:
                 where.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
-        if created_after is not None:
+        if filters.get("created_after") is not None:
             where.append("created_us >= ?")
-            params.append(_to_us(created_after))
-        if created_before is not None:
+            params.append(_to_us(filters["created_after"]))
+        if filters.get("created_before") is not None:
             where.append("created_us < ?")
-            params.append(_to_us(created_before))
-        sql = "SELECT id, version, project, environment FROM requests"
+            params.append(_to_us(filters["created_before"]))
+        sql = f"SELECT {columns} FROM requests"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_us DESC, id DESC"
-        return [
-            (str(i), int(v), str(p), str(e))
-            for i, v, p, e in self._conn().execute(sql, params).fetchall()
-        ]
+        return self._conn().execute(sql, params).fetchall()
+
+    def query_ids(self, **filters: Any) -> list[str]:
+        """The ids :meth:`query_index` would return, read from the indexes alone (no row)."""
+        rows = self._index_select("id", filters)
+        return [str(r[0]) for r in rows]
+
+    def change_token(self) -> tuple[int, int, int]:
+        """A value that differs whenever the database may have changed since it was taken.
+
+        ``PRAGMA data_version`` moves with every commit of *another* connection (any process);
+        ``total_changes`` with this connection's own; the serial names this thread's connection
+        (both are per connection), so tokens of two connections never compare equal.
+        """
+        conn = self._conn()
+        serial = getattr(self._local, "token_serial", None)
+        if serial is None:
+            serial = self._local.token_serial = next(_TOKEN_SERIALS)
+        (version,) = conn.execute("PRAGMA data_version").fetchone()
+        return (int(serial), int(version), int(conn.total_changes))
 
     def documents(self, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
         """``id -> (version, document)`` for those of ``ids`` that exist."""
