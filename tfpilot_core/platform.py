@@ -657,6 +657,9 @@ class Platform:
             return current
 
         request = update_request(self.store, request_id, mutate)
+        trace.get_current_span().set_attributes(  # correlation: the span names its attempt
+            {"tfpilot.attempt_id": holder[0].id, "tfpilot.revision": holder[0].revision}
+        )
         return request, holder[0]
 
     def _finish_attempt(

@@ -200,6 +200,10 @@ def test_one_trace_across_a_session_and_a_second_process(
     assert apply_spans, [s.name for s in exported]
     assert apply_spans[0].trace_id.hex() == trace_id
     assert apply_spans[0].parent_span_id.hex() == parent_span
+    attributes = {a.key: a.value for a in apply_spans[0].attributes}
+    assert attributes["tfpilot.request_id"].string_value == request.id
+    assert attributes["tfpilot.attempt_id"].string_value == apply_attempt.id
+    assert attributes["tfpilot.revision"].int_value == 1
     # Metrics: bounded attributes (module, environment, project), no request id anywhere.
     points = receiver.metric_points()
     runs = points["tfpilot.runs"]
