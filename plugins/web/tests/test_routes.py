@@ -84,3 +84,28 @@ def test_reserved_prefixes_are_refused(platform: Platform, register_plugin: Any)
     _register(register_plugin, Routes(prefix="/api/mine", app=_router))
     with pytest.raises(PluginError, match=r"third_party.*reserved"):
         create_app(platform)
+
+
+def test_route_contract_check(
+    platform: Platform, register_plugin: Any, tokens: dict[str, str]
+) -> None:
+    from tfpilot_web.testing import check_routes
+
+    _register(
+        register_plugin,
+        Routes(prefix="/hooks/thing", app=_sub_app),
+        Routes(prefix="/pages/extra", app=_router, public=False),
+        Routes(prefix="/hooks/private", app=_sub_app, public=False),
+    )
+    checked = [r.prefix for r in check_routes(platform)]
+    assert checked == ["/hooks/thing", "/pages/extra", "/hooks/private"]
+
+
+def test_route_contract_check_catches_a_broken_provider(
+    platform: Platform, register_plugin: Any
+) -> None:
+    from tfpilot_web.testing import check_routes
+
+    _register(register_plugin, Routes(prefix="/hooks/bad", app=lambda platform: 42))
+    with pytest.raises(AssertionError, match="ASGI app or an APIRouter"):
+        check_routes(platform)
