@@ -190,3 +190,26 @@ def test_formats(store: SQLiteStore) -> None:
     assert om.endswith("# EOF\n")
     assert 'tfpilot_run_duration_apply_seconds{environment="prod",quantile="0.95"} 100' in om
     assert "Window:" in text(report) and "p95 100" in text(report)
+
+
+class _OtherStore:
+    """The same store seen as "any other store": no SQLite fast path (a listing scan)."""
+
+    def __init__(self, inner: SQLiteStore) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+def test_scan_feed_gives_the_same_answers(store: SQLiteStore) -> None:
+    fast = metrics(store, since=timedelta(days=7), by="env", now=NOW)
+    for record in store.list_records(NAMESPACE):
+        store.delete_record(NAMESPACE, record.key, expected_version=record.version)
+    other = _OtherStore(store)
+    scanned = metrics(other, since=timedelta(days=7), by="env", now=NOW)  # type: ignore[arg-type]
+    assert scanned["groups"] == fast["groups"] and scanned["totals"] == fast["totals"]
+    _event(store, "prod-queue-0003", "drift_checked", NOW - timedelta(hours=1))
+    again = metrics(other, since=timedelta(days=7), by="env", now=NOW)  # type: ignore[arg-type]
+    assert again["events_folded_now"] == 1
+    assert again["groups"]["prod"]["drift"]["checks"] == 2

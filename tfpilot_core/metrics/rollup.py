@@ -20,7 +20,8 @@ An update reads only the events after the cursor (:mod:`tfpilot_core.metrics.fee
 of the whole history is never repeated. Two processes updating at once: day records and the
 state are compare-and-swapped, a loser starts over from the stored state, and a day never
 takes a fact twice (its ``upto`` says which events it already holds), even when a process died
-between writing a day and writing the state.
+between writing a day and writing the state. (The scan feed of other stores has no positions:
+there, a process dying between those two writes can count that update's events twice.)
 """
 
 from __future__ import annotations
