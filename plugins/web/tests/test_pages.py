@@ -196,3 +196,18 @@ def test_requests_page_filters_pages_and_drift_overview(
     platform.apply("appr", ids[0])
     drift = client.get("/drift", headers=HTML).text
     assert ids[0] in drift and "never checked" in drift
+
+
+def test_user_input_is_escaped(client: Any, platform: Platform, tokens: dict[str, str]) -> None:
+    request = platform.create(
+        "dev",
+        module="test/bucket",
+        environment="dev",
+        project="shop",
+        inputs={"name": "x", "tags": {"team": "<script>alert(1)</script>"}},
+    )
+    log_in(client, tokens["viv"])
+    page = client.get(f"/requests/{request.id}", headers=HTML)
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;" in page.text or "\\u003cscript" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
