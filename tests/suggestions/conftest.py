@@ -20,6 +20,8 @@ CONFIG = """
 role = "developer"
 [users.bob]
 role = "approver"
+[users.victor]
+role = "viewer"
 [[users.mallory.grants]]
 role = "admin"
 projects = ["elsewhere"]

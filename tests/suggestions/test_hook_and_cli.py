@@ -105,8 +105,12 @@ def test_suggest_command_lists_and_applies(
     assert data["request_id"] == request.id and data["revision"] == 1
     [suggestion] = data["suggestions"]
     assert suggestion["id"] == "smaller-size" and suggestion["patch"] == {"size": "small"}
-    assert {"rule_id": "size.allowed", "level": "mandatory", "address": "inputs.size",
-            "stage": "request"} in suggestion["clears"]
+    assert {
+        "rule_id": "size.allowed",
+        "level": "mandatory",
+        "address": "inputs.size",
+        "stage": "request",
+    } in suggestion["clears"]
 
     code, out = _cli(["suggest", request.id], home, capsys)
     assert code == 0 and "smaller-size" in out and "clears   mandatory size.allowed" in out

@@ -228,6 +228,12 @@ def test_after_a_plan_cost_and_plan_policy_come_from_what_if_plans(make_platform
     )
     planned = platform.plan("alice", request.id)
     assert planned.cost is not None
+    # A viewer sees the suggestions, but does not get Terraform run for them.
+    viewed = platform.suggestions.for_request("victor", request.id)
+    assert not viewed.what_if and "right to plan" in viewed.what_if_note
+    assert {s.id for s in viewed.suggestions} == {"public-access-off", "smaller-size"}
+    with pytest.raises(ForbiddenError):
+        platform.suggestions.for_request("victor", request.id, what_if=True)
     report = platform.suggestions.for_request("alice", request.id)
     assert report.what_if, report.what_if_note
     found = by_id(report)

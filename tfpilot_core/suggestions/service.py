@@ -145,13 +145,23 @@ class Suggestions:
             cost=request.cost,
         )
         before = self._request_findings(request, env, spec, request.inputs)
+        from tfpilot_core.rbac import Action
+
+        # What-if plans run Terraform: only for someone who may plan this request.
+        may_plan = platform.access.may(actor, Action.PLAN, request)
         if what_if is None:
             planned = any(a.plan_digest for a in request.attempts(_plan_kind()))
-            what_if = planned and platform.config.core.runner == "local"
+            what_if = planned and platform.config.core.runner == "local" and may_plan
             if not planned:
                 report.what_if_note = "not planned yet: cost effects are known after a plan"
             elif not what_if:
-                report.what_if_note = "what-if plans need the local runner"
+                report.what_if_note = (
+                    "what-if plans need the local runner"
+                    if may_plan
+                    else f"what-if plans need the right to plan {request.id}"
+                )
+        elif what_if and not may_plan:
+            platform.access.check(actor, Action.PLAN, request)  # raises, naming the rule
         baseline: tuple[list[PolicyFinding], CostEstimate | None] | None = None
         if what_if:
             outcome = self._what_if(request, env, spec, request.inputs)
