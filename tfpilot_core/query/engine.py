@@ -445,7 +445,9 @@ def run_query(platform: Platform, actor: str, query: Query) -> QueryResult:
     need_status = bool(query.statuses) or query.group_by is GroupBy.STATUS
     matched: list[Request] = []
     statuses: dict[str, RequestStatus] = {}
-    for request in _with_events(store, plan, candidates, indexed):
+    if plan.query.events:
+        candidates = list(_with_events(store, plan, candidates, indexed))
+    for request in candidates:
         status = platform.status(request) if need_status else None
         if all(check(request, status) for _, check in plan.checks) and may_read(request):
             matched.append(request)
@@ -463,26 +465,34 @@ def run_query(platform: Platform, actor: str, query: Query) -> QueryResult:
         shown = _sorted(matched, query.sort)[: query.limit]
         result.rows = [row_of(r, status_of(r)) for r in shown]
         return result
-    groups: dict[str, Group] = {}
+    # Plain lists while counting (setting attributes of a pydantic model costs more than the
+    # rest of the loop); the Group models are built once at the end.
+    groups: dict[str, list[Any]] = {}
     total = Decimal(0)
     unknown = 0
     for request in matched:
         key = _group_key(query.group_by, request, status_of) if query.group_by else "all"
-        group = groups.setdefault(key, Group(key=key, count=0))
-        group.count += 1
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = [0, Decimal(0), 0]
+        group[0] += 1
         monthly = request.cost.monthly if request.cost else None
         if monthly is None:
-            group.unknown_cost += 1
+            group[2] += 1
             unknown += 1
         else:
-            group.monthly_cost += monthly
+            group[1] += monthly
             total += monthly
     if query.aggregate is Aggregate.SUM_COST:
         result.total_cost = total
         result.unknown_cost = unknown
     if query.group_by is not None:
-        ordered = sorted(groups.values(), key=lambda g: (-g.count, g.key))
+        built = [
+            Group(key=k, count=c, monthly_cost=m, unknown_cost=u) for k, (c, m, u) in groups.items()
+        ]
         if query.aggregate is Aggregate.SUM_COST:
-            ordered = sorted(groups.values(), key=lambda g: (-g.monthly_cost, g.key))
-        result.groups = ordered[: query.limit]
+            built.sort(key=lambda g: (-g.monthly_cost, g.key))
+        else:
+            built.sort(key=lambda g: (-g.count, g.key))
+        result.groups = built[: query.limit]
     return result
