@@ -55,7 +55,7 @@ def _render(report: SuggestionReport) -> None:
                 f"    cost     {s.cost.before} -> {s.cost.after} {s.cost.currency}/month "
                 f"({s.cost.delta:+} {s.cost.currency})"
             )
-        elif s.cost_note:
+        elif s.cost_note and s.cost_note != report.what_if_note:
             click.echo(f"    cost     unknown: {s.cost_note}")
         if s.unused_opt_outs:
             click.echo(f"    opt-outs no longer needed: {', '.join(s.unused_opt_outs)}")
