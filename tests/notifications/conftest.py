@@ -122,12 +122,15 @@ class Recorder:
         self.hang_seconds = 3.0
         self.platform: Platform | None = None
         self.violations: list[str] = []
+        #: Set when a delivery reaches the notifier (a test may wait for the worker to start).
+        self.entered = threading.Event()
         self._lock = threading.Lock()
 
     def notify(self, event: Any, request: Any) -> None:  # pragma: no cover - outbox uses deliver
         raise AssertionError("a channel notifier gets deliver(), not notify()")
 
     def deliver(self, delivery: Delivery) -> None:
+        self.entered.set()
         if self.platform is not None:
             store = self.platform.store
             if store.get_record("locks", delivery.request.id) is not None:
@@ -222,7 +225,14 @@ def make_platform(
         config.users = dict(USERS)
         config.core.runner = "fake"
         config.core.drift_detector = "fake"
-        values = {"backoff_seconds": 0.05, "backoff_max_seconds": 0.2, **settings}
+        # A generous budget: these tests check what is sent, not how fast (a loaded CI machine
+        # must not leave a delivery for later); the budget tests set their own.
+        values = {
+            "backoff_seconds": 0.05,
+            "backoff_max_seconds": 0.2,
+            "budget_seconds": 20,
+            **settings,
+        }
         if "channels" in values:
             values["channels"] = [ChannelRoute.model_validate(c) for c in values["channels"]]
         config.notifications = config.notifications.model_copy(update=values)
