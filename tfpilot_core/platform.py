@@ -447,6 +447,7 @@ class Platform:
         env = self.environment(environment)
         check_placement(project=project)
         self.access.check(actor, Action.CREATE, project=project, environment=env.key)
+        self.host.prepare()  # a broken selected plugin fails here, before anything is stored
         spec = self.catalog.get(module)
         check_input_limits(inputs or {}, self.config.core)
         template_version: int | None = None
@@ -1150,6 +1151,8 @@ class Platform:
         """
         request = self.get(request_id)
         env = self.environment(request.placement.environment)
+        # Who may destroy is decided before anything about how (a viewer gets 403, not 500).
+        self._authorize(Action.DESTROY, actor, request, env)
         runner = self.runner()
         if not _plans_destroys(runner):
             # A runner written before destroy plans existed: only the old one-step destroy,

@@ -32,6 +32,10 @@ def test_workflows_are_valid_github_actions(workflow: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+#: folder -> (distribution, package suffix) where they are not derived from the folder.
+RENAMED = {"mcp_server": ("tfpilot-mcp", "mcp")}
+
+
 @pytest.mark.parametrize(
     "plugin",
     sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml")),
@@ -40,9 +44,11 @@ def test_workflows_are_valid_github_actions(workflow: Path) -> None:
 def test_each_plugin_is_its_own_distribution(plugin: Path) -> None:
     project = tomllib.loads((plugin / "pyproject.toml").read_text())["project"]
     name = plugin.name
-    assert project["name"] == f"tfpilot-{name.replace('_', '-')}"
-    assert project["entry-points"]["tfpilot"] == {name: f"tfpilot_{name}.plugin"}
-    assert (plugin / f"tfpilot_{name}" / "plugin.py").is_file()
+    # Named distributions that differ from their folder, as their issues asked.
+    distribution, package = RENAMED.get(name, (f"tfpilot-{name.replace('_', '-')}", name))
+    assert project["name"] == distribution
+    assert project["entry-points"]["tfpilot"] == {name: f"tfpilot_{package}.plugin"}
+    assert (plugin / f"tfpilot_{package}" / "plugin.py").is_file()
     assert (plugin / "README.md").is_file() and (plugin / "tests").is_dir()
     assert any(dep.startswith("tfpilot-core") for dep in project["dependencies"])
 
