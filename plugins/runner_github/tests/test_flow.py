@@ -290,6 +290,33 @@ def test_the_whole_flow(world: dict[str, Any], standin: GitHubStandIn, span_expo
     deliver(client, "pull_request", {"action": "closed", "pull_request": merged})
     assert standin.file("main", path) is None  # exactly the request's file removed
     assert standin.file("main", "README.md") == b"# infra\n"
+    # A job that dies without recording a result: the hourly cleanup workflow concludes it.
+    other = platform.plan(
+        "alice",
+        platform.create(
+            "alice",
+            module="sandbox/bucket",
+            environment="dev",
+            project="shop",
+            inputs={"name": "x"},
+        ).id,
+    )
+    died = int(standin.dispatches[-1]["run_id"])
+    standin.set_run(died, "completed", "failure")
+    assert status(platform, other.id) == "planning"
+    swept = world["actions"].run_job(
+        "tfpilot-cleanup.yml", "sync", run_id="904", home=world["tmp"] / "cleanup"
+    )
+    rows = json.loads(swept.steps[0]["stdout"])
+    assert rows == [
+        {
+            "request": other.id,
+            "attempt": other.latest(RunKind.PLAN).id,
+            "result": "recorded completed",
+            "status": "failed",
+        }
+    ]
+    assert status(platform, other.id) == "failed"
     types = [e.type for e in platform.timeline("carol", rid)]
     for expected in (
         "plan_dispatched",
