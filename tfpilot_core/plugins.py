@@ -118,7 +118,7 @@ class PluginInfo:
     distribution: str
     version: str
     module: str
-    status: str  # loaded | failed | blocked
+    status: str  # loaded | failed | blocked | conflict
     default: bool = False
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
@@ -143,6 +143,14 @@ class LoadedPlugins:
 
     manager: pluggy.PluginManager
     infos: dict[str, PluginInfo]
+    #: Plugin names used by two distributions, each with the message naming both: commands that
+    #: use plugins refuse to run (``tfpilot plugins``, ``version`` and ``config show`` report it).
+    conflicts: dict[str, str] = field(default_factory=dict)
+
+    def check_conflicts(self) -> None:
+        """Raise :class:`DuplicateRegistrationError` for the first conflict, if there is one."""
+        for name, message in self.conflicts.items():
+            raise DuplicateRegistrationError(message, plugin=name)
 
     def info(self, plugin_name: str) -> PluginInfo:
         """The info of a registered plugin (an unknown name gets a placeholder)."""
@@ -184,6 +192,7 @@ def load_plugins(
     blocked = _names(env.get("TFPILOT_DISABLE_PLUGINS")) or set()
     manager = new_manager()
     infos: dict[str, PluginInfo] = {}
+    conflicts: dict[str, str] = {}
     from tfpilot_core import __version__ as core_version
 
     def register(name: str, plugin: object, info: PluginInfo) -> None:
@@ -217,12 +226,27 @@ def load_plugins(
             if ep.name in blocked:
                 register(ep.name, None, info)
                 continue
+            if ep.distribution in blocked:
+                # Blocked by distribution (how one of two same-named plugins is disabled): the
+                # name stays free for the other one.
+                info.status = "blocked"
+                infos[f"{ep.name} ({ep.distribution})"] = info
+                continue
             if ep.name in infos:
-                raise DuplicateRegistrationError(
-                    f"two plugins are named {ep.name!r}: {infos[ep.name].module} "
-                    f"({infos[ep.name].distribution}) and {ep.value} ({ep.distribution})",
-                    plugin=ep.name,
+                first = infos[ep.name]
+                message = (
+                    f"two plugins are named {ep.name!r}: {first.module} ({first.distribution}) "
+                    f"and {ep.value} ({ep.distribution}); disable one with "
+                    f"TFPILOT_DISABLE_PLUGINS={ep.distribution} (or {first.distribution}), "
+                    "or uninstall one"
                 )
+                conflicts[ep.name] = message
+                first.status = info.status = "conflict"
+                first.error = info.error = message
+                # Shown beside the first; never registered (pluggy names are unique).
+                infos[f"{ep.name} ({ep.distribution})"] = info
+                log.warning("plugin_name_conflict", plugin=ep.name, error=message)
+                continue
             try:
                 plugin = _load_entry_point(ep.value)
             except Exception as exc:  # any import failure of third-party code
@@ -262,7 +286,7 @@ def load_plugins(
         plugin = manager.get_plugin(name)
         if plugin is not None:
             info.hooks = sorted(h.name for h in manager.get_hookcallers(plugin) or [])
-    return LoadedPlugins(manager, infos)
+    return LoadedPlugins(manager, infos, conflicts)
 
 
 def _load_entry_point(value: str) -> object:
@@ -290,6 +314,23 @@ class _Selected:
     registration: Registration[Any]
 
 
+def _config_keys() -> dict[Kind, str]:
+    # The configuration key that selects each kind (several kinds are lists, named plurally).
+    return {
+        Kind.STORE: "core.store",
+        Kind.RUNNER: "core.runner",
+        Kind.SUMMARIZER: "core.summarizer",
+        Kind.DRIFT_DETECTOR: "core.drift_detector",
+        Kind.POLICY_ENGINE: "core.policy_engines",
+        Kind.COST_ESTIMATOR: "core.cost_estimators",
+        Kind.NOTIFIER: "core.notifiers",
+        Kind.IDENTITY_PROVIDER: "core.identity",
+    }
+
+
+_CONFIG_KEYS = _config_keys()
+
+
 class PluginHost:
     """The typed facade through which the core uses plugins.
 
@@ -299,9 +340,20 @@ class PluginHost:
     :class:`~tfpilot_core.registrations.Kind`.
     """
 
-    def __init__(self, plugins: LoadedPlugins, config: Config, context: PluginContext) -> None:
+    def __init__(
+        self,
+        plugins: LoadedPlugins,
+        config: Config,
+        context: PluginContext,
+        *,
+        allow_conflicts: bool = False,
+    ) -> None:
+        """:param allow_conflicts: build a host even when two plugins share a name (only to
+        validate settings for ``config show``, which reports the conflict)."""
         from dataclasses import replace
 
+        if not allow_conflicts:
+            plugins.check_conflicts()
         self.plugins = plugins
         self.config = config
         # Factories reach the facade through their context, to call plugin-defined hooks.
@@ -479,6 +531,17 @@ class PluginHost:
             return None if built is None else (plugin, built)
         if optional:
             return None
+        broken = [f for f in self.failures if f.kind == kind.value and f.hook == kind.hook_name]
+        if broken:
+            # The capability may well be installed: its plugin's registration hook raised, so
+            # nothing it registers is known. Say so, instead of "not installed".
+            failure = broken[0]
+            raise PluginError(
+                f"{_CONFIG_KEYS.get(kind, f'core.{kind.value}')} selects {kind.value} {name!r}, "
+                f"but plugin {failure.plugin!r} ({self.plugins.info(failure.plugin).distribution})"
+                f" failed in {failure.hook}: {failure.error}",
+                plugin=failure.plugin,
+            )
         available = ", ".join(sorted(r.name for _, r in self.registrations(kind))) or "none"
         raise ConfigError(
             f"no {kind.value} named {name!r} is installed (available: {available})",
@@ -506,6 +569,16 @@ class PluginHost:
             if found is not None:
                 built.append((name, found[1]))
         return built
+
+    def prepare(self) -> None:
+        """Build what a write will use (the store, the selected notifiers, the observers) now.
+
+        Called before anything is stored, so that a selected capability whose plugin is broken
+        stops the command (a :class:`PluginError`, exit 5) without leaving a half-done write.
+        """
+        self.store()
+        self.notifiers()
+        self._selected(Kind.EVENT_OBSERVER, None)
 
     def _traced(self, kind: Kind, name: str) -> Any:
         found = self._build(kind, name)

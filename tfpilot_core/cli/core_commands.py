@@ -2,34 +2,91 @@
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import click
 
-from tfpilot_core.cli.app import app, emit, json_option, table
+from tfpilot_core.cli.app import app, emit, json_option
+
+#: The width ``tfpilot plugins`` fits (a classic terminal); names are never cut to fit it.
+TABLE_WIDTH = 80
 
 
-@click.command("plugins")
+@click.group("plugins", invoke_without_command=True)
 @json_option
-def plugins_command() -> None:
-    """List plugins: name, distribution, version, hooks implemented, status."""
-    infos = sorted(app().plugins.infos.values(), key=lambda i: (not i.default, i.name))
+@click.pass_context
+def plugins_command(ctx: click.Context) -> None:
+    """List plugins: name, distribution, version, status (--json: hooks, modules, errors)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    loaded = app().plugins
+    infos = sorted(loaded.infos.values(), key=lambda i: (not i.default, i.name))
     data = [info.to_dict() for info in infos]
 
     def render() -> None:
-        rows = [
-            [
-                i.name,
-                i.distribution,
-                i.version,
-                ", ".join(h.removeprefix("tfpilot_") for h in i.hooks) or "-",
-                i.status + (f" ({i.error})" if i.error else ""),
-            ]
-            for i in infos
-        ]
-        table(["name", "distribution", "version", "hooks", "status"], rows)
+        rows = [[i.name, i.distribution, i.version or "-", i.status] for i in infos]
+        for line in fit_table(["name", "distribution", "version", "status"], rows, TABLE_WIDTH):
+            click.echo(line)
+        problems = [i for i in infos if i.error]
+        for info in problems:
+            click.echo(
+                textwrap.fill(f"{info.name}: {info.error}", TABLE_WIDTH, subsequent_indent="    ")
+            )
+        click.echo("(hooks and modules of each plugin: tfpilot --json plugins)")
 
     emit(data, render)
+
+
+@plugins_command.command("new")
+@click.argument("name")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["notifier", "policy-pack", "cost", "summarizer", "store"]),
+    help="What the plugin offers.",
+)
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to write the plugin folder.",
+)
+@json_option
+def plugins_new(name: str, kind: str, parent: Path) -> None:
+    """Write a new installable plugin folder (pyproject, lazy hooks, README, a test)."""
+    from tfpilot_core.scaffold import scaffold
+
+    target = scaffold(name, kind, parent)
+    files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    data = {"name": name, "kind": kind, "path": str(target), "files": files}
+
+    def render() -> None:
+        click.echo(f"wrote {target} ({len(files)} files)")
+        click.echo(f"next: pip install -e '{target}[test]' && pytest {target}")
+
+    emit(data, render)
+
+
+def fit_table(headers: list[str], rows: list[list[str]], width: int) -> list[str]:
+    """Plain table lines no wider than ``width`` where possible, never cutting a cell.
+
+    Columns are dropped from the right (the first one is always kept) until the rest fit.
+    """
+    columns = len(headers)
+    while True:
+        widths = [max(len(str(r[c])) for r in [headers, *rows]) for c in range(columns)]
+        if sum(widths) + 2 * (columns - 1) <= width or columns == 1:
+            break
+        columns -= 1
+    lines = []
+    for row in [headers, ["-" * w for w in widths], *rows]:
+        cells = [str(row[c]).ljust(widths[c]) for c in range(columns)]
+        lines.append("  ".join(cells).rstrip())
+    return lines
 
 
 @click.group("config")
@@ -42,12 +99,25 @@ def config_group() -> None:
 def config_show() -> None:
     """Print the effective configuration, secrets masked."""
     from tfpilot_core.config import effective
+    from tfpilot_core.plugins import PluginHost
+    from tfpilot_core.registrations import PluginContext
 
-    data = effective(app().config)
+    current = app()
+    config = current.config
+    # [plugins.*] sections are validated as every other command does (exit 4), even when two
+    # plugins share a name (reported below rather than refused: this command diagnoses).
+    host = PluginHost(
+        current.plugins, config, PluginContext.for_config(config), allow_conflicts=True
+    )
+    host.validate_settings()
+    data = effective(config)
+    data["conflicts"] = list(current.plugins.conflicts.values())
 
     def render() -> None:
         import tomllib  # noqa: F401  (keeps the TOML-ish output honest to the file format)
 
+        for conflict in data["conflicts"]:
+            click.echo(f"# conflict: {conflict}")
         click.echo(f"# source: {data['source'] or '(no file; defaults)'}")
         click.echo(f"# home: {data['home']}")
         for key, origin in data["overrides"].items():
@@ -81,9 +151,17 @@ def version_command() -> None:
     """Print the versions of tfpilot and of every plugin distribution."""
     from tfpilot_core import __version__
 
-    infos = app().plugins.infos.values()
+    loaded = app().plugins
+    infos = loaded.infos.values()
     data = {
         "tfpilot-core": __version__,
         "plugins": {i.distribution: i.version for i in infos if i.distribution != "tfpilot-core"},
+        "conflicts": list(loaded.conflicts.values()),
     }
-    emit(data, lambda: click.echo(f"tfpilot {__version__}"))
+
+    def render() -> None:
+        click.echo(f"tfpilot {__version__}")
+        for conflict in loaded.conflicts.values():
+            click.echo(f"conflict: {conflict}", err=True)
+
+    emit(data, render)

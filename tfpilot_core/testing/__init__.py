@@ -39,3 +39,22 @@ def module_source_plugin(modules: Mapping[str, Path], *, name: str = "test") -> 
         "tfpilot_register_module_sources",
         lambda: [Registration(name=name, factory=lambda settings, context: _Source())],
     )
+
+
+def make_request(request_id: str = "req-1", **fields: Any) -> Any:
+    """A minimal valid :class:`~tfpilot_core.models.Request` (version 0, not stored yet).
+
+    Keyword arguments: ``environment``, ``module``, ``project``, ``author``, ``created_at``,
+    ``inputs``, ``runs`` (see :func:`tfpilot_core.testing.store_conformance.make_request`).
+    """
+    from tfpilot_core.testing.store_conformance import make_request as build
+
+    return build(request_id, **fields)
+
+
+def make_event(request_id: str = "req-1", type_: str = "request_created", **fields: Any) -> Any:
+    """An :class:`~tfpilot_core.models.Event` of ``type_`` for ``request_id`` (``data``,
+    ``actor``, ``seq``... as keyword arguments), as an observer or notifier receives it."""
+    from tfpilot_core.models import Event
+
+    return Event(request_id=request_id, type=type_, **fields)
