@@ -100,7 +100,7 @@ def render(request: Request, status: str, settings: GitHubSettings) -> str:
 
 def _failed_attempt(request: Request) -> Any:
     latest = [a for kind in RunKind for a in request.attempts(kind) if a.completed_at is not None]
-    latest.sort(key=lambda a: a.completed_at)
+    latest.sort(key=lambda a: a.completed_at or a.created_at)
     return latest[-1] if latest else None
 
 
@@ -119,7 +119,7 @@ def trimmed(
     return body[: limit - len(tail) - 1] + tail
 
 
-def annotations(request: Request, path: str) -> list[dict[str, Any]]:
+def check_annotations(request: Request, path: str) -> list[dict[str, Any]]:
     """Policy findings as check run annotations on the request's file."""
     return [
         {

@@ -262,7 +262,7 @@ class InfraRepo:
             result = self.repo.delete_file(
                 path, f"tfpilot: remove {request.id} (destroyed)", sha, branch=branch
             )
-            return str(result["commit"].sha)
+            return str(getattr(result["commit"], "sha", ""))
 
         head_sha = call(self.name, remove)
         if head_sha is None:
@@ -292,7 +292,7 @@ class InfraRepo:
                 ref=ref, inputs=inputs, throw=True, return_run_details=True
             ),
         )
-        if result is True or result is None or isinstance(result, bool):
+        if not hasattr(result, "id"):
             return None  # 204: GitHub did not say which run it started
         return RunInfo(
             id=str(result.id),

@@ -82,14 +82,14 @@ class GitHubObserver:
 
     def check_run(self, request: Request, record: dict[str, object], *, destroying: bool) -> None:
         """The check run of the current plan, findings as annotations."""
-        from tfpilot_runner_github.comment import annotations, check_conclusion
+        from tfpilot_runner_github.comment import check_annotations, check_conclusion
 
         plan = current_plan(request)
         head = record.get("cleanup_sha") if destroying else record.get("head_sha")
         if plan is None or not head:
             return
         path = str(record.get("path") or self.infra.file_path(request))
-        found = annotations(request, path)
+        found = check_annotations(request, path)
         summary = request.summary.markdown if request.summary else "Plan made."
         check_id = self.infra.check_run(
             head_sha=str(head),

@@ -302,7 +302,8 @@ class GitHubStandIn:
         for pattern, handler in self._routes():
             match = re.fullmatch(pattern, rest)
             if match and handler[0] == method:
-                return handler[1](query, body, *match.groups())
+                answer: tuple[int, dict[str, str], Any] = handler[1](query, body, *match.groups())
+                return answer
         return 404, {}, {"message": "Not Found", "status": "404"}
 
     def _routes(self) -> list[tuple[str, tuple[str, Any]]]:
@@ -518,7 +519,7 @@ class GitHubStandIn:
             "created_at": _now(),
             "updated_at": _now(),
         }
-        self.repo.comments[comment["id"]] = comment
+        self.repo.comments[int(str(comment["id"]))] = comment
         return 201, {}, self._comment_json(comment)
 
     def _list_comments(self, query: dict[str, str], body: Any, number: str) -> Any:
