@@ -143,3 +143,26 @@ def test_unanswerable_questions_say_so_and_suggest_forms(platform: Platform, que
     # Every suggestion is itself answerable.
     for example in answer.suggestions:
         assert parse_question(example, now=NOW, actor="a", modules=MODULES).understood, example
+
+
+def test_the_ask_command(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from tfpilot_core.cli import cli
+    from tfpilot_core.cli.app import App
+
+    monkeypatch.setenv("TFPILOT_USER", "vera")
+    state = App()
+    state._platform = platform
+    out = CliRunner().invoke(cli, ["--json", "ask", "how many requests are there?"], obj=state)
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["query"] == {"aggregate": "count"}
+    assert data["result"]["count"] == 5  # vera reads project shop only
+    state = App()
+    state._platform = platform
+    out = CliRunner().invoke(cli, ["ask", "which", "requests", "use", "memory?"], obj=state)
+    assert out.exit_code == 3
+    assert "cannot answer" in out.stdout and "tfpilot ask 'how many" in out.stdout
