@@ -58,8 +58,6 @@ class GitHubSettings(BaseModel):
     #: out mutating calls to stay clear of secondary rate limits).
     seconds_between_requests: float = Field(default=0.25, ge=0)
     seconds_between_writes: float = Field(default=1.0, ge=0)
-    #: How long after a dispatch to look for its run (matching by the run name), in seconds.
-    match_window_seconds: float = Field(default=600.0, gt=0)
     #: Upload policy findings as SARIF to code scanning (needs security-events: write).
     sarif: bool = False
 
