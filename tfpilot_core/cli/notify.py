@@ -79,20 +79,17 @@ def list_command(failed: bool, pending: bool) -> None:
     from tfpilot_core.notifications import service
 
     notifications = app().platform.notifications
-    states: set[str] | None = None
-    if failed or pending:
-        states = set()
-        if pending:
-            states |= {service.PENDING, service.SENDING, service.HELD}
-    rows = notifications.list(states=None if states is None or failed else states)
-    if failed:
-        rows = [
-            r
-            for r in rows
-            if r.get("state") == service.DEAD
-            or (r.get("state") in (service.PENDING, service.SENDING) and r.get("last_error"))
-            or (pending and r.get("state") in (states or set()))
-        ]
+    waiting = (service.PENDING, service.SENDING, service.HELD)
+
+    def wanted(row: dict[str, Any]) -> bool:
+        if not (failed or pending):
+            return True
+        state = row.get("state")
+        # Failed: dead-lettered, or waiting for a retry after a failed attempt.
+        is_failed = state == service.DEAD or (state in waiting and bool(row.get("last_error")))
+        return (failed and is_failed) or (pending and state in waiting)
+
+    rows = [r for r in notifications.list() if wanted(r)]
     data = [_public(r) for r in _visible(rows)]
 
     def render() -> None:
