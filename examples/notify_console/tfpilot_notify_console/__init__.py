@@ -1,46 +1,27 @@
-"""tfpilot plugin: print one line per lifecycle event to the console."""
+"""tfpilot plugin: print one line per lifecycle event to the console (the hook module)."""
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING
 
 from tfpilot_core import hookimpl
-from tfpilot_core.registrations import PluginContext, Registration
 
-if TYPE_CHECKING:  # the models are only needed by type checkers, so keep the import cheap
-    from tfpilot_core.models import Event, Request
-
-
-class Settings(BaseModel):
-    """``[plugins.notify_console]``: which stream to print to, and what to start lines with."""
-
-    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not ignored
-    stream: Literal["stdout", "stderr"] = "stderr"
-    prefix: str = "[tfpilot]"
-
-
-class ConsoleNotifier:
-    """Prints events; implements :class:`tfpilot_core.interfaces.Notifier`."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def notify(self, event: Event, request: Request) -> None:
-        """Print one line about ``event``; an exception here would be recorded, not raised."""
-        line = f"{self.settings.prefix} {request.id}: {event.type} by {event.actor}"
-        # Look the stream up on each call: tests and the CLI may have replaced sys.stdout.
-        print(line, file=getattr(sys, self.settings.stream))
+if TYPE_CHECKING:  # tfpilot imports this module on every start: nothing heavy at run time
+    from tfpilot_core.registrations import PluginContext, Registration
+    from tfpilot_notify_console.console import ConsoleNotifier, Settings
 
 
 def build(settings: Settings, context: PluginContext) -> ConsoleNotifier:
-    """The factory, called only if the notifier is selected: heavy imports belong in here."""
+    """The factory, called only if the notifier is selected: the implementation loads here."""
+    from tfpilot_notify_console.console import ConsoleNotifier
+
     return ConsoleNotifier(settings)
 
 
 @hookimpl
 def tfpilot_register_notifiers() -> list[Registration[ConsoleNotifier]]:
     """Offer the ``notify_console`` notifier; the core validates its settings with ``Settings``."""
+    from tfpilot_core.registrations import Registration  # the settings model loads pydantic
+    from tfpilot_notify_console.console import Settings
+
     return [Registration("notify_console", build, Settings, "Print events to the console")]
