@@ -245,7 +245,8 @@ def load_plugins(
                 first.error = info.error = message
                 # Shown beside the first; never registered (pluggy names are unique).
                 infos[f"{ep.name} ({ep.distribution})"] = info
-                log.warning("plugin_name_conflict", plugin=ep.name, error=message)
+                # Not logged here: logging is not configured yet (it would reach stdout and break
+                # --json); the commands report the conflict, or refuse with it.
                 continue
             try:
                 plugin = _load_entry_point(ep.value)
