@@ -322,7 +322,7 @@ def list_command(
             author=author,
             project=project,
             limit=limit,
-        )
+        ),
     )
     data = {
         "items": [request_data(r) for r in page.items],
@@ -636,3 +636,26 @@ def audit_export_command(request_id: str) -> None:
     state = app()
     record = state.platform.audit(state.whoami(), request_id)
     click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))
+
+
+@audit_group.command("verify")
+@click.argument("request_id")
+@json_option
+def audit_verify_command(request_id: str) -> None:
+    """Check the request's event hash chain (exit 11 at the first break)."""
+    from tfpilot_core.errors import ExitCode
+
+    state = app()
+    report = state.platform.verify_audit(state.whoami(), request_id)
+
+    def render() -> None:
+        if report.ok:
+            note = f" ({report.unchained} older events without links)" if report.unchained else ""
+            click.echo(f"{request_id}: {report.events} events, chain intact{note}")
+            click.echo(f"  head {report.head}")
+        else:
+            click.echo(f"{request_id}: chain broken at event {report.broken_at}: {report.reason}")
+
+    emit(report.to_dict(), render)
+    if not report.ok:
+        sys.exit(ExitCode.FOUND)
