@@ -102,6 +102,39 @@ def tfpilot_register_event_observers() -> list[Registration[EventObserver]]:
 
 
 @hookimpl
+def tfpilot_register_routes() -> list[Registration[Any]]:
+    """Mount the webhook receiver in ``tfpilot serve`` (tfpilot-web) at ``/hooks/github``.
+
+    Only when ``[plugins.github]`` has a ``webhook_secret``: without one nothing could be
+    verified, so nothing is mounted (the factory returns ``None``).
+    """
+    from tfpilot_core.registrations import Registration
+
+    def routes(settings: Any, context: Any) -> Any:
+        from tfpilot_core.registrations import Routes
+
+        section = context.host.config.plugins.get(NAME) or {} if context.host else {}
+        if not section.get("webhook_secret"):
+            return None
+
+        def app(platform: Any) -> Any:
+            from tfpilot_runner_github.webhook import create_webhook_app
+
+            return create_webhook_app(platform)
+
+        return Routes(prefix="/hooks/github", app=app, description="GitHub webhook receiver")
+
+    return [
+        Registration(
+            name="github_webhook",
+            factory=routes,
+            description="the GitHub webhook receiver, mounted by tfpilot serve",
+            settings_section="github_webhook",
+        )
+    ]
+
+
+@hookimpl
 def tfpilot_register_commands(cli: click.Group) -> None:
     """Add ``tfpilot webhook serve``."""
     from tfpilot_runner_github.commands import webhook
