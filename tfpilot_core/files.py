@@ -9,6 +9,7 @@ writes (plans, state, lock files) are private too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -34,10 +35,9 @@ def private_dir(path: Path) -> Path:
             break
         current = current.parent
     for directory in reversed(missing):
-        try:
+        # Created concurrently: fine, its mode is set below all the same.
+        with contextlib.suppress(FileExistsError):
             directory.mkdir(mode=DIR_MODE)
-        except FileExistsError:  # created concurrently: fine, it is checked below
-            pass
         _chmod(directory, DIR_MODE)
     if path.is_dir() and path.stat().st_uid == os.getuid():
         _chmod(path, DIR_MODE)
@@ -54,7 +54,6 @@ def private_file(path: Path) -> Path:
 
 
 def _chmod(path: Path, mode: int) -> None:
-    try:
+    # Not ours: the owner's permissions decide.
+    with contextlib.suppress(PermissionError):
         os.chmod(path, mode)
-    except PermissionError:  # not ours: the caller's permissions decide
-        pass

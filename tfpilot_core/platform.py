@@ -1169,9 +1169,7 @@ class Platform:
         if yes and not env.protected:
             plan = current_plan(planned)
             if plan is not None and plan.conclusion is Conclusion.SUCCESS:
-                blocking = [
-                    f for f in planned.policy_findings if f.level is PolicyLevel.BLOCKING
-                ]
+                blocking = [f for f in planned.policy_findings if f.level is PolicyLevel.BLOCKING]
                 if blocking:
                     raise PolicyBlockedError(
                         "destroy blocked by policy: "

@@ -632,8 +632,9 @@ class PluginHost:
         """The first estimate any selected estimator gives (isolated: failures are recorded).
 
         An estimate that failed (``error`` set) gives way to a later estimator's; it is returned
-        only when no estimator succeeded, so the request records why. The request's environment may choose its own estimators (``cost_estimators`` on the
-        environment); otherwise ``[core] cost_estimators`` (``None``: every installed one).
+        only when no estimator succeeded, so the request records why. The request's environment
+        may choose its own estimators (``cost_estimators`` on the environment); otherwise
+        ``[core] cost_estimators`` (``None``: every installed one).
         """
         names = self.config.core.cost_estimators
         for env in self.config.core.environments:

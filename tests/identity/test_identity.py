@@ -50,7 +50,7 @@ def jwks_server(keys: _Keys) -> Iterator[dict[str, Any]]:
     state: dict[str, Any] = {"token": None, "asked": []}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path.startswith("/jwks"):
                 body = json.dumps(keys.jwks()).encode()
             elif self.path.startswith("/token"):

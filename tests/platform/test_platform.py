@@ -82,8 +82,11 @@ def test_whole_lifecycle(platform: Platform, runner: Any) -> None:
         "appr",
         request.id,
         plan_digest=destroy_plan.plan_digest,
-        overrides=[{"rule_id": f.rule_id, "reason": "decommissioned"}
-                   for f in request.policy_findings if f.level.value == "mandatory"],
+        overrides=[
+            {"rule_id": f.rule_id, "reason": "decommissioned"}
+            for f in request.policy_findings
+            if f.level.value == "mandatory"
+        ],
     )
     with pytest.raises(ForbiddenError, match="needs role admin"):
         platform.apply("appr", request.id)  # applying a destroy plan is a destroy

@@ -128,9 +128,8 @@ class GitHubActionsIdentity:
             raise ForbiddenError(
                 f"identity provider github_actions: the token has no {self.settings.actor_claim!r}"
             )
-        kept = {
-            k: claims[k] for k in ("repository", "ref", "workflow", "run_id", "sha") if k in claims
-        }
+        wanted = ("repository", "ref", "workflow", "run_id", "sha")
+        kept: dict[str, Any] = {k: claims[k] for k in wanted if k in claims}
         return Identity(actor=actor, provider="github_actions", verified=True, claims=kept)
 
 

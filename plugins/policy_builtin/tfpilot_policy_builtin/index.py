@@ -209,7 +209,7 @@ class Resource:
         """
         merged: dict[str, Any] = {}
         blocks = self.after.get("tag")
-        if _is_tag_blocks(blocks):
+        if isinstance(blocks, list) and _is_tag_blocks(blocks):
             merged.update({block["key"]: block.get("value") for block in blocks})
         for key in ("tags_all", "tags"):
             value = self.after.get(key)
