@@ -766,7 +766,6 @@ class Platform:
             request = self.get(request_id)
             with _changed_meanwhile(request_id):
                 self._plan_checks(actor, request, destroy=destroy)
-            env = self.environment(request.placement.environment)
             spec = self.catalog.get(request.placement.module)
             with tracer.start_as_current_span(
                 "tfpilot.plan", attributes={"tfpilot.request_id": request_id}
@@ -799,53 +798,68 @@ class Platform:
                         request, attempt.id, spec, result
                     )
 
-                def record(current: Request) -> None:
-                    current.policy_findings = findings
-                    current.cost = cost
-                    current.summary = summary
-
-                counts = {a.value: n for a, n in plan.counts().items()}
-                request = self._finish_attempt(
-                    request_id,
-                    attempt,
-                    Conclusion.SUCCESS,
-                    extra=record,
-                    plan_digest=digest,
-                    rendered_digest=result.rendered_digest,
-                    details={
-                        **attempt.details,
-                        "counts": counts,
-                        "findings": _findings(findings),
-                        "cost": cost.model_dump(mode="json") if cost else None,
-                    },
+                return self._conclude_plan(
+                    request_id, attempt, actor, result, plan, digest, findings, cost, summary
                 )
-                self._emit(
-                    request,
-                    "plan_succeeded",
-                    actor,
-                    {"run": attempt.id, "plan_digest": digest, "counts": counts},
-                )
-                self._emit_policy(request, actor, "plan", findings)
-                blocking = [f for f in findings if f.level is PolicyLevel.BLOCKING]
-                if blocking:
-                    self._emit(request, "policy_blocked", actor, {"findings": _findings(blocking)})
-                if cost is not None:
-                    self._emit(
-                        request,
-                        "cost_estimated",
-                        actor,
-                        cost.model_dump(mode="json", exclude={"lines"}),
-                    )
-                if not blocking:
-                    self._emit(
-                        request,
-                        "approval_required",
-                        actor,
-                        {"plan_digest": digest, "environment": env.key},
-                    )
-                return request
         finally:
             self._unlock(lock)
+
+    def _conclude_plan(
+        self,
+        request_id: str,
+        attempt: RunAttempt,
+        actor: str,
+        result: RunResult,
+        plan: Plan,
+        digest: str,
+        findings: list[PolicyFinding],
+        cost: CostEstimate | None,
+        summary: PlanSummary | None,
+    ) -> Request:
+        """Record a successful plan and its events, wherever it ran (here, or in a job)."""
+
+        def record(current: Request) -> None:
+            current.policy_findings = findings
+            current.cost = cost
+            current.summary = summary
+
+        counts = {a.value: n for a, n in plan.counts().items()}
+        request = self._finish_attempt(
+            request_id,
+            attempt,
+            Conclusion.SUCCESS,
+            extra=record,
+            plan_digest=digest,
+            rendered_digest=result.rendered_digest,
+            details={
+                **attempt.details,
+                "counts": counts,
+                "findings": _findings(findings),
+                "cost": cost.model_dump(mode="json") if cost else None,
+            },
+        )
+        self._emit(
+            request,
+            "plan_succeeded",
+            actor,
+            {"run": attempt.id, "plan_digest": digest, "counts": counts},
+        )
+        self._emit_policy(request, actor, "plan", findings)
+        blocking = [f for f in findings if f.level is PolicyLevel.BLOCKING]
+        if blocking:
+            self._emit(request, "policy_blocked", actor, {"findings": _findings(blocking)})
+        if cost is not None:
+            self._emit(
+                request, "cost_estimated", actor, cost.model_dump(mode="json", exclude={"lines"})
+            )
+        if not blocking:
+            self._emit(
+                request,
+                "approval_required",
+                actor,
+                {"plan_digest": digest, "environment": request.placement.environment},
+            )
+        return request
 
     def _after_plan(
         self, request: Request, attempt_id: str, spec: ModuleSpec, result: RunResult

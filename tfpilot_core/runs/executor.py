@@ -20,7 +20,7 @@ from opentelemetry import trace
 
 from tfpilot_core.errors import ConflictError, ForbiddenError, NotFoundError
 from tfpilot_core.lifecycle import current_approval, current_plan
-from tfpilot_core.models import Conclusion, PolicyLevel, Request, RunAttempt, RunKind, RunStatus
+from tfpilot_core.models import Conclusion, Request, RunAttempt, RunKind, RunStatus
 from tfpilot_core.registrations import Kind
 from tfpilot_core.runs.model import RunUpdate, advance, find_attempt
 
@@ -110,7 +110,6 @@ def execute_plan(
     plan_out: Path | None = None,
 ) -> Request:
     """Run a dispatched plan attempt here and record its result (as :meth:`Platform.plan`)."""
-    from tfpilot_core.platform import _findings
 
     request = platform.get(request_id)
     runner = executing_runner(platform, runner_name)
@@ -139,51 +138,9 @@ def execute_plan(
                 if plan_out is not None:
                     _write_private(plan_out, result.plan_file)
 
-            def record(current: Request) -> None:
-                current.policy_findings = findings
-                current.cost = cost
-                current.summary = summary
-
-            counts = {a.value: n for a, n in plan.counts().items()}
-            request = platform._finish_attempt(
-                request_id,
-                attempt,
-                Conclusion.SUCCESS,
-                extra=record,
-                plan_digest=digest,
-                rendered_digest=result.rendered_digest,
-                details={
-                    **attempt.details,
-                    "counts": counts,
-                    "findings": _findings(findings),
-                    "cost": cost.model_dump(mode="json") if cost else None,
-                },
+            return platform._conclude_plan(
+                request_id, attempt, actor, result, plan, digest, findings, cost, summary
             )
-            platform._emit(
-                request,
-                "plan_succeeded",
-                actor,
-                {"run": attempt.id, "plan_digest": digest, "counts": counts},
-            )
-            platform._emit_policy(request, actor, "plan", findings)
-            blocking = [f for f in findings if f.level is PolicyLevel.BLOCKING]
-            if blocking:
-                platform._emit(request, "policy_blocked", actor, {"findings": _findings(blocking)})
-            if cost is not None:
-                platform._emit(
-                    request,
-                    "cost_estimated",
-                    actor,
-                    cost.model_dump(mode="json", exclude={"lines"}),
-                )
-            if not blocking:
-                platform._emit(
-                    request,
-                    "approval_required",
-                    actor,
-                    {"plan_digest": digest, "environment": request.placement.environment},
-                )
-            return request
     finally:
         platform._unlock(lock)
 
