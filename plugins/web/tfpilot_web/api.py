@@ -17,12 +17,17 @@ from fastapi.responses import JSONResponse, Response
 from tfpilot_core.errors import NotFoundError
 from tfpilot_core.models import RequestQuery
 from tfpilot_core.rbac import Action
+from tfpilot_core.templates import TemplateRecord
 from tfpilot_web import core
 from tfpilot_web.deps import Actor, state_of
 from tfpilot_web.problems import responses
 from tfpilot_web.schemas import (
     ApproveBody,
+    AskAnswer,
+    AskBody,
+    CostReport,
     CreateRequestBody,
+    CreateTemplateBody,
     DriftItem,
     ModuleDetail,
     ModuleSummary,
@@ -30,11 +35,13 @@ from tfpilot_web.schemas import (
     RequestView,
     Timeline,
     UpdateRequestBody,
+    UpdateTemplateBody,
     WhoAmI,
 )
 
 if TYPE_CHECKING:
     from tfpilot_core.platform import Platform
+    from tfpilot_core.templates import Templates
 
 #: Statuses every read may answer.
 READ_ERRORS = responses(401, 403, 404, 422)
@@ -80,9 +87,9 @@ def build_router(platform: Platform | None = None) -> APIRouter:
 
     Mounted when present: ``platform.verify_audit`` (``/audit/verify``),
     ``platform.suggestions`` (``/suggestions``), captured logs (``tfpilot_core.logs``,
-    ``/logs``) and metrics (``tfpilot_core.metrics``, ``/api/metrics``). Not mounted yet, because
-    the core exposes no API for them at the time of writing: templates, cost reports, ask (TODO,
-    see docs/web.md).
+    ``/logs``) and metrics (``tfpilot_core.metrics``, ``/api/metrics``). Always: templates
+    (``tfpilot_core.templates``), the stored cost estimate (``tfpilot_core.cost`` renderers) and
+    ask (``tfpilot_core.ask``).
     """
     router = APIRouter(prefix="/api", tags=["api"])
 
@@ -286,6 +293,89 @@ def build_router(platform: Platform | None = None) -> APIRouter:
 
             return _jsonable(report_metrics(platform.store, since=window, by=by, visible=visible))
 
+    @router.get("/requests/{request_id}/cost", response_model=CostReport, responses=READ_ERRORS)
+    def cost(
+        request: Request,
+        request_id: str,
+        actor: Actor,
+        top: Annotated[int, Query(ge=0, le=1000, description="Resources to list.")] = 5,
+    ) -> CostReport:
+        """The cost estimate stored with the current plan: totals, delta, top resources.
+
+        Runs no estimator; 404 when the request has no estimate yet (plan it first).
+        """
+        return cost_report(core.read(_platform(request), actor, request_id), top)
+
+    @router.post("/ask", response_model=AskAnswer, responses=responses(401, 422))
+    def ask(request: Request, body: AskBody, actor: Actor) -> AskAnswer:
+        """Answer a question about requests (offline), with the query it ran.
+
+        Only requests the caller may read are counted or shown. A question that is not
+        understood is 422, naming forms that work (the CLI's exit code 3).
+        """
+        from tfpilot_core.ask import ask as answer_question
+        from tfpilot_core.errors import FieldProblem, ValidationError
+
+        answer = answer_question(_platform(request), actor, body.question)
+        if not answer.answered:
+            forms = "; ".join(repr(e) for e in answer.suggestions)
+            raise ValidationError(
+                [FieldProblem("question", "understood", f"{answer.text} {forms}")]
+            )
+        return AskAnswer.model_validate(answer.to_dict())
+
+    @router.get("/templates", response_model=list[TemplateRecord], responses=responses(401, 422))
+    def list_templates(
+        request: Request,
+        actor: Actor,
+        module: Annotated[str | None, Query(max_length=200)] = None,
+        environment: Annotated[str | None, Query(max_length=12)] = None,
+        include_retired: bool = False,
+    ) -> list[TemplateRecord]:
+        """Templates by name, each with every version (current: the last), matching the filters."""
+        return _templates(request).list(
+            module=module, environment=environment, include_retired=include_retired
+        )
+
+    @router.get(
+        "/templates/{name}", response_model=TemplateRecord, responses=responses(401, 404, 422)
+    )
+    def show_template(request: Request, name: str, actor: Actor) -> TemplateRecord:
+        """One template with every version."""
+        return _templates(request).record(name)
+
+    @router.post(
+        "/templates", status_code=201, response_model=TemplateRecord, responses=ACTION_ERRORS
+    )
+    def create_template(request: Request, body: CreateTemplateBody, actor: Actor) -> TemplateRecord:
+        """Create a template at version 1 (admins; 409 if the name is taken)."""
+        templates = _templates(request)
+        if body.environment is not None:
+            check_environment(_platform(request), body.environment)
+        fields = body.model_dump(exclude={"name"})
+        templates.create(actor, body.name, **fields)
+        return templates.record(body.name)
+
+    @router.patch("/templates/{name}", response_model=TemplateRecord, responses=ACTION_ERRORS)
+    def update_template(
+        request: Request, name: str, body: UpdateTemplateBody, actor: Actor
+    ) -> TemplateRecord:
+        """A new version with the given fields changed (admins); existing requests keep theirs."""
+        templates = _templates(request)
+        changes = body.model_dump(exclude_unset=True)
+        if changes.get("environment") is not None:
+            check_environment(_platform(request), changes["environment"])
+        for field in ("description", "defaults", "locked"):
+            if field in changes and changes[field] is None:
+                del changes[field]  # null for these means "unchanged"; only pins are removable
+        templates.update(actor, name, **changes)
+        return templates.record(name)
+
+    @router.post("/templates/{name}/retire", response_model=TemplateRecord, responses=ACTION_ERRORS)
+    def retire_template(request: Request, name: str, actor: Actor) -> TemplateRecord:
+        """Retire a template (admins): new requests cannot use it, existing ones are unchanged."""
+        return _templates(request).retire(actor, name)
+
     @router.get("/catalog", response_model=list[ModuleSummary])
     def catalog(request: Request) -> list[ModuleSummary]:
         """Every module in the catalog (public: module metadata holds no request data)."""
@@ -318,6 +408,33 @@ def build_router(platform: Platform | None = None) -> APIRouter:
         return drift_items(_platform(request), actor, limit)
 
     return router
+
+
+def _templates(request: Request) -> Templates:
+    from tfpilot_core.templates import Templates
+
+    return Templates(_platform(request))
+
+
+def cost_report(found: Any, top: int = 5) -> CostReport:
+    """The stored estimate of ``found`` through the core's renderers (404 without one)."""
+    from tfpilot_core.cost import delta_phrase, estimate_dict, render_markdown
+
+    estimate = found.cost
+    if estimate is None:
+        raise NotFoundError(
+            f"request {found.id} has no cost estimate: plan it first, with a cost estimator "
+            "installed"
+        )
+    data = estimate_dict(estimate, top=top)
+    return CostReport.model_validate(
+        {
+            **{k: v for k, v in data.items() if k in CostReport.model_fields},
+            "request_id": found.id,
+            "phrase": delta_phrase(estimate),
+            "markdown": render_markdown(estimate, top=top),
+        }
+    )
 
 
 def _has_module(name: str) -> bool:

@@ -141,3 +141,99 @@ class DriftItem(BaseModel):
     project: str
     status: str
     drift: DriftState | None = None
+
+
+# -- templates ------------------------------------------------------------------------------------
+
+#: Template names, as the core checks them (``tfpilot_core.templates.NAME_PATTERN``).
+TEMPLATE_NAME = r"^[a-z][a-z0-9-]{0,62}$"
+_INPUT_NAMES = Field(default_factory=list, max_length=200)
+
+
+class CreateTemplateBody(_Body):
+    """A new template (version 1) of a catalog module; admins only."""
+
+    name: str = Field(pattern=TEMPLATE_NAME, examples=["small-bucket"])
+    module: str = Field(min_length=1, max_length=200, examples=["sandbox/bucket"])
+    description: str = Field(default="", max_length=2000)
+    #: Pin the template to this environment (``None``: any).
+    environment: str | None = Field(default=None, min_length=1, max_length=12)
+    #: Pin the template to this project (``None``: any).
+    project: str | None = Field(default=None, min_length=1, max_length=40)
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    locked: list[str] = _INPUT_NAMES
+    #: When given, the only inputs a user may set (``None``: any unlocked input).
+    allowed_overrides: list[str] | None = Field(default=None, max_length=200)
+
+
+class UpdateTemplateBody(_Body):
+    """A new version of a template: only the fields given change (``null`` removes a pin, and
+    ``allowed_overrides: null`` allows any unlocked input). Existing requests keep theirs."""
+
+    description: str | None = Field(default=None, max_length=2000)
+    environment: str | None = Field(default=None, min_length=1, max_length=12)
+    project: str | None = Field(default=None, min_length=1, max_length=40)
+    defaults: dict[str, Any] | None = None
+    locked: list[str] | None = Field(default=None, max_length=200)
+    allowed_overrides: list[str] | None = Field(default=None, max_length=200)
+
+
+# -- cost -----------------------------------------------------------------------------------------
+
+
+class CostTopLine(BaseModel):
+    """One resource among those with the largest monthly change (money as decimal strings)."""
+
+    address: str
+    resource_type: str | None = None
+    monthly: str | None = None
+    previous: str | None = None
+    delta: str | None = None
+    unknown: bool = False
+
+
+class CostReport(BaseModel):
+    """A request's stored cost estimate (bound to its plan digest), rendered by the core.
+
+    Money is a decimal string; ``null`` means unknown (usage based, or the estimate failed),
+    never zero.
+    """
+
+    request_id: str
+    estimator: str
+    currency: str
+    plan_digest: str | None = None
+    monthly: str | None = None
+    previous: str | None = None
+    delta: str | None = None
+    error: str | None = None
+    unknown: list[str] = Field(default_factory=list)
+    compared_to: str | None = None
+    other_currencies: dict[str, str | None] = Field(default_factory=dict)
+    #: The resources with the largest change (``top`` of them), then the unknown ones.
+    top: list[CostTopLine] = Field(default_factory=list)
+    #: One line: ``+12.30 USD/month (was 10.00 USD, now 22.30 USD)``.
+    phrase: str
+    #: The Markdown rendering (as a pull-request comment shows it).
+    markdown: str
+
+
+# -- ask ------------------------------------------------------------------------------------------
+
+
+class AskBody(_Body):
+    """A question about requests, in plain words."""
+
+    question: str = Field(min_length=1, max_length=500, examples=["how many requests are in prod?"])
+
+
+class AskAnswer(BaseModel):
+    """The answer: the structured query that ran, its result and a sentence saying what it
+    found. Only requests the caller may read are counted or shown."""
+
+    question: str
+    answered: bool
+    answer: str
+    query: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    suggestions: list[str] = Field(default_factory=list)
