@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from opentelemetry import trace
 
 from tfpilot_core.errors import (
@@ -46,6 +45,7 @@ from tfpilot_core.lifecycle import (
     current_plan,
     derive_status,
 )
+from tfpilot_core.log import get_logger
 from tfpilot_core.logs.correlation import correlation_id as current_correlation_id
 from tfpilot_core.logs.correlation import current_ids, join_session
 from tfpilot_core.logs.runner import CapturingRunner
@@ -88,7 +88,8 @@ if TYPE_CHECKING:
     from tfpilot_core.query import Query, QueryResult
     from tfpilot_core.suggestions.service import Suggestions
 
-log = structlog.get_logger("tfpilot.platform")
+# The facade: importing structlog costs more than a small command; see tfpilot_core.log.
+log = get_logger("tfpilot.platform")
 tracer = trace.get_tracer("tfpilot")
 
 LOCKS = "locks"

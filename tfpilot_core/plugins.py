@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -33,6 +34,7 @@ from tfpilot_core.errors import (
     PluginFailedError,
     TfpilotError,
 )
+from tfpilot_core.log import bound, get_logger
 from tfpilot_core.registrations import (
     Kind,
     PluginContext,
@@ -88,20 +90,22 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 T = TypeVar("T")
 
 
-class _LazyLogger:
-    """structlog's logger, imported on first use.
+# Logging through the facade: hook calls log at debug level, which must not cost the import of
+# structlog (and the rich and asyncio modules it pulls in) in a CLI command that logs nothing.
+log: Any = get_logger("tfpilot.plugins")
 
-    ``tfpilot --help`` discovers plugins through this module; importing structlog (and the rich
-    and asyncio modules it pulls in) there would double the CLI's start-up time.
+
+def _structlog_bound(fields: dict[str, str]) -> AbstractContextManager[Any]:
+    """structlog's own context binding too, once something has imported structlog anyway.
+
+    tfpilot's processor merges :func:`bound`; this keeps the fields for a structlog set up
+    elsewhere (a test capturing logs, an application embedding tfpilot).
     """
+    if "structlog" not in sys.modules:
+        return nullcontext()
+    import structlog
 
-    def __getattr__(self, name: str) -> Any:
-        import structlog
-
-        return getattr(structlog.get_logger("tfpilot.plugins"), name)
-
-
-log: Any = _LazyLogger()
+    return structlog.contextvars.bound_contextvars(**fields)
 
 
 def _tracer() -> Any:
@@ -379,11 +383,10 @@ class PluginHost:
         if request_id is not None:
             attributes["tfpilot.request_id"] = request_id
             fields["request_id"] = request_id
-        import structlog
-
         with (
             _tracer().start_as_current_span(name, attributes=attributes) as span,
-            structlog.contextvars.bound_contextvars(**fields),
+            bound(**fields),
+            _structlog_bound(fields),
         ):
             yield span
 

@@ -12,8 +12,6 @@ import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
-import structlog
-
 from tfpilot_core.masking import MASK
 
 _configured_tracing = False
@@ -80,10 +78,61 @@ def _to_otel_logs(
 
 
 def setup_logging(*, fmt: str = "console", level: str = "warning") -> None:
-    """Configure structlog once: ``console`` (readable) or ``json`` lines on stderr."""
+    """Configure structlog once: ``console`` (readable) or ``json`` lines on stderr.
+
+    structlog is configured when it is first imported, not here: a command that logs nothing at
+    ``level`` then never imports it (see :mod:`tfpilot_core.log`).
+    """
+    from tfpilot_core import log
+
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.WARNING
+    log.set_threshold(numeric)
+    global _pending_logging
+    _pending_logging = (fmt, numeric)
+    if "structlog" in sys.modules:
+        _configure_structlog()
+    elif not any(isinstance(finder, _ConfigureOnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _ConfigureOnImport())
+
+
+_pending_logging: tuple[str, int] | None = None
+
+
+class _ConfigureOnImport:
+    """Import finder that configures structlog right after whoever imports it first."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != "structlog":
+            return None
+        sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec(fullname)
+        loader = spec.loader if spec is not None else None
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        original = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            original(module)
+            # The package is complete here; its submodules import normally.
+            sys.modules[fullname] = module
+            _configure_structlog()
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def _configure_structlog() -> None:
+    if _pending_logging is None:
+        return
+    import structlog
+
+    from tfpilot_core.log import merge_context
+
+    fmt, numeric = _pending_logging
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -92,6 +141,7 @@ def setup_logging(*, fmt: str = "console", level: str = "warning") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            merge_context,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _add_trace_ids,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import structlog
+from tfpilot_core.log import get_logger
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Runner, RunResult, RunSpec, Store
     from tfpilot_core.models import RunAttempt
 
-log = structlog.get_logger("tfpilot.logs")
+log = get_logger("tfpilot.logs")
 
 
 def _running_attempt(spec: RunSpec) -> RunAttempt | None:

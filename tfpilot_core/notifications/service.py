@@ -28,9 +28,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from tfpilot_core.errors import ConflictError, ForbiddenError, NotFoundError
+from tfpilot_core.log import get_logger
 from tfpilot_core.models import Event, Request, Role
 from tfpilot_core.notifications import preferences as prefs_module
 from tfpilot_core.notifications.errors import DeliveryDeferred, DeliveryRejected
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
     from tfpilot_core.notifications.settings import NotificationSettings
     from tfpilot_core.platform import Platform
 
-log = structlog.get_logger("tfpilot.notifications")
+log = get_logger("tfpilot.notifications")
 
 NAMESPACE = "outbox"
 DIGESTS = "notify_digest"

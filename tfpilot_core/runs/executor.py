@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from tfpilot_core.errors import ConflictError, ForbiddenError, NotFoundError
 from tfpilot_core.lifecycle import current_approval, current_plan
+from tfpilot_core.log import get_logger
 from tfpilot_core.models import Conclusion, Request, RunAttempt, RunKind, RunStatus
 from tfpilot_core.registrations import Kind
 from tfpilot_core.runs.model import RunUpdate, advance, find_attempt
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from tfpilot_core.interfaces import Runner
     from tfpilot_core.platform import Platform
 
-log = structlog.get_logger("tfpilot.runs")
+log = get_logger("tfpilot.runs")
 tracer = trace.get_tracer("tfpilot")
 
 #: The runner that executes inside a job unless ``--runner`` names another.

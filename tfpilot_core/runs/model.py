@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from tfpilot_core.errors import ConflictError, NotFoundError
+from tfpilot_core.log import get_logger
 from tfpilot_core.models import Conclusion, Request, RunAttempt, RunKind, RunStatus
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import RunResult
     from tfpilot_core.platform import Platform
 
-log = structlog.get_logger("tfpilot.runs")
+# The facade: importing structlog costs more than a small command; see tfpilot_core.log.
+log = get_logger("tfpilot.runs")
 
 _ORDER = {RunStatus.QUEUED: 0, RunStatus.IN_PROGRESS: 1, RunStatus.COMPLETED: 2}
 

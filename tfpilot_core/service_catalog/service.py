@@ -22,9 +22,8 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from tfpilot_core.errors import AlreadyExistsError, ConflictError, NotFoundError, TfpilotError
+from tfpilot_core.log import get_logger
 from tfpilot_core.models import RequestQuery
 
 from .models import (
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
     from tfpilot_core.models import Request
     from tfpilot_core.platform import Platform
 
-log = structlog.get_logger("tfpilot.service_catalog")
+log = get_logger("tfpilot.service_catalog")
 
 #: Keyed-record namespace of cached typical costs.
 COSTS = "catalog_costs"

@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from tfpilot_core.errors import NotFoundError, PluginError, TfpilotError, ValidationError
+from tfpilot_core.log import get_logger
 from tfpilot_core.suggestions.hookspecs import HOOK
 from tfpilot_core.suggestions.model import (
     KINDS,
@@ -48,7 +47,7 @@ if TYPE_CHECKING:
     from tfpilot_core.platform import Platform
     from tfpilot_core.plugins import PluginHost
 
-log = structlog.get_logger("tfpilot.suggestions")
+log = get_logger("tfpilot.suggestions")
 
 
 @dataclass

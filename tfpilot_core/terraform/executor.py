@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-import structlog
-
 from tfpilot_core.errors import ExternalToolError
+from tfpilot_core.log import get_logger
 from tfpilot_core.masking import scrub_text
 
 __all__ = [
@@ -55,7 +54,7 @@ _WORKER = Path(__file__).resolve().parent / "_embedded.py"
 #: Environment variables removed from the inherited environment (see the module docstring).
 _DROPPED_PREFIXES = ("TF_",)
 
-log = structlog.get_logger("tfpilot.terraform")
+log = get_logger("tfpilot.terraform")
 
 
 @dataclass(frozen=True)

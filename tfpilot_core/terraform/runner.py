@@ -42,10 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfpilot_core.errors import ConfigError, TfpilotError
+from tfpilot_core.log import get_logger
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Runner, RunResult, RunSpec
@@ -66,7 +66,7 @@ PLAN_RECORDS = 20
 #: The most log text a RunResult carries (the tail is kept: errors come last).
 LOG_LIMIT = 200_000
 
-log = structlog.get_logger("tfpilot.runner.local")
+log = get_logger("tfpilot.runner.local")
 
 
 class LocalRunnerSettings(BaseModel):

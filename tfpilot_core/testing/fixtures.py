@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tfpilot_core.config import Config, load_config
+from tfpilot_core.log import merge_context
 from tfpilot_core.plugins import LoadedPlugins, PluginHost, PluginInfo, load_plugins
 from tfpilot_core.registrations import PluginContext
 
@@ -64,7 +65,7 @@ def log_capture() -> Iterator[list[MutableMapping[str, Any]]]:
     structlog.reset_defaults()
     try:
         with structlog.testing.capture_logs(
-            processors=[structlog.contextvars.merge_contextvars]
+            processors=[structlog.contextvars.merge_contextvars, merge_context]
         ) as captured:
             yield captured
     finally:

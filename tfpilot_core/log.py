@@ -1,0 +1,98 @@
+"""A level-aware logger facade that imports structlog only when a line is actually logged.
+
+``import structlog`` costs about as much as the whole of a small CLI command (it imports rich's
+traceback renderer and asyncio), and a read-only command usually logs nothing at the default
+``warning`` level. Library code on the CLI's start-up path therefore logs through
+:func:`get_logger`: a call below the configured level returns at once; any other call imports
+structlog (which :mod:`tfpilot_core.telemetry` configures on import) and hands the call over.
+
+Fields bound with :func:`bound` live in tfpilot's own context variable, so binding them does not
+import structlog either; :func:`merge_context` is the structlog processor that adds them to
+every line.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+#: structlog's method names and the numeric level of each (``logging``'s numbers).
+_LEVELS = {
+    "debug": 10,
+    "info": 20,
+    "msg": 20,
+    "warning": 30,
+    "warn": 30,
+    "error": 40,
+    "exception": 40,
+    "critical": 50,
+    "fatal": 50,
+}
+
+# Until the application configures logging, nothing is dropped here: structlog's defaults apply.
+_threshold = 0
+_context: ContextVar[dict[str, Any] | None] = ContextVar("tfpilot_log_context", default=None)
+
+
+def set_threshold(level: int) -> None:
+    """Drop calls below ``level`` without importing structlog (called by ``setup_logging``)."""
+    global _threshold
+    _threshold = level
+
+
+@contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    """Add ``fields`` to every line logged inside the block (this thread or task only)."""
+    token = _context.set({**(_context.get() or {}), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def merge_context(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the fields of the enclosing :func:`bound` blocks."""
+    for key, value in (_context.get() or {}).items():
+        event_dict.setdefault(key, value)
+    return event_dict
+
+
+def _ignore(*_: Any, **__: Any) -> None:
+    return None
+
+
+class Logger:
+    """What :func:`get_logger` returns: structlog's bound-logger methods, imported on demand."""
+
+    __slots__ = ("_fields", "_name")
+
+    def __init__(self, name: str | None = None, fields: dict[str, Any] | None = None) -> None:
+        self._name = name
+        self._fields = fields or {}
+
+    def bind(self, **fields: Any) -> Logger:
+        """A logger that adds ``fields`` to each of its lines."""
+        return Logger(self._name, {**self._fields, **fields})
+
+    def __getattr__(self, name: str) -> Any:
+        level = _LEVELS.get(name)
+        # Once structlog is loaded there is nothing to save: let it (and whatever a test
+        # configured, such as capturing every level) decide.
+        if level is not None and level < _threshold and "structlog" not in sys.modules:
+            return _ignore
+        import structlog
+
+        logger = structlog.get_logger(self._name) if self._name else structlog.get_logger()
+        if self._fields:
+            logger = logger.bind(**self._fields)
+        return getattr(logger, name)
+
+
+def get_logger(name: str | None = None) -> Any:
+    """A logger named ``name`` that costs nothing until it logs at an enabled level."""
+    return Logger(name)
