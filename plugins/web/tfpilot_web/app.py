@@ -205,9 +205,13 @@ def create_app(
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     if plugin_routes:
         mount_plugin_routes(app, platform)
+    if settings.github_oauth is not None:
+        from tfpilot_web.oauth import build_github_login
+
+        app.include_router(build_github_login(settings.github_oauth))
     app.include_router(build_pages())
     # Added last, so outermost: the session is decoded before the identity middleware reads it.
-    app.add_middleware(IdentityMiddleware, platform=platform)
+    app.add_middleware(IdentityMiddleware, platform=platform, github=settings.github_oauth)
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(platform, settings),

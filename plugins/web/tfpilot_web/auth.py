@@ -26,6 +26,7 @@ from tfpilot_core.models import Role, utcnow
 if TYPE_CHECKING:
     from tfpilot_core.models import Record
     from tfpilot_core.platform import Platform
+    from tfpilot_web.settings import GithubOAuthSettings
 
 TOKENS = "tokens"
 TOKEN_PREFIX = "tfp_"
@@ -148,15 +149,28 @@ class TokenIdentityProvider:
 
 
 def resolve_actor(
-    platform: Platform, *, bearer: str | None = None, session: dict[str, Any] | None = None
+    platform: Platform,
+    *,
+    bearer: str | None = None,
+    session: dict[str, Any] | None = None,
+    github: GithubOAuthSettings | None = None,
 ) -> Identity | None:
     """The caller proven by a bearer token or a signed session, or ``None`` (anonymous).
 
     A session stores the id of the token that was used to log in, and is honoured only while
-    that token exists: revoking a token ends its sessions too.
+    that token exists: revoking a token ends its sessions too. A session started by GitHub login
+    stores the GitHub login instead, and is honoured only while ``github`` (the configured
+    provider) still maps that login to the same user: unmapping someone ends their sessions.
     """
     if bearer:
         return identify_token(platform.store, bearer)
+    if session and session.get("github_login") is not None:
+        login, user = session.get("github_login"), session.get("user")
+        if github is None or not isinstance(login, str) or not isinstance(user, str):
+            return None
+        if github.user_for(login) != user:
+            return None
+        return Identity(actor=user, token_id=f"github:{login}", via="session")
     if session:
         key = session.get("token_key")
         user = session.get("user")

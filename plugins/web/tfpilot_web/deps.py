@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from tfpilot_core.platform import Platform
-    from tfpilot_web.settings import WebSettings
+    from tfpilot_web.settings import GithubOAuthSettings, WebSettings
 
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
@@ -94,9 +94,12 @@ class IdentityMiddleware:
     ``request.state.actor``. Runs inside the session middleware, so signed sessions are read.
     """
 
-    def __init__(self, app: ASGIApp, platform: Platform) -> None:
+    def __init__(
+        self, app: ASGIApp, platform: Platform, github: GithubOAuthSettings | None = None
+    ) -> None:
         self.app = app
         self.platform = platform
+        self.github = github
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -108,10 +111,12 @@ class IdentityMiddleware:
                         bearer = credential.strip()
             session: dict[str, Any] | None = scope.get("session")
             identity = None
-            if bearer or (session and session.get("token_key")):
+            if bearer or (session and (session.get("token_key") or session.get("github_login"))):
                 # The store is synchronous (SQLite, S3): keep it off the event loop.
                 identity = await run_in_threadpool(
-                    resolve_actor, self.platform, bearer=bearer, session=session
+                    lambda: resolve_actor(
+                        self.platform, bearer=bearer, session=session, github=self.github
+                    )
                 )
             state = scope.setdefault("state", {})
             state["identity"] = identity

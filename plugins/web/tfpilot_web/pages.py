@@ -158,7 +158,10 @@ def build_pages() -> APIRouter:
 
     @router.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/") -> HTMLResponse:
-        return render(request, "login.html", {"next": _safe_next(next), "error": None})
+        github = state_of(request).settings.github_oauth is not None
+        return render(
+            request, "login.html", {"next": _safe_next(next), "error": None, "github": github}
+        )
 
     @router.post("/login")
     async def login(request: Request) -> Response:

@@ -5,6 +5,38 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class GithubOAuthSettings(BaseModel):
+    """``[plugins.web.github_oauth]``: log in with GitHub (an OAuth app); off when absent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: The OAuth app's client id.
+    client_id: str = Field(min_length=1, max_length=200)
+    #: The OAuth app's client secret (use ``{"$env": "..."}``).
+    client_secret: str = Field(min_length=1, max_length=500, repr=False)
+    #: Where the browser is sent to authorize (GitHub Enterprise: its own host).
+    authorize_url: str = "https://github.com/login/oauth/authorize"
+    #: Where the server exchanges the code for an access token (POST).
+    token_url: str = "https://github.com/login/oauth/access_token"
+    #: The REST API root; the login is read from ``GET {api_url}/user``.
+    api_url: str = "https://api.github.com"
+    #: Scopes asked for: none are needed to read the login.
+    scope: str = ""
+    #: GitHub login -> tfpilot user (logins compare case-insensitively, as GitHub's do). A
+    #: login not listed is refused: GitHub proves who someone is, this table says who they are.
+    users: dict[str, str] = Field(default_factory=dict)
+    #: Seconds to wait for GitHub on each call.
+    timeout: float = Field(default=10.0, gt=0, le=120)
+
+    def user_for(self, login: str) -> str | None:
+        """The tfpilot user of GitHub ``login``, or ``None`` when it is not mapped."""
+        wanted = login.casefold()
+        for github_login, user in self.users.items():
+            if github_login.casefold() == wanted:
+                return user
+        return None
+
+
 class WebSettings(BaseModel):
     """Settings of the HTTP API and web UI (section ``[plugins.web]``)."""
 
@@ -25,6 +57,8 @@ class WebSettings(BaseModel):
     slack_signing_secret: str | None = None
     #: Slack user id -> tfpilot user, for approvals clicked in Slack.
     slack_users: dict[str, str] = Field(default_factory=dict)
+    #: GitHub OAuth login (``/login/github``); off unless configured.
+    github_oauth: GithubOAuthSettings | None = None
 
     @property
     def https_only(self) -> bool:
