@@ -502,6 +502,10 @@ class PluginHost:
         the sections no installed plugin reads (a plugin uninstalled or misspelt), which callers
         warn about rather than refuse, so that a shared file can configure optional plugins.
         """
+        if not self.config.plugins:
+            # Nothing to check; asking every kind for its registrations would import every
+            # plugin's settings module, which costs a small command a good part of its time.
+            return []
         readers: dict[str, list[Registration[Any]]] = {}
         for kind in Kind:
             for _, registration in self.registrations(kind):
