@@ -194,31 +194,31 @@ def test_cost_is_the_stored_estimate_rendered_by_the_core(
 def test_ask_answers_within_the_callers_read_scope(
     client: Any, platform: Platform, tokens: dict[str, str]
 ) -> None:
-    for name in ("a", "b"):
+    from tfpilot_core.config import Grant, UserSettings
+    from tfpilot_core.models import Role
+    from tfpilot_web.auth import create_token
+
+    for name, project in (("a", "shop"), ("b", "shop"), ("c", "web")):
         platform.create(
-            "dev", module="test/bucket", environment="dev", project="shop", inputs={"name": name}
+            "dev", module="test/bucket", environment="dev", project=project, inputs={"name": name}
         )
-    asked = client.post(
-        "/api/ask",
-        json={"question": "how many requests are in dev?"},
-        headers=bearer(tokens["dev"]),
-    )
+    question = {"question": "how many requests are in dev?"}
+    asked = client.post("/api/ask", json=question, headers=bearer(tokens["dev"]))
     assert asked.status_code == 200, asked.text
     body = asked.json()
     assert body["answered"] is True and body["query"] is not None
-    assert body["answer"] == "2 requests match."
-    assert body["result"]["count"] == 2
+    assert body["answer"] == "3 requests match."
+    assert body["result"]["count"] == 3
 
-    # Scoped to the caller: the answer is the core's for that actor, not a global count.
-    from tfpilot_core.ask import ask
-
-    as_viewer = client.post(
-        "/api/ask",
-        json={"question": "how many requests are in dev?"},
-        headers=bearer(tokens["viv"]),
-    ).json()
-    expected = ask(platform, "viv", "how many requests are in dev?")
-    assert as_viewer["answer"] == expected.text
+    # A user who may read only project "shop" is answered about shop's requests only.
+    platform.config.users["shopper"] = UserSettings(
+        grants=[Grant(role=Role.VIEWER, projects=["shop"])]
+    )
+    shopper = create_token(platform, "admin", user="shopper")[0]
+    scoped = client.post("/api/ask", json=question, headers=bearer(shopper))
+    assert scoped.status_code == 200, scoped.text
+    assert scoped.json()["result"]["count"] == 2
+    assert scoped.json()["answer"] == "2 requests match."
 
     not_understood = client.post(
         "/api/ask",
