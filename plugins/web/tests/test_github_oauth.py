@@ -264,3 +264,27 @@ def test_unmapping_a_login_ends_its_sessions(platform: Platform, github: FakeGit
 def test_github_login_is_off_unless_configured(client: Any) -> None:
     assert client.get("/login/github", follow_redirects=False).status_code == 404
     assert 'id="github-login"' not in client.get("/login").text
+
+
+def test_configured_from_plugins_web_with_an_env_secret(
+    platform: Platform, register_plugin: Any, github: FakeGithub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The way an operator configures it: [plugins.web.github_oauth], the secret from $env.
+    from fastapi.testclient import TestClient
+
+    import tfpilot_web.plugin
+    from tfpilot_web import create_app
+
+    register_plugin(tfpilot_web.plugin, name="web")
+    monkeypatch.setenv("TEST_GITHUB_OAUTH_SECRET", CLIENT_SECRET)
+    oauth = _settings(github).github_oauth
+    assert oauth is not None
+    section = oauth.model_dump()
+    section["client_secret"] = {"$env": "TEST_GITHUB_OAUTH_SECRET"}
+    platform.config.plugins["web"] = {"github_oauth": section}
+    with TestClient(create_app(platform), follow_redirects=False) as client:
+        query = _start(client)
+        code = github.issue("code-6", "Dev-Person")
+        done = client.get("/login/github/callback", params={"code": code, "state": query["state"]})
+        assert done.status_code == 303, done.text
+        assert client.get("/api/whoami").json()["actor"] == "dev"
