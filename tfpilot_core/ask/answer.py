@@ -6,13 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from tfpilot_core.ask.parser import EXAMPLES, parse_question
-from tfpilot_core.query.model import Aggregate, QueryResult
+from tfpilot_core.query.model import Aggregate, Query, QueryResult
 
 if TYPE_CHECKING:
     from tfpilot_core.platform import Platform
 
 __all__ = ["Answer", "ask", "render_answer"]
+
+log = structlog.get_logger("tfpilot.ask")
 
 
 @dataclass
@@ -25,6 +29,8 @@ class Answer:
     query: dict[str, Any] | None = None
     result: QueryResult | None = None
     suggestions: list[str] = field(default_factory=list)
+    #: Who turned the question into the query: ``"parser"`` (offline) or a question model's id.
+    answered_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``tfpilot ask --json``): question, query, answer, result."""
@@ -35,6 +41,7 @@ class Answer:
             "answer": self.text,
             "result": self.result.model_dump(mode="json") if self.result else None,
             "suggestions": self.suggestions,
+            "answered_by": self.answered_by,
         }
 
 
@@ -80,21 +87,73 @@ def ask(platform: Platform, actor: str, question: str, *, now: datetime | None =
         modules = platform.catalog.names()
     except Exception:  # a broken catalog must not stop questions that need no module names
         modules = []
-    parsed = parse_question(
-        question, now=now or utcnow(), actor=actor, environments=envs, modules=modules
-    )
-    if parsed.query is None:
+    when = now or utcnow()
+    parsed = parse_question(question, now=when, actor=actor, environments=envs, modules=modules)
+    query, by = parsed.query, "parser"
+    if query is None:
+        query, by = _model_query(
+            platform, question, now=when, actor=actor, environments=[k for k, _ in envs],
+            modules=modules,
+        )  # fmt: skip
+    if query is None:
         return Answer(
             question=question,
             answered=False,
-            text=f"I cannot answer that offline ({parsed.reason}). Questions of these forms work:",
+            text=f"I cannot answer that ({parsed.reason}). Questions of these forms work:",
             suggestions=list(EXAMPLES),
         )
-    result = platform.query(actor, parsed.query)
+    result = platform.query(actor, query)
     return Answer(
         question=question,
         answered=True,
         text=render_answer(result),
-        query=parsed.query.described(),
+        query=query.described(),
         result=result,
+        answered_by=by,
     )
+
+
+def _model_query(
+    platform: Platform,
+    question: str,
+    *,
+    now: datetime,
+    actor: str,
+    environments: list[str],
+    modules: list[str],
+) -> tuple[Query | None, str]:
+    """The first query a question model (a plugin) makes of ``question`` that validates.
+
+    Whatever a model returns is data, validated into a :class:`Query` here (unknown fields and
+    bad values refused); a model that raises, times out or returns nothing valid is skipped.
+    """
+    from pydantic import ValidationError as PydanticValidationError
+
+    from tfpilot_core.ask.hookspecs import QUESTION_HOOK, extensions
+
+    try:
+        models = extensions(platform.host, QUESTION_HOOK)
+    except Exception as exc:  # a broken plugin never stops the offline answer
+        log.warning("question_models_skipped", error=type(exc).__name__)
+        return None, "parser"
+    for plugin, model in models:
+        try:
+            fields = model.to_query(
+                question, now=now, actor=actor, environments=environments, modules=modules
+            )
+        except Exception as exc:
+            log.warning("question_model_failed", plugin=plugin, error=type(exc).__name__)
+            continue
+        if fields is None:
+            continue
+        try:
+            query = (
+                Query.model_validate(fields.model_dump())
+                if isinstance(fields, Query)
+                else Query.model_validate(fields)
+            )
+        except (PydanticValidationError, TypeError, ValueError) as exc:
+            log.warning("question_model_refused", plugin=plugin, error=type(exc).__name__)
+            continue
+        return query, str(getattr(model, "id", plugin))
+    return None, "parser"

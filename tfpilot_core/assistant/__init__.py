@@ -11,6 +11,7 @@ from tfpilot_core.assistant.flow import (
     Conversation,
     Question,
     ValueProposer,
+    find_proposer,
     rank_modules,
     run_assistant,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "Question",
     "ValueProposer",
     "draft_request",
+    "find_proposer",
     "rank_modules",
     "run_assistant",
 ]

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import structlog
+
 from tfpilot_core.assistant.draft import Draft, draft_request
 from tfpilot_core.errors import FieldProblem, ValidationError
 
@@ -32,9 +34,12 @@ __all__ = [
     "Conversation",
     "Question",
     "ValueProposer",
+    "find_proposer",
     "rank_modules",
     "run_assistant",
 ]
+
+log = structlog.get_logger("tfpilot.assistant")
 
 #: How often one question is asked before the assistant gives up (answers files loop otherwise).
 MAX_ATTEMPTS = 5
@@ -312,7 +317,11 @@ class _Flow:
             default = None if item.default is None or item.sensitive else _shown(item.default)
             choices = [_shown(v) for v in item.allowed] if item.allowed is not None else None
             if self.proposer is not None and not item.sensitive:
-                proposed = self.proposer.propose(spec, name, description)
+                try:
+                    proposed = self.proposer.propose(spec, name, description)
+                except Exception as exc:  # a failing model only means no proposal
+                    log.warning("value_proposer_failed", input=name, error=type(exc).__name__)
+                    proposed = None
                 if proposed is not None:
                     refused = problems_for(name, proposed)
                     if refused:
@@ -363,6 +372,21 @@ def _masked(question: Question, answer: str) -> str:
     return MASK if question.secret and answer else answer
 
 
+def find_proposer(platform: Platform) -> ValueProposer | None:
+    """The first value proposer a plugin registers (a configured model), or ``None``."""
+    from tfpilot_core.ask.hookspecs import PROPOSER_HOOK, extensions
+
+    try:
+        found = extensions(platform.host, PROPOSER_HOOK)
+    except Exception as exc:  # no proposer is the offline flow, never a failure
+        log.warning("value_proposers_skipped", error=type(exc).__name__)
+        return None
+    for _, proposer in found:
+        if callable(getattr(proposer, "propose", None)):
+            return proposer  # type: ignore[no-any-return]
+    return None
+
+
 def run_assistant(
     platform: Platform,
     actor: str,
@@ -373,7 +397,13 @@ def run_assistant(
     project: str | None = None,
     proposer: ValueProposer | None = None,
 ) -> AssistResult:
-    """Run the conversation; the request is created only if the user confirms."""
+    """Run the conversation; the request is created only if the user confirms.
+
+    Without ``proposer``, the first one a plugin offers (``tfpilot_register_value_proposers``)
+    is used, if any; otherwise the flow is the deterministic offline one.
+    """
+    if proposer is None:
+        proposer = find_proposer(platform)
     flow = _Flow(platform, actor, conversation, proposer)
     spec = flow.module(module)
     description = next(

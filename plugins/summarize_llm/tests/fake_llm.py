@@ -10,6 +10,12 @@ every request, and answers according to :attr:`FakeLLM.mode`:
 ``invalid_json``  prose instead of JSON
 ``429`` / ``500`` an error status (429 with ``Retry-After``)
 ``hang``          no answer until the server stops
+
+A request offering ``tools`` (``tfpilot ask`` with a model) is checked like OpenAI checks it
+(every tool a ``function`` with a name and an object schema, ``tool_choice`` naming one of them:
+400 otherwise) and answered with :attr:`FakeLLM.tool_calls` (``[{"name", "arguments"}]``, the
+arguments a raw string, so malformed JSON can be sent). A ``PROPOSE:`` prompt (the assistant's
+value proposer) is answered with ``{"value": proposals[input name]}``.
 """
 
 from __future__ import annotations
@@ -52,6 +58,10 @@ class FakeLLM:
         self.mode = "good"
         #: What a suggestions prompt ("REQUEST:") is answered with.
         self.suggestions: list[dict[str, Any]] = []
+        #: The tool calls a request with ``tools`` is answered with (raw argument strings).
+        self.tool_calls: list[dict[str, str]] = []
+        #: What a ``PROPOSE:`` prompt is answered with, by input name (missing: null).
+        self.proposals: dict[str, Any] = {}
         self.bodies: list[bytes] = []
         self.headers: list[dict[str, str]] = []
         self._stop = threading.Event()
@@ -86,6 +96,11 @@ class FakeLLM:
                 if mode == "hang":
                     fake._stop.wait(60)
                     return None
+                if "tools" in request:
+                    problem = fake.check_tools(request)
+                    if problem:
+                        return self._send(400, {"error": {"message": problem}})
+                    return self._send(200, fake.tool_answer(model))
                 content = fake.answer(mode, messages)
                 return self._send(
                     200,
@@ -123,9 +138,57 @@ class FakeLLM:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def check_tools(self, request: dict[str, Any]) -> str | None:
+        """What OpenAI would refuse in the request's ``tools`` and ``tool_choice`` (or None)."""
+        names = []
+        for tool in request["tools"] if isinstance(request["tools"], list) else [None]:
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if tool.get("type") != "function" or not isinstance(function, dict):
+                return "tools must be functions"
+            if not function.get("name") or function.get("parameters", {}).get("type") != "object":
+                return "a function needs a name and an object schema"
+            names.append(function["name"])
+        choice = request.get("tool_choice")
+        if isinstance(choice, dict) and choice.get("function", {}).get("name") not in names:
+            return "tool_choice names a tool that is not offered"
+        return None
+
+    def tool_answer(self, model: str) -> dict[str, Any]:
+        """A chat completion calling :attr:`tool_calls`."""
+        return {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": f"call_{i}",
+                                "type": "function",
+                                "function": {"name": c["name"], "arguments": c["arguments"]},
+                            }
+                            for i, c in enumerate(self.tool_calls)
+                        ],
+                    },
+                    "finish_reason": "tool_calls",
+                }
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+        }
+
     def answer(self, mode: str, messages: list[dict[str, str]]) -> str:
         """The answer's content in ``mode``."""
         user = messages[-1]["content"]
+        if user.startswith("PROPOSE:\n"):
+            facts = json.loads(user.split("PROPOSE:\n", 1)[1])
+            if mode == "invalid_json":
+                return "Something nice, maybe."
+            return json.dumps({"value": self.proposals.get(facts["input"]["name"])})
         if user.startswith("REQUEST:\n"):
             json.loads(user.split("REQUEST:\n", 1)[1])  # it must be JSON, like the facts
             if mode == "invalid_json":

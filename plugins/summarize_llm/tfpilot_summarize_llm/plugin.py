@@ -70,3 +70,47 @@ def tfpilot_register_suggesters(host: PluginHost) -> list[Any]:
         if settings.suggestions:
             return [LLMSuggester(LLMSummarizer(settings, host.context.home))]
     return []
+
+
+def _settings(host: PluginHost) -> LLMSettings | None:
+    """The plugin's settings, or ``None`` when it is not configured (or configured wrongly)."""
+    from tfpilot_core.errors import ConfigError
+    from tfpilot_core.registrations import Kind
+    from tfpilot_summarize_llm.settings import LLMSettings
+
+    if SECTION not in host.config.plugins:
+        return None
+    for _, registration in host.registrations(Kind.SUMMARIZER):
+        if registration.name != NAME:
+            continue
+        try:
+            settings = host.settings_for(registration)
+        except ConfigError:
+            return None  # reported by the summariser and at start-up
+        assert isinstance(settings, LLMSettings)
+        return settings
+    return None
+
+
+@hookimpl(optionalhook=True)
+def tfpilot_register_question_models(host: PluginHost) -> list[Any]:
+    """The ``llm`` question model for ``tfpilot ask``, when ``ask = true`` (litellm not yet)."""
+    settings = _settings(host)
+    if settings is None or not settings.ask:
+        return []
+    from tfpilot_summarize_llm.ask import LLMQuestionModel
+    from tfpilot_summarize_llm.summarizer import LLMSummarizer
+
+    return [LLMQuestionModel(LLMSummarizer(settings, host.context.home))]
+
+
+@hookimpl(optionalhook=True)
+def tfpilot_register_value_proposers(host: PluginHost) -> list[Any]:
+    """The ``llm`` value proposer of the request assistant, when ``assist = true``."""
+    settings = _settings(host)
+    if settings is None or not settings.assist:
+        return []
+    from tfpilot_summarize_llm.assist import LLMValueProposer
+    from tfpilot_summarize_llm.summarizer import LLMSummarizer
+
+    return [LLMValueProposer(LLMSummarizer(settings, host.context.home))]

@@ -47,3 +47,9 @@ class LLMSettings(BaseModel):
     #: Also ask the model for suggestions (``tfpilot suggest``); each passes the same schema and
     #: policy checks as the built-in rules' before it is shown.
     suggestions: bool = False
+    #: Let the model answer ``tfpilot ask`` questions the offline parser cannot read, with the
+    #: typed query as its only tool (every tool call is validated into a Query before it runs).
+    ask: bool = False
+    #: Let the model propose input values in the request assistant (``requests new --assist``);
+    #: every proposal passes the schema and allowlist first; sensitive inputs are never sent.
+    assist: bool = False
