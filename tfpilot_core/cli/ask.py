@@ -14,8 +14,10 @@ def ask_command(question: tuple[str, ...]) -> None:
     """Answer a question about requests (offline; shows the query it ran).
 
     Examples: "how many requests are in prod?", "which prod requests drifted this week?",
-    "total monthly cost by project". Only requests you may read are counted or shown. A question
-    that is not understood exits with 3 and lists forms that work.
+    "total monthly cost by project". Only requests you may read are counted or shown. With a
+    model configured (``[plugins.summarize_llm] ask = true``), a question the offline parser
+    cannot read goes to the model, whose one tool is the typed query; the query it made is shown.
+    A question that is not understood exits with 3 and lists forms that work.
     """
     import json
 
