@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tfpilot_core.ask import ask
 from tfpilot_core.platform import Platform
@@ -239,3 +241,37 @@ def test_help_never_imports_litellm(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         seen = json.loads(result.stdout.strip().splitlines()[-1])
         assert seen["code"] in (0, None) and seen["litellm"] is False, argv
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_keys = st.sampled_from([*Query.model_fields, "sql", "where", "filter"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arguments=st.dictionaries(_keys, _json, max_size=5)
+    | _json.map(json.dumps)
+    | st.text(max_size=40)
+)
+def test_any_tool_call_is_a_valid_query_or_refused(arguments: Any) -> None:
+    """Whatever a model sends as arguments, the result is a validated Query or a refusal."""
+    from types import SimpleNamespace
+
+    from tfpilot_summarize_llm.ask import ToolCallRefused, query_from_response
+
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    message = SimpleNamespace(
+        tool_calls=[SimpleNamespace(function=SimpleNamespace(name="query", arguments=raw))]
+    )
+    try:
+        query = query_from_response(message)
+    except ToolCallRefused:
+        return
+    assert isinstance(query, Query)
+    assert set(json.loads(raw)) <= set(Query.model_fields)
