@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from tfpilot_core import parse_cache
 from tfpilot_core.errors import ConfigError, FieldProblem
 from tfpilot_core.interfaces import ModuleLocation
 
@@ -306,16 +307,24 @@ def _blocks(parsed: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]
 
 
 def _parse_tf(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot parse Terraform file: {exc}", source=str(file)) from exc
+    cache = parse_cache.path_for(text)
+    cached = parse_cache.load(cache)
+    if cached is not None:
+        return cached
     import hcl2  # imported here: parsing is the only place that needs lark and hcl2
 
     try:
-        text = file.read_text(encoding="utf-8")
         result = hcl2.loads(text)
     except Exception as exc:  # lark raises many unrelated types; all mean "broken file"
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot parse Terraform file: {detail}", source=str(file)) from exc
     if not isinstance(result, dict):
         raise ConfigError("cannot parse Terraform file", source=str(file))
+    parse_cache.store(cache, result)
     return result
 
 

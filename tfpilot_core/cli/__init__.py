@@ -193,6 +193,10 @@ def main(argv: list[str] | None = None) -> None:
     state = App(strict_plugins=strict, debug="--debug" in args)
     try:
         state.loaded = load_plugins(strict=strict, cache=True)
+        # Parsed module files are cached too (by content): `modules list` need not parse them.
+        from tfpilot_core import parse_cache
+
+        parse_cache.enable()
         register_commands(state.loaded, cli, strict=strict)
     except TfpilotError as exc:
         if state.debug:
