@@ -24,7 +24,9 @@ def utcnow() -> datetime:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, use_enum_values=False)
+    # defer_build: a model's validator is built when first used, not at import; a small command
+    # (`requests list` of an empty store) uses few of these models and paid for all of them.
+    model_config = ConfigDict(extra="forbid", frozen=False, use_enum_values=False, defer_build=True)
 
 
 class Role(enum.StrEnum):
