@@ -89,9 +89,11 @@ values = st.text(max_size=60) | st.sampled_from(["[" * 300, '{"a": ' * 50, "\x00
 
 
 @settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    # The home fixture is shared by the examples on purpose (one store, many hostile calls), and
+    # a loaded CI machine must not turn slowness into a failure: only the assertions count.
+    suppress_health_check=list(HealthCheck),
 )
 @given(
     request_id=ids,
