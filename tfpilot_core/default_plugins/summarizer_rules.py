@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from tfpilot_core.interfaces import Summarizer, SummaryContext
     from tfpilot_core.models import CostEstimate, PlanSummary, PolicyFinding, Request
     from tfpilot_core.plan import Plan, ResourceChange
-    from tfpilot_core.registrations import NoSettings, PluginContext, Registration
+    from tfpilot_core.registrations import PluginContext, Registration
 
 NAME = "rules"
 
@@ -311,7 +311,7 @@ class RulesSummarizer:
         return PlanSummary(text=text, markdown=markdown, summarizer=NAME)
 
 
-def build_summarizer(settings: NoSettings, context: PluginContext) -> Summarizer:
+def build_summarizer(settings: object, context: PluginContext) -> Summarizer:
     """The factory."""
     return RulesSummarizer()
 
