@@ -1057,21 +1057,8 @@ class Platform:
             with tracer.start_as_current_span(
                 "tfpilot.apply", attributes={"tfpilot.request_id": request_id}
             ):
-                request, attempt = self._start_attempt(
-                    request_id,
-                    RunKind.APPLY,
-                    actor,
-                    self.config.core.runner,
-                    queued=_dispatching(runner),
-                    plan_digest=plan.plan_digest,
-                    module_version=spec.version,
-                )
-                approvers = [approval.actor] if approval else []
-                self._emit(
-                    request,
-                    "apply_started",
-                    actor,
-                    {"run": attempt.id, "plan_digest": plan.plan_digest, "approvers": approvers},
+                request, attempt = self._start_applying(
+                    RunKind.APPLY, actor, request_id, plan, approval, spec, runner
                 )
                 with self._recording_failure(request, attempt, actor, "apply_failed"):
                     result = runner.apply(
@@ -1101,6 +1088,35 @@ class Platform:
         finally:
             self._unlock(lock)
 
+    def _start_applying(
+        self,
+        kind: RunKind,
+        actor: str,
+        request_id: str,
+        plan: RunAttempt,
+        approval: Approval | None,
+        spec: ModuleSpec,
+        runner: Runner,
+    ) -> tuple[Request, RunAttempt]:
+        """Start an attempt that applies ``plan`` (an apply, or a destroy) and say so."""
+        request, attempt = self._start_attempt(
+            request_id,
+            kind,
+            actor,
+            self.config.core.runner,
+            queued=_dispatching(runner),
+            plan_digest=plan.plan_digest,
+            module_version=spec.version,
+        )
+        approvers = [approval.actor] if approval else []
+        self._emit(
+            request,
+            f"{kind.value}_started",
+            actor,
+            {"run": attempt.id, "plan_digest": plan.plan_digest, "approvers": approvers},
+        )
+        return request, attempt
+
     def _apply_destroy(
         self,
         actor: str,
@@ -1117,21 +1133,8 @@ class Platform:
             before: bytes | None = self.store.get_artifact(request.id, "state.tfstate")
         except NotFoundError:
             before = None
-        request, attempt = self._start_attempt(
-            request.id,
-            RunKind.DESTROY,
-            actor,
-            self.config.core.runner,
-            queued=_dispatching(runner),
-            plan_digest=plan.plan_digest,
-            module_version=spec.version,
-        )
-        approvers = [approval.actor] if approval else []
-        self._emit(
-            request,
-            "destroy_started",
-            actor,
-            {"run": attempt.id, "plan_digest": plan.plan_digest, "approvers": approvers},
+        request, attempt = self._start_applying(
+            RunKind.DESTROY, actor, request.id, plan, approval, spec, runner
         )
         with self._recording_failure(request, attempt, actor, "destroy_failed"):
             result = runner.apply(
