@@ -53,6 +53,23 @@ def _show(request: Any) -> None:
     show_request(request)
 
 
+def _execute_attempt(
+    execute: Any,
+    request_id: str | None,
+    attempt_id: str | None,
+    dispatch_input: str | None,
+    **options: Any,
+) -> None:
+    """Run one dispatched attempt (ids from the options or the dispatch input) in its trace."""
+    from tfpilot_core.runs.executor import continued_trace
+
+    given = _dispatch_input(dispatch_input)
+    rid, aid = _ids(request_id, attempt_id, given, need_attempt=True)
+    assert aid is not None
+    with continued_trace(given.get("traceparent")):
+        _show(execute(app().platform, rid, aid, **options))
+
+
 def _common(func: Any) -> Any:
     func = click.option("--input", "dispatch_input", metavar="JSON", help=_INPUT_HELP)(func)
     func = click.option("--runner", "runner_name", default="local", help=_RUNNER_HELP)(func)
@@ -81,13 +98,16 @@ def run_plan(
     plan_out: Path | None,
 ) -> None:
     """Run a dispatched plan attempt with the local runner; record the plan and its digest."""
-    from tfpilot_core.runs.executor import continued_trace, execute_plan
+    from tfpilot_core.runs.executor import execute_plan
 
-    given = _dispatch_input(dispatch_input)
-    rid, aid = _ids(request_id, attempt_id, given, need_attempt=True)
-    assert aid is not None
-    with continued_trace(given.get("traceparent")):
-        _show(execute_plan(app().platform, rid, aid, runner_name=runner_name, plan_out=plan_out))
+    _execute_attempt(
+        execute_plan,
+        request_id,
+        attempt_id,
+        dispatch_input,
+        runner_name=runner_name,
+        plan_out=plan_out,
+    )
 
 
 @run_group.command("apply")
@@ -105,13 +125,16 @@ def run_apply(
     plan_file: Path | None,
 ) -> None:
     """Apply the approved plan for a dispatched apply attempt (digest-bound)."""
-    from tfpilot_core.runs.executor import continued_trace, execute_apply
+    from tfpilot_core.runs.executor import execute_apply
 
-    given = _dispatch_input(dispatch_input)
-    rid, aid = _ids(request_id, attempt_id, given, need_attempt=True)
-    assert aid is not None
-    with continued_trace(given.get("traceparent")):
-        _show(execute_apply(app().platform, rid, aid, runner_name=runner_name, plan_file=plan_file))
+    _execute_attempt(
+        execute_apply,
+        request_id,
+        attempt_id,
+        dispatch_input,
+        runner_name=runner_name,
+        plan_file=plan_file,
+    )
 
 
 @run_group.command("destroy")
@@ -129,14 +152,16 @@ def run_destroy(
     plan_file: Path | None,
 ) -> None:
     """Run a dispatched destroy attempt (the approved destroy plan); archive the final state."""
-    from tfpilot_core.runs.executor import continued_trace, execute_destroy
+    from tfpilot_core.runs.executor import execute_destroy
 
-    given = _dispatch_input(dispatch_input)
-    rid, aid = _ids(request_id, attempt_id, given, need_attempt=True)
-    assert aid is not None
-    with continued_trace(given.get("traceparent")):
-        platform = app().platform
-        _show(execute_destroy(platform, rid, aid, runner_name=runner_name, plan_file=plan_file))
+    _execute_attempt(
+        execute_destroy,
+        request_id,
+        attempt_id,
+        dispatch_input,
+        runner_name=runner_name,
+        plan_file=plan_file,
+    )
 
 
 @run_group.command("drift")
