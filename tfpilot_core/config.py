@@ -187,27 +187,26 @@ class Config:
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
     """``$TFPILOT_HOME``, or ``~/.tfpilot``."""
-    env = os.environ if environ is None else environ
-    return Path(env.get("TFPILOT_HOME") or Path.home() / ".tfpilot").expanduser()
+    from tfpilot_core.quick import home_dir
+
+    return Path(home_dir(os.environ if environ is None else environ))
 
 
 def find_config_file(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
-    """The configuration file to read, by the documented order; ``None`` if there is none."""
-    if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError("configuration file not found", source=str(explicit))
-        return explicit
-    if environ.get("TFPILOT_CONFIG"):
-        path = Path(environ["TFPILOT_CONFIG"]).expanduser()
-        if not path.is_file():
-            raise ConfigError(
-                "configuration file not found (from TFPILOT_CONFIG)", source=str(path)
-            )
-        return path
-    for candidate in (Path.cwd() / "tfpilot.toml", default_home(environ) / "tfpilot.toml"):
-        if candidate.is_file():
-            return candidate
-    return None
+    """The configuration file to read, by the documented order; ``None`` if there is none.
+
+    The order itself is :func:`tfpilot_core.quick.locate_config` (the CLI's quick paths use it).
+    """
+    from tfpilot_core.quick import locate_config
+
+    found, origin = locate_config(None if explicit is None else str(explicit), environ)
+    if found is None:
+        return None
+    path = Path(found)
+    if origin is not None and not path.is_file():
+        where = " (from TFPILOT_CONFIG)" if origin == "TFPILOT_CONFIG" else ""
+        raise ConfigError(f"configuration file not found{where}", source=str(path))
+    return path
 
 
 def _parse_override(value: str) -> Any:

@@ -197,6 +197,10 @@ def main(argv: list[str] | None = None) -> None:
         from tfpilot_core import parse_cache
 
         parse_cache.enable()
+        # So are validated configurations and catalog listings, for the quick read paths.
+        from tfpilot_core import quick
+
+        quick.enable()
         register_commands(state.loaded, cli, strict=strict)
     except TfpilotError as exc:
         if state.debug:

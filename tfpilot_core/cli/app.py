@@ -66,6 +66,10 @@ class App:
             self._host = PluginHost(self.plugins, config, context)
             # Every plugin section is checked at start, not when the plugin is first used.
             self._host.validate_settings()
+            from tfpilot_core import quick
+
+            # What was just validated lets later read commands start without pydantic.
+            quick.save(self)
         return self._host
 
     @property
@@ -137,14 +141,68 @@ def emit(data: Any, render: Callable[[], None] | None = None) -> None:
         render()
 
 
-def table(headers: list[str], rows: list[list[Any]], *, title: str | None = None) -> None:
-    """A readable table on stdout (rich is imported here, not at start-up)."""
-    from rich.console import Console
-    from rich.table import Table
+def render_table(
+    headers: list[str],
+    rows: list[list[Any]],
+    *,
+    title: str | None = None,
+    width: int | None = None,
+    bold: bool = False,
+) -> str:
+    """The text of a table: a header row, a rule, then one line per row (cells never cut).
 
-    t = Table(title=title, show_edge=False, header_style="bold")
-    for header in headers:
-        t.add_column(header)
-    for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
-    Console(file=sys.stdout, soft_wrap=True).print(t)
+    With ``width`` (a terminal's), the widest columns are wrapped until the table fits, as far
+    as a column can narrow (8 characters); without it (output to a file or a pipe), cells are
+    never wrapped, so scripts always get whole values.
+    """
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [
+        max([len(h), *(len(line) for r in cells for line in r[i].splitlines() or [""])])
+        for i, h in enumerate(headers)
+    ]
+    if width is not None:
+        # Each column costs its width plus two spaces of padding and one separator.
+        while sum(widths) + 3 * len(widths) - 1 > width and max(widths) > 8:
+            widths[widths.index(max(widths))] -= 1
+    lines: list[str] = []
+    if title:
+        lines.append(title.center(sum(widths) + 3 * len(widths) - 1).rstrip())
+
+    def cell_lines(value: str, w: int) -> list[str]:
+        if all(len(line) <= w for line in value.splitlines()):
+            return value.splitlines() or [""]
+        import textwrap
+
+        wrapped: list[str] = []
+        for line in value.splitlines():
+            wrapped += textwrap.wrap(line, w, break_long_words=True) or [""]
+        return wrapped
+
+    head = "┃".join(f" {h.ljust(w)} " for h, w in zip(headers, widths, strict=True)).rstrip()
+    lines.append(f"\033[1m{head}\033[0m" if bold else head)
+    lines.append("╇".join("━" * (w + 2) for w in widths))
+    for row in cells:
+        split = [cell_lines(v, w) for v, w in zip(row, widths, strict=True)]
+        for n in range(max(len(part) for part in split) if split else 1):
+            line = "│".join(
+                f" {(part[n] if n < len(part) else '').ljust(w)} "
+                for part, w in zip(split, widths, strict=True)
+            )
+            lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def table(headers: list[str], rows: list[list[Any]], *, title: str | None = None) -> None:
+    """A readable table on stdout (plain text: no rich to import, so commands start fast).
+
+    On a terminal, long cells wrap to fit it and the header is bold (unless ``NO_COLOR``).
+    """
+    width = None
+    tty = sys.stdout.isatty()
+    if tty:
+        try:
+            width = os.get_terminal_size(sys.stdout.fileno()).columns
+        except (OSError, ValueError):
+            width = None
+    bold = tty and not os.environ.get("NO_COLOR")
+    click.echo(render_table(headers, rows, title=title, width=width, bold=bold))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import click
@@ -36,17 +37,27 @@ def modules_group() -> None:
 @json_option
 def modules_list() -> None:
     """Every module in the catalog."""
-    specs = app().platform.catalog.list()
-    data = [
-        {
-            "name": s.name,
-            "version": s.version,
-            "category": s.category,
-            "risk": str(s.risk),
-            "description": s.description,
-        }
-        for s in specs
-    ]
+    from tfpilot_core import quick
+
+    state = app()
+    # Unchanged modules and configuration: the listing the full path computed last time.
+    data = quick.catalog_listing(state)
+    if data is None:
+        catalog = state.platform.catalog
+        specs = catalog.list()
+        data = [
+            {
+                "name": s.name,
+                "version": s.version,
+                "category": s.category,
+                "risk": str(s.risk),
+                "description": s.description,
+            }
+            for s in specs
+        ]
+        quick.save_catalog_listing(
+            state, [os.path.abspath(catalog.location(s.name)) for s in specs], data
+        )
     emit(
         data,
         lambda: table(

@@ -309,9 +309,17 @@ def list_command(
     limit: int,
 ) -> None:
     """List requests, newest first."""
+    headers = ["id", "status", "module", "env", "author", "rev"]
+    state = app()
+    from tfpilot_core import quick
+
+    # An empty store needs neither the domain model nor pydantic (tfpilot_core.quick); a
+    # --status filter is checked against the statuses, which live in the model.
+    if status is None and quick.store_is_empty(state):
+        emit({"items": [], "next_cursor": None, "unreadable": 0}, lambda: table(headers, []))
+        return
     from tfpilot_core.models import RequestQuery
 
-    state = app()
     platform = state.platform
     page = platform.list(
         state.whoami(),
@@ -348,7 +356,7 @@ def list_command(
             ]
             for r in page.items
         ]
-        table(["id", "status", "module", "env", "author", "rev"], rows)
+        table(headers, rows)
 
     emit(data, render)
 

@@ -41,14 +41,16 @@ class EmbeddedStoreSettings(BaseModel):
 
 
 def database_path(settings: EmbeddedStoreSettings, context: PluginContext) -> Path:
-    """Where the database of these settings lives."""
-    if settings.path is None:
-        return context.home / DEFAULT_FILE_NAME
-    path = settings.path.expanduser()
-    if path.is_absolute():
-        return path
-    base = context.config_path.parent if context.config_path is not None else context.home
-    return base / path
+    """Where the database of these settings lives (the rule is :func:`quick.database_file`)."""
+    from tfpilot_core.quick import database_file
+
+    return Path(
+        database_file(
+            None if settings.path is None else str(settings.path),
+            str(context.home),
+            None if context.config_path is None else str(context.config_path),
+        )
+    )
 
 
 def build_store(settings: EmbeddedStoreSettings, context: PluginContext) -> Store:

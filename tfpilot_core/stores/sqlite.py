@@ -60,6 +60,7 @@ from tfpilot_core.errors import (
     TfpilotError,
     ValidationError,
 )
+from tfpilot_core.layout import SQLITE_SCHEMA_VERSION
 from tfpilot_core.lifecycle import DEFAULT_STALE_AFTER, STALEABLE, RequestStatus, derive_status
 from tfpilot_core.models import Event, Record, Request, RequestPage, RequestQuery, utcnow
 from tfpilot_core.stores.validation import (
@@ -74,7 +75,7 @@ from tfpilot_core.stores.validation import (
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "StoreCorruptionError"]
 
 #: The layout version written to ``PRAGMA user_version``; a newer database is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = SQLITE_SCHEMA_VERSION
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

@@ -1,0 +1,398 @@
+"""Quick paths: a few read-only CLI commands answered without the domain model.
+
+Importing pydantic costs more than the whole budget of a small command (about 55 ms, against
+about 35 ms for ``import click``), so ``requests list``, ``modules list`` and ``policy check`` first
+try to answer from plain data, and run the full path whenever they cannot give exactly its answer.
+What they read:
+
+* a **configuration snapshot**: the configuration as the full path validated it (core settings,
+  users, and each plugin's validated settings), written by the full path after a successful
+  validation and valid while nothing it depends on changed: the configuration file's path and
+  text, the ``TFPILOT_*__*`` overrides, the home directory, the working directory, tfpilot's
+  version, the loaded plugins (name, distribution, version, status) and the modification times
+  of the directories on ``sys.path`` (an install or upgrade changes them). Plugin sections
+  holding ``$env``/``$file`` references or secret-looking keys are left out of it (the quick
+  paths then take the full path), so the snapshot never holds a resolved secret;
+* the **store itself**, read-only (``store_is_empty``);
+* a **catalog listing** written by the full path, keyed by the snapshot and by the size and
+  modification time of every file and directory under each module's directory and each
+  ``modules_dir`` root.
+
+The snapshots live under ``$XDG_CACHE_HOME/tfpilot/`` (private: 0700 directory, 0600 files).
+Only the CLI turns quick paths on (:func:`enable`); ``TFPILOT_NO_CACHE=1`` turns them off. A
+quick path never raises: when in doubt it says "not handled" and the full path runs, reporting any
+error exactly as before. This module imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tfpilot_core.cli.app import App
+
+_FORMAT = 1
+_enabled = False
+#: Plugin names of the core's own registrations that quick paths know how to stand in for.
+CORE_STORE_PLUGIN = "store_embedded"
+CORE_IDENTITY_PLUGIN = "identity"
+_SECRET_WORDS = ("password", "secret", "token", "webhook", "api_key", "apikey", "private_key")
+
+
+def enable(on: bool = True) -> None:
+    """Use (and write) snapshots from now on: called by the CLI's entry point only."""
+    global _enabled
+    _enabled = on
+
+
+def enabled() -> bool:
+    """Whether quick paths are on (the CLI, and ``TFPILOT_NO_CACHE`` unset)."""
+    return _enabled and not os.environ.get("TFPILOT_NO_CACHE")
+
+
+# -- where the configuration comes from (the one implementation; config.py uses it) ------------
+
+
+def home_dir(environ: Any = None) -> str:
+    """``$TFPILOT_HOME``, or ``~/.tfpilot`` (user-expanded)."""
+    env = os.environ if environ is None else environ
+    return os.path.expanduser(env.get("TFPILOT_HOME") or os.path.join("~", ".tfpilot"))
+
+
+def locate_config(explicit: str | None, environ: Any) -> tuple[str | None, str | None]:
+    """``(path, origin)`` of the configuration file, by the documented order.
+
+    ``origin`` is ``"explicit"`` (``--config``) or ``"TFPILOT_CONFIG"`` when the path was named
+    (it may then not exist: the caller reports that); ``None`` when it was found by looking in
+    the working directory and the home directory, or when there is none (``path`` ``None``).
+    """
+    if explicit is not None:
+        return explicit, "explicit"
+    if environ.get("TFPILOT_CONFIG"):
+        return os.path.expanduser(environ["TFPILOT_CONFIG"]), "TFPILOT_CONFIG"
+    for candidate in (
+        os.path.join(os.getcwd(), "tfpilot.toml"),
+        os.path.join(home_dir(environ), "tfpilot.toml"),
+    ):
+        if os.path.isfile(candidate):
+            return candidate, None
+    return None, None
+
+
+# -- the configuration snapshot ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The configuration as the full path validated it, as plain data."""
+
+    source: str | None
+    home: str
+    #: ``CoreSettings.model_dump(mode="json")``.
+    core: dict[str, Any]
+    users: dict[str, Any]
+    #: Section name -> that plugin's validated settings (defaults applied), JSON form.
+    plugin_settings: dict[str, dict[str, Any]]
+    #: Kind value -> the plugin whose registration the configuration selects (store, identity).
+    selected: dict[str, str]
+
+    def environment(self, key: str) -> dict[str, Any]:
+        """The environment named ``key``; else the ``ConfigError`` of ``Config.environment``."""
+        for env in self.core.get("environments", []):
+            if env.get("key") == key:
+                return dict(env)
+        from tfpilot_core.errors import ConfigError
+
+        known = ", ".join(e.get("key", "") for e in self.core.get("environments", []))
+        raise ConfigError(f"unknown environment {key!r} (configured: {known})", key="environment")
+
+
+def _cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "tfpilot")
+
+
+def _key(state: App) -> list[Any] | None:
+    """What a snapshot of this invocation depends on; ``None`` when it cannot be told."""
+    from tfpilot_core import __version__
+
+    environ = os.environ
+    explicit = str(state.config_path) if state.config_path is not None else None
+    source, _ = locate_config(explicit, environ)
+    text = None
+    if source is not None:
+        try:
+            with open(source, "rb") as handle:
+                text = handle.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None  # the full path reports it
+        source = os.path.abspath(source)
+    overrides = sorted([k, v] for k, v in environ.items() if k.startswith("TFPILOT_") and "__" in k)
+    if state.loaded is None:
+        return None
+    plugins = sorted(
+        [i.name, i.distribution, i.version, i.status] for i in state.loaded.infos.values()
+    )
+    paths = []
+    for entry in sys.path:
+        try:
+            paths.append([entry, os.stat(entry or ".").st_mtime_ns])
+        except OSError:
+            paths.append([entry, None])
+    return [
+        _FORMAT,
+        __version__,
+        sys.executable,
+        source,
+        text,
+        overrides,
+        home_dir(environ),
+        os.getcwd(),
+        plugins,
+        paths,
+    ]
+
+
+def _file_for(name: str, key: list[Any]) -> str:
+    digest = zlib.crc32(json.dumps(key, sort_keys=True).encode())
+    return os.path.join(_cache_dir(), f"{name}-{digest:08x}.json")
+
+
+def _read(path: str, key: list[Any]) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    return data.get("value")
+
+
+def _write(path: str, key: list[Any], value: Any) -> None:
+    """Atomically, privately; a read-only home only costs speed."""
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"key": key, "value": value}, handle)
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):
+        pass
+
+
+def snapshot(state: App) -> Snapshot | None:
+    """The snapshot of this invocation's configuration, or ``None`` (then take the full path)."""
+    if not enabled() or state.loaded is None or state.loaded.conflicts:
+        return None
+    key = _key(state)
+    if key is None:
+        return None
+    value = _read(_file_for("config", key), key)
+    if not isinstance(value, dict):
+        return None
+    try:
+        return Snapshot(**value)
+    except TypeError:
+        return None
+
+
+def _holds_secrets(value: Any, key: str = "") -> bool:
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in ("$env", "$file"):
+            return True
+        return any(_holds_secrets(v, str(k)) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_secrets(v, key) for v in value)
+    return isinstance(value, str) and any(word in key.lower() for word in _SECRET_WORDS)
+
+
+def save(state: App) -> None:
+    """Write the snapshot after the full path validated the configuration (no-op when current).
+
+    Called from :attr:`App.host` once ``validate_settings`` passed. Computing it validates every
+    plugin's settings with defaults, which imports every settings model: that happens only when
+    the snapshot is missing or out of date.
+    """
+    if not enabled() or state.loaded is None or state.loaded.conflicts:
+        return
+    key = _key(state)
+    if key is None:
+        return
+    path = _file_for("config", key)
+    if _read(path, key) is not None:
+        return
+    from tfpilot_core.errors import TfpilotError
+    from tfpilot_core.registrations import Kind
+
+    config = state.config
+    host = state.host
+    plugin_settings: dict[str, dict[str, Any]] = {}
+    selected: dict[str, str] = {}
+    try:
+        for kind in Kind:
+            for plugin, registration in host.registrations(kind):
+                if kind is Kind.STORE and registration.name == config.core.store:
+                    selected["store"] = plugin
+                if kind is Kind.IDENTITY_PROVIDER and registration.name == config.core.identity:
+                    selected["identity_provider"] = plugin
+                section = registration.section
+                raw = config.plugins.get(section, {})
+                if section in plugin_settings or _holds_secrets(raw):
+                    continue
+                try:
+                    settings = host.settings_for(registration)
+                except TfpilotError:
+                    # A plugin nobody configured (its settings need values): the full path
+                    # reports that if a command uses it; quick paths never do.
+                    continue
+                plugin_settings[section] = settings.model_dump(mode="json")
+    except TfpilotError:
+        return  # a registration hook failed: the full path reports it when a command needs it
+    value = {
+        "source": str(config.source) if config.source else None,
+        "home": str(config.home),
+        "core": config.core.model_dump(mode="json"),
+        "users": {k: v.model_dump(mode="json") for k, v in config.users.items()},
+        "plugin_settings": plugin_settings,
+        "selected": selected,
+    }
+    _write(path, key, value)
+
+
+def hook_implementers(state: App, hook: str) -> list[str]:
+    """Names of the loaded plugins implementing ``hook`` (an extension hook, say)."""
+    if state.loaded is None:
+        return []
+    manager = state.loaded.manager
+    caller = getattr(manager.hook, hook, None)
+    if caller is None:
+        return []
+    return [manager.get_name(impl.plugin) or "" for impl in caller.get_hookimpls()]
+
+
+# -- the embedded store, read-only ---------------------------------------------------------------
+
+
+def database_file(path: str | None, home: str, config_path: str | None) -> str:
+    """Where the ``embedded`` store's database is (the one rule; ``stores.embedded`` uses it).
+
+    Default ``<home>/tfpilot.db``; a relative path is relative to the configuration file's
+    directory, or to the home directory when there is no file.
+    """
+    if path is None:
+        return os.path.join(home, "tfpilot.db")
+    path = os.path.expanduser(path)
+    if os.path.isabs(path):
+        return path
+    base = os.path.dirname(config_path) if config_path is not None else home
+    return os.path.join(base, path)
+
+
+def store_is_empty(state: App) -> bool:
+    """True only when it is certain that the configured store holds no request at all.
+
+    Certain means: the snapshot selects the core's ``embedded`` store, and its database is
+    absent or opens read-only at the layout version this tfpilot writes with no request in it.
+    """
+    snap = snapshot(state)
+    if snap is None or snap.core.get("store") != "embedded":
+        return False
+    if snap.selected.get("store") != CORE_STORE_PLUGIN:
+        return False
+    settings = snap.plugin_settings.get("embedded")
+    if settings is None:
+        return False
+    db = database_file(settings.get("path"), snap.home, snap.source)
+    if not os.path.exists(db):
+        return True
+    import sqlite3
+
+    from tfpilot_core.layout import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
+
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0)
+        try:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version != SCHEMA_VERSION:
+                return False
+            return conn.execute("SELECT 1 FROM requests LIMIT 1").fetchone() is None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+
+
+# -- the catalog listing -------------------------------------------------------------------------
+
+
+def _tree_stats(root: str, out: list[Any]) -> None:
+    """Size and modification time of ``root`` and everything under it (dot-dirs skipped)."""
+    try:
+        st = os.stat(root)
+    except OSError:
+        out.append([root, None])
+        return
+    out.append([root, st.st_mtime_ns])
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(dirnames):
+            try:
+                out.append(
+                    [os.path.join(dirpath, name), os.stat(os.path.join(dirpath, name)).st_mtime_ns]
+                )
+            except OSError:
+                out.append([os.path.join(dirpath, name), None])
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.stat(full)
+                out.append([full, st.st_size, st.st_mtime_ns])
+            except OSError:
+                out.append([full, None])
+
+
+def _listing_key(snap: Snapshot, config_key: list[Any], locations: list[str]) -> list[Any]:
+    stats: list[Any] = []
+    roots = snap.plugin_settings.get("modules_dir", {}).get("paths", [])
+    for root in roots:
+        _tree_stats(os.path.abspath(str(root)), stats)
+    for path in locations:
+        parent = os.path.dirname(path)
+        try:
+            stats.append([parent, os.stat(parent).st_mtime_ns])
+        except OSError:
+            stats.append([parent, None])
+        _tree_stats(path, stats)
+    return [config_key, locations, stats]
+
+
+def catalog_listing(state: App) -> list[dict[str, Any]] | None:
+    """The cached ``modules list`` data, if nothing it was computed from has changed."""
+    snap = snapshot(state)
+    key = _key(state) if snap is not None else None
+    if snap is None or key is None:
+        return None
+    index = _read(_file_for("catalog-index", key), key)
+    if not isinstance(index, list):
+        return None
+    listing_key = _listing_key(snap, key, [str(p) for p in index])
+    value = _read(_file_for("catalog", listing_key), listing_key)
+    return value if isinstance(value, list) else None
+
+
+def save_catalog_listing(state: App, locations: list[str], listing: list[dict[str, Any]]) -> None:
+    """Remember the ``modules list`` data computed by the full path from ``locations``."""
+    snap = snapshot(state)
+    key = _key(state) if snap is not None else None
+    if snap is None or key is None:
+        return
+    _write(_file_for("catalog-index", key), key, locations)
+    listing_key = _listing_key(snap, key, locations)
+    _write(_file_for("catalog", listing_key), listing_key, listing)
