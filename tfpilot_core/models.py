@@ -14,6 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# Re-exported: the same object as tfpilot_core.levels.PolicyLevel (imported there by code that
+# must not import pydantic).
+from tfpilot_core.levels import PolicyLevel as PolicyLevel
+
 #: The schema version written by this release. Version 1 documents are upgraded on load.
 REQUEST_SCHEMA_VERSION = 2
 
@@ -137,14 +141,6 @@ class RunAttempt(_Model):
         if self.completed_at is not None and new.completed_at != self.completed_at:
             raise ValueError(f"run {self.id}: completion time is final")
         return new
-
-
-class PolicyLevel(enum.StrEnum):
-    """How a policy finding is enforced."""
-
-    ADVISORY = "advisory"
-    MANDATORY = "mandatory"
-    BLOCKING = "blocking"
 
 
 class PolicyFinding(_Model):

@@ -16,13 +16,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tfpilot_core.models import PolicyLevel
+from tfpilot_core.levels import PolicyLevel
 
 if TYPE_CHECKING:
     from tfpilot_core.models import CostEstimate, Environment, Request
     from tfpilot_core.plan import Plan
     from tfpilot_policy_builtin.index import PlanIndex
-    from tfpilot_policy_builtin.settings import EffectiveParams
+    from tfpilot_policy_builtin.params import EffectiveParams
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,21 +5,19 @@ environment (``levels``, then the environment's ``levels``, else the rule's defa
 security-default rule cannot be switched off or made advisory by configuration; a recorded
 :class:`~tfpilot_core.models.OptOut` on the request (with its justification) makes its findings
 advisory for that request only, and the finding says who opted out and why.
+
+The decisions themselves are in :mod:`tfpilot_policy_builtin.judge` (no pydantic, shared with the
+quick ``policy check``); this class adds the settings model, the packs and the domain's
+:class:`~tfpilot_core.models.PolicyFinding`.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from tfpilot_core.errors import (
-    ConfigError,
-    DuplicateRegistrationError,
-    PluginError,
-    PluginFailedError,
-    TfpilotError,
-)
+from tfpilot_core.errors import PluginError
 from tfpilot_core.models import (
     CostEstimate,
     Environment,
@@ -28,8 +26,10 @@ from tfpilot_core.models import (
     PolicyLevel,
     Request,
 )
-from tfpilot_policy_builtin.api import Hit, PlanContext, RequestContext, Rule
-from tfpilot_policy_builtin.rules import builtin_rules
+from tfpilot_policy_builtin import judge
+from tfpilot_policy_builtin.api import Rule
+from tfpilot_policy_builtin.judge import ENGINE_NAME as ENGINE_NAME
+from tfpilot_policy_builtin.judge import Finding
 from tfpilot_policy_builtin.settings import PolicySettings
 
 if TYPE_CHECKING:
@@ -37,10 +37,9 @@ if TYPE_CHECKING:
     from tfpilot_core.plan import Plan
     from tfpilot_core.plugins import PluginHost
 
-ENGINE_NAME = "policy_builtin"
 PACK_HOOK = "tfpilot_register_policy_rules"
 #: Used by ``policy check`` when no environment is given: unprotected, defaults only.
-STANDALONE_ENVIRONMENT = Environment(key="any", slug="standalone")
+STANDALONE_ENVIRONMENT = Environment(**judge.STANDALONE)
 
 
 def collect_pack_rules(host: PluginHost, selected: Sequence[str] | None = None) -> list[Rule]:
@@ -84,52 +83,19 @@ class BuiltinPolicyEngine:
         source: str = "<defaults>",
     ) -> None:
         self.settings = settings or PolicySettings()
-        self.rules: list[Rule] = []
-        owners: dict[str, str] = {}
-        for rule in [*builtin_rules(), *pack_rules]:
-            if rule.id in owners:
-                raise DuplicateRegistrationError(
-                    f"policy rule {rule.id!r} is registered by both plugin {owners[rule.id]!r} "
-                    f"and plugin {rule.plugin!r}",
-                    plugin=rule.plugin,
-                )
-            owners[rule.id] = rule.plugin
-            self.rules.append(rule)
-        self._check_levels(source)
-
-    def _check_levels(self, source: str) -> None:
-        known = {r.id: r for r in self.rules}
-        scopes: list[tuple[str, Mapping[str, str]]] = [("levels", self.settings.levels)]
-        scopes += [
-            (f"environments.{env}.levels", over.levels)
-            for env, over in self.settings.environments.items()
-        ]
-        for where, levels in scopes:
-            for rule_id, level in levels.items():
-                key = f"plugins.{ENGINE_NAME}.{where}.{rule_id}"
-                rule = known.get(rule_id)
-                if rule is None:
-                    raise ConfigError(
-                        f"no policy rule {rule_id!r} (known: {', '.join(sorted(known))})",
-                        source=source,
-                        key=key,
-                    )
-                if rule.security_default and level in ("off", "advisory"):
-                    raise ConfigError(
-                        f"{rule_id} is a security default: configuration cannot make it "
-                        f"{level}; record an opt-out with a justification on the request instead",
-                        source=source,
-                        key=key,
-                    )
+        self.rules: list[Rule] = judge.assemble_rules(pack_rules)
+        judge.check_levels(
+            self.rules,
+            self.settings.levels,
+            {env: over.levels for env, over in self.settings.environments.items()},
+            source,
+        )
 
     # -- evaluation ---------------------------------------------------------------------------
 
     def level_of(self, rule: Rule, levels: Mapping[str, str]) -> PolicyLevel | None:
         """The level of ``rule`` under ``levels`` (``None``: the rule is off)."""
-        value = levels.get(rule.id)
-        if value is None:
-            return rule.default_level
-        return None if value == "off" else PolicyLevel(value)
+        return judge.level_of(rule, levels)
 
     def evaluate(self, subject: PolicyInput) -> list[PolicyFinding]:
         """Findings for a request (stage ``request``) or its plan (stage ``plan``)."""
@@ -161,17 +127,10 @@ class BuiltinPolicyEngine:
     ) -> list[PolicyFinding]:
         """Findings on a request's inputs, before any plan."""
         params = self.settings.effective(environment.key)
-        findings: list[PolicyFinding] = []
-        for rule in self.rules:
-            level = self.level_of(rule, params.levels)
-            if level is None:
-                continue
-            ctx = RequestContext(
-                inputs, environment, params, module, params.rule_params.get(rule.id, {})
-            )
-            hits = self._run(rule, functools.partial(rule.check_request, ctx))
-            findings += self._grade(rule, level, hits, opt_outs, "request")
-        return findings
+        found = judge.judge_request(
+            self.rules, params, inputs, environment, opt_outs, module=module
+        )
+        return [_model(f) for f in found]
 
     def evaluate_plan(
         self,
@@ -183,90 +142,11 @@ class BuiltinPolicyEngine:
         cost: CostEstimate | None = None,
     ) -> list[PolicyFinding]:
         """Findings on a parsed plan: every resource change, child modules included."""
-        from tfpilot_policy_builtin.index import PlanIndex
-
         params = self.settings.effective(environment.key)
-        index = PlanIndex(plan)
-        findings: list[PolicyFinding] = []
-        for rule in self.rules:
-            level = self.level_of(rule, params.levels)
-            if level is None:
-                continue
-            ctx = PlanContext(
-                plan,
-                index,
-                environment,
-                params,
-                params.rule_params.get(rule.id, {}),
-                request=request,
-                cost=cost,
-            )
-            hits = self._run(rule, functools.partial(rule.check_plan, ctx))
-            findings += self._grade(rule, level, hits, opt_outs, "plan")
-        return findings
-
-    @staticmethod
-    def _run(rule: Rule, check: Callable[[], Iterable[Hit]]) -> list[Hit]:
-        from tfpilot_policy_builtin.index import AttributeShapeError
-
-        hits: list[Hit] = []
-        try:
-            hits.extend(check())
-        except AttributeShapeError as exc:
-            # A valid plan with a provider shape this rule does not read: the rule cannot judge
-            # the resource, which is a finding of the rule (fail closed), not a refused plan.
-            import structlog
-
-            structlog.get_logger("tfpilot.policy").warning(
-                "policy_shape_unreadable", rule=rule.id, address=exc.address, field=exc.path
-            )
-            hits.append(Hit(exc.address, f"cannot be judged: {exc.path} {exc.reason}"))
-        except TfpilotError:
-            raise  # a malformed plan (PlanError) or a deliberate refusal: what it says
-        except Exception as exc:
-            # Fail closed, naming the plugin that contributed the rule.
-            raise PluginFailedError(
-                plugin=rule.plugin, hook=f"policy rule {rule.id}", cause=exc
-            ) from exc
-        for hit in hits:
-            if not isinstance(hit, Hit):
-                raise PluginError(
-                    f"plugin {rule.plugin!r}: rule {rule.id} returned {hit!r}, not a Hit",
-                    plugin=rule.plugin,
-                )
-        return hits
-
-    def _grade(
-        self,
-        rule: Rule,
-        level: PolicyLevel,
-        hits: Iterable[Hit],
-        opt_outs: Sequence[OptOut],
-        stage: str,
-    ) -> list[PolicyFinding]:
-        opt_out = next((o for o in opt_outs if o.rule_id == rule.id), None)
-        note = ""
-        if opt_out is not None and rule.security_default:
-            level = PolicyLevel.ADVISORY
-            note = f" (opted out by {opt_out.actor}: {opt_out.justification})"
-        seen: set[tuple[str | None, str]] = set()
-        findings = []
-        for hit in hits:
-            if (hit.address, hit.message) in seen:
-                continue
-            seen.add((hit.address, hit.message))
-            findings.append(
-                PolicyFinding(
-                    rule_id=rule.id,
-                    # A rule may grade its own hits, except where an opt-out made it advisory.
-                    level=hit.level if hit.level is not None and not note else level,
-                    message=hit.message + note,
-                    address=hit.address,
-                    engine=ENGINE_NAME,
-                    stage=stage,
-                )
-            )
-        return findings
+        found = judge.judge_plan(
+            self.rules, params, plan, environment, opt_outs, request=request, cost=cost
+        )
+        return [_model(f) for f in found]
 
     # -- the effective policy -----------------------------------------------------------------
 
@@ -296,3 +176,8 @@ class BuiltinPolicyEngine:
                 "rule_params": params.rule_params,
             }
         return result
+
+
+def _model(finding: Finding) -> PolicyFinding:
+    # Field by field: a field added to one record and not the other fails here, loudly.
+    return PolicyFinding(**{f.name: getattr(finding, f.name) for f in fields(finding)})

@@ -5,6 +5,10 @@ SARIF carries what GitHub code scanning requires (``version``, ``$schema``, ``to
 ``startLine``, plus ``partialFingerprints`` so alerts keep their identity across runs). A plan has
 no source lines, so each result points at line 1 of the plan file and names the resource address
 as its logical location.
+
+Every renderer reads findings by their fields only (``FindingLike`` in
+:mod:`tfpilot_policy_builtin.judge`), so the engine's ``PolicyFinding`` objects and the quick
+``policy check``'s plain records render to the same bytes.
 """
 
 from __future__ import annotations
@@ -12,11 +16,26 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from tfpilot_core.models import Environment, PolicyFinding
-    from tfpilot_policy_builtin.engine import BuiltinPolicyEngine
+    from tfpilot_policy_builtin.api import Rule
+    from tfpilot_policy_builtin.judge import FindingLike
+
+
+class RuleSet(Protocol):
+    """What the formats read of the engine: its rules, in order."""
+
+    @property
+    def rules(self) -> Sequence[Rule]: ...
+
+
+class Keyed(Protocol):
+    """What the formats read of the environment: its key."""
+
+    @property
+    def key(self) -> str: ...
+
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"blocking": "error", "mandatory": "warning", "advisory": "note"}
@@ -26,11 +45,11 @@ _SECURITY_SEVERITY = {"blocking": "8.0", "mandatory": "5.0", "advisory": "2.0"}
 
 def render(
     fmt: str,
-    findings: Sequence[PolicyFinding],
+    findings: Sequence[FindingLike],
     *,
-    engine: BuiltinPolicyEngine,
+    engine: RuleSet,
     plan_path: str,
-    environment: Environment,
+    environment: Keyed,
 ) -> str:
     """``findings`` in format ``fmt`` (one of text, json, sarif, junit)."""
     if fmt == "json":
@@ -42,14 +61,14 @@ def render(
     return to_text(findings)
 
 
-def _summary(findings: Sequence[PolicyFinding]) -> dict[str, int]:
+def _summary(findings: Sequence[FindingLike]) -> dict[str, int]:
     counts = {"blocking": 0, "mandatory": 0, "advisory": 0}
     for finding in findings:
         counts[finding.level.value] += 1
     return counts
 
 
-def to_text(findings: Sequence[PolicyFinding]) -> str:
+def to_text(findings: Sequence[FindingLike]) -> str:
     """One line per finding, then a summary line."""
     lines = [
         f"{f.level.value.upper():<10} {f.rule_id:<24} {f.address or '-'}: {f.message}"
@@ -64,25 +83,35 @@ def to_text(findings: Sequence[PolicyFinding]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(findings: Sequence[PolicyFinding], environment: Environment) -> str:
+def to_json(findings: Sequence[FindingLike], environment: Keyed) -> str:
     """``{"environment", "summary", "findings"}``, findings as in the ``policy_evaluated`` event."""
     return json.dumps(
         {
             "environment": environment.key,
             "summary": _summary(findings),
-            "findings": [f.model_dump(mode="json") for f in findings],
+            "findings": [finding_record(f) for f in findings],
         },
         indent=2,
     )
 
 
-def _fingerprint(finding: PolicyFinding) -> str:
+def finding_record(finding: FindingLike) -> dict[str, Any]:
+    """A finding as JSON data: what ``PolicyFinding.model_dump(mode="json")`` gives (tested)."""
+    return {
+        "rule_id": finding.rule_id,
+        "level": finding.level.value,
+        "message": finding.message,
+        "address": finding.address,
+        "engine": finding.engine,
+        "stage": finding.stage,
+    }
+
+
+def _fingerprint(finding: FindingLike) -> str:
     return hashlib.sha256(f"{finding.rule_id}|{finding.address}".encode()).hexdigest()
 
 
-def to_sarif(
-    findings: Sequence[PolicyFinding], engine: BuiltinPolicyEngine, plan_path: str
-) -> dict[str, Any]:
+def to_sarif(findings: Sequence[FindingLike], engine: RuleSet, plan_path: str) -> dict[str, Any]:
     """A SARIF 2.1.0 log with one run of tool ``tfpilot-policy``."""
     from importlib.metadata import PackageNotFoundError, version
 
@@ -153,13 +182,13 @@ def to_sarif(
     }
 
 
-def to_junit(findings: Sequence[PolicyFinding], engine: BuiltinPolicyEngine, plan_path: str) -> str:
+def to_junit(findings: Sequence[FindingLike], engine: RuleSet, plan_path: str) -> str:
     """JUnit XML: one test suite per rule; a test case per finding (blocking and mandatory
     findings fail, advisory ones pass with their message as output) and one passing case for a
     rule without findings."""
     import xml.etree.ElementTree as ET
 
-    by_rule: dict[str, list[PolicyFinding]] = {r.id: [] for r in engine.rules}
+    by_rule: dict[str, list[FindingLike]] = {r.id: [] for r in engine.rules}
     for finding in findings:
         by_rule.setdefault(finding.rule_id, []).append(finding)
     root = ET.Element("testsuites", name=f"tfpilot policy {plan_path}")

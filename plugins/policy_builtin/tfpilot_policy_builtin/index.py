@@ -55,9 +55,10 @@ class AttributeShapeError(PlanError):
 
 
 def _log() -> Any:
-    import structlog
+    # The core's facade: structlog is imported only when a line is logged at an enabled level.
+    from tfpilot_core.log import get_logger
 
-    return structlog.get_logger("tfpilot.policy")
+    return get_logger("tfpilot.policy")
 
 
 @functools.lru_cache(maxsize=4096)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from tfpilot_core.models import PolicyLevel
+from tfpilot_core.levels import PolicyLevel
 from tfpilot_policy_builtin.api import Hit, PlanContext, RequestContext, Rule
 from tfpilot_policy_builtin.index import Resource, shape_error
 

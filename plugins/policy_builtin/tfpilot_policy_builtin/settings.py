@@ -17,10 +17,12 @@ them for one environment (a list or a map replaces the default, it is not merged
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Re-exported: the compiled parameters are pydantic-free (``policy check`` builds them quickly).
+from tfpilot_policy_builtin.params import EffectiveParams as EffectiveParams
 
 LevelSetting = Literal["advisory", "mandatory", "blocking", "off"]
 
@@ -121,63 +123,4 @@ class PolicySettings(BaseModel):
 
     def effective(self, environment: str | None) -> EffectiveParams:
         """The parameters in force in ``environment`` (``None``: the defaults)."""
-        over = self.environments.get(environment or "", Overrides())
-
-        def pick(name: str) -> Any:
-            value = getattr(over, name)
-            return getattr(self, name) if value is None else value
-
-        naming_patterns = pick("naming_patterns")
-        return EffectiveParams(
-            environment=environment,
-            naming_pattern=re.compile(pick("naming_pattern")),
-            naming_patterns={k: re.compile(v) for k, v in naming_patterns.items()},
-            allowed_regions=None
-            if pick("allowed_regions") is None
-            else frozenset(pick("allowed_regions")),
-            required_tags=tuple(pick("required_tags")),
-            allowed_sizes={k: frozenset(v) for k, v in pick("allowed_sizes").items()},
-            kms_required_types=frozenset(pick("kms_required_types")),
-            levels={**self.levels, **over.levels},
-            rule_params={**self.rule_params, **over.rule_params},
-            name_inputs=tuple(self.name_inputs),
-            region_inputs=tuple(self.region_inputs),
-            tags_inputs=tuple(self.tags_inputs),
-            size_inputs=tuple(self.size_inputs),
-        )
-
-
-@dataclass(frozen=True)
-class EffectiveParams:
-    """Parameters in force in one environment, compiled for evaluation."""
-
-    environment: str | None
-    naming_pattern: re.Pattern[str]
-    naming_patterns: dict[str, re.Pattern[str]]
-    allowed_regions: frozenset[str] | None
-    required_tags: tuple[str, ...]
-    allowed_sizes: dict[str, frozenset[str]]
-    kms_required_types: frozenset[str]
-    levels: dict[str, str]
-    rule_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    name_inputs: tuple[str, ...] = ("name",)
-    region_inputs: tuple[str, ...] = ("region",)
-    tags_inputs: tuple[str, ...] = ("tags",)
-    size_inputs: tuple[str, ...] = ("size",)
-
-    def pattern_for(self, resource_type: str) -> re.Pattern[str]:
-        """The naming pattern of a resource type."""
-        return self.naming_patterns.get(resource_type, self.naming_pattern)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (``tfpilot policy show``)."""
-        return {
-            "naming_pattern": self.naming_pattern.pattern,
-            "naming_patterns": {k: v.pattern for k, v in sorted(self.naming_patterns.items())},
-            "allowed_regions": None
-            if self.allowed_regions is None
-            else sorted(self.allowed_regions),
-            "required_tags": list(self.required_tags),
-            "allowed_sizes": {k: sorted(v) for k, v in sorted(self.allowed_sizes.items())},
-            "kms_required_types": sorted(self.kms_required_types),
-        }
+        return EffectiveParams.from_settings(self.model_dump(), environment)

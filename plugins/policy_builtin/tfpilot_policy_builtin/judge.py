@@ -1,0 +1,261 @@
+"""Grading without pydantic: which rules run, at what level, and the findings they make.
+
+The one implementation of the engine's decisions, used by both entry layers:
+:class:`~tfpilot_policy_builtin.engine.BuiltinPolicyEngine` (the platform and the request flow,
+which turn each :class:`Finding` into a :class:`~tfpilot_core.models.PolicyFinding`) and the
+quick ``tfpilot policy check`` (:mod:`tfpilot_policy_builtin.quick`), which renders the records
+themselves. Levels come from the configuration (the rule's default otherwise); a security
+default cannot be made ``off`` or ``advisory`` by configuration, only by a recorded opt-out on
+the request; a provider shape a rule cannot read is a finding of that rule ("cannot be judged").
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tfpilot_core.errors import (
+    ConfigError,
+    DuplicateRegistrationError,
+    PluginError,
+    PluginFailedError,
+    TfpilotError,
+)
+from tfpilot_core.levels import PolicyLevel
+from tfpilot_policy_builtin.api import Hit, PlanContext, RequestContext, Rule
+from tfpilot_policy_builtin.rules import builtin_rules
+
+if TYPE_CHECKING:
+    from tfpilot_core.models import CostEstimate, Environment, Request
+    from tfpilot_core.plan import Plan
+    from tfpilot_policy_builtin.params import EffectiveParams
+
+ENGINE_NAME = "policy_builtin"
+#: The environment ``policy check`` judges in without ``--env``: unprotected, defaults only.
+STANDALONE: dict[str, Any] = {"key": "any", "slug": "standalone", "protected": False}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule's verdict on one subject: the fields of :class:`~tfpilot_core.models.PolicyFinding`,
+    in the same order, as a plain record."""
+
+    rule_id: str
+    level: PolicyLevel
+    message: str
+    address: str | None = None
+    engine: str = ""
+    stage: str = "plan"
+
+
+class FindingLike(Protocol):
+    """What the output formats read of a finding (a :class:`Finding` or a ``PolicyFinding``)."""
+
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def level(self) -> PolicyLevel: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def engine(self) -> str: ...
+    @property
+    def stage(self) -> str: ...
+
+
+class OptOutLike(Protocol):
+    """What grading reads of a recorded opt-out (:class:`~tfpilot_core.models.OptOut`)."""
+
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def justification(self) -> str: ...
+
+
+def assemble_rules(pack_rules: Sequence[Rule] = ()) -> list[Rule]:
+    """The built-in rules then the packs' rules; a duplicate id names both plugins."""
+    rules: list[Rule] = []
+    owners: dict[str, str] = {}
+    for rule in [*builtin_rules(), *pack_rules]:
+        if rule.id in owners:
+            raise DuplicateRegistrationError(
+                f"policy rule {rule.id!r} is registered by both plugin {owners[rule.id]!r} "
+                f"and plugin {rule.plugin!r}",
+                plugin=rule.plugin,
+            )
+        owners[rule.id] = rule.plugin
+        rules.append(rule)
+    return rules
+
+
+def check_levels(
+    rules: Sequence[Rule],
+    levels: Mapping[str, str],
+    environment_levels: Mapping[str, Mapping[str, str]],
+    source: str,
+) -> None:
+    """Refuse configured levels naming an unknown rule or lowering a security default.
+
+    ``levels`` is ``[plugins.policy_builtin] levels``; ``environment_levels`` maps each
+    environment key to its ``levels`` override.
+    """
+    known = {r.id: r for r in rules}
+    scopes: list[tuple[str, Mapping[str, str]]] = [("levels", levels)]
+    scopes += [(f"environments.{env}.levels", over) for env, over in environment_levels.items()]
+    for where, scope in scopes:
+        for rule_id, level in scope.items():
+            key = f"plugins.{ENGINE_NAME}.{where}.{rule_id}"
+            rule = known.get(rule_id)
+            if rule is None:
+                raise ConfigError(
+                    f"no policy rule {rule_id!r} (known: {', '.join(sorted(known))})",
+                    source=source,
+                    key=key,
+                )
+            if rule.security_default and level in ("off", "advisory"):
+                raise ConfigError(
+                    f"{rule_id} is a security default: configuration cannot make it "
+                    f"{level}; record an opt-out with a justification on the request instead",
+                    source=source,
+                    key=key,
+                )
+
+
+def level_of(rule: Rule, levels: Mapping[str, str]) -> PolicyLevel | None:
+    """The level of ``rule`` under ``levels`` (``None``: the rule is off)."""
+    value = levels.get(rule.id)
+    if value is None:
+        return rule.default_level
+    return None if value == "off" else PolicyLevel(value)
+
+
+def run_rule(rule: Rule, check: Callable[[], Iterable[Hit]]) -> list[Hit]:
+    """The hits of one check; fail closed (an error naming the rule's plugin) on a crash."""
+    from tfpilot_policy_builtin.index import AttributeShapeError
+
+    hits: list[Hit] = []
+    try:
+        hits.extend(check())
+    except AttributeShapeError as exc:
+        # A valid plan with a provider shape this rule does not read: the rule cannot judge
+        # the resource, which is a finding of the rule (fail closed), not a refused plan.
+        from tfpilot_core.log import get_logger
+
+        get_logger("tfpilot.policy").warning(
+            "policy_shape_unreadable", rule=rule.id, address=exc.address, field=exc.path
+        )
+        hits.append(Hit(exc.address, f"cannot be judged: {exc.path} {exc.reason}"))
+    except TfpilotError:
+        raise  # a malformed plan (PlanError) or a deliberate refusal: what it says
+    except Exception as exc:
+        # Fail closed, naming the plugin that contributed the rule.
+        raise PluginFailedError(
+            plugin=rule.plugin, hook=f"policy rule {rule.id}", cause=exc
+        ) from exc
+    for hit in hits:
+        if not isinstance(hit, Hit):
+            raise PluginError(
+                f"plugin {rule.plugin!r}: rule {rule.id} returned {hit!r}, not a Hit",
+                plugin=rule.plugin,
+            )
+    return hits
+
+
+def grade(
+    rule: Rule,
+    level: PolicyLevel,
+    hits: Iterable[Hit],
+    opt_outs: Sequence[OptOutLike],
+    stage: str,
+) -> list[Finding]:
+    """Findings of ``rule``'s hits at ``level``, duplicates dropped; a recorded opt-out makes a
+    security default's findings advisory and says who opted out and why."""
+    opt_out = next((o for o in opt_outs if o.rule_id == rule.id), None)
+    note = ""
+    if opt_out is not None and rule.security_default:
+        level = PolicyLevel.ADVISORY
+        note = f" (opted out by {opt_out.actor}: {opt_out.justification})"
+    seen: set[tuple[str | None, str]] = set()
+    findings = []
+    for hit in hits:
+        if (hit.address, hit.message) in seen:
+            continue
+        seen.add((hit.address, hit.message))
+        findings.append(
+            Finding(
+                rule_id=rule.id,
+                # A rule may grade its own hits, except where an opt-out made it advisory.
+                level=hit.level if hit.level is not None and not note else level,
+                message=hit.message + note,
+                address=hit.address,
+                engine=ENGINE_NAME,
+                stage=stage,
+            )
+        )
+    return findings
+
+
+def judge_request(
+    rules: Sequence[Rule],
+    params: EffectiveParams,
+    inputs: Mapping[str, Any],
+    environment: Environment,
+    opt_outs: Sequence[OptOutLike] = (),
+    *,
+    module: str = "",
+) -> list[Finding]:
+    """Findings on a request's inputs, before any plan."""
+    findings: list[Finding] = []
+    for rule in rules:
+        level = level_of(rule, params.levels)
+        if level is None:
+            continue
+        ctx = RequestContext(
+            inputs, environment, params, module, params.rule_params.get(rule.id, {})
+        )
+        hits = run_rule(rule, functools.partial(rule.check_request, ctx))
+        findings += grade(rule, level, hits, opt_outs, "request")
+    return findings
+
+
+def judge_plan(
+    rules: Sequence[Rule],
+    params: EffectiveParams,
+    plan: Plan,
+    environment: Environment,
+    opt_outs: Sequence[OptOutLike] = (),
+    *,
+    request: Request | None = None,
+    cost: CostEstimate | None = None,
+) -> list[Finding]:
+    """Findings on a parsed plan: every resource change, child modules included.
+
+    ``environment`` is read by the built-in rules for its ``key`` and ``protected`` only; packs'
+    rules get what the caller passed (a real ``Environment`` in the engine).
+    """
+    from tfpilot_policy_builtin.index import PlanIndex
+
+    index = PlanIndex(plan)
+    findings: list[Finding] = []
+    for rule in rules:
+        level = level_of(rule, params.levels)
+        if level is None:
+            continue
+        ctx = PlanContext(
+            plan,
+            index,
+            environment,
+            params,
+            params.rule_params.get(rule.id, {}),
+            request=request,
+            cost=cost,
+        )
+        hits = run_rule(rule, functools.partial(rule.check_plan, ctx))
+        findings += grade(rule, level, hits, opt_outs, "plan")
+    return findings
