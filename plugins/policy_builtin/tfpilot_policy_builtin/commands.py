@@ -1,8 +1,10 @@
 """``tfpilot policy``: show the effective policy, check any ``terraform show -json`` plan.
 
-``policy check`` exits with 9 (:attr:`~tfpilot_core.errors.ExitCode.POLICY`) when a finding at or
-above ``--fail-on`` is found (default ``mandatory``: outside the request flow nobody can record
-an approver's override, so a mandatory finding blocks too), 3 when the plan document is invalid.
+``policy check`` first tries the quick path (:mod:`tfpilot_policy_builtin.quick`: no pydantic,
+the same answer) and otherwise builds the engine. It exits with 9
+(:attr:`~tfpilot_core.errors.ExitCode.POLICY`) when a finding at or above ``--fail-on`` is found
+(default ``mandatory``: outside the request flow nobody can record an approver's override, so a
+mandatory finding blocks too), 3 when the plan document is invalid.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ import click
 from tfpilot_core.cli.app import app, emit, json_option
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tfpilot_policy_builtin.engine import BuiltinPolicyEngine
+    from tfpilot_policy_builtin.formats import Keyed, RuleSet
+    from tfpilot_policy_builtin.judge import FindingLike
 
 FORMATS = ("text", "json", "sarif", "junit")
 _RANK = {"advisory": 0, "mandatory": 1, "blocking": 2, "never": 3}
@@ -90,29 +96,40 @@ def policy_check(
 ) -> None:
     """Check a plan (`terraform show -json` output; `-` reads stdin) against the policy."""
     from tfpilot_core.errors import ExitCode, FieldProblem, ValidationError
-    from tfpilot_core.plan import Plan
-    from tfpilot_policy_builtin.engine import STANDALONE_ENVIRONMENT
+    from tfpilot_policy_builtin import quick
     from tfpilot_policy_builtin.formats import render
 
     state = app()
     fmt = fmt or ("json" if state.json else "text")
     try:
-        from pathlib import Path
-
-        data = sys.stdin.buffer.read() if plan_path == "-" else Path(plan_path).read_bytes()
+        if plan_path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(plan_path, "rb") as handle:
+                data = handle.read()
     except OSError as exc:
         raise ValidationError(
             [FieldProblem("PLAN.json", "file", exc.strerror or str(exc))], subject=str(plan_path)
         ) from None
-    environment = state.config.environment(env_key) if env_key else STANDALONE_ENVIRONMENT
-    engine = configured_engine()
-    plan = Plan.parse(data)
-    findings = engine.evaluate_plan(plan, environment)
-    text = render(fmt, findings, engine=engine, plan_path=str(plan_path), environment=environment)
-    if output is not None:
-        from pathlib import Path
+    # Without pydantic when the configuration snapshot allows (same answer); else the full path.
+    checked = quick.check(state, data, env_key)
+    if checked is not None:
+        findings: Sequence[FindingLike] = checked.findings
+        rules: RuleSet = checked
+        environment: Keyed = checked.environment
+    else:
+        from tfpilot_core.plan import Plan
+        from tfpilot_policy_builtin.engine import STANDALONE_ENVIRONMENT
 
-        Path(output).write_text(text)
+        environment = state.config.environment(env_key) if env_key else STANDALONE_ENVIRONMENT
+        engine = configured_engine()
+        plan = Plan.parse(data)
+        findings = engine.evaluate_plan(plan, environment)
+        rules = engine
+    text = render(fmt, findings, engine=rules, plan_path=str(plan_path), environment=environment)
+    if output is not None:
+        with open(output, "w") as handle:
+            handle.write(text)
     else:
         click.echo(text, nl=not text.endswith("\n"))
     worst = max((_RANK[f.level.value] for f in findings), default=-1)
