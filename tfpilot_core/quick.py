@@ -213,6 +213,15 @@ def _holds_secrets(value: Any, key: str = "") -> bool:
     return isinstance(value, str) and any(word in key.lower() for word in _SECRET_WORDS)
 
 
+def _json_native(value: Any) -> bool:
+    """Whether a TOML value survives a JSON round trip unchanged (TOML dates and times do not)."""
+    if isinstance(value, dict):
+        return all(_json_native(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_json_native(v) for v in value)
+    return value is None or isinstance(value, str | int | float | bool)
+
+
 def save(state: App) -> None:
     """Write the snapshot after the full path validated the configuration (no-op when current).
 
@@ -244,7 +253,9 @@ def save(state: App) -> None:
                     selected["identity_provider"] = plugin
                 section = registration.section
                 raw = config.plugins.get(section, {})
-                if section in plugin_settings or _holds_secrets(raw):
+                if section in plugin_settings or _holds_secrets(raw) or not _json_native(raw):
+                    # Never a resolved secret in the cache; and a value that JSON would turn
+                    # into something else (a TOML date) would make a quick answer differ.
                     continue
                 try:
                     settings = host.settings_for(registration)

@@ -30,94 +30,33 @@ Three rules judge the cost estimate of a plan (any estimator's: Infracost's or t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic import ValidationError as PydanticValidationError
-
-from tfpilot_core.errors import ConfigError
-from tfpilot_core.models import CostEstimate, PolicyLevel
+from tfpilot_core.levels import PolicyLevel
 from tfpilot_policy_builtin.api import Hit, PlanContext, Rule
+
+if TYPE_CHECKING:
+    from tfpilot_core.models import CostEstimate
+    from tfpilot_cost_infracost.budget_params import Threshold
+
 
 BUDGET = "cost.budget"
 UNKNOWN = "cost.unknown"
 FAILED = "cost.estimate_failed"
 _SEVERITY = {PolicyLevel.ADVISORY: 0, PolicyLevel.MANDATORY: 1, PolicyLevel.BLOCKING: 2}
 _HUNDRED = Decimal(100)
+#: Kept importable from here (their home is budget_params, which imports pydantic).
+_MOVED = ("BudgetParams", "Threshold", "Thresholds", "budget_params")
 
 
-class Threshold(BaseModel):
-    """Crossing ``above`` (strictly) gives a finding at ``level``."""
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from tfpilot_cost_infracost import budget_params as params
 
-    model_config = ConfigDict(extra="forbid")
-
-    above: Decimal
-    level: Literal["advisory", "mandatory", "blocking"]
-
-    @field_validator("above", mode="before")
-    @classmethod
-    def _decimal(cls, value: Any) -> Any:
-        # TOML floats would arrive as binary floats: read them through their shortest text.
-        if isinstance(value, float):
-            return str(value)
-        if isinstance(value, str):
-            try:
-                Decimal(value)
-            except InvalidOperation:
-                raise ValueError(f"{value!r} is not a decimal number") from None
-        return value
-
-    @field_validator("above")
-    @classmethod
-    def _finite(cls, value: Decimal) -> Decimal:
-        if not value.is_finite() or value < 0:
-            raise ValueError("must be a finite number >= 0")
-        return value
-
-
-class Thresholds(BaseModel):
-    """The thresholds of one scope; a measure left out has none (or keeps the outer scope's)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    increase: list[Threshold] | None = None
-    increase_percent: list[Threshold] | None = None
-    total: list[Threshold] | None = None
-
-
-class BudgetParams(Thresholds):
-    """``rule_params."cost.budget"``: thresholds, their currency, and per-project overrides."""
-
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    projects: dict[str, Thresholds] = Field(default_factory=dict)
-
-    def for_project(self, project: str | None) -> Thresholds:
-        """The thresholds in force for ``project`` (its own measures replace the defaults)."""
-        own = self.projects.get(project or "")
-        if own is None:
-            return self
-        return Thresholds(
-            increase=own.increase if own.increase is not None else self.increase,
-            increase_percent=own.increase_percent
-            if own.increase_percent is not None
-            else self.increase_percent,
-            total=own.total if own.total is not None else self.total,
-        )
-
-
-def budget_params(raw: Mapping[str, Any], environment: str) -> BudgetParams:
-    """Validated parameters; a :class:`ConfigError` naming the key and the rule otherwise."""
-    try:
-        return BudgetParams.model_validate(dict(raw))
-    except PydanticValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"])
-        raise ConfigError(
-            f"{problem['msg']} (budget of environment {environment})",
-            key=f'plugins.policy_builtin.rule_params."{BUDGET}".{where}',
-        ) from None
+        return getattr(params, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _money(value: Decimal, currency: str) -> str:
@@ -147,6 +86,8 @@ class BudgetRule(Rule):
         cost: CostEstimate | None = getattr(ctx, "cost", None)
         if not ctx.rule_params or cost is None or cost.error or cost.monthly is None:
             return  # nothing to judge: cost.unknown / cost.estimate_failed say so
+        from tfpilot_cost_infracost.budget_params import budget_params
+
         params = budget_params(ctx.rule_params, ctx.environment.key)
         request = getattr(ctx, "request", None)
         project = request.placement.project if request is not None else None

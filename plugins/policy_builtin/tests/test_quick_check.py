@@ -315,7 +315,7 @@ def test_a_changed_policy_section_misses_the_snapshot(tmp_path: Path) -> None:
 @pytest.mark.skipif(
     importlib.util.find_spec("tfpilot_cost_infracost") is None, reason="no policy pack installed"
 )
-def test_an_installed_policy_pack_takes_the_full_path(tmp_path: Path) -> None:
+def test_an_installed_policy_pack_is_judged_quickly_too(tmp_path: Path) -> None:
     runner = Cli(tmp_path)
     (tmp_path / "good.json").write_text(json.dumps(_fixture_plans()["good"]))
     args = ("policy", "check", str(tmp_path / "good.json"), "--format", "junit")
@@ -325,7 +325,8 @@ def test_an_installed_policy_pack_takes_the_full_path(tmp_path: Path) -> None:
     full = runner.run(*args, quick=False, plugins=plugins)
     assert quick.seen() == full.seen()
     assert 'name="cost.budget"' in quick.stdout  # the pack's rules are in force
-    assert "pydantic" in quick.heavy
+    # The pack is called directly (its module imports no pydantic until a budget is judged).
+    assert "pydantic" not in quick.heavy and "pydantic" in full.heavy
 
 
 # -- the two entry layers agree ------------------------------------------------------------------
@@ -486,3 +487,26 @@ def test_the_quick_inputs_judge_as_the_engine(
         return [finding_record(f) for f in found]
 
     assert _outcome(fast) == _outcome(slow)
+
+
+def test_a_pack_that_fails_leaves_the_answer_to_the_full_path() -> None:
+    # Called directly, a pack hook that raises is not reported by the quick path (which has no
+    # tracing host): it answers "not quick", and the full path reports the failure as always.
+    import tfpilot_policy_builtin.plugin as policy_plugin
+    from tfpilot_core import hookimpl
+    from tfpilot_core.cli.app import App
+    from tfpilot_core.plugins import load_plugins
+    from tfpilot_policy_builtin.judge import collect_pack_rules
+    from tfpilot_policy_builtin.quick import _DirectPacks, _NotQuick
+
+    class Broken:
+        @hookimpl
+        def tfpilot_register_policy_rules(self) -> list[object]:
+            raise RuntimeError("boom")
+
+    state = App()
+    state.loaded = load_plugins(
+        entry_points=False, extra=[("policy_builtin", policy_plugin), ("broken", Broken())]
+    )
+    with pytest.raises(_NotQuick):
+        collect_pack_rules(_DirectPacks(state))

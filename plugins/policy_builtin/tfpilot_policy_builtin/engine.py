@@ -29,45 +29,17 @@ from tfpilot_core.models import (
 from tfpilot_policy_builtin import judge
 from tfpilot_policy_builtin.api import Rule
 from tfpilot_policy_builtin.judge import ENGINE_NAME as ENGINE_NAME
+from tfpilot_policy_builtin.judge import PACK_HOOK as PACK_HOOK
 from tfpilot_policy_builtin.judge import Finding
+from tfpilot_policy_builtin.judge import collect_pack_rules as collect_pack_rules
 from tfpilot_policy_builtin.settings import PolicySettings
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import PolicyInput
     from tfpilot_core.plan import Plan
-    from tfpilot_core.plugins import PluginHost
 
-PACK_HOOK = "tfpilot_register_policy_rules"
 #: Used by ``policy check`` when no environment is given: unprotected, defaults only.
 STANDALONE_ENVIRONMENT = Environment(**judge.STANDALONE)
-
-
-def collect_pack_rules(host: PluginHost, selected: Sequence[str] | None = None) -> list[Rule]:
-    """Rules contributed through ``tfpilot_register_policy_rules``, each tagged with its plugin.
-
-    Called through the core's facade, so each pack is traced and a pack that raises is a
-    :class:`PluginFailedError` naming it (fail closed), never "no rules".
-    """
-    rules: list[Rule] = []
-    for plugin, result in host.call_extension(PACK_HOOK, decision=True):
-        if selected is not None and plugin not in selected:
-            continue
-        if not isinstance(result, list | tuple):
-            raise PluginError(
-                f"plugin {plugin!r}: {PACK_HOOK} must return a list of Rule objects, "
-                f"got {type(result).__name__}",
-                plugin=plugin,
-            )
-        for rule in result:
-            if not isinstance(rule, Rule) or not isinstance(rule.id, str) or not rule.id:
-                raise PluginError(
-                    f"plugin {plugin!r}: {PACK_HOOK} must return Rule objects with an id, "
-                    f"got {rule!r}",
-                    plugin=plugin,
-                )
-            rule.plugin = plugin
-            rules.append(rule)
-    return rules
 
 
 class BuiltinPolicyEngine:

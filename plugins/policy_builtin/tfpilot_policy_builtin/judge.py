@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tfpilot_policy_builtin.params import EffectiveParams
 
 ENGINE_NAME = "policy_builtin"
+PACK_HOOK = "tfpilot_register_policy_rules"
 #: The environment ``policy check`` judges in without ``--env``: unprotected, defaults only.
 STANDALONE: dict[str, Any] = {"key": "any", "slug": "standalone", "protected": False}
 
@@ -259,3 +260,32 @@ def judge_plan(
         hits = run_rule(rule, functools.partial(rule.check_plan, ctx))
         findings += grade(rule, level, hits, opt_outs, "plan")
     return findings
+
+
+def collect_pack_rules(host: Any, selected: Sequence[str] | None = None) -> list[Rule]:
+    """Rules contributed through ``tfpilot_register_policy_rules``, each tagged with its plugin.
+
+    ``host`` is the core's :class:`~tfpilot_core.plugins.PluginHost` (anything with its
+    ``call_extension``): each pack is traced, and a pack that raises is a
+    :class:`PluginFailedError` naming it (fail closed), never "no rules".
+    """
+    rules: list[Rule] = []
+    for plugin, result in host.call_extension(PACK_HOOK, decision=True):
+        if selected is not None and plugin not in selected:
+            continue
+        if not isinstance(result, list | tuple):
+            raise PluginError(
+                f"plugin {plugin!r}: {PACK_HOOK} must return a list of Rule objects, "
+                f"got {type(result).__name__}",
+                plugin=plugin,
+            )
+        for rule in result:
+            if not isinstance(rule, Rule) or not isinstance(rule.id, str) or not rule.id:
+                raise PluginError(
+                    f"plugin {plugin!r}: {PACK_HOOK} must return Rule objects with an id, "
+                    f"got {rule!r}",
+                    plugin=plugin,
+                )
+            rule.plugin = plugin
+            rules.append(rule)
+    return rules

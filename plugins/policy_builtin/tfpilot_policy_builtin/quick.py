@@ -6,7 +6,9 @@ answer, and otherwise returns ``None`` (then the full path runs, and reports any
 
 * a snapshot of this configuration exists and holds ``[plugins.policy_builtin]`` (validated, with
   defaults applied);
-* no loaded plugin implements ``tfpilot_register_policy_rules`` (packs need the plugin host);
+* every policy pack (``tfpilot_register_policy_rules``) returns its rules when called directly
+  and every rule judges the plan without raising; anything else (a pack or a rule that fails) is
+  left to the full path, which traces the calls and reports the failure as always;
 * OpenTelemetry is not set up (the full path's hook calls would be traced);
 * ``--env`` is absent or names an environment of the snapshot, and the configured levels are
   valid (a configuration error is reported by the full path).
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -35,15 +37,52 @@ PACK_HOOK = "tfpilot_register_policy_rules"
 
 @dataclass(frozen=True, slots=True)
 class EnvironmentView:
-    """An environment of the snapshot, as the built-in rules and the formats read it."""
+    """An environment of the snapshot: ``key`` and ``protected``, and every other field of
+    ``Environment`` as an attribute (packs' rules may read them)."""
 
     key: str
     protected: bool
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dump(cls, data: Mapping[str, Any]) -> EnvironmentView:
         """From ``Environment.model_dump(mode="json")`` (or :data:`judge.STANDALONE`)."""
-        return cls(key=str(data["key"]), protected=bool(data["protected"]))
+        return cls(key=str(data["key"]), protected=bool(data["protected"]), fields=dict(data))
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "fields":  # not set yet: never recurse
+            raise AttributeError(name)
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class _DirectPacks:
+    """``call_extension`` of the pack hook without the plugin host: pluggy's implementations in
+    the host's order; any exception means "not quick"."""
+
+    def __init__(self, state: App) -> None:
+        assert state.loaded is not None
+        self.manager = state.loaded.manager
+
+    def call_extension(self, hook: str, *, decision: bool = True) -> list[tuple[str, Any]]:
+        caller = getattr(self.manager.hook, hook, None)
+        if caller is None or caller.spec is None:
+            return []
+        results = []
+        for impl in reversed(caller.get_hookimpls()):
+            try:
+                found = impl.function()
+            except Exception as exc:
+                raise _NotQuick from exc
+            if found is not None:
+                results.append((impl.plugin_name, found))
+        return results
+
+
+class _NotQuick(Exception):
+    """The full path must answer."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +105,12 @@ def check(state: App, data: bytes, env_key: str | None) -> Checked | None:
 
     # From here on, errors are the full path's own (an invalid plan: the same PlanError).
     plan = Plan.parse(data)
-    # The built-in rules read an environment's key and protected flag only; no pack runs here.
-    findings = judge_plan(rules, params, plan, cast("Environment", environment))
+    try:
+        findings = judge_plan(rules, params, plan, cast("Environment", environment))
+    except Exception:
+        # A rule that fails here may be one reading more of the environment than the view
+        # holds: the full path judges again and reports whatever it finds, exactly as always.
+        return None
     return Checked(findings, rules, environment)
 
 
@@ -82,7 +125,7 @@ def _prepare(
     if snap is None:
         return None
     dump = snap.plugin_settings.get(SECTION)
-    if dump is None or quick.hook_implementers(state, PACK_HOOK):
+    if dump is None:
         return None
     from tfpilot_core.errors import TfpilotError
     from tfpilot_policy_builtin import judge
@@ -92,7 +135,8 @@ def _prepare(
         environment = EnvironmentView.from_dump(
             snap.environment(env_key) if env_key else judge.STANDALONE
         )
-        rules = judge.assemble_rules()
+        packs = judge.collect_pack_rules(_DirectPacks(state), dump.get("packs"))
+        rules = judge.assemble_rules(packs)
         judge.check_levels(
             rules,
             dump["levels"],
@@ -100,7 +144,7 @@ def _prepare(
             snap.source or "<defaults>",
         )
         params = Params.from_settings(dump, environment.key)
-    except (TfpilotError, LookupError, TypeError, ValueError, AttributeError):
+    except (_NotQuick, TfpilotError, LookupError, TypeError, ValueError, AttributeError):
         # An unknown environment, a refused level, a snapshot not shaped as expected: the full
         # path says what is wrong, exactly as it would have without a snapshot.
         return None
