@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar, Token
 from typing import Any
 
 #: structlog's method names and the numeric level of each (``logging``'s numbers).
@@ -51,6 +51,22 @@ def bound(**fields: Any) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
+
+
+def push(**fields: Any) -> Token[dict[str, Any] | None]:
+    """Like :func:`bound`, for a scope that is not one block: undo it with :func:`pop`."""
+    return _context.set({**(_context.get() or {}), **fields})
+
+
+def pop(token: Token[dict[str, Any] | None]) -> None:
+    """Undo a :func:`push` (a token of another thread or context is ignored)."""
+    with suppress(ValueError):
+        _context.reset(token)
+
+
+def fields() -> dict[str, Any]:
+    """The fields bound here now (a copy)."""
+    return dict(_context.get() or {})
 
 
 def merge_context(

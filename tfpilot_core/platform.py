@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from opentelemetry import trace
 
+from tfpilot_core import log as log_context
 from tfpilot_core.errors import (
     AlreadyExistsError,
     ConfigError,
@@ -46,10 +47,10 @@ from tfpilot_core.lifecycle import (
     derive_status,
 )
 from tfpilot_core.log import get_logger
+from tfpilot_core.logs.correlation import attempt_fields, current_ids, join_session
 from tfpilot_core.logs.correlation import correlation_id as current_correlation_id
-from tfpilot_core.logs.correlation import current_ids, join_session
 from tfpilot_core.logs.runner import CapturingRunner
-from tfpilot_core.metrics.live import record_event
+from tfpilot_core.metrics.live import LiveMetricsStore
 from tfpilot_core.models import (
     Approval,
     Conclusion,
@@ -139,6 +140,8 @@ class Platform:
         self._notifications: Notifications | None = None
         #: The trace every span, event and attempt of this session belongs to (TRACEPARENT).
         self.trace_id = join_session()
+        #: Log context of the attempt running under each held lock (see _start_attempt).
+        self._attempt_logs: dict[str, Any] = {}
 
     @classmethod
     def from_config(
@@ -165,8 +168,12 @@ class Platform:
 
     @property
     def store(self) -> Store:
-        """The configured store (traced, failing closed)."""
-        return self.host.store()
+        """The configured store (traced, failing closed); appended events are recorded live."""
+        return cast("Store", self._event_store())
+
+    def _event_store(self) -> LiveMetricsStore:
+        # The one seam of live metrics: every event stored through the platform's store.
+        return LiveMetricsStore(self.host.store())
 
     @property
     def notifications(self) -> Notifications:
@@ -265,13 +272,12 @@ class Platform:
             correlation_id=correlation_id or current_correlation_id(),
             data=dict(data or {}),
         )
-        stored = self.store.append_event(event)
+        stored = self._event_store().append_event(event, request)  # + live OTel metrics
         log.info("event", type=type_, request_id=request.id, actor=actor)
         # Routed to the outbox, not sent inline: sending waits until no lock is held and is
         # bounded by [notifications] budget_seconds (tfpilot_core.notifications.service).
         self.notifications.record(stored, request)
         self.host.observe(stored, request)
-        record_event(stored, request)  # live OTel metrics (tfpilot_core.metrics.live)
         return stored
 
     # -- locks and idempotency ----------------------------------------------------------------
@@ -305,6 +311,9 @@ class Platform:
             # Expired and taken over by someone else: theirs now, not ours to delete.
             log.warning("lock_lost", request_id=lock.key)
         finally:
+            token = self._attempt_logs.pop(lock.key, None)
+            if token is not None:
+                log_context.pop(token)
             self.notifications.release()
 
     def _idempotent(
@@ -654,15 +663,22 @@ class Platform:
                 **fields,
             )
             attempt.details.update(current_ids())  # correlation: `tfpilot trace REQ`
+            attempt.details["correlation_id"] = current_correlation_id()
             attempts.append(attempt)
             holder[:] = [attempt]
             return current
 
         request = update_request(self.store, request_id, mutate)
-        trace.get_current_span().set_attributes(  # correlation: the span names its attempt
-            {"tfpilot.attempt_id": holder[0].id, "tfpilot.revision": holder[0].revision}
+        attempt = holder[0]
+        fields = attempt_fields(
+            request_id, attempt.revision, attempt.id, attempt.details.get("correlation_id")
         )
-        return request, holder[0]
+        trace.get_current_span().set_attributes(  # correlation: the span names its attempt
+            {f"tfpilot.{k}": v for k, v in fields.items() if v is not None}
+        )
+        # Log lines carry the attempt's ids until its lock is released (_unlock).
+        self._attempt_logs[request_id] = log_context.push(**fields)
+        return request, attempt
 
     def _finish_attempt(
         self,

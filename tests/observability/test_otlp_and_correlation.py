@@ -12,9 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +19,6 @@ import pytest
 
 pytest.importorskip("opentelemetry.proto")
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
-
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from tfpilot_core.models import RunKind
 from tfpilot_core.platform import Platform
@@ -51,81 +44,6 @@ MODULE = {
 }
 
 
-class Receiver:
-    """A local OTLP/HTTP endpoint that decodes what it receives, by signal."""
-
-    def __init__(self) -> None:
-        self.received: dict[str, list[Any]] = {"traces": [], "metrics": [], "logs": []}
-        parsers = {
-            "/v1/traces": ("traces", trace_service_pb2.ExportTraceServiceRequest),
-            "/v1/metrics": ("metrics", metrics_service_pb2.ExportMetricsServiceRequest),
-            "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceRequest),
-        }
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                found = parsers.get(self.path)
-                if found is None or self.headers.get("Content-Type") != "application/x-protobuf":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                signal, message = found
-                parsed = message()
-                parsed.ParseFromString(body)  # a payload that is not protobuf fails the test
-                outer.received[signal].append(parsed)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.end_headers()
-                self.wfile.write(b"")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def spans(self) -> list[Any]:
-        return [
-            s
-            for r in self.received["traces"]
-            for rs in r.resource_spans
-            for ss in rs.scope_spans
-            for s in ss.spans
-        ]
-
-    def metric_points(self) -> dict[str, list[dict[str, str]]]:
-        found: dict[str, list[dict[str, str]]] = {}
-        for r in self.received["metrics"]:
-            for rm in r.resource_metrics:
-                for sm in rm.scope_metrics:
-                    for m in sm.metrics:
-                        points = list(m.sum.data_points) + list(m.histogram.data_points)
-                        for p in points:
-                            found.setdefault(m.name, []).append(
-                                {a.key: a.value.string_value for a in p.attributes}
-                            )
-        return found
-
-    def log_records(self) -> list[Any]:
-        return [
-            lr
-            for r in self.received["logs"]
-            for rl in r.resource_logs
-            for sl in rl.scope_logs
-            for lr in sl.log_records
-        ]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-
-
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
@@ -144,7 +62,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_one_trace_across_a_session_and_a_second_process(
-    home: Path, receiver: Receiver, span_exporter: Any
+    home: Path, receiver: Any, span_exporter: Any
 ) -> None:
     environ = {"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(home / "tfpilot.toml")}
     platform = Platform.from_config(environ=environ)

@@ -8,14 +8,20 @@ a fresh random trace id. The parent is a *remote* span context, so nothing needs
 for it and it works whether or not an OpenTelemetry SDK is installed.
 
 The correlation id of an event is that trace id (32 hex digits): the event, the run attempt
-(``details["trace_id"]``), the captured log's header and every span of the action share it.
+(``details["trace_id"]``, ``details["correlation_id"]``), the captured log's header and every
+span of the action share it. A process that runs an attempt for another one (``tfpilot run ...``
+in a GitHub Actions job) binds the dispatcher's ids with :func:`attempt_context`: its events,
+log lines and spans then carry the same correlation id and attempt id, even when no
+``traceparent`` reached it.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context, trace
@@ -23,6 +29,10 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _propagator = TraceContextTextMapPropagator()
+#: A correlation id handed over by another process (see :func:`attempt_context`).
+_bound: ContextVar[str | None] = ContextVar("tfpilot_correlation_id", default=None)
+#: The fields every log line and span of an attempt carries.
+ATTEMPT_FIELDS = ("request_id", "revision", "attempt_id", "correlation_id")
 
 
 def _from_environment(environ: Mapping[str, str]) -> SpanContext | None:
@@ -67,8 +77,40 @@ def current_ids() -> dict[str, str]:
 
 
 def correlation_id() -> str | None:
-    """The correlation id of what happens now: the current trace id, if any."""
-    return current_ids().get("trace_id")
+    """The correlation id of what happens now: the bound one, else the current trace id."""
+    return _bound.get() or current_ids().get("trace_id")
+
+
+def attempt_fields(
+    request_id: str, revision: int, attempt_id: str, correlation: str | None
+) -> dict[str, Any]:
+    """The log fields of an attempt (:data:`ATTEMPT_FIELDS`)."""
+    return {
+        "request_id": request_id,
+        "revision": revision,
+        "attempt_id": attempt_id,
+        "correlation_id": correlation or correlation_id(),
+    }
+
+
+@contextmanager
+def attempt_context(
+    request_id: str, revision: int, attempt_id: str, correlation: str | None
+) -> Iterator[dict[str, Any]]:
+    """Inside the block, events, log lines and spans carry the attempt's ids.
+
+    ``correlation`` (the dispatcher's correlation id) is used for every event stored inside the
+    block; ``None`` keeps the current trace id.
+    """
+    from tfpilot_core import log
+
+    fields = attempt_fields(request_id, revision, attempt_id, correlation)
+    token = _bound.set(fields["correlation_id"])
+    try:
+        with log.bound(**fields):
+            yield fields
+    finally:
+        _bound.reset(token)
 
 
 def traceparent() -> str | None:

@@ -8,6 +8,11 @@ Attributes are ``tfpilot.module``, ``tfpilot.environment`` and ``tfpilot.project
 run kind, outcome, event type or policy rule where it applies), never a request or run id: the
 number of series stays bounded by the catalog and the configuration.
 
+Every stored event is recorded once, where it is appended: :class:`LiveMetricsStore` wraps the
+store the platform hands out (``Platform.store``), so events written outside
+``Platform._emit`` (the notification outbox's ``notification_failed`` and dead letters, the
+GitHub webhook's records) reach the instruments too.
+
 Instruments
     ``tfpilot.events`` (counter), ``tfpilot.runs`` (counter: kind, outcome),
     ``tfpilot.run.duration`` (histogram, s: kind), ``tfpilot.lead_time`` (histogram, s),
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import metrics
 
 if TYPE_CHECKING:
+    from tfpilot_core.interfaces import Store
     from tfpilot_core.models import Event, Request
 
 _instruments: dict[str, Any] = {}
@@ -52,6 +58,36 @@ def attributes(request: Request) -> dict[str, str]:
         "tfpilot.environment": p.environment,
         "tfpilot.project": p.project,
     }
+
+
+class LiveMetricsStore:
+    """The platform's store: every event appended through it is recorded live, once.
+
+    Everything else is the wrapped store's own. ``request`` (the writer's copy, when it has one)
+    saves a read; without it the request is read back for its placement and attempts.
+    """
+
+    def __init__(self, inner: Store) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @property
+    def wrapped(self) -> Any:
+        """The store object itself (under the platform's tracing proxy)."""
+        return getattr(self._inner, "wrapped", self._inner)
+
+    def append_event(self, event: Event, request: Request | None = None) -> Event:
+        """Append ``event`` (as the store does), then record it on the live instruments."""
+        stored = self._inner.append_event(event)
+        try:
+            if request is None or request.id != stored.request_id:
+                request = self._inner.get_request(stored.request_id)
+        except Exception:  # metrics must never change what an action does
+            return stored
+        record_event(stored, request)
+        return stored
 
 
 def record_event(event: Event, request: Request) -> None:
