@@ -80,10 +80,15 @@ def _to_otel_logs(
 def setup_logging(*, fmt: str = "console", level: str = "warning") -> None:
     """Configure structlog once: ``console`` (readable) or ``json`` lines on stderr.
 
+    ``TFPILOT_LOG_FORMAT=json`` asks for JSON lines when the caller kept the default
+    (``console``): a workflow job sets it for the whole job, whatever its steps' command lines.
     structlog is configured when it is first imported, not here: a command that logs nothing at
     ``level`` then never imports it (see :mod:`tfpilot_core.log`).
     """
     from tfpilot_core import log
+
+    if fmt == "console" and os.environ.get("TFPILOT_LOG_FORMAT") == "json":
+        fmt = "json"
 
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
@@ -155,6 +160,21 @@ def _configure_structlog() -> None:
     )
 
 
+def _attempt_attributes(span: Any) -> None:
+    # Every span names the correlation id, and inside an attempt its request id, revision and
+    # attempt id (the fields bound by tfpilot_core.logs.correlation).
+    from tfpilot_core import log
+    from tfpilot_core.logs.correlation import ATTEMPT_FIELDS, correlation_id
+
+    bound = log.fields()
+    bound.setdefault("correlation_id", correlation_id())
+    existing = span.attributes or {}
+    for key in ATTEMPT_FIELDS:
+        value = bound.get(key)
+        if value is not None and f"tfpilot.{key}" not in existing:
+            span.set_attribute(f"tfpilot.{key}", value)
+
+
 def setup_tracing(*, console: bool = False) -> bool:
     """Install the OpenTelemetry SDK if anything asks for traces; returns whether it did.
 
@@ -195,6 +215,15 @@ def setup_tracing(*, console: bool = False) -> bool:
             f"unsupported exporter {exporter_name!r} (console, otlp, none)",
             key="OTEL_TRACES_EXPORTER",
         )
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class AttemptAttributes(SpanProcessor):
+        """Adds the bound attempt ids to each span as it starts."""
+
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            _attempt_attributes(span)
+
+    provider.add_span_processor(AttemptAttributes())
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _configured_tracing = True

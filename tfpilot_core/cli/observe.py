@@ -187,6 +187,10 @@ def trace_command(request_id: str) -> None:
                 "kind": attempt.kind.value,
                 "revision": attempt.revision,
                 "trace_id": trace_id,
+                "correlation_id": attempt.details.get("correlation_id") or trace_id,
+                # The workflow run that executed it (a dispatching runner), when known.
+                "run_id": attempt.external_id,
+                "run_url": attempt.url,
                 "traceparent": f"00-{trace_id}-{attempt.details.get('span_id', '0' * 16)}-01"
                 if trace_id
                 else None,
@@ -199,7 +203,11 @@ def trace_command(request_id: str) -> None:
     def render() -> None:
         for row in rows:
             line = f"{row['attempt']:<24} rev {row['revision']}  trace {row['trace_id'] or '-'}"
-            click.echo(line + (f"  {row['link']}" if row["link"] else ""))
+            if row["correlation_id"] and row["correlation_id"] != row["trace_id"]:
+                line += f"  correlation {row['correlation_id']}"
+            line += f"  {row['link']}" if row["link"] else ""
+            line += f"  run {row['run_url']}" if row["run_url"] else ""
+            click.echo(line)
         click.echo(f"event correlation ids: {', '.join(correlations) or '-'}")
         if not template:
             click.echo("(set TFPILOT_TRACE_URL, e.g. http://jaeger:16686/trace/{trace_id})")

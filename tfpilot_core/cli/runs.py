@@ -66,8 +66,30 @@ def _execute_attempt(
     given = _dispatch_input(dispatch_input)
     rid, aid = _ids(request_id, attempt_id, given, need_attempt=True)
     assert aid is not None
-    with continued_trace(given.get("traceparent")):
-        _show(execute(app().platform, rid, aid, **options))
+    platform = app().platform
+    with continued_trace(given.get("traceparent")), _attempt_ids(platform, rid, aid, given):
+        _show(execute(platform, rid, aid, **options))
+
+
+def _attempt_ids(platform: Any, rid: str, aid: str, given: dict[str, Any]) -> Any:
+    """The dispatcher's ids on this job's events, log lines and spans (its correlation id)."""
+    from tfpilot_core.logs.correlation import attempt_context
+
+    revision = given.get("revision")
+    correlation = given.get("correlation_id")
+    if not isinstance(revision, int) or not correlation:
+        from tfpilot_core.runs import find_attempt
+
+        try:  # started by hand with --attempt only: the attempt knows its ids
+            attempt = find_attempt(platform.get(rid), aid)
+        except Exception:  # the executor reports a missing request or attempt itself
+            attempt = None
+        if attempt is not None:
+            revision = attempt.revision if not isinstance(revision, int) else revision
+            correlation = correlation or attempt.details.get("correlation_id")
+    return attempt_context(
+        rid, revision if isinstance(revision, int) else 0, aid, str(correlation or "") or None
+    )
 
 
 def _common(func: Any) -> Any:

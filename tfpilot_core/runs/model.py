@@ -59,14 +59,15 @@ def dispatch_payload(
     """The one JSON input a dispatched job receives (``workflow_dispatch`` input ``request``).
 
     Request id, revision, attempt id and kind, the plan digest an apply must match, a
-    correlation id (the attempt's, so that events of both processes share it) and the W3C
+    correlation id (the attempt's: the dispatching session's trace id, so that events, log lines
+    and spans of both processes share it) and the W3C
     ``traceparent`` of the current span, so the job's spans continue the dispatcher's trace.
     """
     from opentelemetry.propagate import inject
 
     carrier: dict[str, str] = {}
     inject(carrier)
-    correlation = str(attempt.details.get("correlation_id") or attempt.id)
+    correlation = _correlation(attempt)
     return {
         "request_id": request.id,
         "revision": attempt.revision,
@@ -77,6 +78,14 @@ def dispatch_payload(
         "correlation_id": correlation,
         "traceparent": carrier.get("traceparent", ""),
     }
+
+
+def _correlation(attempt: RunAttempt) -> str:
+    # The attempt's correlation id (the trace id of the session that started it).
+    from tfpilot_core.logs.correlation import correlation_id
+
+    found = attempt.details.get("correlation_id") or attempt.details.get("trace_id")
+    return str(found or correlation_id() or attempt.id)
 
 
 def record_dispatch(
@@ -108,7 +117,7 @@ def record_dispatch(
         f"{attempt.kind.value}_dispatched",
         actor,
         {"run": attempt.id, "external_id": result.external_id, "url": result.url},
-        correlation_id=str(attempt.details.get("correlation_id") or attempt.id),
+        correlation_id=_correlation(attempt),
     )
     return request
 

@@ -32,9 +32,13 @@ def test_a_dispatched_plan_is_queued(platform: Any, standin: GitHubStandIn) -> N
         "kind": "plan",
         "environment": "dev",
         "plan_digest": None,
-        "correlation_id": attempt.id,
+        "correlation_id": attempt.details["correlation_id"],
         "traceparent": dispatch["request"]["traceparent"],
     }
+    # The correlation id is the dispatching session's trace id, on the attempt and its events.
+    assert attempt.details["correlation_id"] == platform.trace_id
+    dispatched = [e for e in platform.store.list_events(request.id) if e.type == "plan_dispatched"]
+    assert [e.correlation_id for e in dispatched] == [platform.trace_id]
     with pytest.raises((ConflictError, ForbiddenError, LockedError)):
         platform.plan("alice", request.id)  # a run is in progress
     assert "plan_dispatched" in [e.type for e in platform.timeline("alice", request.id)]
