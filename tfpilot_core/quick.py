@@ -317,6 +317,12 @@ def store_is_empty(state: App) -> bool:
         return False
     if snap.selected.get("store") != CORE_STORE_PLUGIN:
         return False
+    # Who asks does not change an empty answer, but another identity provider verifies the
+    # caller (and refuses claimed names) before anything is read: the full path does that.
+    if snap.core.get("identity") != "local":
+        return False
+    if snap.selected.get("identity_provider") != CORE_IDENTITY_PLUGIN:
+        return False
     settings = snap.plugin_settings.get("embedded")
     if settings is None:
         return False
