@@ -197,3 +197,75 @@ def test_tables_never_cut_a_cell_and_wrap_only_to_a_given_width() -> None:
     assert "".join(narrow.split()).count("y") == 70  # wrapped, not cut
     lines = render_table(["h"], [["1"], [None]]).split("\n")
     assert lines[0] == " h" and set(lines[1]) == {"━"} and lines[2] == " 1" and lines[3] == ""
+
+
+# -- the snapshot against the full validation, in process ---------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ROLES = st.sampled_from(["viewer", "developer", "approver", "admin", "root", ""])
+_VALUES = st.one_of(st.integers(-5, 100_000), st.text(max_size=8), st.booleans())
+
+
+@st.composite
+def _config_texts(draw: st.DrawFn) -> str:
+    lines = ["[core]"]
+    if draw(st.booleans()):
+        lines.append(f"stale_after_seconds = {draw(st.integers(-10, 100_000))}")
+    if draw(st.booleans()):
+        lines.append(f"default_role = {json.dumps(draw(_ROLES))}")
+    if draw(st.booleans()):
+        lines.append(f"unknown_key = {json.dumps(draw(_VALUES))}")
+    for name in draw(st.lists(st.sampled_from(["alice", "bob", "c-d"]), max_size=3, unique=True)):
+        lines += [f"[users.{name}]", f"role = {json.dumps(draw(_ROLES))}"]
+    if draw(st.booleans()):
+        lines += ["[plugins.embedded]", f"busy_timeout = {json.dumps(draw(_VALUES))}"]
+    return "\n".join(lines) + "\n"
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=_config_texts())
+def test_a_snapshot_exists_only_for_a_valid_configuration_and_holds_what_was_validated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    from tfpilot_core import quick
+    from tfpilot_core.cli.app import App
+    from tfpilot_core.errors import TfpilotError
+    from tfpilot_core.plugins import load_plugins
+
+    case = tmp_path / f"case-{abs(hash(text))}"
+    case.mkdir(exist_ok=True)
+    (case / "tfpilot.toml").write_text(text)
+    monkeypatch.chdir(case)
+    monkeypatch.setenv("HOME", str(case))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(case / "cache"))
+    monkeypatch.setenv("TFPILOT_HOME", str(case / "home"))
+    monkeypatch.delenv("TFPILOT_NO_CACHE", raising=False)
+    quick.enable()
+    try:
+        state = App()
+        state.loaded = load_plugins()
+        try:
+            state.host  # validates, then writes the snapshot  # noqa: B018
+            valid = True
+        except TfpilotError:
+            valid = False
+        fresh = App()
+        fresh.loaded = state.loaded
+        snap = quick.snapshot(fresh)
+        if not valid:
+            assert snap is None
+            return
+        assert snap is not None
+        config = state.config
+        assert snap.core == config.core.model_dump(mode="json")
+        assert snap.users == {k: v.model_dump(mode="json") for k, v in config.users.items()}
+        assert snap.selected["store"] == quick.CORE_STORE_PLUGIN
+        # The snapshot follows the file: an edited text is a miss until validated again.
+        (case / "tfpilot.toml").write_text(text + "\n# edited\n")
+        assert quick.snapshot(fresh) is None
+    finally:
+        quick.enable(False)
