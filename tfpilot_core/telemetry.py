@@ -275,13 +275,23 @@ def setup_metrics() -> bool:
         raise ConfigError(
             f"unsupported exporter {name!r} (console, otlp, none)", key="OTEL_METRICS_EXPORTER"
         )
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
-    metrics.set_meter_provider(
-        MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(exporter)])
-    )
-    from tfpilot_core.metrics.live import reset
+    from opentelemetry.sdk.metrics.view import View
 
-    reset()
+    from tfpilot_core.metrics import live
+
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
+    # Series keep only the bounded attributes; the attempt and correlation ids that tfpilot
+    # measures beside them go to the exemplars (trace-based: recordings inside a sampled trace).
+    views = [View(instrument_name="tfpilot.*", attribute_keys=set(live.SERIES_ATTRIBUTES))]
+    metrics.set_meter_provider(
+        MeterProvider(
+            resource=resource,
+            metric_readers=[PeriodicExportingMetricReader(exporter)],
+            views=views,
+        )
+    )
+    live.reset()
+    live.ids_in_exemplars = True
     _configured_metrics = True
     return True
 

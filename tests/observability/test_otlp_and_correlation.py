@@ -134,6 +134,22 @@ def test_one_trace_across_a_session_and_a_second_process(
     } in runs
     assert "tfpilot.run.duration" in points and "tfpilot.lead_time" in points
     assert all(request.id not in json.dumps(attrs) for ps in points.values() for attrs in ps)
+    assert all(apply_attempt.id not in json.dumps(a) for ps in points.values() for a in ps)
+    # The ids reach the exemplars only: the apply's run counter names its attempt and trace.
+    exemplars = [
+        (x.trace_id.hex(), {a.key: a.value.string_value for a in x.filtered_attributes})
+        for r in receiver.received["metrics"]
+        for rm in r.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "tfpilot.runs"
+        for p in m.sum.data_points
+        for x in p.exemplars
+    ]
+    assert (
+        trace_id,
+        {"tfpilot.attempt_id": apply_attempt.id, "tfpilot.correlation_id": trace_id},
+    ) in exemplars, exemplars
     # Logs: exported with the trace id, and never the secret.
     records = receiver.log_records()
     assert records and any(r.trace_id.hex() == trace_id for r in records)

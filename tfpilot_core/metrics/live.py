@@ -33,6 +33,22 @@ if TYPE_CHECKING:
     from tfpilot_core.models import Event, Request
 
 _instruments: dict[str, Any] = {}
+#: The attributes that make a series (bounded by the catalog and the configuration).
+SERIES_ATTRIBUTES = frozenset(
+    {
+        "tfpilot.module",
+        "tfpilot.environment",
+        "tfpilot.project",
+        "tfpilot.event",
+        "tfpilot.run.kind",
+        "tfpilot.run.outcome",
+        "tfpilot.policy.rule",
+    }
+)
+#: Set by :func:`tfpilot_core.telemetry.setup_metrics` once its views keep only
+#: :data:`SERIES_ATTRIBUTES` on a series: the attempt and correlation ids are then measured too,
+#: and reach only the exemplars (their ``filtered_attributes``), never a series.
+ids_in_exemplars = False
 
 
 def _get(kind: str, name: str, unit: str, description: str) -> Any:
@@ -46,8 +62,14 @@ def _get(kind: str, name: str, unit: str, description: str) -> Any:
 
 
 def reset() -> None:
-    """Forget the instruments (after a new meter provider is installed, in tests)."""
+    """Forget the instruments (after a new meter provider is installed, in tests).
+
+    Ids are measured again only once :func:`~tfpilot_core.telemetry.setup_metrics` installs its
+    views: a provider without them would make a series of every attempt.
+    """
+    global ids_in_exemplars
     _instruments.clear()
+    ids_in_exemplars = False
 
 
 def attributes(request: Request) -> dict[str, str]:
@@ -101,7 +123,15 @@ def record_event(event: Event, request: Request) -> None:
 
 
 def _record(event: Event, request: Request) -> None:
-    attrs = attributes(request)
+    attrs: dict[str, str] = attributes(request)
+    if ids_in_exemplars:
+        from tfpilot_core import log
+
+        attempt = event.data.get("run") or log.fields().get("attempt_id")
+        if isinstance(attempt, str):
+            attrs["tfpilot.attempt_id"] = attempt
+        if event.correlation_id:
+            attrs["tfpilot.correlation_id"] = event.correlation_id
     _get("counter", "tfpilot.events", "1", "Lifecycle events stored").add(
         1, {**attrs, "tfpilot.event": event.type}
     )

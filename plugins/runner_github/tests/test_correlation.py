@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,13 @@ def test_one_correlation_id_across_dispatcher_and_job(
     standin: GitHubStandIn,
 ) -> None:
     platform: Platform = world["platform"]
-    world["actions"].env.update({"TFPILOT_LOG_FORMAT": "json", "TFPILOT_LOG_LEVEL": "info"})
+    world["actions"].env.update(
+        {
+            "TFPILOT_LOG_FORMAT": "json",
+            "TFPILOT_LOG_LEVEL": "info",
+            "OTEL_METRICS_EXPORTER": "console",
+        }
+    )
     request = platform.create(
         "alice", module="sandbox/bucket", environment="dev", project="shop", inputs={"name": "c1"}
     )
@@ -74,6 +81,15 @@ def test_one_correlation_id_across_dispatcher_and_job(
     # Spans (printed by the console exporter): the plan span names the same attempt.
     assert f'"tfpilot.correlation_id": "{correlation}"' in stderr
     assert f'"tfpilot.attempt_id": "{attempt.id}"' in stderr
+
+    # Metric recordings (console exporter): the ids are in the exemplars, never on a series.
+    exemplar = re.compile(
+        r'"filtered_attributes": \{[^}]*"tfpilot.attempt_id": "' + re.escape(attempt.id) + '"'
+        r'[^}]*"tfpilot.correlation_id": "' + correlation + '"'
+    )
+    assert exemplar.search(stderr), stderr[-3000:]
+    series = re.findall(r'"attributes": \{[^}]*\}', stderr)
+    assert series and not [a for a in series if "tfpilot.module" in a and attempt.id in a]
 
     # The events the job stored carry the same correlation id.
     written = platform.store.list_events(rid)[before:]
