@@ -29,6 +29,7 @@ from pydantic import ValidationError as PydanticValidationError
 from tfpilot_core.errors import ConfigError
 from tfpilot_core.models import DEFAULT_ENVIRONMENTS, Environment, Role
 from tfpilot_core.notifications.settings import NotificationSettings
+from tfpilot_core.quick import SECRET_WORDS, is_reference
 
 ENV_PREFIX = "TFPILOT_"
 #: Environment variables that are tfpilot's own switches, not configuration overrides.
@@ -38,7 +39,6 @@ _NOT_OVERRIDES = {
     "TFPILOT_LOAD_PLUGINS",
     "TFPILOT_DISABLE_PLUGINS",
 }
-_SECRET_WORDS = ("password", "secret", "token", "webhook", "api_key", "apikey", "private_key")
 
 
 class Grant(BaseModel):
@@ -291,10 +291,6 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
     )
 
 
-def _is_reference(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("$env", "$file")
-
-
 def _secret(value: str) -> str:
     # A resolved secret must never reach a log line, whichever plugin logs it.
     from tfpilot_core.telemetry import register_secrets
@@ -305,7 +301,7 @@ def _secret(value: str) -> str:
 
 def resolve_secrets(value: Any, config: Config, *, key: str = "") -> Any:
     """``value`` with every ``{"$env": VAR}`` / ``{"$file": path}`` replaced by what it names."""
-    if _is_reference(value):
+    if is_reference(value):
         ((kind, target),) = value.items()
         if not isinstance(target, str):
             raise ConfigError(
@@ -339,14 +335,14 @@ def resolve_secrets(value: Any, config: Config, *, key: str = "") -> Any:
 
 def masked(value: Any, *, key: str = "") -> Any:
     """``value`` safe to print: references shown by what they name, secret-looking keys hidden."""
-    if _is_reference(value):
+    if is_reference(value):
         ((kind, target),) = value.items()
         return f"***({kind}:{target})"
     if isinstance(value, dict):
         return {k: masked(v, key=k) for k, v in value.items()}
     if isinstance(value, list):
         return [masked(v, key=key) for v in value]
-    if isinstance(value, str) and any(word in key.lower() for word in _SECRET_WORDS):
+    if isinstance(value, str) and any(word in key.lower() for word in SECRET_WORDS):
         return "***"
     return value
 

@@ -47,7 +47,9 @@ def scan() -> list[EntryPointInfo]:
     return sorted(found)
 
 
-def _fingerprint() -> list[list[object]]:
+def fingerprint() -> list[list[object]]:
+    """This interpreter and the modification time of every ``sys.path`` directory: it changes
+    on every install, upgrade or uninstall (the key of the caches of installed code)."""
     key: list[list[object]] = [[sys.executable, _FORMAT]]
     for entry in sys.path:
         try:
@@ -73,7 +75,7 @@ def cached_scan() -> list[EntryPointInfo]:
     if os.environ.get("TFPILOT_NO_CACHE"):
         return scan()
     path = cache_file()
-    key = _fingerprint()
+    key = fingerprint()
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)

@@ -15,7 +15,7 @@ What they read:
   paths then take the full path), so the snapshot never holds a resolved secret;
 * the **store itself**, read-only (``store_is_empty``);
 * a **catalog listing** written by the full path, keyed by the snapshot and by the size and
-  modification time of every file and directory under each module's directory and each
+  modification time of every file under each module's directory and each
   ``modules_dir`` root.
 
 The snapshots live under ``$XDG_CACHE_HOME/tfpilot/`` (private: 0700 directory, 0600 files).
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,7 +40,8 @@ _enabled = False
 #: Plugin names of the core's own registrations that quick paths know how to stand in for.
 CORE_STORE_PLUGIN = "store_embedded"
 CORE_IDENTITY_PLUGIN = "identity"
-_SECRET_WORDS = ("password", "secret", "token", "webhook", "api_key", "apikey", "private_key")
+#: Keys whose values are secrets (shown masked by ``config show``, never snapshotted).
+SECRET_WORDS = ("password", "secret", "token", "webhook", "api_key", "apikey", "private_key")
 
 
 def enable(on: bool = True) -> None:
@@ -138,23 +138,18 @@ def _key(state: App) -> list[Any] | None:
     plugins = sorted(
         [i.name, i.distribution, i.version, i.status] for i in state.loaded.infos.values()
     )
-    paths = []
-    for entry in sys.path:
-        try:
-            paths.append([entry, os.stat(entry or ".").st_mtime_ns])
-        except OSError:
-            paths.append([entry, None])
+    from tfpilot_core.entrypoints import fingerprint
+
     return [
         _FORMAT,
         __version__,
-        sys.executable,
         source,
         text,
         overrides,
         home_dir(environ),
         os.getcwd(),
         plugins,
-        paths,
+        fingerprint(),
     ]
 
 
@@ -187,8 +182,8 @@ def _write(path: str, key: list[Any], value: Any) -> None:
         pass
 
 
-def snapshot(state: App) -> Snapshot | None:
-    """The snapshot of this invocation's configuration, or ``None`` (then take the full path)."""
+def _current(state: App) -> tuple[Snapshot, list[Any]] | None:
+    """The snapshot of this invocation's configuration and its key, or ``None``."""
     if not enabled() or state.loaded is None or state.loaded.conflicts:
         return None
     key = _key(state)
@@ -198,19 +193,30 @@ def snapshot(state: App) -> Snapshot | None:
     if not isinstance(value, dict):
         return None
     try:
-        return Snapshot(**value)
+        return Snapshot(**value), key
     except TypeError:
         return None
 
 
+def snapshot(state: App) -> Snapshot | None:
+    """The snapshot of this invocation's configuration, or ``None`` (then take the full path)."""
+    current = _current(state)
+    return None if current is None else current[0]
+
+
+def is_reference(value: Any) -> bool:
+    """Whether a configuration value is a ``{"$env": ...}`` or ``{"$file": ...}`` reference."""
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("$env", "$file")
+
+
 def _holds_secrets(value: Any, key: str = "") -> bool:
+    if is_reference(value):
+        return True
     if isinstance(value, dict):
-        if len(value) == 1 and next(iter(value)) in ("$env", "$file"):
-            return True
         return any(_holds_secrets(v, str(k)) for k, v in value.items())
     if isinstance(value, list):
         return any(_holds_secrets(v, key) for v in value)
-    return isinstance(value, str) and any(word in key.lower() for word in _SECRET_WORDS)
+    return isinstance(value, str) and any(word in key.lower() for word in SECRET_WORDS)
 
 
 def _json_native(value: Any) -> bool:
@@ -277,17 +283,6 @@ def save(state: App) -> None:
     _write(path, key, value)
 
 
-def hook_implementers(state: App, hook: str) -> list[str]:
-    """Names of the loaded plugins implementing ``hook`` (an extension hook, say)."""
-    if state.loaded is None:
-        return []
-    manager = state.loaded.manager
-    caller = getattr(manager.hook, hook, None)
-    if caller is None:
-        return []
-    return [manager.get_name(impl.plugin) or "" for impl in caller.get_hookimpls()]
-
-
 # -- the embedded store, read-only ---------------------------------------------------------------
 
 
@@ -349,53 +344,40 @@ def store_is_empty(state: App) -> bool:
 # -- the catalog listing -------------------------------------------------------------------------
 
 
-def _tree_stats(root: str, out: list[Any]) -> None:
-    """Size and modification time of ``root`` and everything under it (dot-dirs skipped)."""
+def _mtime(path: str) -> int | None:
     try:
-        st = os.stat(root)
+        return os.stat(path).st_mtime_ns
     except OSError:
-        out.append([root, None])
-        return
-    out.append([root, st.st_mtime_ns])
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(dirnames):
-            try:
-                out.append(
-                    [os.path.join(dirpath, name), os.stat(os.path.join(dirpath, name)).st_mtime_ns]
-                )
-            except OSError:
-                out.append([os.path.join(dirpath, name), None])
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            try:
-                st = os.stat(full)
-                out.append([full, st.st_size, st.st_mtime_ns])
-            except OSError:
-                out.append([full, None])
+        return None
 
 
 def _listing_key(snap: Snapshot, config_key: list[Any], locations: list[str]) -> list[Any]:
-    stats: list[Any] = []
-    roots = snap.plugin_settings.get("modules_dir", {}).get("paths", [])
-    for root in roots:
-        _tree_stats(os.path.abspath(str(root)), stats)
+    """What a catalog listing depends on: the configuration, and every file of every module
+    and of every ``modules_dir`` root (a module added, removed or edited changes it)."""
+    from tfpilot_core.files import tree_fingerprint
+
+    def files(directory: str) -> list[list[Any]]:
+        # Lists, not tuples: the key is compared with what JSON gives back.
+        return [list(entry) for entry in tree_fingerprint(directory, skip_hidden=True)]
+
+    roots = [
+        os.path.abspath(str(r))
+        for r in snap.plugin_settings.get("modules_dir", {}).get("paths", [])
+    ]
+    stats: list[Any] = [[root, files(root)] for root in roots]
     for path in locations:
+        # A sibling module appearing beside a plugin's own modules changes their directory.
         parent = os.path.dirname(path)
-        try:
-            stats.append([parent, os.stat(parent).st_mtime_ns])
-        except OSError:
-            stats.append([parent, None])
-        _tree_stats(path, stats)
+        stats.append([parent, _mtime(parent), files(path)])
     return [config_key, locations, stats]
 
 
 def catalog_listing(state: App) -> list[dict[str, Any]] | None:
     """The cached ``modules list`` data, if nothing it was computed from has changed."""
-    snap = snapshot(state)
-    key = _key(state) if snap is not None else None
-    if snap is None or key is None:
+    current = _current(state)
+    if current is None:
         return None
+    snap, key = current
     index = _read(_file_for("catalog-index", key), key)
     if not isinstance(index, list):
         return None
@@ -406,10 +388,10 @@ def catalog_listing(state: App) -> list[dict[str, Any]] | None:
 
 def save_catalog_listing(state: App, locations: list[str], listing: list[dict[str, Any]]) -> None:
     """Remember the ``modules list`` data computed by the full path from ``locations``."""
-    snap = snapshot(state)
-    key = _key(state) if snap is not None else None
-    if snap is None or key is None:
+    current = _current(state)
+    if current is None:
         return
+    snap, key = current
     _write(_file_for("catalog-index", key), key, locations)
     listing_key = _listing_key(snap, key, locations)
     _write(_file_for("catalog", listing_key), listing_key, listing)

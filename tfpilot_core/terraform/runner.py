@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfpilot_core.errors import ConfigError, TfpilotError
+from tfpilot_core.files import tree_fingerprint
 from tfpilot_core.log import get_logger
 
 if TYPE_CHECKING:
@@ -89,23 +90,6 @@ class LocalRunnerSettings(BaseModel):
     #: Keep a request's working directory after a successful destroy (for debugging).
     keep_workdir: bool = False
     kill_grace_seconds: float = Field(default=10.0, ge=0)
-
-
-def _fingerprint_tree(directory: Path) -> list[tuple[str, int, int]]:
-    """(relative path, size, mtime) of every file: cheap, and changes when a provider changes."""
-    found: list[tuple[str, int, int]] = []
-    if not directory.is_dir():
-        return found
-    for dirpath, dirnames, filenames in os.walk(directory):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            with contextlib.suppress(OSError):
-                stat = path.stat()
-                found.append(
-                    (path.relative_to(directory).as_posix(), stat.st_size, stat.st_mtime_ns)
-                )
-    return found
 
 
 def _sha256(data: bytes) -> str:
@@ -252,7 +236,7 @@ class LocalRunner:
             (str(Path(m.directory).expanduser().resolve()), m.source) for m in spec.mirrors
         )
         mirror_print = _sha256(
-            json.dumps([(d, s, _fingerprint_tree(Path(d))) for d, s in mirrors]).encode()
+            json.dumps([(d, s, tree_fingerprint(d)) for d, s in mirrors]).encode()
         )
         init_key = _sha256(
             json.dumps(

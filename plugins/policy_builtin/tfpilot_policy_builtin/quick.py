@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from tfpilot_policy_builtin.params import EffectiveParams
 
 SECTION = "policy_builtin"
-PACK_HOOK = "tfpilot_register_policy_rules"
 
 
 @dataclass(frozen=True, slots=True)
