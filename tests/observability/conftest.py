@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,6 +86,20 @@ class Receiver:
                                 found.append((attrs, p.as_int or p.as_double))
         return found
 
+    def exemplars(self, name: str, *, last: bool = False) -> list[Any]:
+        """The exemplars of counter ``name`` (in the last export only, with ``last``)."""
+        exports = self.received["metrics"][-1:] if last else self.received["metrics"]
+        return [
+            x
+            for r in exports
+            for rm in r.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name == name
+            for p in m.sum.data_points
+            for x in p.exemplars
+        ]
+
     def log_records(self) -> list[Any]:
         return [
             lr
@@ -93,6 +108,25 @@ class Receiver:
             for sl in rl.scope_logs
             for lr in sl.log_records
         ]
+
+
+#: A one-resource module (``terraform_data``): what the observability tests plan and apply.
+PLAIN_MODULE = {
+    "variables.tf": 'variable "name" {\n  type = string\n}\n',
+    "main.tf": 'resource "terraform_data" "this" {\n  input = { name = var.name }\n}\n',
+    "tfpilot.module.toml": 'description = "plain"\ncategory = "test"\nrisk = "low"\n'
+    'name_input = "name"\n',
+}
+
+
+@pytest.fixture
+def plain_modules(tmp_path: Path) -> Path:
+    """A modules root holding ``test/plain`` (:data:`PLAIN_MODULE`)."""
+    module = tmp_path / "modules" / "test" / "plain"
+    module.mkdir(parents=True)
+    for name, text in PLAIN_MODULE.items():
+        (module / name).write_text(text)
+    return tmp_path / "modules"
 
 
 @pytest.fixture

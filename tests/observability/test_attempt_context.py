@@ -19,13 +19,6 @@ from tfpilot_core.logs.correlation import attempt_context, correlation_id
 from tfpilot_core.models import RunKind
 from tfpilot_core.platform import Platform
 
-MODULE = {
-    "variables.tf": 'variable "name" {\n  type = string\n}\n',
-    "main.tf": 'resource "terraform_data" "this" {\n  input = { name = var.name }\n}\n',
-    "tfpilot.module.toml": 'description = "plain"\ncategory = "test"\nrisk = "low"\n'
-    'name_input = "name"\n',
-}
-
 
 @pytest.fixture
 def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
@@ -46,17 +39,13 @@ def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
 
 
 def test_lines_of_an_attempt_carry_its_ids(
-    tmp_path: Path, json_logs: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, plain_modules: Path, json_logs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = tmp_path / "modules" / "test" / "plain"
-    module.mkdir(parents=True)
-    for name, text in MODULE.items():
-        (module / name).write_text(text)
     home = tmp_path / "home"
     home.mkdir()
     (home / "tfpilot.toml").write_text(
         '[users.alice]\nrole = "developer"\n[users.bob]\nrole = "approver"\n'
-        f'[plugins.modules_dir]\npaths = ["{tmp_path / "modules"}"]\n'
+        f'[plugins.modules_dir]\npaths = ["{plain_modules}"]\n'
     )
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))

@@ -29,12 +29,6 @@ from tfpilot_core.registrations import Registration
 pytestmark = pytest.mark.slow
 
 BOUNDED = {"tfpilot.module", "tfpilot.environment", "tfpilot.project"}
-MODULE = {
-    "variables.tf": 'variable "name" {\n  type = string\n}\n',
-    "main.tf": 'resource "terraform_data" "this" {\n  input = { name = var.name }\n}\n',
-    "tfpilot.module.toml": 'description = "plain"\ncategory = "test"\nrisk = "low"\n'
-    'name_input = "name"\n',
-}
 
 
 class DownChannel:
@@ -76,12 +70,12 @@ def meter(receiver: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def test_outbox_failures_and_dead_letters_are_counted_once(
-    tmp_path: Path, meter: Any, receiver: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    plain_modules: Path,
+    meter: Any,
+    receiver: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    module = tmp_path / "modules" / "test" / "plain"
-    module.mkdir(parents=True)
-    for name, text in MODULE.items():
-        (module / name).write_text(text)
     home = tmp_path / "home"
     home.mkdir()
     (home / "tfpilot.toml").write_text(
@@ -89,7 +83,7 @@ def test_outbox_failures_and_dead_letters_are_counted_once(
         '[users.bob]\nrole = "approver"\nemail = "bob@example.com"\n'
         "[notifications]\nmax_attempts = 2\nbackoff_seconds = 0.01\n"
         "backoff_max_seconds = 0.01\nbudget_seconds = 20\n"
-        f'[plugins.modules_dir]\npaths = ["{tmp_path / "modules"}"]\n'
+        f'[plugins.modules_dir]\npaths = ["{plain_modules}"]\n'
     )
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
@@ -138,13 +132,7 @@ def test_outbox_failures_and_dead_letters_are_counted_once(
     # The ids are not attributes; the exemplar links a recording to its trace (correlation id).
     exemplars = [
         x.trace_id.hex()
-        for r in receiver.received["metrics"][-1:]
-        for rm in r.resource_metrics
-        for sm in rm.scope_metrics
-        for m in sm.metrics
-        if m.name == "tfpilot.notifications.dead_letters"
-        for p in m.sum.data_points
-        for x in p.exemplars
+        for x in receiver.exemplars("tfpilot.notifications.dead_letters", last=True)
     ]
     assert exemplars and set(exemplars) == {platform.trace_id}
     everything = str(receiver.received["metrics"])

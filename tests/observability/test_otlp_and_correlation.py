@@ -138,13 +138,7 @@ def test_one_trace_across_a_session_and_a_second_process(
     # The ids reach the exemplars only: the apply's run counter names its attempt and trace.
     exemplars = [
         (x.trace_id.hex(), {a.key: a.value.string_value for a in x.filtered_attributes})
-        for r in receiver.received["metrics"]
-        for rm in r.resource_metrics
-        for sm in rm.scope_metrics
-        for m in sm.metrics
-        if m.name == "tfpilot.runs"
-        for p in m.sum.data_points
-        for x in p.exemplars
+        for x in receiver.exemplars("tfpilot.runs")
     ]
     assert (
         trace_id,
