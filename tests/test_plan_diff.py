@@ -1,0 +1,204 @@
+"""The structured plan diff (tfpilot_core.plan_diff): actions, attributes, masking, cost, paging."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tfpilot_core import plan_diff
+from tfpilot_core.masking import MASK
+from tfpilot_core.models import CostEstimate, CostLine, PolicyFinding, PolicyLevel
+from tfpilot_core.plan import Plan
+
+
+def _change(address: str, actions: list[str], before: Any, after: Any, **extra: Any) -> dict:
+    kind, name = address.split(".")[-2:]
+    change = {"actions": actions, "before": before, "after": after, **extra}
+    return {"address": address, "type": kind, "name": name, "mode": "managed", "change": change}
+
+
+def _plan(*changes: dict[str, Any], **doc: Any) -> Plan:
+    return Plan.parse({"format_version": "1.2", "resource_changes": list(changes), **doc})
+
+
+PLAN = _plan(
+    _change(
+        "sandbox_bucket.a",
+        ["update"],
+        {"name": "a", "versioning": True, "tags": {"env": "dev"}},
+        {"name": "a", "versioning": False, "tags": {"env": "prod"}},
+    ),
+    {
+        **_change(
+            "sandbox_bucket.b",
+            ["delete", "create"],
+            {"name": "b", "region": "local-1", "id": "x1"},
+            {"name": "b", "region": "local-2"},
+            after_unknown={"id": True},
+            replace_paths=[["region"]],
+        ),
+        "action_reason": "replace_because_cannot_update",
+    },
+    _change(
+        "sandbox_db.c",
+        ["create"],
+        None,
+        {"password": "hunter2hunter2", "size": 2},
+        after_sensitive={"password": True},
+    ),
+    _change("sandbox_bucket.d", ["no-op"], {"name": "d"}, {"name": "d"}),
+    {
+        **_change("sandbox_bucket.e", ["no-op"], {"name": "e"}, {"name": "e"}),
+        "previous_address": "sandbox_bucket.old",
+    },
+)
+
+
+def _by_address(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["address"]: r for r in resources}
+
+
+def test_update_shows_only_changed_leaves_before_and_after() -> None:
+    found = _by_address(plan_diff.changes(PLAN.masked()))
+    update = found["sandbox_bucket.a"]
+    assert update["action"] == "update"
+    rows = {a["path"]: (a["before"], a["after"]) for a in update["attributes"]}
+    assert rows == {"tags.env": ("dev", "prod"), "versioning": (True, False)}
+
+
+def test_replace_carries_its_reason_unknown_values_and_forcing_attribute() -> None:
+    replace = _by_address(plan_diff.changes(PLAN.masked()))["sandbox_bucket.b"]
+    assert replace["action"] == "replace"
+    assert replace["reason"] == "an attribute that forces replacement changed"
+    rows = {a["path"]: a for a in replace["attributes"]}
+    assert rows["region"]["forces_replacement"] and rows["region"]["after"] == "local-2"
+    assert rows["id"]["unknown"] and rows["id"]["after"] is None and rows["id"]["before"] == "x1"
+    assert "name" not in rows  # unchanged
+
+
+def test_sensitive_values_are_the_masked_plans_mask_never_the_value() -> None:
+    resources = plan_diff.changes(PLAN.masked())
+    create = _by_address(resources)["sandbox_db.c"]
+    password = next(a for a in create["attributes"] if a["path"] == "password")
+    assert password["sensitive"] and password["after"] == MASK
+    assert "hunter2" not in json.dumps(resources)
+    assert "hunter2" not in plan_diff.markdown(plan_diff.build(resources))
+
+
+def test_no_op_left_out_unless_it_moves_or_imports() -> None:
+    found = _by_address(plan_diff.changes(PLAN.masked()))
+    assert "sandbox_bucket.d" not in found
+    moved = found["sandbox_bucket.e"]
+    assert moved["operations"] == ["move"] and moved["previous_address"] == "sandbox_bucket.old"
+
+
+def test_build_joins_findings_and_cost_with_deltas_and_unknowns() -> None:
+    findings = [
+        PolicyFinding(
+            rule_id="bucket.versioning",
+            level=PolicyLevel.MANDATORY,
+            message="`versioning` is off",
+            address="sandbox_bucket.a",
+        ),
+        PolicyFinding(rule_id="req.tag", level=PolicyLevel.ADVISORY, message="no owner tag"),
+    ]
+    cost = CostEstimate(
+        monthly=Decimal("12.50"),
+        previous=Decimal("10"),
+        lines=[
+            CostLine(
+                address="sandbox_bucket.a",
+                resource_type="sandbox_bucket",
+                monthly=Decimal("7.5"),
+                previous=Decimal("10"),
+            ),
+            CostLine(
+                address="sandbox_bucket.b",
+                resource_type="sandbox_bucket",
+                monthly=None,
+                unknown=True,
+            ),
+        ],
+        unknown=["sandbox_bucket.b"],
+    )
+    document = plan_diff.build(plan_diff.changes(PLAN.masked()), findings=findings, cost=cost)
+    found = _by_address(document["resources"])
+    assert found["sandbox_bucket.a"]["findings"][0]["attribute"] == "versioning"
+    assert found["sandbox_bucket.a"]["cost"] == {
+        "monthly": "7.50",
+        "previous": "10.00",
+        "delta": "-2.50",
+        "unknown": False,
+    }
+    assert (
+        found["sandbox_bucket.b"]["cost"]["unknown"]
+        and found["sandbox_bucket.b"]["cost"]["delta"] is None
+    )
+    assert document["cost"]["delta"] == "2.50" and document["cost"]["unknown"] == [
+        "sandbox_bucket.b"
+    ]
+    assert document["findings"][0]["rule_id"] == "req.tag"  # request-level findings
+    assert document["counts"] == {"update": 1, "replace": 1, "create": 1, "move": 1}
+
+
+def test_build_pages_and_counts_the_whole_plan() -> None:
+    changes = [_change(f"sandbox_bucket.b{i}", ["create"], None, {"n": i}) for i in range(30)]
+    resources = plan_diff.changes(_plan(*changes).masked())
+    document = plan_diff.build(resources, offset=10, limit=5)
+    assert [r["address"] for r in document["resources"]] == [
+        f"sandbox_bucket.b{i}" for i in range(10, 15)
+    ]
+    assert document["total"] == 30 and document["counts"] == {"create": 30}
+
+
+def test_markdown_escapes_html_from_the_plan() -> None:
+    evil = _plan(_change("sandbox_bucket.x", ["create"], None, {"name": "<script>|x"}))
+    text = plan_diff.markdown(plan_diff.build(plan_diff.changes(evil.masked())))
+    assert "<script>" not in text and "&lt;script&gt;" in text and "<details>" in text
+
+
+def test_record_and_load_round_trip(tmp_path: Any) -> None:
+    from tfpilot_core.stores.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    digest = "a" * 64
+    assert plan_diff.load(store, "req_dev_x", digest) is None
+    plan_diff.record(store, "req_dev_x", digest, PLAN.masked())
+    assert plan_diff.load(store, "req_dev_x", digest) == json.loads(
+        json.dumps(plan_diff.changes(PLAN.masked()))
+    )
+
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    before=st.dictionaries(st.text(min_size=1, max_size=5), json_value, max_size=4),
+    after=st.dictionaries(st.text(min_size=1, max_size=5), json_value, max_size=4),
+    secret=st.text(min_size=6, max_size=12).filter(lambda s: s.strip() == s and '"' not in s),
+)
+def test_any_values_diff_without_error_and_never_show_a_marked_value(
+    before: dict[str, Any], after: dict[str, Any], secret: str
+) -> None:
+    after = {**after, "zz_secret": secret}
+    plan = _plan(
+        _change("sandbox_x.y", ["update"], before, after, after_sensitive={"zz_secret": True})
+    )
+    resources = plan_diff.changes(plan.masked())
+    document = plan_diff.build(resources)
+    assert secret not in json.dumps(document, ensure_ascii=False) or secret in json.dumps(
+        before, ensure_ascii=False
+    )
+    plan_diff.markdown(document)
