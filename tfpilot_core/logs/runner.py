@@ -6,6 +6,10 @@ call ``plan``) it stores ``RunResult.log`` (the local runner's log holds the out
 of the command itself and of its errors) against the attempt that is running, successful or not.
 The attempt is the newest unfinished attempt of the request passed in the run spec: the platform
 starts the attempt just before it calls the runner.
+
+After a successful plan (not a drift check's refresh-only plan) it also stores the plan's
+structured diff (:func:`tfpilot_core.plan_diff.record`, keyed by the plan digest), made from the
+masked plan, for the web page, the API and the PR comment.
 """
 
 from __future__ import annotations
@@ -83,7 +87,24 @@ class CapturingRunner:
         else:
             result = self._runner.plan(spec, refresh_only=refresh_only)
         self._capture(spec, result)
+        if not refresh_only:
+            self._record_diff(spec, result)
         return result
+
+    def _record_diff(self, spec: RunSpec, result: RunResult) -> None:
+        if not result.success or not result.plan_json or result.plan_file is None:
+            return
+        import hashlib
+
+        from tfpilot_core import plan_diff
+        from tfpilot_core.plan import Plan
+
+        try:
+            masked = Plan.parse(result.plan_json).masked(sensitive_inputs=spec.sensitive_inputs)
+            digest = hashlib.sha256(result.plan_file).hexdigest()  # the plan digest
+            plan_diff.record(self._store, spec.request.id, digest, masked)
+        except Exception as exc:  # a diff that cannot be stored must not change the run's outcome
+            log.warning("plan_diff_failed", request=spec.request.id, error=str(exc))
 
     def apply(
         self, spec: RunSpec, plan_file: bytes, *, rendered_digest: str | None = None
