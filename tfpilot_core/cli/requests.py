@@ -10,13 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tfpilot_core.cli.app import app, emit, json_option, list_envelope, table
-from tfpilot_core.cli.completion import (
-    complete_environment,
-    complete_module,
-    complete_request_id,
-)
-from tfpilot_core.cli.progress import verbose_option
+from tfpilot_core.cli.app import app, emit, json_option, table
 from tfpilot_core.errors import FieldProblem, ValidationError
 
 if TYPE_CHECKING:
@@ -86,12 +80,6 @@ def _next_step(request: Request, status: str) -> str | None:
     from tfpilot_core.models import RunKind
 
     plan = request.latest(RunKind.PLAN)
-    if status == "plan_ready" and blocking_findings(request):
-        # Nobody can approve past a blocking finding: the way on is new inputs.
-        return (
-            f"tfpilot suggest {request.id}  (or change inputs: tfpilot requests update "
-            f"{request.id} --set KEY=VALUE); blocked by policy, it cannot be approved"
-        )
     steps = {
         "request_created": f"tfpilot plan {request.id}",
         "plan_ready": f"tfpilot approve {request.id} --plan {(plan.plan_digest or '')[:12]}"
@@ -105,28 +93,6 @@ def _next_step(request: Request, status: str) -> str | None:
         "failed": f"tfpilot timeline {request.id}  (then plan again, or requests reconcile)",
     }
     return steps.get(status)
-
-
-def blocking_findings(request: Request) -> list[Any]:
-    """The request's policy findings at level ``blocking`` (no approval can pass them)."""
-    from tfpilot_core.models import PolicyLevel
-
-    return [f for f in request.policy_findings if f.level is PolicyLevel.BLOCKING]
-
-
-def exit_if_blocked(request: Request) -> None:
-    """After a plan: say that and by what the request is blocked, and exit 9 (policy)."""
-    from tfpilot_core.errors import ExitCode
-
-    blocking = blocking_findings(request)
-    if not blocking:
-        return
-    for finding in blocking:
-        where = f" on {finding.address}" if finding.address else ""
-        click.echo(
-            f"blocked by policy: {finding.rule_id}{where}: {finding.message}", err=True
-        )
-    click.get_current_context().exit(ExitCode.POLICY)
 
 
 def show_request(request: Request) -> None:
@@ -386,32 +352,17 @@ def list_command(
 
 
 @click.command("plan")
-@click.argument("request_id", shell_complete=complete_request_id)
-@verbose_option
+@click.argument("request_id")
 @json_option
-def plan_command(request_id: str, verbose: bool) -> None:
-    """Plan a request: Terraform plan, policy, cost and summary.
-
-    Exits 9 when a blocking policy finding stops the plan from being approved (the output says
-    which rule and where); on a terminal a spinner shows the step and the time taken.
-
-    \b
-    Examples:
-      tfpilot plan req_dev_bucket_k3x9pq
-      tfpilot plan req_dev_bucket_k3x9pq --verbose    # stream Terraform's (masked) output
-      tfpilot --json plan req_dev_bucket_k3x9pq | jq .status
-    """
-    from tfpilot_core.cli.progress import progress
-
+def plan_command(request_id: str) -> None:
+    """Plan a request: Terraform plan, policy, cost and summary."""
     state = app()
-    with progress(f"planning {request_id}", verbose=verbose):
-        request = state.platform.plan(state.whoami(), request_id)
+    request = state.platform.plan(state.whoami(), request_id)
     show_request(request)
     if request.cost is not None and not state.json:
         from tfpilot_core.cost import render_text
 
         click.echo(render_text(request.cost))
-    exit_if_blocked(request)
 
 
 @click.command("approve")
@@ -636,11 +587,8 @@ def _short(value: object) -> object:
     return value
 
 
-def format_event(event: Event, request: Request | None = None) -> str:
-    """One readable line for an event (``findings`` shown as a count, digests shortened).
-
-    With the ``request``, a runbook link is filled with its module, environment and id.
-    """
+def format_event(event: Event) -> str:
+    """One readable line for an event (``findings`` shown as a count, digests shortened)."""
     parts = []
     for key, value in sorted(event.data.items()):
         if key == "inputs":
@@ -653,7 +601,7 @@ def format_event(event: Event, request: Request | None = None) -> str:
     when = f"{event.at:%Y-%m-%d %H:%M:%S}"
     from tfpilot_core.logs.runbooks import DEFAULT_RUNBOOKS, cli_runbook
 
-    runbook = cli_runbook(event.type, request) if event.type in DEFAULT_RUNBOOKS else None
+    runbook = cli_runbook(event.type) if event.type in DEFAULT_RUNBOOKS else None
     line = f"{event.seq:>4}  {when}  {event.type:<20} {event.actor:<10} {details}"
     return f"{line}  runbook: {runbook}" if runbook else line
 
