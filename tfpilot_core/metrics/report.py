@@ -183,17 +183,22 @@ def compute(
     until: datetime,
     by: str | None = None,
     visible: Callable[[str, str], bool] | None = None,
+    where: Callable[[str, str, str], bool] | None = None,
 ) -> dict[str, Any]:
     """The report of the rollup's ``days`` for ``[since, until]``, optionally broken down ``by``.
 
-    ``visible(project, environment)`` limits the report to what a user may read.
+    ``visible(project, environment)`` limits the report to what a user may read;
+    ``where(module, environment, project)`` to a filter's choice (a dashboard's filters).
     """
     field = _DIM_FIELD.get(by) if by else None
     start, end = since.timestamp(), until.timestamp()
     start_ms, end_ms = start * 1000, end * 1000
     total = _Group()
     groups: dict[str, _Group] = {}
-    allowed = [visible(d[2], d[1]) if visible else True for d in state.dims]
+    allowed = [
+        (visible(d[2], d[1]) if visible else True) and (where(d[0], d[1], d[2]) if where else True)
+        for d in state.dims
+    ]
     cache: dict[int, list[_Group]] = {}
 
     def groups_of(dim: int) -> list[_Group]:
@@ -236,6 +241,8 @@ def compute(
                 g.open_drifts += 1
     for status, module, env, project, n in status_rows:
         if visible and not visible(project, env):
+            continue
+        if where and not where(module, env, project):
             continue
         names = {"module": module, "env": env, "project": project}
         targets = [total] if by is None else [total, groups.setdefault(names[by], _Group())]

@@ -42,6 +42,11 @@ RESERVED_PREFIXES = (
     "/requests",
     "/approvals",
     "/drift",
+    "/metrics",
+    "/templates",
+    "/notifications",
+    "/chat",
+    "/admin",
     "/login",
     "/logout",
     "/docs",
@@ -210,6 +215,10 @@ def create_app(
 
         app.include_router(build_github_login(settings.github_oauth))
     app.include_router(build_pages())
+    # Issue 26's pages, one module each (tfpilot_web/pages_*.py).
+    from tfpilot_web.pages_more import include_more_pages
+
+    include_more_pages(app)
     # Added last, so outermost: the session is decoded before the identity middleware reads it.
     app.add_middleware(IdentityMiddleware, platform=platform, github=settings.github_oauth)
     app.add_middleware(

@@ -24,6 +24,8 @@ from tfpilot_core.errors import FieldProblem, ForbiddenError, NotFoundError, Val
 from tfpilot_core.models import Role, utcnow
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from tfpilot_core.models import Record
     from tfpilot_core.platform import Platform
     from tfpilot_web.settings import GithubOAuthSettings
@@ -55,6 +57,7 @@ def _record_view(record: Record) -> dict[str, Any]:
         "name": value.get("name", ""),
         "created_by": value.get("created_by"),
         "created_at": value.get("created_at"),
+        "expires_at": record.expires_at.isoformat() if record.expires_at else None,
     }
 
 
@@ -65,9 +68,22 @@ def require_admin(platform: Platform, actor: str) -> None:
         raise ForbiddenError(f"{actor} ({role.value}) may not manage API tokens: needs role admin")
 
 
-def create_token(platform: Platform, actor: str, *, user: str, name: str = "") -> tuple[str, str]:
-    """Create a token acting as ``user``; returns ``(token, id)``. The token is shown once."""
+def create_token(
+    platform: Platform,
+    actor: str,
+    *,
+    user: str,
+    name: str = "",
+    expires_at: datetime | None = None,
+) -> tuple[str, str]:
+    """Create a token acting as ``user``; returns ``(token, id)``. The token is shown once.
+
+    With ``expires_at`` the store forgets the token then (an expired record reads as none, so
+    the token and the sessions logged in with it stop working).
+    """
     require_admin(platform, actor)
+    if expires_at is not None and expires_at <= utcnow():
+        raise ValidationError([FieldProblem("expires_at", "future", "must be in the future")])
     if not user or len(user) > 128 or any(c.isspace() for c in user):
         raise ValidationError([FieldProblem("user", "format", "give a user name without spaces")])
     if len(name) > 100:
@@ -79,6 +95,7 @@ def create_token(platform: Platform, actor: str, *, user: str, name: str = "") -
         key,
         {"user": user, "name": name, "created_by": actor, "created_at": utcnow().isoformat()},
         expected_version=None,
+        expires_at=expires_at,
     )
     return token, key[:_ID_LENGTH]
 
