@@ -306,6 +306,31 @@ def build_router(platform: Platform | None = None) -> APIRouter:
         """
         return cost_report(core.read(_platform(request), actor, request_id), top)
 
+    @router.get("/requests/{request_id}/diff", responses=READ_ERRORS)
+    def diff(
+        request: Request,
+        request_id: str,
+        actor: Actor,
+        offset: Annotated[int, Query(ge=0, description="First resource to return.")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Resources to return.")] = 100,
+    ) -> dict[str, Any]:
+        """The structured diff of the current plan (:mod:`tfpilot_core.plan_diff`): per
+        resource the action (with Terraform's reason), the attributes before and after
+        (unknown and sensitive marked, sensitive values masked), its findings and cost; the
+        counts and cost totals of the whole plan. 404 when the current plan has no recorded
+        diff (not planned yet).
+        """
+        from tfpilot_web.review import diff_document
+
+        platform = _platform(request)
+        found = core.read(platform, actor, request_id)
+        document = diff_document(
+            platform, found, core.current_plan_digest(found), offset=offset, limit=limit
+        )
+        if document is None:
+            raise NotFoundError(f"request {request_id} has no plan diff: plan it first")
+        return document
+
     @router.post("/ask", response_model=AskAnswer, responses=responses(401, 422))
     def ask(request: Request, body: AskBody, actor: Actor) -> AskAnswer:
         """Answer a question about requests (offline), with the query it ran.

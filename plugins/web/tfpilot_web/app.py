@@ -196,7 +196,8 @@ def create_app(
             "with `Authorization: Bearer <token>` (`tfpilot tokens create`). Errors are RFC "
             "9457 problem details."
         ),
-        docs_url="/docs",
+        # /docs is served below from packaged assets (no CDN), under the strict CSP.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.web = WebState(
@@ -208,6 +209,9 @@ def create_app(
     install_error_handlers(app)
     app.include_router(build_router(platform))
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+    from tfpilot_web.docs import install_docs
+
+    install_docs(app)
     if plugin_routes:
         mount_plugin_routes(app, platform)
     if settings.github_oauth is not None:
@@ -303,14 +307,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                path = scope.get("path", "")
                 headers = list(message.get("headers", []))
                 names = {name for name, _ in headers}
-                # The API docs page loads its assets from a CDN; leave its policy alone.
                 for name, value in self.HEADERS:
-                    if name not in names and not (
-                        path == "/docs" and name == b"content-security-policy"
-                    ):
+                    if name not in names:
                         headers.append((name, value))
                 message = {**message, "headers": headers}
             await send(message)

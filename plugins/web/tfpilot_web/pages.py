@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from tfpilot_core.errors import (
+    ConflictError,
     FieldProblem,
     ForbiddenError,
     PolicyBlockedError,
@@ -26,8 +27,9 @@ from tfpilot_core.errors import (
     ValidationError,
 )
 from tfpilot_core.models import RequestQuery, RunKind
+from tfpilot_core.plan_diff import format_value
 from tfpilot_core.rbac import Action
-from tfpilot_web import core
+from tfpilot_web import core, review
 from tfpilot_web.app import PACKAGE
 from tfpilot_web.auth import login as check_login
 from tfpilot_web.deps import (
@@ -299,11 +301,25 @@ def build_pages() -> APIRouter:
 
     @router.get("/requests/{request_id}", response_class=HTMLResponse)
     def request_page(
-        request: Request, request_id: str, actor: str = Depends(page_actor)
+        request: Request, request_id: str, actor: str = Depends(page_actor), offset: int = 0
     ) -> HTMLResponse:
         platform = state_of(request).platform
         found = core.read(platform, actor, request_id)
-        return render(request, "request.html", _request_context(platform, actor, found))
+        context = _request_context(platform, actor, found, offset=offset)
+        return render(request, "request.html", context)
+
+    @router.get("/requests/{request_id}/live", response_class=HTMLResponse)
+    def request_live(
+        request: Request, request_id: str, actor: str = Depends(page_actor), n: int = 0
+    ) -> HTMLResponse:
+        """The parts of the request page that change during a run, as htmx out-of-band swaps:
+        status (an ``aria-live`` region) and logs always; when the run is over, the sections
+        the run changed too. Open ``<details>`` elsewhere and keyboard focus are untouched."""
+        platform = state_of(request).platform
+        found = core.read(platform, actor, request_id)
+        context = _request_context(platform, actor, found)
+        context["known"] = n
+        return render(request, "request_live.html", context)
 
     @router.post("/requests/{request_id}/approve")
     async def approve(request: Request, request_id: str) -> Response:
@@ -315,7 +331,61 @@ def build_pages() -> APIRouter:
         digest = form.get("plan_digest", "")
         if not digest:
             raise ValidationError([FieldProblem("plan_digest", "required", "is required")])
-        platform.approve(actor, request_id, plan_digest=digest, comment=form.get("comment", ""))
+        found = core.read(platform, actor, request_id)
+        overrides = review.overrides_from_form(found, form)
+        try:
+            platform.approve(
+                actor,
+                request_id,
+                plan_digest=digest,
+                comment=form.get("comment", ""),
+                overrides=overrides,
+            )
+        except (ConflictError, PolicyBlockedError) as exc:
+            # Back to the page with what the approver wrote kept, and the reason; a stale
+            # digest shows the new plan (the page is of the current one) with a link to it.
+            found = core.read(platform, actor, request_id)
+            context = _request_context(platform, actor, found)
+            context["approve_error"] = exc.message
+            context["stale"] = isinstance(exc, ConflictError)
+            context["form"] = form
+            status = 409
+            return render(request, "request.html", context, status_code=status)
+        return RedirectResponse(f"/requests/{request_id}", status_code=303)
+
+    @router.get("/requests/{request_id}/edit", response_class=HTMLResponse)
+    def edit_page(
+        request: Request, request_id: str, actor: str = Depends(page_actor)
+    ) -> HTMLResponse:
+        platform = state_of(request).platform
+        found = core.read(platform, actor, request_id)
+        return _edit_form(request, found, values=None, errors={})
+
+    @router.post("/requests/{request_id}/edit")
+    async def edit(request: Request, request_id: str) -> Response:
+        actor = optional_actor(request)
+        if actor is None:
+            raise Unauthenticated()
+        form = await _checked_form(request)
+        platform = state_of(request).platform
+        found = core.read(platform, actor, request_id)
+        spec = platform.catalog.get(found.placement.module)
+        fields = form_fields(spec.input_json_schema())
+        inputs, problems = parse_form(fields, form)
+        values = {f.name: form.get(f"input.{f.name}", "") for f in fields if not f.sensitive}
+        if not problems:
+            # A sensitive input left empty keeps its value (the form never shows it).
+            for f in fields:
+                if f.sensitive and f.name not in inputs and f.name in found.inputs:
+                    inputs[f.name] = found.inputs[f.name]
+            try:
+                platform.update(actor, request_id, inputs=inputs)
+            except ValidationError as exc:
+                problems = list(exc.problems)
+        if problems:
+            return _edit_form(
+                request, found, values=values, errors=errors_by_field(problems), status_code=422
+            )
         return RedirectResponse(f"/requests/{request_id}", status_code=303)
 
     @router.post("/requests/{request_id}/{action}")
@@ -327,8 +397,18 @@ def build_pages() -> APIRouter:
             from starlette.exceptions import HTTPException
 
             raise HTTPException(404, f"no action {action!r}")
-        await _checked_form(request)
+        form = await _checked_form(request)
         platform = state_of(request).platform
+        if action in ("apply", "destroy"):
+            found = core.read(platform, actor, request_id)
+            if review.needs_confirmation(platform, found) and form.get("confirm") != request_id:
+                context = _request_context(platform, actor, found)
+                context["confirm_error"] = (
+                    action,
+                    f"type the request's id ({request_id}) to confirm: {action} in protected "
+                    f"environment {found.placement.environment}",
+                )
+                return render(request, "request.html", context, status_code=422)
         _, kind, _ = ACTIONS[action]
         method = getattr(platform, action.replace("-", "_"))
         from starlette.concurrency import run_in_threadpool
@@ -339,15 +419,23 @@ def build_pages() -> APIRouter:
         return RedirectResponse(f"/requests/{request_id}", status_code=303)
 
     @router.get("/approvals", response_class=HTMLResponse)
-    def approvals_page(request: Request, actor: str = Depends(page_actor)) -> HTMLResponse:
+    def approvals_page(
+        request: Request, actor: str = Depends(page_actor), sort: str = "age"
+    ) -> HTMLResponse:
         platform = state_of(request).platform
         page = core.list_requests(platform, actor, RequestQuery(status="plan_ready", limit=200))
         rows = [
-            {**core.view(platform, r), "digest": core.current_plan_digest(r)}
+            review.inbox_row(platform, r, core.view(platform, r), core.current_plan_digest(r))
             for r in page.items
             if core.may(platform, actor, Action.APPROVE, r)
         ]
-        return render(request, "approvals.html", {"rows": rows})
+        key = sort.lstrip("-")
+        if key not in review.INBOX_SORTS:
+            key, sort = "age", "age"
+        rows.sort(key=review.INBOX_SORTS[key], reverse=sort.startswith("-"))
+        return render(
+            request, "approvals.html", {"rows": rows, "sort": sort, "sorts": review.INBOX_SORTS}
+        )
 
     @router.get("/drift", response_class=HTMLResponse)
     def drift_page(request: Request, actor: str = Depends(page_actor)) -> HTMLResponse:
@@ -409,10 +497,14 @@ def _module_form(
     )
 
 
-def _request_context(platform: Platform, actor: str, request: TfRequest) -> dict[str, Any]:
+def _request_context(
+    platform: Platform, actor: str, request: TfRequest, *, offset: int = 0
+) -> dict[str, Any]:
     data = core.view(platform, request)
     status = data["status"]
     digest = core.current_plan_digest(request)
+    running = any(a.status.value != "completed" for runs in request.runs.values() for a in runs)
+    busy = status in BUSY or running
     buttons = [
         {"action": key, "label": label}
         for key, (action, _, label) in ACTIONS.items()
@@ -432,15 +524,78 @@ def _request_context(platform: Platform, actor: str, request: TfRequest) -> dict
     from tfpilot_web.api import _has_module, run_logs
 
     logs = run_logs(platform, actor, request.id) if _has_module("tfpilot_core.logs") else []
-    running = any(a.status.value != "completed" for runs in request.runs.values() for a in runs)
+    drift = request.drift
+    drifted = drift is not None and drift.result.value == "drifted" and status == "applied"
     return {
         "r": data,
         "status": status,
-        "busy": status in BUSY or running,
+        "shown_status": "drifted" if drifted else status,
+        "destroy_plan": review.destroy_requester(request) is not None,
+        "destroy_by": review.destroy_requester(request),
+        "busy": busy,
         "logs": logs,
         "digest": digest,
         "buttons": buttons,
         "may_approve": may_approve,
+        "may_edit": status not in BUSY
+        and status != "destroyed"
+        and core.may(platform, actor, Action.UPDATE, request),
         "events": events,
+        "timeline": review.timeline_groups(events),
         "counts": counts,
+        "diff": review.diff_document(platform, request, digest, offset=offset),
+        "page_size": review.PAGE,
+        "open_up_to": review.OPEN_UP_TO,
+        "next": review.next_step(platform, actor, request, status),
+        "approvals": review.approvals(request, digest),
+        "confirm": review.needs_confirmation(platform, request),
+        "mandatory": review.mandatory_findings(request),
+        "blocking": [f for f in request.policy_findings if f.level.value == "blocking"],
+        "drifted": drifted,
+        "drift": drift,
+        "approve_error": None,
+        "confirm_error": None,
+        "stale": False,
+        "form": {},
+        "format_value": format_value,
     }
+
+
+def _edit_form(
+    request: Request,
+    found: TfRequest,
+    *,
+    values: dict[str, str] | None,
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:
+    platform = state_of(request).platform
+    spec = platform.catalog.get(found.placement.module)
+    fields = form_fields(spec.input_json_schema())
+    if values is None:
+        view = core.view(platform, found)["inputs"]
+        values = {f.name: _form_value(view.get(f.name)) for f in fields if not f.sensitive}
+    return render(
+        request,
+        "edit.html",
+        {
+            "r": core.view(platform, found),
+            "spec": spec,
+            "fields": fields,
+            "values": values,
+            "errors": errors,
+        },
+        status_code=status_code,
+    )
+
+
+def _form_value(value: Any) -> str:
+    import json
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
