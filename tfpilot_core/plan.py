@@ -16,6 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tfpilot_core.errors import FieldProblem, ValidationError
+from tfpilot_core.masking import (
+    MASK,
+    changed_paths,
+    map_strings,
+    mask,
+    scrub_text,
+    sensitive_strings,
+)
 
 #: The plan formats this parser reads: 0.1 (Terraform 0.12 to 0.14), 0.2 (0.15 and 1.0) and every
 #: 1.x (1.1 on), the range hashicorp/terraform-json reads (``>= 0.1, < 2.0``). Later formats only
@@ -133,6 +141,19 @@ class OutputChange:
 
 
 @dataclass(slots=True)
+class DeferredChange:
+    """One entry of ``deferred_changes`` (Terraform 1.9 on): a change Terraform could not plan
+    yet (e.g. ``for_each`` over values known only after apply), and why."""
+
+    reason: str
+    change: ResourceChange
+
+
+#: The operations a plan carries besides the per-resource action, in the order they are reported.
+OPERATIONS = ("import", "move", "forget", "deferred")
+
+
+@dataclass(slots=True)
 class Plan:
     """A parsed plan. ``raw`` keeps the original document (unmasked: never log it)."""
 
@@ -150,17 +171,17 @@ class Plan:
     complete: bool | None
     errored: bool
     raw: Mapping[str, Any] = field(repr=False)
+    deferred_changes: list[DeferredChange] = field(default_factory=list)
+    #: Set when the document was the output of ``hashicorp/setup-terraform``'s wrapper and its
+    #: ``[command]``/``::`` lines were stripped before parsing.
+    from_wrapper: bool = False
 
     @classmethod
     def parse(cls, document: Mapping[str, Any] | bytes | str) -> Plan:
         """Parse a ``show -json`` document (bytes, text, or already-decoded JSON)."""
+        from_wrapper = False
         if isinstance(document, bytes | str):
-            import json
-
-            try:
-                document = json.loads(document)
-            except (ValueError, RecursionError) as exc:
-                raise _fail("$", "json", f"not valid JSON: {exc}") from None
+            document, from_wrapper = _decode(document)
         if not isinstance(document, Mapping):
             raise _fail("$", "type", "a plan must be a JSON object")
         version = document.get("format_version")
@@ -186,6 +207,8 @@ class Plan:
             complete=_opt_bool(document, "complete"),
             errored=bool(_opt_bool(document, "errored")),
             raw=document,
+            deferred_changes=_deferred(document.get("deferred_changes")),
+            from_wrapper=from_wrapper,
         )
 
     def counts(self) -> dict[Action, int]:
@@ -196,10 +219,68 @@ class Plan:
                 result[change.action] = result.get(change.action, 0) + 1
         return result
 
+    def imports(self) -> list[ResourceChange]:
+        """Managed resources the plan imports into the state (``change.importing``)."""
+        return [c for c in self.resource_changes if c.importing is not None]
+
+    def moves(self) -> list[ResourceChange]:
+        """Managed resources whose address changes (``moved`` blocks): ``previous_address``."""
+        return [
+            c
+            for c in self.resource_changes
+            if c.previous_address is not None and c.previous_address != c.address
+        ]
+
+    def forgets(self) -> list[ResourceChange]:
+        """Managed resources removed from the state but kept in the world (``removed`` blocks)."""
+        return [c for c in self.resource_changes if c.action is Action.FORGET]
+
+    def operations(self) -> dict[str, int]:
+        """How many imports, moves, forgets and deferred changes the plan holds (zeros left out).
+
+        These are invisible in :meth:`counts` (an import is usually a ``no-op`` action, a move
+        too), yet each changes the state: a plan holding only imports is not "no changes".
+        """
+        found = {
+            "import": len(self.imports()),
+            "move": len(self.moves()),
+            "forget": len(self.forgets()),
+            "deferred": len(self.deferred_changes),
+        }
+        return {name: n for name, n in found.items() if n}
+
     @property
     def has_changes(self) -> bool:
-        """Whether applying the plan would change any managed resource or output."""
-        return bool(self.counts()) or any(o.action is not Action.NO_OP for o in self.output_changes)
+        """Whether applying the plan would change any managed resource, output or the state
+        (imports, moves, forgets), or Terraform deferred changes to a later plan."""
+        return (
+            bool(self.counts())
+            or bool(self.operations())
+            or any(o.action is not Action.NO_OP for o in self.output_changes)
+        )
+
+    def incomplete(self) -> str | None:
+        """Why this plan cannot be trusted as the whole change, or ``None`` when it can.
+
+        Terraform writes a plan file even when planning fails: such a document says
+        ``errored: true`` (and ``complete: false``, ``applyable: false``) and holds only what was
+        planned before the error, so judging it as if it were whole would miss what the failed
+        part changes. ``complete: false`` alone means Terraform deferred changes to a later plan.
+        (``applyable: false`` alone is normal: Terraform says so of a plan without changes.)
+        """
+        if self.errored:
+            return (
+                "Terraform reported errors while planning (errored: true): the plan is "
+                "incomplete and cannot be applied; fix the errors and plan again"
+            )
+        if self.complete is False:
+            deferred = len(self.deferred_changes)
+            detail = f" ({deferred} deferred change(s))" if deferred else ""
+            return (
+                f"the plan is incomplete (complete: false){detail}: applying it leaves changes "
+                "for a later plan"
+            )
+        return None
 
     @property
     def drifted_addresses(self) -> list[str]:
@@ -212,9 +293,64 @@ class Plan:
 
     def drifted_paths(self) -> dict[str, list[str]]:
         """Attribute paths that changed out of band, per drifted address."""
-        from tfpilot_core.masking import changed_paths
 
         return {c.address: changed_paths(c.before, c.after) for c in self.resource_drift}
+
+
+#: What ``hashicorp/setup-terraform``'s wrapper adds around Terraform's output: the command line
+#: (``[command]/.../terraform-bin show -json tfplan``) and workflow commands (``::debug::``,
+#: ``::set-output``, ``::error::``...) that it prints after it.
+_WRAPPER_LINE = re.compile(r"^(?:\[command\]|::[a-z-]+(?: [^:]*)?::)")
+WRAPPER_FIX = (
+    "this looks like the output of hashicorp/setup-terraform's wrapper; set "
+    "`terraform_wrapper: false` on that step (or write the plan with `terraform show -json "
+    "tfplan > plan.json` from a step without the wrapper)"
+)
+
+
+def strip_wrapper(text: str) -> str | None:
+    """``text`` without the lines ``hashicorp/setup-terraform``'s wrapper adds, or ``None`` when
+    it has none of them."""
+    lines = text.splitlines()
+    kept = [line for line in lines if not _WRAPPER_LINE.match(line)]
+    return None if len(kept) == len(lines) else "\n".join(kept)
+
+
+def _decode(document: bytes | str) -> tuple[Any, bool]:
+    import json
+
+    try:
+        return json.loads(document), False
+    except (ValueError, RecursionError) as exc:
+        error = exc
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+    stripped = strip_wrapper(text)
+    if stripped is None:
+        raise _fail("$", "json", f"not valid JSON: {error}") from None
+    try:
+        return json.loads(stripped), True
+    except (ValueError, RecursionError) as exc:
+        raise _fail(
+            "$", "json", f"not valid JSON even without the wrapper's lines: {exc}; {WRAPPER_FIX}"
+        ) from None
+
+
+def _deferred(value: Any) -> list[DeferredChange]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _fail("deferred_changes", "type", "must be an array")
+    result = []
+    for i, item in enumerate(value):
+        where = f"deferred_changes[{i}]"
+        if not isinstance(item, dict):
+            raise _fail(where, "type", "must be an object")
+        reason = item.get("reason") or "unknown"
+        if not isinstance(reason, str):
+            raise _fail(f"{where}.reason", "type", "must be a string")
+        change = _change(item.get("resource_change"), f"{where}.resource_change")
+        result.append(DeferredChange(reason, change))
+    return result
 
 
 def _check_version(version: str) -> None:
@@ -295,55 +431,52 @@ def _changes(value: Any, path: str) -> list[ResourceChange]:
         return []
     if not isinstance(value, list):
         raise _fail(path, "type", "must be an array")
-    result: list[ResourceChange] = []
-    append = result.append
-    for i, item in enumerate(value):
-        where = f"{path}[{i}]"
-        if not isinstance(item, dict):
-            raise _fail(where, "type", "must be an object")
-        change = item.get("change")
-        if not isinstance(change, dict):
-            raise _fail(f"{where}.change", "required", "missing or not an object")
-        address, rtype, name = item.get("address"), item.get("type"), item.get("name")
-        if not isinstance(address, str) or not address:
-            raise _fail(f"{where}.address", "required", "missing or not a string")
-        if not isinstance(rtype, str) or not isinstance(name, str):
-            raise _fail(f"{where}.type", "required", "type and name must be strings")
-        mode = item.get("mode", "managed")
-        if mode not in ("managed", "data"):
-            raise _fail(f"{where}.mode", "enum", "must be 'managed' or 'data'")
-        for key in _STR_FIELDS:
-            found = item.get(key)
-            if found is not None and not isinstance(found, str):
-                raise _fail(f"{where}.{key}", "type", "must be a string")
-        actions, action = _actions(change.get("actions"), f"{where}.change.actions")
-        replace_paths = change.get("replace_paths") or []
-        if not isinstance(replace_paths, list):
-            raise _fail(f"{where}.change.replace_paths", "type", "must be an array")
-        append(
-            ResourceChange(
-                address=address,
-                type=rtype,
-                name=name,
-                mode=mode,
-                actions=actions,
-                action=action,
-                provider_name=item.get("provider_name") or "",
-                module_address=item.get("module_address"),
-                previous_address=item.get("previous_address"),
-                index=item.get("index"),
-                deposed=item.get("deposed"),
-                action_reason=item.get("action_reason"),
-                before=change.get("before"),
-                after=change.get("after"),
-                after_unknown=change.get("after_unknown"),
-                before_sensitive=change.get("before_sensitive"),
-                after_sensitive=change.get("after_sensitive"),
-                replace_paths=replace_paths,
-                importing=change.get("importing"),
-            )
-        )
-    return result
+    return [_change(item, f"{path}[{i}]") for i, item in enumerate(value)]
+
+
+def _change(item: Any, where: str) -> ResourceChange:
+    if not isinstance(item, dict):
+        raise _fail(where, "type", "must be an object")
+    change = item.get("change")
+    if not isinstance(change, dict):
+        raise _fail(f"{where}.change", "required", "missing or not an object")
+    address, rtype, name = item.get("address"), item.get("type"), item.get("name")
+    if not isinstance(address, str) or not address:
+        raise _fail(f"{where}.address", "required", "missing or not a string")
+    if not isinstance(rtype, str) or not isinstance(name, str):
+        raise _fail(f"{where}.type", "required", "type and name must be strings")
+    mode = item.get("mode", "managed")
+    if mode not in ("managed", "data"):
+        raise _fail(f"{where}.mode", "enum", "must be 'managed' or 'data'")
+    for key in _STR_FIELDS:
+        found = item.get(key)
+        if found is not None and not isinstance(found, str):
+            raise _fail(f"{where}.{key}", "type", "must be a string")
+    actions, action = _actions(change.get("actions"), f"{where}.change.actions")
+    replace_paths = change.get("replace_paths") or []
+    if not isinstance(replace_paths, list):
+        raise _fail(f"{where}.change.replace_paths", "type", "must be an array")
+    return ResourceChange(
+        address=address,
+        type=rtype,
+        name=name,
+        mode=mode,
+        actions=actions,
+        action=action,
+        provider_name=item.get("provider_name") or "",
+        module_address=item.get("module_address"),
+        previous_address=item.get("previous_address"),
+        index=item.get("index"),
+        deposed=item.get("deposed"),
+        action_reason=item.get("action_reason"),
+        before=change.get("before"),
+        after=change.get("after"),
+        after_unknown=change.get("after_unknown"),
+        before_sensitive=change.get("before_sensitive"),
+        after_sensitive=change.get("after_sensitive"),
+        replace_paths=replace_paths,
+        importing=change.get("importing"),
+    )
 
 
 def _sensitive_outputs(document: Mapping[str, Any]) -> frozenset[str]:
@@ -397,8 +530,6 @@ def masked_plan(plan: Plan, sensitive_inputs: Sequence[str] = ()) -> Plan:
     """
     from dataclasses import replace
 
-    from tfpilot_core.masking import MASK, map_strings, mask, scrub_text, sensitive_strings
-
     hidden = frozenset(sensitive_inputs)
     # Values Terraform marks are masked structurally below. The values of sensitive module inputs
     # are also scrubbed from every string, because a module can copy them into attributes that
@@ -443,9 +574,13 @@ def masked_plan(plan: Plan, sensitive_inputs: Sequence[str] = ()) -> Plan:
     raw.pop("resource_drift", None)
     raw.pop("output_changes", None)
     raw.pop("planned_values", None)
+    raw.pop("deferred_changes", None)
     return replace(
         plan,
         resource_changes=[change_of(c) for c in plan.resource_changes],
+        deferred_changes=[
+            DeferredChange(d.reason, change_of(d.change)) for d in plan.deferred_changes
+        ],
         resource_drift=[change_of(c) for c in plan.resource_drift],
         output_changes=outputs,
         variables=masked_vars,

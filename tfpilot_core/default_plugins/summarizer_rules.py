@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tfpilot_core import hookimpl
+from tfpilot_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -58,6 +58,12 @@ _VERBS = {
     "forget": "to forget (removed from state, kept in the world)",
 }
 _ORDER = ("replace", "delete", "create", "update", "forget")
+#: Operations that are not the resource's action (see :meth:`~tfpilot_core.plan.Plan.operations`).
+_OPERATIONS = {
+    "import": "to import into the state",
+    "move": "to move to a new address",
+    "deferred": "deferred to a later plan",
+}
 
 
 def _is_sensitive(marks: Any, key: str) -> bool:
@@ -200,6 +206,8 @@ def _describe(change: ResourceChange, doc: _Doc) -> None:
         details.append("deposed object")
     if change.previous_address and change.previous_address != change.address:
         details.append(f"moved from {change.previous_address}")
+    if change.importing is not None:
+        details.append("imported")
     tail = f": {'; '.join(details)}" if details else ""
     md_tail = f": {_md('; '.join(details))}" if details else ""
     doc.item(f"{action.upper()} {what}{tail}", f"**{action}** {md}{md_tail}")
@@ -247,7 +255,18 @@ def summarize_plan(request: Request, plan: Plan, context: SummaryContext) -> tup
         f"### Plan for {_code(request.id)} ({_md(placement.module)} in "
         f"{_md(placement.environment)})"
     )
+    incomplete = plan.incomplete()
+    if incomplete is not None:
+        doc.para("", "")
+        doc.para(f"WARNING: {incomplete}.", f"**Warning:** {_md(incomplete)}.")
     parts = [f"{counts[Action(a)]} {_VERBS[a]}" for a in _ORDER if counts.get(Action(a))]
+    operations = plan.operations()
+    # A forget is an action too (counted above); imports, moves and deferrals are not.
+    parts += [
+        f"{operations[o]} {_OPERATIONS[o]}"
+        for o in ("import", "move", "deferred")
+        if o in operations
+    ]
     if parts:
         doc.para("", "")
         doc.para(
@@ -277,6 +296,26 @@ def summarize_plan(request: Request, plan: Plan, context: SummaryContext) -> tup
             for change in selected[:MAX_ITEMS]:
                 _describe(change, doc)
             _more(doc, MAX_ITEMS, len(selected))
+
+    for label, selected in (
+        ("To import into the state", plan.imports()),
+        ("Moved to a new address", plan.moves()),
+    ):
+        if selected:
+            doc.heading(f"{label} ({len(selected)})")
+            for change in sorted(selected, key=lambda c: c.address)[:MAX_ITEMS]:
+                _describe(change, doc)
+            _more(doc, MAX_ITEMS, len(selected))
+    if plan.deferred_changes:
+        deferred = sorted(plan.deferred_changes, key=lambda d: d.change.address)
+        doc.heading(f"Deferred to a later plan ({len(deferred)})")
+        for item in deferred[:MAX_ITEMS]:
+            reason = item.reason.replace("_", " ")
+            doc.item(
+                f"{item.change.address} ({item.change.type}): {reason}",
+                f"{_code(item.change.address)} ({_md(item.change.type)}): {_md(reason)}",
+            )
+        _more(doc, MAX_ITEMS, len(deferred))
 
     if plan.resource_drift:
         doc.heading(f"Changed outside Terraform ({len(plan.resource_drift)})")

@@ -164,7 +164,7 @@ def test_effective_policy_per_environment(make_engine: Make) -> None:
         "size.allowed",
     }
     security = {r["id"] for r in policy["rules"] if r["security_default"]}
-    assert security == {"public_access.blocked", "encryption.enabled"}
+    assert security == {"public_access.blocked", "encryption.enabled", "plan.complete"}
     dev, prod = policy["environments"]["dev"], policy["environments"]["prod"]
     assert dev["levels"]["tags.required"] == "mandatory"
     assert prod["levels"]["tags.required"] == "blocking"

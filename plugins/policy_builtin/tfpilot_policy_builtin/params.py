@@ -31,6 +31,8 @@ class EffectiveParams:
     region_inputs: tuple[str, ...] = ("region",)
     tags_inputs: tuple[str, ...] = ("tags",)
     size_inputs: tuple[str, ...] = ("size",)
+    #: Require ``tfpilot:*`` tags on plans checked on their own (made outside tfpilot) too.
+    tfpilot_tags_everywhere: bool = False
 
     @classmethod
     def from_settings(cls, dump: Mapping[str, Any], environment: str | None) -> EffectiveParams:
@@ -62,6 +64,8 @@ class EffectiveParams:
             region_inputs=tuple(dump["region_inputs"]),
             tags_inputs=tuple(dump["tags_inputs"]),
             size_inputs=tuple(dump["size_inputs"]),
+            # .get: a configuration snapshot written before this setting existed lacks it.
+            tfpilot_tags_everywhere=bool(dump.get("tfpilot_tags_everywhere", False)),
         )
 
     def pattern_for(self, resource_type: str) -> re.Pattern[str]:
@@ -79,4 +83,5 @@ class EffectiveParams:
             "required_tags": list(self.required_tags),
             "allowed_sizes": {k: sorted(v) for k, v in sorted(self.allowed_sizes.items())},
             "kms_required_types": sorted(self.kms_required_types),
+            "tfpilot_tags_everywhere": self.tfpilot_tags_everywhere,
         }

@@ -31,6 +31,9 @@ NAME_ATTRIBUTES: dict[str, str] = {
     "sandbox_instance": "name",
 }
 
+#: The prefix of the tag keys tfpilot sets on its own requests' resources.
+RESERVED_TAG_PREFIX = "tfpilot:"
+
 PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
 PUBLIC_ACCESS_FLAGS = (
     "block_public_acls",
@@ -53,6 +56,26 @@ def _live(ctx: PlanContext, *types: str) -> Iterator[Resource]:
 def _input_str(ctx: RequestContext, key: str) -> str | None:
     value = ctx.inputs.get(key)
     return value if isinstance(value, str) else None
+
+
+class PlanCompleteRule(Rule):
+    """An errored or incomplete plan is never judged as if it were whole (a security default)."""
+
+    id = "plan.complete"
+    title = "The plan is complete"
+    description = (
+        "Terraform writes a plan file even when planning fails (`errored: true`, "
+        "`complete: false`, `applyable: false`); such a plan holds only part of the change, so "
+        "every other rule would judge too little. It blocks, as does a plan Terraform marks "
+        "incomplete (deferred changes)."
+    )
+    default_level = PolicyLevel.BLOCKING
+    security_default = True
+
+    def check_plan(self, ctx: PlanContext) -> Iterable[Hit]:
+        reason = ctx.plan.incomplete()
+        if reason is not None:
+            yield Hit(None, reason)
 
 
 class NamingRule(Rule):
@@ -131,7 +154,9 @@ class TagsRule(Rule):
     title = "Required tags are present"
     description = (
         "Every taggable resource (one with `tags`) carries each of `required_tags`, counting "
-        "the provider's `default_tags`; the request's tags input too."
+        "the provider's `default_tags`; the request's tags input too. The keys tfpilot writes "
+        "itself (`tfpilot:*`) are required only on plans of tfpilot's own requests, unless "
+        "`tfpilot_tags_everywhere` is set: a plan made elsewhere cannot carry them."
     )
     default_level = PolicyLevel.MANDATORY
 
@@ -145,7 +170,7 @@ class TagsRule(Rule):
                     yield Hit(f"inputs.{key}", f"missing required tags: {', '.join(missing)}")
 
     def check_plan(self, ctx: PlanContext) -> Iterable[Hit]:
-        required = ctx.params.required_tags
+        required = self.required_on(ctx)
         if not required:
             return
         for resource in ctx.index.resources:
@@ -163,6 +188,15 @@ class TagsRule(Rule):
                 missing = [t for t in missing if t not in defaults]
             if missing:
                 yield Hit(resource.address, f"missing required tags: {', '.join(missing)}")
+
+    @staticmethod
+    def required_on(ctx: PlanContext) -> tuple[str, ...]:
+        """The tags required on this plan: ``tfpilot:*`` keys only when tfpilot made the plan
+        for a request (or ``tfpilot_tags_everywhere`` says so)."""
+        required = ctx.params.required_tags
+        if ctx.request is not None or ctx.params.tfpilot_tags_everywhere:
+            return required
+        return tuple(t for t in required if not t.startswith(RESERVED_TAG_PREFIX))
 
 
 def _policy_is_public(document: Any) -> bool:
@@ -438,6 +472,7 @@ def _list(values: Iterable[str]) -> str:
 def builtin_rules() -> list[Rule]:
     """A fresh instance of every built-in rule, in the order findings are reported."""
     return [
+        PlanCompleteRule(),
         PublicAccessRule(),
         EncryptionRule(),
         RegionRule(),

@@ -90,6 +90,9 @@ class PolicySettings(BaseModel):
     required_tags: list[str] = Field(default_factory=lambda: ["tfpilot:request_id"])
     #: ``"<type>.<attribute>"`` -> allowed values, e.g. ``"aws_instance.instance_type"``.
     allowed_sizes: dict[str, list[str]] = Field(default_factory=dict)
+    #: Require the ``tfpilot:*`` keys of ``required_tags`` on plans checked on their own (``policy
+    #: check FILE``, made outside tfpilot) too; by default only plans of tfpilot's requests.
+    tfpilot_tags_everywhere: bool = False
     #: Types whose encryption must use a customer managed KMS key, not a service default.
     kms_required_types: list[str] = Field(default_factory=list)
     #: Rule id -> level (``off`` disables a rule; refused for security defaults).
