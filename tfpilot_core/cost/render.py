@@ -56,9 +56,18 @@ def top_lines(estimate: CostEstimate, top: int = DEFAULT_TOP) -> list[CostLine]:
     return sorted(changed, key=key)[: max(top, 0)]
 
 
+def is_partial(estimate: CostEstimate) -> bool:
+    """Whether the estimate covers only part of the plan: an error beside a total (some
+    projects priced, others not), so the total is a lower bound."""
+    return bool(estimate.error) and estimate.monthly is not None
+
+
 def delta_phrase(estimate: CostEstimate) -> str:
     """One line for summaries: ``+12.30 USD/month (was 10.00 USD, now 22.30 USD)``."""
     c = estimate.currency
+    if is_partial(estimate):
+        now = format_money(estimate.monthly, c)
+        return f"at least {now}/month: the estimate is partial ({estimate.error})"
     if estimate.error:
         return f"cost unknown: the estimate failed ({estimate.error})"
     now = format_money(estimate.monthly, c)
@@ -92,7 +101,9 @@ def render_text(estimate: CostEstimate, *, top: int = DEFAULT_TOP) -> str:
     out = [f"Cost estimate ({estimate.estimator or 'unknown estimator'})"]
     if estimate.plan_digest:
         out[0] += f" for plan {estimate.plan_digest[:12]}"
-    if estimate.error:
+    if is_partial(estimate):
+        out.append(f"  estimate partial (totals are a lower bound): {estimate.error}")
+    elif estimate.error:
         out.append(f"  estimate failed: {estimate.error}")
     out.append(f"  monthly    {format_money(estimate.monthly, c)}")
     out.append(f"  previous   {format_money(estimate.previous, c)}")
@@ -125,7 +136,9 @@ def render_markdown(estimate: CostEstimate, *, top: int = DEFAULT_TOP) -> str:
     """The estimate for a PR comment or a web page (GitHub-flavoured Markdown)."""
     c = estimate.currency
     out = ["#### Cost estimate", ""]
-    if estimate.error:
+    if is_partial(estimate):
+        out += [f"> **The estimate is partial** (a lower bound): {_md(estimate.error or '')}", ""]
+    elif estimate.error:
         out += [f"> **The estimate failed:** {_md(estimate.error)}", ""]
     out += [
         "| | Monthly |",
@@ -177,6 +190,9 @@ def estimate_dict(estimate: CostEstimate, *, top: int = DEFAULT_TOP) -> dict[str
     """The estimate for ``--json``: money as decimal strings (never floats), ``None`` unknown."""
     data: dict[str, Any] = estimate.model_dump(mode="json")
     data["delta"] = _money_json(estimate.delta)
+    data["status"] = (
+        "partial" if is_partial(estimate) else "failed" if estimate.error else "estimated"
+    )
     data["top"] = [
         {
             "address": line.address,

@@ -135,7 +135,13 @@ def _signed(value: Decimal, currency: str) -> str:
 
 
 def _cost_line(cost: CostEstimate) -> str:
+    estimator = f" ({cost.estimator})" if cost.estimator else ""
+    if cost.error and cost.monthly is None:
+        # A failure is said as one: never as usage-based prices or a zero.
+        return f"the cost estimate failed{estimator}: {cost.error}"
     line = f"{_money(cost.monthly, cost.currency)} per month"
+    if cost.error:
+        return f"{line} at least: the estimate is incomplete{estimator}: {cost.error}"
     if cost.previous is not None:
         line += f" (was {_money(cost.previous, cost.currency)}"
         delta = cost.delta

@@ -4,7 +4,9 @@
 real CLI it reads the plan JSON given with ``--path`` (and a ``--compare-to`` baseline), takes its
 key from ``INFRACOST_API_KEY`` and its endpoint and currency from the environment, and prints a
 version "0.2" document: prices per resource type, sub-resources, usage-based components without
-usage (nulls), several projects, and for ``diff`` a past breakdown and a diff. It refuses what the
+usage (nulls), free resources (no cost component), several projects, project errors
+(``metadata.errors``, as Infracost prints them for a project it could not price), and for
+``diff`` a past breakdown and a diff. It refuses what the
 real one refuses: a wrong key (exit 1 with Infracost's own message), and it can hang or print
 malformed JSON on purpose. Every call is appended to ``calls.jsonl`` for the test to inspect.
 """
@@ -127,8 +129,14 @@ def walk(module):
     for child in module.get("child_modules", []):
         yield from walk(child)
 
+free = set(cfg.get("free", []))
+
 def resource(r):
     t = r["type"]
+    if t in free:
+        # How Infracost lists a free resource: no cost component, no monthly cost.
+        return {"name": r["address"], "resourceType": t, "metadata": {}, "hourlyCost": None,
+                "monthlyCost": None, "costComponents": [], "subresources": []}
     if t not in prices and t not in usage_based:
         return None
     comps, subs, total = [], [], Decimal(0)
@@ -186,9 +194,19 @@ if argv[0] == "diff":
     for p in prior["projects"]:
         past_resources += p["breakdown"]["resources"]
 projects = []
+# Project errors as Infracost writes them (metadata.errors: code, message, data, isError), with
+# the empty breakdown and "0" totals it prints for a project it could not price.
+project_errors = cfg.get("project_errors") or {}
 for i, group in enumerate(groups):
+    errors = project_errors.get(str(i))
+    if errors:
+        group = []
+    metadata = {"path": path, "type": "terraform_plan_json"}
+    if errors:
+        metadata["errors"] = [{"code": e["code"], "message": e["message"], "data": None,
+                               "isError": True} for e in errors]
     project = {"name": "plan.json" if n == 1 else "project-%d" % i,
-               "metadata": {"path": path, "type": "terraform_plan_json"},
+               "metadata": metadata,
                "breakdown": breakdown(group)}
     if argv[0] == "diff":
         names = {r["name"] for r in group}

@@ -24,8 +24,10 @@ Three rules judge the cost estimate of a plan (any estimator's: Infracost's or t
     budgets are set). Its level is configured like any rule's (``levels``), default advisory.
 
 ``cost.estimate_failed``
-    The estimator ran and failed (no binary, a bad key, a timeout...). Default advisory: recorded,
-    reported, and the request carries on; make it ``blocking`` per environment to stop there.
+    The estimator ran and failed (no binary, a bad key, a timeout...), or priced only part of the
+    plan (Infracost's ``metadata.errors`` on some projects: the total is a lower bound, so budgets
+    cannot vouch for it). Default advisory: recorded, reported, and the request carries on; make
+    it ``blocking`` per environment to stop there.
 """
 
 from __future__ import annotations
@@ -164,7 +166,8 @@ class EstimateFailedRule(Rule):
     title = "Cost estimate failed"
     description = (
         "The cost estimator ran and failed (missing binary, rejected API key, timeout, "
-        "malformed output). Advisory by default: make it blocking where a plan must be priced."
+        "malformed output, Infracost project errors), or priced only some projects (partial). "
+        "Advisory by default: make it blocking where a plan must be priced."
     )
     default_level = PolicyLevel.ADVISORY
 
@@ -172,7 +175,9 @@ class EstimateFailedRule(Rule):
         """A hit carrying the estimator's reason."""
         cost: CostEstimate | None = getattr(ctx, "cost", None)
         if cost is not None and cost.error:
-            yield Hit(None, f"the cost estimate failed ({cost.estimator}): {cost.error}")
+            # Money beside an error: some projects were priced, others not (a lower bound).
+            what = "is partial" if cost.monthly is not None else "failed"
+            yield Hit(None, f"the cost estimate {what} ({cost.estimator}): {cost.error}")
 
 
 def budget_rules() -> list[Rule]:

@@ -9,7 +9,16 @@ each breakdown has ``resources`` with ``costComponents`` and nested ``subresourc
 Money arrives as decimal strings or ``null``. It is read with :class:`~decimal.Decimal` and never
 passes through ``float``: the document is decoded with ``parse_float=Decimal``, strings are turned
 into ``Decimal`` directly. ``null`` money is *unknown* (a usage-based price with no usage given),
-never zero. Anything malformed raises :class:`InfracostOutputError` naming the JSON path; nothing
+never zero, except for a resource with no cost component at all: Infracost lists free resources
+that way, and they cost nothing.
+
+A project Infracost could not price carries ``metadata.errors`` (``{code, message, data,
+isError}``: module load failures, no Terraform files, the run quota exceeded...), usually with an
+empty breakdown whose total is ``"0"``. Such a project is never read as free: when every project
+failed the estimate failed (no money, ``error`` set); when some did, the estimate is *partial*:
+the total of the others (a lower bound), and an ``error`` naming the failed projects, so that
+``cost.estimate_failed`` judges it and budgets never pass on a silent zero. Anything malformed
+raises :class:`InfracostOutputError` naming the JSON path; nothing
 else escapes (see the hypothesis tests).
 """
 
@@ -74,6 +83,14 @@ class Breakdown:
     total_monthly: Decimal | None
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectError:
+    """One entry of a project's ``metadata.errors``: why Infracost could not price it."""
+
+    code: str
+    message: str
+
+
 @dataclass(slots=True)
 class Project:
     """One project of the output (one plan file, one directory...)."""
@@ -83,6 +100,16 @@ class Project:
     breakdown: Breakdown
     past: Breakdown | None = None
     diff: Breakdown | None = None
+    errors: list[ProjectError] = field(default_factory=list)
+
+    def failure(self) -> str | None:
+        """The project's errors in one line, or ``None`` when it was priced."""
+        if not self.errors:
+            return None
+        said = "; ".join(
+            f"{e.message} (code {e.code})" if e.code else e.message for e in self.errors
+        )
+        return f"project {self.name or '(unnamed)'!r}: {said}"
 
 
 @dataclass(slots=True)
@@ -191,8 +218,11 @@ def _resource(raw: Any, path: str) -> Resource:
     components: list[Component] = []
     unknown = _components(doc, path, "", components, 0)
     monthly = money(doc.get("monthlyCost"), f"{path}.monthlyCost")
-    if monthly is None:
-        unknown = True  # no total: unknown, never free
+    if monthly is None and not components:
+        # No cost component at all: how Infracost lists a free resource (IAM roles, VPCs...).
+        monthly = _ZERO
+    elif monthly is None:
+        unknown = True  # components but no total: unknown, never free
     return Resource(
         name=name,
         resource_type=_str(doc, "resourceType", path),
@@ -215,6 +245,27 @@ def _breakdown(raw: Any, path: str) -> Breakdown | None:
         # Infracost sums only known costs: do the same when it printed no total.
         total = sum((r.monthly for r in resources if r.monthly is not None), _ZERO)
     return Breakdown(resources=resources, total_monthly=total)
+
+
+def _errors(doc: Mapping[str, Any], path: str) -> list[ProjectError]:
+    metadata = doc.get("metadata")
+    if metadata is None:
+        return []
+    meta = _obj(metadata, f"{path}.metadata")
+    found = []
+    for i, raw in enumerate(_list(meta.get("errors"), f"{path}.metadata.errors")):
+        where = f"{path}.metadata.errors[{i}]"
+        entry = _obj(raw, where)
+        if entry.get("isError") is False:
+            continue  # a diagnostic Infracost itself does not count as an error
+        code = entry.get("code")
+        if code is not None and (isinstance(code, bool) or not isinstance(code, int | str)):
+            raise _fail(
+                f"{where}.code", f"expected a number or a string, got {type(code).__name__}"
+            )
+        message = _str(entry, "message", where) or "no message"
+        found.append(ProjectError("" if code is None else str(code), message[:500]))
+    return found
 
 
 def parse_report(document: bytes | str | Mapping[str, Any]) -> Report:
@@ -251,8 +302,11 @@ def parse_report(document: bytes | str | Mapping[str, Any]) -> Report:
             breakdown=breakdown,
             past=past,
             diff=diff,
+            errors=_errors(doc, where),
         )
         projects.append(project)
+        if project.errors:
+            continue  # its zero totals are no price: never summed (see to_estimate)
         totals[project_currency] = totals.get(project_currency, _ZERO) + (
             breakdown.total_monthly or _ZERO
         )
@@ -322,6 +376,20 @@ def to_estimate(
     main = currency if currency and currency in report.totals else report.currency
     if report.totals and main not in report.totals:
         main = next(iter(report.totals))
+    failures = [f for f in (p.failure() for p in report.projects) if f is not None]
+    if failures and len(failures) == len(report.projects):
+        return CostEstimate.model_construct(
+            monthly=None,
+            previous=None if previous is None else previous.monthly,
+            currency=currency or report.currency,
+            plan_digest=None,
+            estimator=estimator,
+            lines=[],
+            error="Infracost could not price the plan: " + " | ".join(failures),
+            unknown=[],
+            compared_to=previous.plan_digest if previous is not None else None,
+            other_currencies={},
+        )
     several = len(report.projects) > 1
     lines: dict[str, CostLine] = {}
     parts: dict[str, list[Component]] = {}
@@ -330,7 +398,7 @@ def to_estimate(
     deltas: dict[str, Decimal | None] = {}
     has_past = False
     for project in report.projects:
-        if project.currency != main:
+        if project.currency != main or project.errors:
             continue
         prefix = f"{project.name}:" if several and project.name else ""
         if project.past is not None:
@@ -391,6 +459,14 @@ def to_estimate(
         prev_total = _ZERO
     _attach_components(lines, parts, components_for)
     other = {k: v for k, v in report.totals.items() if k != main}
+    error = None
+    if failures:
+        priced = len(report.projects) - len(failures)
+        error = (
+            f"partial estimate: Infracost could not price {len(failures)} of "
+            f"{len(report.projects)} projects ({' | '.join(failures)}); the total covers the "
+            f"other {priced} only"
+        )
     return CostEstimate.model_construct(
         monthly=report.totals.get(main, _ZERO),
         previous=prev_total,
@@ -398,7 +474,7 @@ def to_estimate(
         plan_digest=None,
         estimator=estimator,
         lines=list(lines.values()),
-        error=None,
+        error=error,
         unknown=unknown,
         compared_to=previous.plan_digest if previous is not None else None,
         other_currencies=dict(other),
