@@ -1,0 +1,255 @@
+"""The second part of the UI in headless Chromium against a real uvicorn server, with real
+Terraform (the sandbox provider) for the seeded history:
+
+every new page reached from the navigation (axe-core: no serious or critical violation; a
+screenshot each, on a phone too); the metrics page's chart numbers equal ``tfpilot metrics
+--json`` on the same store; quiet hours set on the preferences page hold a notification (seen in
+the admin's outbox, the Slack stand-in got nothing for that user); a request created through the
+chat page with the offline assistant, and a question asked with its structured query shown.
+Screenshots go to ``plugins/web/tests/artifacts/`` (``$TFPILOT_WEB_ARTIFACTS`` overrides).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .axe_support import check_page
+from .test_browser import ARGS, CHROMIUM, _log_in, artifacts_dir
+
+CONFIG = """
+[users.root]
+role = "admin"
+[users.alice]
+role = "developer"
+slack = "U0ALICE"
+[users.bob]
+role = "approver"
+slack = "U0BOB"
+[plugins.local]
+timeout_seconds = 300
+[plugins.notify_slack]
+token = "xoxb-test-token"
+base_url = "{slack}"
+"""
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture
+def slack() -> Iterator[Any]:
+    from tfpilot_notify_slack.testing import SlackStandIn
+
+    with SlackStandIn(channels={"U0ALICE", "U0BOB", "#dev"}) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack: Any) -> Iterator[dict[str, Any]]:
+    """A real uvicorn server over a platform in a fresh home, and tokens for each user."""
+    import uvicorn
+
+    from tfpilot_core.platform import Platform
+    from tfpilot_web import create_app
+    from tfpilot_web.auth import create_token
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
+    config = home / "tfpilot.toml"
+    config.write_text(CONFIG.format(slack=slack.base_url))
+    environ = {"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(config)}
+    platform = Platform.from_config(environ=environ)
+    tokens = {u: create_token(platform, "root", user=u)[0] for u in ("root", "alice", "bob")}
+    uv = uvicorn.Server(
+        uvicorn.Config(create_app(platform), host="127.0.0.1", port=0, log_level="warning")
+    )
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert uv.started, "uvicorn did not start"
+    port = uv.servers[0].sockets[0].getsockname()[1]
+    yield {
+        "url": f"http://127.0.0.1:{port}",
+        "tokens": tokens,
+        "platform": platform,
+        "environ": {**os.environ, **environ, "HOME": str(home)},
+    }
+    uv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def _seed(platform: Any) -> str:
+    """One bucket planned with real Terraform, approved and applied; one more only created."""
+    from tfpilot_web import core
+
+    r = platform.create(
+        "alice", module="sandbox/bucket", environment="dev", project="shop", inputs={"name": "m1"}
+    )
+    platform.plan("alice", r.id)
+    digest = core.current_plan_digest(platform.get(r.id))
+    assert digest, platform.get(r.id).model_dump_json()[:2000]
+    platform.approve("bob", r.id, plan_digest=digest)
+    platform.apply("bob", r.id)
+    waiting = platform.create(
+        "alice", module="sandbox/bucket", environment="dev", project="web", inputs={"name": "m2"}
+    )
+    return str(waiting.id)
+
+
+def _chart_values(page: Any, series: str) -> dict[str, float]:
+    found = page.eval_on_selector_all(
+        f'[data-series="{series}"]',
+        "els => els.map(e => [e.dataset.label, parseFloat(e.dataset.value)])",
+    )
+    return {label: value for label, value in found}
+
+
+def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, slack: Any) -> None:
+    url, tokens, platform = server["url"], server["tokens"], server["platform"]
+    shots = artifacts_dir()
+    waiting = _seed(platform)
+
+    # -- every new page from the navigation, with axe and a screenshot ------------------------
+    root = _log_in(browser, url, tokens["root"])
+    for name in ("Templates", "Metrics", "Chat", "Notifications", "Admin"):
+        root.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+        root.wait_for_load_state()
+        assert root.get_by_role("heading", level=1).first.is_visible()
+        check_page(root, name)
+        root.screenshot(path=str(shots / f"more-{name.lower()}.png"), full_page=True)
+
+    # -- the metrics page draws what `tfpilot metrics --json` reports ----------------------------
+    root.goto(f"{url}/metrics")
+    cli = subprocess.run(
+        [str(Path(sys.executable).parent / "tfpilot"), "--as", "root", "metrics", "--json"],
+        env=server["environ"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 0, cli.stderr
+    report = json.loads(cli.stdout)["totals"]
+    drawn = _chart_values(root, "status")
+    assert drawn == {k: float(v) for k, v in report["requests"]["by_status"].items()}
+    assert drawn.get("applied") == 1.0
+    kpi = root.locator('[data-key="durations_seconds.apply.p95"]').inner_text()
+    assert kpi.startswith(str(report["durations_seconds"]["apply"]["p95"])), kpi
+    assert root.locator('[data-key="requests.created"]').inner_text() == str(
+        report["requests"]["created"]
+    )
+    apply_points = _chart_values(root, "apply dev p95")
+    assert list(apply_points.values())[-1] == report["durations_seconds"]["apply"]["p95"]
+    root.screenshot(path=str(shots / "more-metrics-seeded.png"), full_page=True)
+
+    # -- quiet hours set on the page hold bob's approval request -------------------------------
+    bob = _log_in(browser, url, tokens["bob"])
+    bob.goto(f"{url}/notifications")
+    now = datetime.now(UTC)
+    bob.get_by_label("From (HH:MM)").fill((now - timedelta(hours=1)).strftime("%H:%M"))
+    bob.get_by_label("Until (HH:MM)").fill((now + timedelta(hours=2)).strftime("%H:%M"))
+    bob.get_by_role("button", name="Save preferences").click()
+    assert bob.get_by_test_id("saved").is_visible()
+    check_page(bob, "preferences saved")
+    bob.screenshot(path=str(shots / "more-preferences.png"), full_page=True)
+    before = len([m for m in slack.messages if m.channel == "U0BOB"])
+    platform.plan("alice", waiting)  # approval_required goes to bob: held, not sent
+    root.goto(f"{url}/notifications/outbox?view=pending")
+    row = root.locator("tr", has_text="approval_required").filter(has_text="bob")
+    assert row.count() >= 1, root.content()[:3000]
+    assert len([m for m in slack.messages if m.channel == "U0BOB"]) == before
+    check_page(root, "outbox")
+    root.screenshot(path=str(shots / "more-outbox-held.png"), full_page=True)
+
+    # -- a request through the chat page (offline assistant), then a question -----------------
+    alice = _log_in(browser, url, tokens["alice"])
+    alice.goto(f"{url}/chat")
+    alice.get_by_role("button", name="Start a new request").click()
+    answers = {
+        "describe": "a bucket for logs",
+        "module": "sandbox/bucket",
+        "environment": "dev",
+        "project": "chat",
+        "input:name": "fromchat",
+        "input:region": "local-2",
+        "confirm": "yes",
+    }
+    asked = []
+    for _ in range(20):
+        if alice.get_by_test_id("created").count():
+            break
+        key = alice.locator('input[name="key"]').get_attribute("value")
+        assert key
+        asked.append(key)
+        field = alice.locator("#answer")
+        if key == "confirm":
+            assert "policy" in alice.get_by_test_id("chat-log").inner_text()
+            check_page(alice, "chat confirm")
+            alice.screenshot(path=str(shots / "more-chat-confirm.png"), full_page=True)
+        value = answers.get(key, "")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            if value:
+                field.select_option(value)
+        else:
+            field.fill(value)
+        alice.get_by_role("button", name="Answer").click()
+        alice.wait_for_load_state()
+    assert "confirm" in asked and "input:name" in asked
+    created = alice.get_by_test_id("created").get_by_role("link").inner_text()
+    request = platform.get(created)
+    assert request.inputs["name"].startswith("fromchat") and request.inputs["region"] == "local-2"
+    alice.goto(f"{url}/chat")
+    alice.get_by_role("textbox", name="Question").fill("how many requests in dev")
+    alice.get_by_role("button", name="Ask").click()
+    answer = alice.get_by_test_id("answer").first.inner_text()
+    assert "requests match" in answer, answer
+    query = alice.get_by_test_id("query").first.inner_text()
+    assert '"environment"' in query or "dev" in query
+    check_page(alice, "chat")
+    alice.screenshot(path=str(shots / "more-chat-ask.png"), full_page=True)
+
+    # -- on a phone: the navigation wraps and reaches every page -------------------------------
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    page = phone.new_page()
+    page.goto(f"{url}/login")
+    page.get_by_label("API token").fill(tokens["root"])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{url}/")
+    nav = page.get_by_role("navigation", name="Main")
+    for name in ("Templates", "Metrics", "Chat", "Notifications", "Admin"):
+        assert nav.get_by_role("link", name=name).is_visible()
+    # The navigation wraps within the screen (the requests table may scroll on its own).
+    assert page.evaluate(
+        "() => document.querySelector('header nav').scrollWidth <= window.innerWidth + 1"
+    )
+    page.screenshot(path=str(shots / "more-phone-nav.png"), full_page=True)
+    page.goto(f"{url}/metrics")
+    page.screenshot(path=str(shots / "more-phone-metrics.png"), full_page=True)
