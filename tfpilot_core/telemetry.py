@@ -136,6 +136,7 @@ def _configure_structlog() -> None:
     import structlog
 
     from tfpilot_core.log import merge_context
+    from tfpilot_core.scrub import scrub_event
 
     fmt, numeric = _pending_logging
     renderer: Any = (
@@ -151,6 +152,9 @@ def _configure_structlog() -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _add_trace_ids,
             _mask_secrets,
+            # One scrubber for every line (credentials, secret-named fields, exceptions without
+            # frame locals, bounded size), before anything leaves: the log backend included.
+            scrub_event,
             _to_otel_logs,
             renderer,
         ],

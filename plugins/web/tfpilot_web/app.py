@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,11 +43,6 @@ RESERVED_PREFIXES = (
     "/requests",
     "/approvals",
     "/drift",
-    "/metrics",
-    "/templates",
-    "/notifications",
-    "/chat",
-    "/admin",
     "/login",
     "/logout",
     "/docs",
@@ -161,8 +157,7 @@ def install_error_handlers(app: Any) -> None:
         )
 
     async def bug(request: Request, exc: Exception) -> Response:
-        log.exception("internal_error", path=request.url.path, error=type(exc).__name__)
-        return _problem_response(request, problem(500, "internal error (logged)"))
+        return internal_error_response(request, exc)
 
     app.add_exception_handler(TfpilotError, tfpilot_error)
     app.add_exception_handler(Unauthenticated, unauthenticated)
@@ -170,6 +165,34 @@ def install_error_handlers(app: Any) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, bug)
+
+
+def internal_error_response(request: Request, exc: BaseException) -> Response:
+    """Log a bug once, scrubbed and bounded, and answer a 500 problem (the same for every route).
+
+    The traceback is logged as text without frame locals (:func:`tfpilot_core.scrub.
+    format_exception`), whatever the logging configuration: locals held the request's headers
+    and body, and a rich traceback of them was 1.2 MB with the bearer token in clear.
+    """
+    from tfpilot_core.scrub import format_exception
+
+    log.error(
+        "internal_error",
+        path=request.url.path,
+        error=type(exc).__name__,
+        exception=format_exception(exc),
+    )
+    # Logged here: the server's middleware need not hand it to uvicorn to log again.
+    with suppress(AttributeError, TypeError):
+        exc._tfpilot_logged = True  # type: ignore[attr-defined]
+    try:
+        return _problem_response(request, problem(500, "internal error (logged)"))
+    except Exception:  # the error page itself failed: plain problem details then
+        return JSONResponse(
+            problem(500, "internal error (logged)").model_dump(exclude_none=True),
+            status_code=500,
+            media_type=PROBLEM_JSON,
+        )
 
 
 def create_app(
@@ -196,8 +219,7 @@ def create_app(
             "with `Authorization: Bearer <token>` (`tfpilot tokens create`). Errors are RFC "
             "9457 problem details."
         ),
-        # /docs is served below from packaged assets (no CDN), under the strict CSP.
-        docs_url=None,
+        docs_url="/docs",
         redoc_url=None,
     )
     app.state.web = WebState(
@@ -209,9 +231,6 @@ def create_app(
     install_error_handlers(app)
     app.include_router(build_router(platform))
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
-    from tfpilot_web.docs import install_docs
-
-    install_docs(app)
     if plugin_routes:
         mount_plugin_routes(app, platform)
     if settings.github_oauth is not None:
@@ -219,10 +238,6 @@ def create_app(
 
         app.include_router(build_github_login(settings.github_oauth))
     app.include_router(build_pages())
-    # Issue 26's pages, one module each (tfpilot_web/pages_*.py).
-    from tfpilot_web.pages_more import include_more_pages
-
-    include_more_pages(app)
     # Added last, so outermost: the session is decoded before the identity middleware reads it.
     app.add_middleware(IdentityMiddleware, platform=platform, github=settings.github_oauth)
     app.add_middleware(
@@ -305,14 +320,33 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Any) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
+                path = scope.get("path", "")
                 headers = list(message.get("headers", []))
                 names = {name for name, _ in headers}
+                # The API docs page loads its assets from a CDN; leave its policy alone.
                 for name, value in self.HEADERS:
-                    if name not in names:
+                    if name not in names and not (
+                        path == "/docs" and name == b"content-security-policy"
+                    ):
                         headers.append((name, value))
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            # A bug: answered here, inside this middleware, so the 500 carries the same headers
+            # as every other response (starlette's outermost error middleware would answer it
+            # without them), and logged once, scrubbed, instead of by uvicorn with the request.
+            if started:
+                if getattr(exc, "_tfpilot_logged", False):
+                    return
+                raise
+            response = internal_error_response(Request(scope), exc)
+            await response(scope, receive, send_with_headers)

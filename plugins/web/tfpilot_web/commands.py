@@ -30,7 +30,16 @@ def serve_command(host: str, port: int, server_log_level: str) -> None:
 
     application = create_app(app().platform)
     click.echo(f"tfpilot serving on http://{host}:{port} (API docs at /docs)", err=True)
-    uvicorn.run(application, host=host, port=port, log_level=server_log_level)
+    from tfpilot_web.server_log import uvicorn_log_config
+
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level=server_log_level,
+        # Every line uvicorn writes (errors, and the access log's query strings) is scrubbed.
+        log_config=uvicorn_log_config(),
+    )
 
 
 @click.group("tokens")
