@@ -43,6 +43,11 @@ RESERVED_PREFIXES = (
     "/requests",
     "/approvals",
     "/drift",
+    "/metrics",
+    "/templates",
+    "/notifications",
+    "/chat",
+    "/admin",
     "/login",
     "/logout",
     "/docs",
@@ -219,7 +224,8 @@ def create_app(
             "with `Authorization: Bearer <token>` (`tfpilot tokens create`). Errors are RFC "
             "9457 problem details."
         ),
-        docs_url="/docs",
+        # /docs is served below from packaged assets (no CDN), under the strict CSP.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.web = WebState(
@@ -231,6 +237,9 @@ def create_app(
     install_error_handlers(app)
     app.include_router(build_router(platform))
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+    from tfpilot_web.docs import install_docs
+
+    install_docs(app)
     if plugin_routes:
         mount_plugin_routes(app, platform)
     if settings.github_oauth is not None:
@@ -238,6 +247,10 @@ def create_app(
 
         app.include_router(build_github_login(settings.github_oauth))
     app.include_router(build_pages())
+    # Issue 26's pages, one module each (tfpilot_web/pages_*.py).
+    from tfpilot_web.pages_more import include_more_pages
+
+    include_more_pages(app)
     # Added last, so outermost: the session is decoded before the identity middleware reads it.
     app.add_middleware(IdentityMiddleware, platform=platform, github=settings.github_oauth)
     app.add_middleware(
@@ -326,14 +339,10 @@ class SecurityHeaders:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                path = scope.get("path", "")
                 headers = list(message.get("headers", []))
                 names = {name for name, _ in headers}
-                # The API docs page loads its assets from a CDN; leave its policy alone.
                 for name, value in self.HEADERS:
-                    if name not in names and not (
-                        path == "/docs" and name == b"content-security-policy"
-                    ):
+                    if name not in names:
                         headers.append((name, value))
                 message = {**message, "headers": headers}
             await send(message)
