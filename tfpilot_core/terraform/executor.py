@@ -24,6 +24,7 @@ Output
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
 import shutil
@@ -324,16 +325,18 @@ class Executor:
         err_lines: list[str] = []
         events: list[dict[str, Any]] = []
         assert process.stdout is not None and process.stderr is not None
+        # Each reader runs in a copy of the caller's context, so that the attempt's log fields
+        # (request and attempt ids) are on Terraform's output lines too (live logs follow them).
         readers = [
             threading.Thread(
-                target=self._pump,
-                args=(process.stdout, out_lines, events if json_events else None),
+                target=contextvars.copy_context().run,
+                args=(self._pump, process.stdout, out_lines, events if json_events else None),
                 kwargs={"logger": bound if log_output else None, "stream": "stdout"},
                 daemon=True,
             ),
             threading.Thread(
-                target=self._pump,
-                args=(process.stderr, err_lines, None),
+                target=contextvars.copy_context().run,
+                args=(self._pump, process.stderr, err_lines, None),
                 kwargs={"logger": bound if log_output else None, "stream": "stderr"},
                 daemon=True,
             ),
