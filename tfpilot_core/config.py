@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from tfpilot_core.errors import ConfigError
+from tfpilot_core.errors import ConfigError, UnknownEnvironmentError, did_you_mean
 from tfpilot_core.models import DEFAULT_ENVIRONMENTS, Environment, Role
 from tfpilot_core.notifications.settings import NotificationSettings
 from tfpilot_core.quick import SECRET_WORDS, is_reference
@@ -177,12 +177,15 @@ class Config:
         return max(roles, key=lambda r: r.rank) if roles else None
 
     def environment(self, key: str) -> Environment:
-        """The environment named ``key``; :class:`ConfigError` if none is configured."""
+        """The environment named ``key``.
+
+        An unknown key is invalid input from whoever named it (exit 3), not a fault of the
+        configuration: :class:`~tfpilot_core.errors.UnknownEnvironmentError`.
+        """
         for env in self.core.environments:
             if env.key == key:
                 return env
-        known = ", ".join(e.key for e in self.core.environments)
-        raise ConfigError(f"unknown environment {key!r} (configured: {known})", key="environment")
+        raise UnknownEnvironmentError(key, [e.key for e in self.core.environments])
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -262,7 +265,7 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
         key = ".".join(str(p) for p in problem["loc"])
         origin = overrides.get(key)
         where = f"{source or '<no file>'}" + (f" (overridden by ${origin})" if origin else "")
-        raise ConfigError(problem["msg"], source=where, key=key) from None
+        raise ConfigError(_problem_text(problem), source=where, key=key) from None
     except RecursionError:
         raise ConfigError("nested too deeply to read", source=str(source)) from None
     keys = [e.key for e in settings.core.environments]
@@ -289,6 +292,43 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
         base_dir=source.parent if source else Path.cwd(),
         notifications=settings.notifications,
     )
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed in the table at ``loc`` of the file (empty when it is not a model)."""
+    model: Any = FileSettings
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        if isinstance(part, int):
+            continue  # an element of an array of tables
+        field_info = getattr(model, "model_fields", {}).get(part)
+        if field_info is None:
+            return []
+        annotation: Any = field_info.annotation
+        if getattr(annotation, "__origin__", None) is dict:
+            if not parts:
+                return []  # the table itself holds free names ([users], [plugins])
+            parts.pop(0)  # [users.<name>]: a name, not a key
+        args = [annotation, *getattr(annotation, "__args__", ())]
+        models = [a for a in args if hasattr(a, "model_fields")]
+        if not models:
+            return []
+        model = models[-1]
+    return list(getattr(model, "model_fields", {}))
+
+
+def _problem_text(problem: Any) -> str:
+    """tfpilot's own words for a pydantic problem in the file (a misspelt key gets a hint)."""
+    if problem.get("type") == "extra_forbidden":
+        loc = tuple(problem["loc"])
+        allowed = _fields_at(loc[:-1])
+        hint = did_you_mean(str(loc[-1]), allowed)
+        known = f"; known keys: {', '.join(allowed)}" if allowed and not hint else ""
+        return f"unknown key {str(loc[-1])!r}{hint}{known}"
+    if problem.get("type") == "missing":
+        return "a required key is missing"
+    return str(problem["msg"])
 
 
 def _secret(value: str) -> str:

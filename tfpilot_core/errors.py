@@ -7,8 +7,28 @@ code; anything else is a bug and shows a traceback only with ``--debug``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, or ``""``.
+
+    One wording for every suggestion tfpilot makes (commands, configuration keys, environments,
+    users), so a person learns it once.
+    """
+    import difflib
+
+    options = sorted({c for c in choices if c})
+    found = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not found:
+        # A prefix is a strong hint too ("production" for "prod", "stag" for "stage").
+        lowered = word.lower()
+        found = [
+            c for c in options if lowered.startswith(c.lower()) or c.lower().startswith(lowered)
+        ]
+        found = found[:1] if len(found) == 1 and len(word) >= 3 else []
+    return f" (did you mean {found[0]!r}?)" if found else ""
 
 
 class ExitCode:
@@ -25,11 +45,12 @@ class ExitCode:
     CONFIG = 4
     #: A plugin failed to load or a decision plugin failed.
     PLUGIN = 5
-    #: The action is not allowed (role, four eyes, lifecycle state).
+    #: The actor may not do this (role, four eyes, an environment's allow-list).
     FORBIDDEN = 6
     #: Something that was asked for does not exist.
     NOT_FOUND = 7
-    #: A concurrent change won; retry with fresh data.
+    #: The request's state does not allow the action now (no approved plan to apply, a
+    #: promotion gate, a concurrent change that won): change the state, or retry with fresh data.
     CONFLICT = 8
     #: Policy blocked the action.
     POLICY = 9
@@ -126,6 +147,32 @@ class ValidationError(TfpilotError):
         return data
 
 
+class UnknownEnvironmentError(ValidationError):
+    """An environment key that is not configured (``[[core.environments]]``): invalid input (3).
+
+    The one wording of the rule, for every caller that looks an environment up.
+    """
+
+    def __init__(self, key: str, known: Sequence[str]) -> None:
+        listed = ", ".join(known) or "none"
+        super().__init__(
+            [
+                FieldProblem(
+                    "environment",
+                    "allowlist",
+                    f"unknown environment {key!r} (configured: {listed})"
+                    + did_you_mean(key, known),
+                )
+            ],
+            subject="environment",
+        )
+        # One line that reads well on its own (the field is already in the sentence).
+        self.message = self.problems[0].message
+        self.args = (self.message,)
+        self.key = key
+        self.known = list(known)
+
+
 class NotFoundError(TfpilotError):
     """A request, module, record or plugin that was asked for does not exist."""
 
@@ -139,7 +186,12 @@ class AlreadyExistsError(TfpilotError):
 
 
 class ConflictError(TfpilotError):
-    """A compare-and-swap write lost: the stored version is not the expected one."""
+    """The request's state conflicts with the action (exit 8).
+
+    A compare-and-swap write that lost (the stored version is not the expected one), and a
+    transition the current state does not allow yet (no approved plan to apply, a promotion gate
+    refused): a script should change the state, or retry with fresh data, not ask for rights.
+    """
 
     exit_code = ExitCode.CONFLICT
 
@@ -149,7 +201,7 @@ class LockedError(ConflictError):
 
 
 class ForbiddenError(TfpilotError):
-    """The actor may not do this (role, four eyes, or the request's state)."""
+    """The actor may not do this (role, four eyes, an environment's allow-list): exit 6."""
 
     exit_code = ExitCode.FORBIDDEN
 

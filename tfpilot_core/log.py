@@ -34,6 +34,9 @@ _LEVELS = {
 
 # Until the application configures logging, nothing is dropped here: structlog's defaults apply.
 _threshold = 0
+#: Callables told of every line logged through this facade, whatever its level (the CLI's
+#: progress display follows the current step and streams Terraform's output with one).
+_listeners: list[Any] = []
 _context: ContextVar[dict[str, Any] | None] = ContextVar("tfpilot_log_context", default=None)
 
 
@@ -82,6 +85,33 @@ def _ignore(*_: Any, **__: Any) -> None:
     return None
 
 
+@contextmanager
+def listening(listener: Any) -> Iterator[None]:
+    """Call ``listener(event, fields)`` for every line logged inside the block, at any level.
+
+    Lines reach a listener with the logger's bound fields and the call's own ones (Terraform's
+    output lines are masked by the runner before they are logged). A listener must be quick and
+    must not raise: it runs on the logging thread.
+    """
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+def _tell(method: Any, fields: dict[str, Any]) -> Any:
+    """``method`` that first tells the listeners about the line."""
+
+    def call(event: Any = None, *args: Any, **kwargs: Any) -> Any:
+        for listener in list(_listeners):
+            with suppress(Exception):
+                listener(str(event), {**fields, **kwargs})
+        return method(event, *args, **kwargs)
+
+    return call
+
+
 class Logger:
     """What :func:`get_logger` returns: structlog's bound-logger methods, imported on demand."""
 
@@ -100,13 +130,14 @@ class Logger:
         # Once structlog is loaded there is nothing to save: let it (and whatever a test
         # configured, such as capturing every level) decide.
         if level is not None and level < _threshold and "structlog" not in sys.modules:
-            return _ignore
+            return _tell(_ignore, self._fields) if _listeners else _ignore
         import structlog
 
         logger = structlog.get_logger(self._name) if self._name else structlog.get_logger()
         if self._fields:
             logger = logger.bind(**self._fields)
-        return getattr(logger, name)
+        method = getattr(logger, name)
+        return _tell(method, self._fields) if _listeners and level is not None else method
 
 
 def get_logger(name: str | None = None) -> Any:

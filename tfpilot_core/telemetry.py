@@ -142,7 +142,10 @@ def _configure_structlog() -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # NO_COLOR (https://no-color.org): log lines on a terminal are plain too.
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+        )
     )
     structlog.configure(
         processors=[

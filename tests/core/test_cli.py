@@ -149,7 +149,7 @@ def test_schema_prints_json_schema() -> None:
 
 def test_plugins_json_lists_defaults(home: Path) -> None:
     data = json.loads(run("plugins", "--json").stdout)
-    names = {p["name"]: p for p in data}
+    names = {p["name"]: p for p in data["items"]}
     assert names["store_embedded"]["default"] and names["store_embedded"]["status"] == "loaded"
 
 

@@ -56,12 +56,38 @@ def test_environment_overrides(tmp_path: Path) -> None:
     assert config.overrides["core.store"] == "TFPILOT_CORE__STORE"
 
 
+def test_config_typos_get_a_hint_in_tfpilots_words(tmp_path: Path) -> None:
+    cases = {
+        '[users.alice]\nrol = "developer"\n': "unknown key 'rol' (did you mean 'role'?)",
+        '[[core.environments]]\nkey = "dev"\nprotectd = true\n': "(did you mean 'protected'?)",
+        "[notifcations]\n": "(did you mean 'notifications'?)",
+        "[core]\nzzzz = 1\n": "unknown key 'zzzz'; known keys: store,",
+    }
+    for text, expected in cases.items():
+        with pytest.raises(ConfigError) as info:
+            load_config(write(tmp_path, text), environ={})
+        assert expected in info.value.message and "Extra inputs" not in info.value.message
+
+
+def test_unknown_environment_is_user_input_with_a_hint(tmp_path: Path) -> None:
+    from tfpilot_core.errors import ExitCode, UnknownEnvironmentError
+
+    config = load_config(None, environ={})
+    with pytest.raises(UnknownEnvironmentError) as info:
+        config.environment("production")
+    assert info.value.exit_code == ExitCode.VALIDATION
+    assert info.value.message == (
+        "unknown environment 'production' (configured: dev, stage, prod) (did you mean 'prod'?)"
+    )
+
+
 def test_invalid_config_names_file_key_and_reason(tmp_path: Path) -> None:
     path = write(tmp_path, '[core]\nstroe = "s3"\n')
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
     assert str(path) in info.value.message and "core.stroe" in info.value.message
-    assert "Extra inputs are not permitted" in info.value.message
+    # tfpilot's own wording, with a did-you-mean (not pydantic's "Extra inputs ...").
+    assert "unknown key 'stroe' (did you mean 'store'?)" in info.value.message
     bad_toml = write(tmp_path, "[core\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad_toml, environ={})

@@ -217,7 +217,7 @@ def test_cli_locked_field_refused_and_template_recorded(
     code, out = _cli(home, *create, "--set", "name=b", "--template", "logs")
     assert code == ExitCode.FORBIDDEN and "retired" in out, out
     code, out = _cli(home, "--json", "templates", "list", "--all")
-    assert code == 0 and json.loads(out)[0]["retired"] is True
+    assert code == 0 and json.loads(out)["items"][0]["retired"] is True
 
 
 def test_diff_lists_only_requests_the_reader_may_read(

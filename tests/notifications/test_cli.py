@@ -37,11 +37,11 @@ def test_list_retry_and_deliver(run: Callable[..., Any], recorder: Recorder) -> 
     platform.plan("alice", request.id)
     listed = run("alice", "notify", "list", "--failed", "--json")
     assert listed.exit_code == 0, listed.output
-    rows = json.loads(listed.output)
+    rows = json.loads(listed.output)["items"]
     assert {r["recipient_user"] for r in rows} == {"alice", "bob", "carol"}
     assert all(r["state"] == "pending" and "channel down" in r["last_error"] for r in rows)
     # Someone who may not read the request sees none of its deliveries.
-    assert json.loads(run("mallory", "notify", "list", "--json").output) == []
+    assert json.loads(run("mallory", "notify", "list", "--json").output)["items"] == []
     recorder.mode = None
     retried = run("alice", "notify", "retry", rows[0]["id"], "--json")
     assert json.loads(retried.output)["outcome"] == "delivered"
@@ -49,7 +49,7 @@ def test_list_retry_and_deliver(run: Callable[..., Any], recorder: Recorder) -> 
     delivered = run("alice", "notify", "deliver", "--json")
     assert delivered.exit_code == 0
     assert json.loads(delivered.output)["delivered"] == 2
-    assert json.loads(run("alice", "notify", "list", "--pending", "--json").output) == []
+    assert json.loads(run("alice", "notify", "list", "--pending", "--json").output)["items"] == []
     text = run("alice", "notify", "list")
     assert "delivered" in text.output and rows[0]["id"][:12] in text.output
     missing = run("alice", "notify", "retry", "dlv_nope")

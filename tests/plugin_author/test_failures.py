@@ -140,7 +140,7 @@ def test_duplicate_names_are_reported_by_the_diagnostic_commands(
             assert "tfpilot-first-chat" in out + err and "tfpilot-second-chat" in out + err
     code, out, _ = run("--json", "plugins")
     assert code == 0
-    conflicting = [p for p in json.loads(out) if p["status"] == "conflict"]
+    conflicting = [p for p in json.loads(out)["items"] if p["status"] == "conflict"]
     assert {p["distribution"] for p in conflicting} == {"tfpilot-first-chat", "tfpilot-second-chat"}
     assert all("TFPILOT_DISABLE_PLUGINS" in p["error"] for p in conflicting)
     code, out, _ = run("--json", "version")
@@ -160,7 +160,9 @@ def test_duplicate_names_stop_other_commands_and_one_can_be_disabled(
     code, out, err = run("--as", "dev", "requests", "list")
     assert code == 0, err
     code, out, _ = run("--json", "plugins")
-    statuses = {(p["distribution"], p["status"]) for p in json.loads(out) if "chat" in p["name"]}
+    statuses = {
+        (p["distribution"], p["status"]) for p in json.loads(out)["items"] if "chat" in p["name"]
+    }
     assert statuses == {("tfpilot-first-chat", "loaded"), ("tfpilot-second-chat", "blocked")}
 
 
@@ -181,7 +183,7 @@ def test_the_plugins_table_fits_80_columns_without_cutting_names(
     assert max(len(line) for line in out.splitlines()) <= 80
     assert long_name in out
     code, out, _ = run("--json", "plugins")
-    [info] = [p for p in json.loads(out) if p["name"] == long_name]
+    [info] = [p for p in json.loads(out)["items"] if p["name"] == long_name]
     assert info["hooks"] == ["tfpilot_register_notifiers"] and info["module"] == "long_one"
 
 

@@ -88,7 +88,7 @@ def test_scaffold_installs_lists_and_passes_its_tests(
         cwd=tmp_path,
     )
     assert listed.returncode == 0, listed.stderr
-    [info] = [p for p in json.loads(listed.stdout) if p["name"] == name]
+    [info] = [p for p in json.loads(listed.stdout)["items"] if p["name"] == name]
     assert info["status"] == "loaded", info
     assert info["distribution"] == f"tfpilot-{name.replace('_', '-')}"
     tests = subprocess.run(

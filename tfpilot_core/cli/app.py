@@ -49,7 +49,7 @@ class App:
     def plugins(self) -> LoadedPlugins:
         """Discovered plugins."""
         if self.loaded is None:
-            from tfpilot_core.plugins import load_plugins
+            from tfpilot_core.discovery import load_plugins
 
             self.loaded = load_plugins(strict=self.strict_plugins)
         return self.loaded
@@ -80,6 +80,11 @@ class App:
 
             self._platform = Platform(self.host)
         return self._platform
+
+    @property
+    def resolved_identity(self) -> str | None:
+        """The acting user, if a command has asked for it already (for error hints)."""
+        return self._identity
 
     def whoami(self) -> str:
         """The acting user, from the configured identity provider (``[core] identity``).
@@ -139,6 +144,16 @@ def emit(data: Any, render: Callable[[], None] | None = None) -> None:
         click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
     else:
         render()
+
+
+def list_envelope(items: list[Any], next_cursor: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The one JSON shape of every list a command prints with ``--json`` (docs/cli.md).
+
+    ``{"items": [...], "next_cursor": null | "..."}``, as ``GET /api/requests`` answers: the
+    items, and the cursor of the next page (``null`` on the last one; pass it back with
+    ``--cursor`` where a command pages). Extra keys describe the listing (counts, warnings).
+    """
+    return {"items": items, "next_cursor": next_cursor, **extra}
 
 
 def render_table(

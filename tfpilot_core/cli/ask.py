@@ -18,6 +18,11 @@ def ask_command(question: tuple[str, ...]) -> None:
     model configured (``[plugins.summarize_llm] ask = true``), a question the offline parser
     cannot read goes to the model, whose one tool is the typed query; the query it made is shown.
     A question that is not understood exits with 3 and lists forms that work.
+
+    \b
+    Examples:
+      tfpilot ask "which prod requests drifted this week?"
+      tfpilot --json ask "total monthly cost by project"
     """
     import json
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from tfpilot_core.cli.app import app, emit, json_option, table
+from tfpilot_core.cli.app import app, emit, json_option, list_envelope, table
+from tfpilot_core.cli.completion import complete_environment, complete_module
 
 #: Models whose JSON Schema ``tfpilot schema`` prints, by the name users type.
 SCHEMA_MODELS = {
@@ -30,13 +31,28 @@ SCHEMA_MODELS = {
 
 @click.group("modules")
 def modules_group() -> None:
-    """The module catalog."""
+    """The module catalog.
+
+    \b
+    Examples:
+      tfpilot modules list
+      tfpilot modules show sandbox/bucket
+    """
 
 
 @modules_group.command("list")
 @json_option
 def modules_list() -> None:
-    """Every module in the catalog."""
+    """Every module in the catalog.
+
+    With --json: a list of {name, version, category, risk, description} (the one list that is
+    not in the {"items": ...} envelope yet: scripts read it as a list; see docs/cli.md).
+
+    \b
+    Examples:
+      tfpilot modules list
+      tfpilot --json modules list | jq -r '.[].name'
+    """
     from tfpilot_core import quick
 
     state = app()
@@ -71,10 +87,16 @@ def modules_list() -> None:
 
 
 @modules_group.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_module)
 @json_option
 def modules_show(name: str) -> None:
-    """One module: its inputs (with types and rules) and its input JSON Schema."""
+    """One module: its inputs (with types and rules) and its input JSON Schema.
+
+    \b
+    Examples:
+      tfpilot modules show sandbox/bucket
+      tfpilot --json modules show sandbox/bucket | jq .input_schema
+    """
     spec = app().platform.catalog.get(name)
     data = spec.model_dump(mode="json")
     data["input_schema"] = spec.input_json_schema()
@@ -97,11 +119,21 @@ def modules_show(name: str) -> None:
 
 @click.command("schema")
 @click.argument("model", required=False, type=click.Choice(sorted(SCHEMA_MODELS)))
+@json_option
 def schema_command(model: str | None) -> None:
-    """Print the JSON Schema of a data format (no MODEL: list them)."""
+    """Print the JSON Schema of a data format (no MODEL: list them).
+
+    A schema is JSON with or without --json; the list of formats is text, or with --json
+    {"items": [names], "next_cursor": null}.
+
+    \b
+    Examples:
+      tfpilot schema
+      tfpilot schema request > request.schema.json
+    """
     if model is None:
-        for name in sorted(SCHEMA_MODELS):
-            click.echo(name)
+        names = sorted(SCHEMA_MODELS)
+        emit(list_envelope(names), lambda: click.echo("\n".join(names)))
         return
     from tfpilot_core import config, models, service_catalog, templates
 
@@ -119,7 +151,13 @@ def schema_command(model: str | None) -> None:
 @json_option
 @click.pass_context
 def catalog_group(ctx: click.Context, category: str | None, no_costs: bool) -> None:
-    """The service catalog: modules, examples, typical costs, usage."""
+    """The service catalog: modules, examples, typical costs, usage.
+
+    \b
+    Examples:
+      tfpilot catalog --category storage
+      tfpilot catalog request sandbox/bucket --env dev --project shop --set name=logs
+    """
     if ctx.invoked_subcommand is not None:
         return
     from tfpilot_core.service_catalog import ServiceCatalog, money
@@ -147,11 +185,16 @@ def catalog_group(ctx: click.Context, category: str | None, no_costs: bool) -> N
 
 
 @catalog_group.command("show")
-@click.argument("module")
+@click.argument("module", shell_complete=complete_module)
 @click.option("--no-costs", is_flag=True, help="Do not compute typical costs.")
 @json_option
 def catalog_show(module: str, no_costs: bool) -> None:
-    """One catalog entry: inputs, examples with costs, usage, changelog."""
+    """One catalog entry: inputs, examples with costs, usage, changelog.
+
+    \b
+    Example:
+      tfpilot catalog show sandbox/bucket --no-costs
+    """
     from tfpilot_core.service_catalog import ServiceCatalog, money
 
     state = app()
@@ -204,9 +247,15 @@ def catalog_show(module: str, no_costs: bool) -> None:
 
 
 @catalog_group.command("request")
-@click.argument("module")
+@click.argument("module", shell_complete=complete_module)
 @click.option("--example", help="Example to start from (default: the module's first).")
-@click.option("--env", "environment", required=True, help="Environment key, e.g. dev.")
+@click.option(
+    "--env",
+    "environment",
+    required=True,
+    shell_complete=complete_environment,
+    help="Environment key, e.g. dev.",
+)
 @click.option("--project", required=True, help="Project the request belongs to.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override an input.")
 @click.option("--inputs", "inputs_file", metavar="FILE", help="Inputs from a JSON/YAML file.")
@@ -229,7 +278,12 @@ def catalog_request(
     template_id: str | None,
     opt_outs: tuple[str, ...],
 ) -> None:
-    """Start a request from a catalog entry, the example pre-filled."""
+    """Start a request from a catalog entry, the example pre-filled.
+
+    \b
+    Example:
+      tfpilot catalog request sandbox/bucket --example private --env dev --project shop
+    """
     from tfpilot_core.cli.requests import _pairs, parse_inputs, show_request
     from tfpilot_core.service_catalog import ServiceCatalog
 
@@ -252,7 +306,13 @@ def catalog_request(
 
 @click.group("templates")
 def templates_group() -> None:
-    """Request templates: named, versioned presets (admins manage them)."""
+    """Request templates: named, versioned presets (admins manage them).
+
+    \b
+    Examples:
+      tfpilot templates create logs --module sandbox/bucket --set versioning=true --lock versioning
+      tfpilot templates list --module sandbox/bucket
+    """
 
 
 def _template_fields(
@@ -309,8 +369,18 @@ def _show_template(record: Any) -> None:
 
 @templates_group.command("create")
 @click.argument("name")
-@click.option("--module", required=True, help="Catalog module, e.g. sandbox/bucket.")
-@click.option("--env", "environment", help="Pin the template to this environment.")
+@click.option(
+    "--module",
+    required=True,
+    shell_complete=complete_module,
+    help="Catalog module, e.g. sandbox/bucket.",
+)
+@click.option(
+    "--env",
+    "environment",
+    shell_complete=complete_environment,
+    help="Pin the template to this environment.",
+)
 @click.option("--project", help="Pin the template to this project.")
 @_with_template_options
 @json_option
@@ -324,7 +394,12 @@ def templates_create(
     allow: tuple[str, ...],
     description: str | None,
 ) -> None:
-    """Create a template (version 1)."""
+    """Create a template (version 1).
+
+    \b
+    Example:
+      tfpilot --as admin templates create logs --module sandbox/bucket --set versioning=true
+    """
     from tfpilot_core.templates import Templates
 
     state = app()
@@ -359,7 +434,12 @@ def templates_update(
     allow: tuple[str, ...],
     description: str | None,
 ) -> None:
-    """A new version of a template (existing requests keep theirs)."""
+    """A new version of a template (existing requests keep theirs).
+
+    \b
+    Example:
+      tfpilot --as admin templates update logs --lock versioning --description "audited logs"
+    """
     from tfpilot_core.templates import Templates
 
     state = app()
@@ -376,18 +456,31 @@ def templates_update(
 
 
 @templates_group.command("list")
-@click.option("--module", help="Only templates of this module.")
-@click.option("--env", "environment", help="Only templates usable in this environment.")
+@click.option("--module", shell_complete=complete_module, help="Only templates of this module.")
+@click.option(
+    "--env",
+    "environment",
+    shell_complete=complete_environment,
+    help="Only templates usable in this environment.",
+)
 @click.option("--all", "include_retired", is_flag=True, help="Include retired templates.")
 @json_option
 def templates_list(module: str | None, environment: str | None, include_retired: bool) -> None:
-    """List templates (current versions)."""
+    """List templates (current versions).
+
+    With --json: {"items": [templates], "next_cursor": null}.
+
+    \b
+    Examples:
+      tfpilot templates list --module sandbox/bucket
+      tfpilot --json templates list --all | jq -r '.items[].name'
+    """
     from tfpilot_core.templates import Templates
 
     records = Templates(app().platform).list(
         module=module, environment=environment, include_retired=include_retired
     )
-    data = [r.model_dump(mode="json") for r in records]
+    data = list_envelope([r.model_dump(mode="json") for r in records])
     emit(
         data,
         lambda: table(
@@ -412,7 +505,12 @@ def templates_list(module: str | None, environment: str | None, include_retired:
 @click.argument("name")
 @json_option
 def templates_show(name: str) -> None:
-    """One template, with every version (--json)."""
+    """One template, with every version (--json).
+
+    \b
+    Example:
+      tfpilot --json templates show logs | jq '.versions | length'
+    """
     from tfpilot_core.templates import Templates
 
     _show_template(Templates(app().platform).record(name))
@@ -422,7 +520,12 @@ def templates_show(name: str) -> None:
 @click.argument("name")
 @json_option
 def templates_retire(name: str) -> None:
-    """Retire a template: it cannot be used for new requests."""
+    """Retire a template: it cannot be used for new requests.
+
+    \b
+    Example:
+      tfpilot --as admin templates retire logs
+    """
     from tfpilot_core.templates import Templates
 
     state = app()
@@ -433,7 +536,12 @@ def templates_retire(name: str) -> None:
 @click.argument("name")
 @json_option
 def templates_diff(name: str) -> None:
-    """What changed between versions, and which requests use an older version."""
+    """What changed between versions, and which requests use an older version.
+
+    \b
+    Example:
+      tfpilot templates diff logs
+    """
     from tfpilot_core.templates import Templates
 
     state = app()

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from tfpilot_core.cli.app import app, emit, json_option
+from tfpilot_core.cli.app import app, emit, json_option, list_envelope
 
 #: The width ``tfpilot plugins`` fits (a classic terminal); names are never cut to fit it.
 TABLE_WIDTH = 80
@@ -18,12 +18,18 @@ TABLE_WIDTH = 80
 @json_option
 @click.pass_context
 def plugins_command(ctx: click.Context) -> None:
-    """List plugins: name, distribution, version, status (--json: hooks, modules, errors)."""
+    """List plugins: name, distribution, version, status (--json: hooks, modules, errors).
+
+    \b
+    Examples:
+      tfpilot plugins
+      tfpilot --json plugins | jq '.items[] | {name, status}'
+    """
     if ctx.invoked_subcommand is not None:
         return
     loaded = app().plugins
     infos = sorted(loaded.infos.values(), key=lambda i: (not i.default, i.name))
-    data = [info.to_dict() for info in infos]
+    data = list_envelope([info.to_dict() for info in infos])
 
     def render() -> None:
         rows = [[i.name, i.distribution, i.version or "-", i.status] for i in infos]
@@ -57,7 +63,12 @@ def plugins_command(ctx: click.Context) -> None:
 )
 @json_option
 def plugins_new(name: str, kind: str, parent: Path) -> None:
-    """Write a new installable plugin folder (pyproject, lazy hooks, README, a test)."""
+    """Write a new installable plugin folder (pyproject, lazy hooks, README, a test).
+
+    \b
+    Example:
+      tfpilot plugins new notify_teams --kind notifier --dir plugins
+    """
     from tfpilot_core.scaffold import scaffold
 
     target = scaffold(name, kind, parent)
@@ -91,13 +102,24 @@ def fit_table(headers: list[str], rows: list[list[str]], width: int) -> list[str
 
 @click.group("config")
 def config_group() -> None:
-    """Inspect the configuration."""
+    """Inspect the configuration.
+
+    \b
+    Example:
+      tfpilot config show
+    """
 
 
 @config_group.command("show")
 @json_option
 def config_show() -> None:
-    """Print the effective configuration, secrets masked."""
+    """Print the effective configuration, secrets masked.
+
+    \b
+    Examples:
+      tfpilot config show
+      tfpilot --config ci.toml --json config show | jq .core
+    """
     from tfpilot_core.config import effective
     from tfpilot_core.plugins import PluginHost
     from tfpilot_core.registrations import PluginContext
@@ -148,19 +170,28 @@ def _print_toml(table_data: dict[str, Any], path: list[str]) -> None:
 @click.command("version")
 @json_option
 def version_command() -> None:
-    """Print the versions of tfpilot and of every plugin distribution."""
+    """Print the versions of tfpilot and of every plugin distribution.
+
+    \b
+    Examples:
+      tfpilot version
+      tfpilot --json version | jq .plugins
+    """
     from tfpilot_core import __version__
 
     loaded = app().plugins
     infos = loaded.infos.values()
+    plugins = {i.distribution: i.version for i in infos if i.distribution != "tfpilot-core"}
     data = {
         "tfpilot-core": __version__,
-        "plugins": {i.distribution: i.version for i in infos if i.distribution != "tfpilot-core"},
+        "plugins": plugins,
         "conflicts": list(loaded.conflicts.values()),
     }
 
     def render() -> None:
         click.echo(f"tfpilot {__version__}")
+        for distribution, version in sorted(plugins.items()):
+            click.echo(f"  {distribution} {version or '(version unknown)'}")
         for conflict in loaded.conflicts.values():
             click.echo(f"conflict: {conflict}", err=True)
 

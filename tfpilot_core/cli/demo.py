@@ -101,6 +101,7 @@ def _say(text: str) -> None:
 
 def run_demo(home: Path) -> None:
     """The demo story, in ``home`` (a fresh tfpilot home)."""
+    from tfpilot_core.cli.progress import progress
     from tfpilot_core.errors import ForbiddenError, ValidationError
     from tfpilot_core.models import DriftResult, RunKind
     from tfpilot_core.platform import Platform
@@ -163,7 +164,8 @@ def run_demo(home: Path) -> None:
         demo.expect(demo.status(request) == "request_created", "status request_created")
 
     with demo.step("Plan it with real Terraform: summary and cost"):
-        request = platform.plan("alice", request.id)
+        with progress("planning with Terraform"):
+            request = platform.plan("alice", request.id)
         if request.summary:
             _say(request.summary.text)
         if request.cost:
@@ -183,7 +185,8 @@ def run_demo(home: Path) -> None:
         demo.expect(demo.status(request) == "approved", "status approved")
 
     with demo.step("Apply exactly the approved plan"):
-        request = platform.apply("bob", request.id)
+        with progress("applying with Terraform"):
+            request = platform.apply("bob", request.id)
         demo.expect(demo.status(request) == "applied", "status applied")
         bucket = _sandbox_object(platform, "sandbox_bucket", request.inputs["name"])
         click.echo(f"    in the sandbox: {bucket}")
@@ -196,7 +199,8 @@ def run_demo(home: Path) -> None:
         click.echo("    public_access = true (edited out of band)")
 
     with demo.step("Drift is detected"):
-        request = platform.check_drift("carol", request.id)
+        with progress("checking drift"):
+            request = platform.check_drift("carol", request.id)
         drift = request.drift
         demo.expect(drift is not None and drift.result is DriftResult.DRIFTED, "drift detected")
         click.echo(f"    drifted: {', '.join(drift.addresses) if drift else ''}")
@@ -207,13 +211,16 @@ def run_demo(home: Path) -> None:
         demo.expect(request.revision == 2, "revision 2")
 
     with demo.step("Plan, approve and apply revision 2 (this also reverts the drift)"):
-        request = platform.plan("alice", request.id)
+        with progress("planning with Terraform"):
+            request = platform.plan("alice", request.id)
         if request.summary:
             _say(request.summary.text)
         request = platform.approve("bob", request.id)
-        request = platform.apply("bob", request.id)
+        with progress("applying with Terraform"):
+            request = platform.apply("bob", request.id)
         demo.expect(demo.status(request) == "applied", "status applied")
-        request = platform.check_drift("carol", request.id)
+        with progress("checking drift"):
+            request = platform.check_drift("carol", request.id)
         demo.expect(
             request.drift is not None and request.drift.result is DriftResult.NONE, "no drift"
         )
@@ -223,7 +230,8 @@ def run_demo(home: Path) -> None:
 
     with demo.step("bob may not destroy (admins only); carol asks for a destroy plan"):
         demo.expect_error(ForbiddenError, lambda: platform.destroy("bob", request.id))
-        request = platform.destroy("carol", request.id)
+        with progress("planning the destroy"):
+            request = platform.destroy("carol", request.id)
         if request.summary:
             _say(request.summary.text)
         demo.expect(demo.status(request) == "plan_ready", "a destroy plan, waiting for review")
@@ -239,7 +247,8 @@ def run_demo(home: Path) -> None:
             overrides=[{"rule_id": "destroy.protected", "reason": "decommissioned, as asked"}],
         )
         click.echo("    bob approves the destroy plan, overriding destroy.protected with a reason")
-        request = platform.apply("carol", request.id)
+        with progress("applying the destroy"):
+            request = platform.apply("carol", request.id)
         demo.expect(demo.status(request) == "destroyed", "status destroyed")
         demo.expect(
             _sandbox_object(platform, "sandbox_bucket", request.inputs["name"]) is None,
@@ -250,7 +259,7 @@ def run_demo(home: Path) -> None:
         from tfpilot_core.cli.requests import format_event
 
         for event in platform.timeline("carol", request.id):
-            click.echo("    " + format_event(event))
+            click.echo("    " + format_event(event, request))
         audit = platform.audit("carol", request.id)
         click.echo(
             f"    audit: {len(audit['changes'])} applies, each bound to its plan and approvers"
@@ -287,7 +296,15 @@ def _edit_sandbox_object(
     help="Use DIR as tfpilot's home and leave everything there for inspection.",
 )
 def demo_command(keep: Path | None) -> None:
-    """The whole request lifecycle on the offline sandbox, with real Terraform."""
+    """The whole request lifecycle on the offline sandbox, with real Terraform.
+
+    On a terminal, a spinner shows the step Terraform is in while it works.
+
+    \b
+    Examples:
+      tfpilot demo
+      tfpilot demo --keep ./demo-home && TFPILOT_HOME=./demo-home tfpilot requests list
+    """
     started = time.perf_counter()
     if keep is not None:
         if keep.exists() and any(keep.iterdir()):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tfpilot_core.cli.app import app, emit, json_option, table
+from tfpilot_core.cli.app import app, emit, json_option, list_envelope, table
 
 if TYPE_CHECKING:
     from tfpilot_core.notifications.preferences import Preferences
@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 
 @click.group("notify")
 def notify_group() -> None:
-    """Notifications: the outbox, retries, preferences and digests."""
+    """Notifications: the outbox, retries, preferences and digests.
+
+    \b
+    Examples:
+      tfpilot notify list --failed
+      tfpilot notify worker --interval 30      # deliver and digest, for a long-running server
+    """
 
 
 def _visible(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -65,7 +71,12 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 @click.option("--limit", type=click.IntRange(1, 100_000), help="Send at most this many.")
 @json_option
 def deliver_command(limit: int | None) -> None:
-    """Send every due delivery: retries with backoff, dead-letters after N attempts."""
+    """Send every due delivery: retries with backoff, dead-letters after N attempts.
+
+    \b
+    Example:
+      tfpilot notify deliver --limit 500       # from cron, or use `tfpilot notify worker`
+    """
     counts = app().platform.notifications.deliver_due(limit=limit)
     emit(counts, lambda: click.echo(", ".join(f"{k} {v}" for k, v in counts.items())))
 
@@ -75,7 +86,15 @@ def deliver_command(limit: int | None) -> None:
 @click.option("--pending", is_flag=True, help="Only deliveries not sent yet.")
 @json_option
 def list_command(failed: bool, pending: bool) -> None:
-    """List outbox deliveries (of requests you may read), oldest first."""
+    """List outbox deliveries (of requests you may read), oldest first.
+
+    With --json: {"items": [deliveries], "next_cursor": null}.
+
+    \b
+    Examples:
+      tfpilot notify list --failed
+      tfpilot --json notify list --pending | jq '.items | length'
+    """
     from tfpilot_core.notifications import service
 
     notifications = app().platform.notifications
@@ -111,14 +130,19 @@ def list_command(failed: bool, pending: bool) -> None:
             ],
         )
 
-    emit(data, render)
+    emit(list_envelope(data), render)
 
 
 @notify_group.command("retry")
 @click.argument("delivery_id")
 @json_option
 def retry_command(delivery_id: str) -> None:
-    """Try a failed or dead-lettered delivery again, now."""
+    """Try a failed or dead-lettered delivery again, now.
+
+    \b
+    Example:
+      tfpilot notify retry dlv_01hx7k2m9q
+    """
     from tfpilot_core.errors import ForbiddenError
 
     notifications = app().platform.notifications
@@ -134,14 +158,78 @@ def retry_command(delivery_id: str) -> None:
 @click.option("--force", is_flag=True, help="Send what is held now, even if one went today.")
 @json_option
 def digest_command(force: bool) -> None:
-    """Send due daily drift digests (one message per user and channel)."""
+    """Send due daily drift digests (one message per user and channel).
+
+    \b
+    Example:
+      tfpilot notify digest --force
+    """
     counts = app().platform.notifications.send_digests(force=force)
     emit(counts, lambda: click.echo(", ".join(f"{k} {v}" for k, v in counts.items())))
 
 
+@notify_group.command("worker")
+@click.option(
+    "--interval",
+    type=click.FloatRange(1, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds between two rounds of deliveries.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(1),
+    default=None,
+    help="Stop after this many rounds (default: run until stopped).",
+)
+@json_option
+def worker_command(interval: float, rounds: int | None) -> None:
+    """Deliver due notifications and send due digests in a loop, for long-running servers.
+
+    Each round runs `notify deliver` and then `notify digest` (a digest goes once a day per
+    user and channel, after [notifications] digest_hour). One line per round that did
+    something (a JSON object with --json); Ctrl-C or SIGTERM stops it between rounds. Run one
+    worker per store: deliveries are leased, so a second one is safe but adds nothing.
+
+    \b
+    Examples:
+      tfpilot notify worker --interval 30
+      tfpilot --json notify worker --rounds 1     # one round, as a cron job would
+    """
+    from tfpilot_core.cli.worker import run_worker
+
+    notifications = app().platform.notifications
+
+    def report(round_number: int, counts: dict[str, dict[str, int]]) -> None:
+        if app().json:
+            click.echo(json.dumps({"round": round_number, **counts}))
+            return
+        done = {
+            f"{kind} {k}": v
+            for kind, c in counts.items()
+            for k, v in c.items()
+            if v and k != "skipped"
+        }
+        if done:
+            click.echo(f"round {round_number}: " + ", ".join(f"{k} {v}" for k, v in done.items()))
+
+    run_worker(
+        [("deliver", notifications.deliver_due), ("digest", notifications.send_digests)],
+        interval=interval,
+        rounds=rounds,
+        report=report,
+    )
+
+
 @notify_group.group("prefs")
 def prefs_group() -> None:
-    """Your notification preferences (admins: anyone's, with --user)."""
+    """Your notification preferences (admins: anyone's, with --user).
+
+    \b
+    Examples:
+      tfpilot notify prefs show
+      tfpilot notify prefs set --channel slack=U0123ABCD --quiet-hours 22:00-07:00
+    """
 
 
 def _show(user: str, prefs: Preferences) -> None:
@@ -159,7 +247,12 @@ def _show(user: str, prefs: Preferences) -> None:
 @click.option("--user", help="Whose preferences (default: you).")
 @json_option
 def prefs_show(user: str | None) -> None:
-    """Show notification preferences (the defaults when none are stored)."""
+    """Show notification preferences (the defaults when none are stored).
+
+    \b
+    Example:
+      tfpilot --as admin notify prefs show --user alice
+    """
     state = app()
     who = user or state.whoami()
     _show(who, state.platform.notifications.preferences(who))
@@ -188,7 +281,7 @@ def _names(value: str) -> list[str] | None:
 @click.option("--mute/--unmute", default=None, help="Stop (or resume) every message.")
 @click.option("--quiet-hours", metavar="HH:MM-HH:MM", help="Hold messages in this window.")
 @click.option("--timezone", help="Time zone of the quiet hours (IANA name).")
-@click.option("--no-quiet-hours", is_flag=True)
+@click.option("--no-quiet-hours", is_flag=True, help="Remove the quiet hours.")
 @click.option("--drift-digest/--no-drift-digest", default=None, help="One daily drift message.")
 @json_option
 def prefs_set(
@@ -204,7 +297,13 @@ def prefs_set(
     no_quiet_hours: bool,
     drift_digest: bool | None,
 ) -> None:
-    """Change notification preferences (users their own, admins anyone's)."""
+    """Change notification preferences (users their own, admins anyone's).
+
+    \b
+    Examples:
+      tfpilot notify prefs set --channel slack=U0123ABCD --events plan_ready,apply_failed
+      tfpilot notify prefs set --quiet-hours 22:00-07:00 --timezone Europe/Paris
+    """
     from pydantic import ValidationError as PydanticValidationError
 
     from tfpilot_core.errors import FieldProblem, ValidationError

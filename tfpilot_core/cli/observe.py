@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from tfpilot_core.cli.app import app, emit, json_option
+from tfpilot_core.cli.completion import complete_environment, complete_request_id
 
 
 def _visible(state: Any) -> Any:
@@ -36,7 +37,13 @@ def _visible(state: Any) -> Any:
 )
 @json_option
 def metrics_command(since: str, by: str | None, fmt: str | None) -> None:
-    """Metrics from the event stream: runs, durations (p50/p95/p99), drift, policy, cost."""
+    """Metrics from the event stream: runs, durations (p50/p95/p99), drift, policy, cost.
+
+    \b
+    Examples:
+      tfpilot metrics --since 30d --by env
+      tfpilot metrics --format openmetrics > tfpilot.prom
+    """
     from tfpilot_core.metrics import metrics, parse_since
     from tfpilot_core.metrics.formats import openmetrics, text
 
@@ -62,7 +69,13 @@ class _LogsGroup(click.Group):
 
 @click.group("logs", cls=_LogsGroup)
 def logs_group() -> None:
-    """Captured Terraform output of a request's runs: show, follow, search."""
+    """Captured Terraform output of a request's runs: show, follow, search.
+
+    \b
+    Examples:
+      tfpilot logs req_dev_bucket_k3x9pq --follow
+      tfpilot logs search "Error acquiring the state lock" --since 7d
+    """
 
 
 def _attempts(request: Any, number: int | None) -> list[Any]:
@@ -81,12 +94,20 @@ def _attempts(request: Any, number: int | None) -> list[Any]:
 
 
 @logs_group.command("show")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
 @click.option("--attempt", "number", type=int, help="Only attempt N (1 = the first run).")
 @click.option("--follow", is_flag=True, help="Wait for a running attempt and print its log.")
 @json_option
 def logs_show_command(request_id: str, number: int | None, follow: bool) -> None:
-    """Show the captured Terraform output of a request's attempts, oldest first."""
+    """Show the captured Terraform output of a request's attempts, oldest first.
+
+    With --json: one JSON object per attempt and line (JSON Lines, so --follow can stream).
+
+    \b
+    Examples:
+      tfpilot logs show req_dev_bucket_k3x9pq --attempt 2
+      tfpilot logs req_dev_bucket_k3x9pq --follow
+    """
     from tfpilot_core.errors import NotFoundError
     from tfpilot_core.logs import read
     from tfpilot_core.models import RunStatus
@@ -136,11 +157,24 @@ def logs_show_command(request_id: str, number: int | None, follow: bool) -> None
 @logs_group.command("search")
 @click.argument("query")
 @click.option("--since", help="Only the last 30m, 12h, 7d, ...")
-@click.option("--env", "environment", help="Only this environment.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option(
+    "--env", "environment", shell_complete=complete_environment, help="Only this environment."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=50,
+    show_default=True,
+    help="At most this many matches.",
+)
 @json_option
 def logs_search_command(query: str, since: str | None, environment: str | None, limit: int) -> None:
-    """Search captured logs and events (only what you may read)."""
+    """Search captured logs and events (only what you may read).
+
+    \b
+    Example:
+      tfpilot logs search "AccessDenied" --env prod --since 7d
+    """
     from tfpilot_core.logs.search import search
     from tfpilot_core.metrics import parse_since
     from tfpilot_core.models import utcnow
@@ -169,10 +203,15 @@ def logs_search_command(query: str, since: str | None, environment: str | None, 
 
 
 @click.command("trace")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
 @json_option
 def trace_command(request_id: str) -> None:
-    """The trace ids of a request's attempts and events (and a link to your tracing UI)."""
+    """The trace ids of a request's attempts and events (and a link to your tracing UI).
+
+    \b
+    Example:
+      TFPILOT_TRACE_URL='http://jaeger:16686/trace/{trace_id}' tfpilot trace req_dev_bucket_k3x9pq
+    """
     state = app()
     actor = state.whoami()
     request = state.platform.read(actor, request_id)

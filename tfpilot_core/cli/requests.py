@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tfpilot_core.cli.app import app, emit, json_option, table
+from tfpilot_core.cli.app import app, emit, json_option, list_envelope, table
+from tfpilot_core.cli.completion import (
+    complete_environment,
+    complete_module,
+    complete_request_id,
+)
+from tfpilot_core.cli.progress import verbose_option
 from tfpilot_core.errors import FieldProblem, ValidationError
 
 if TYPE_CHECKING:
@@ -80,6 +86,12 @@ def _next_step(request: Request, status: str) -> str | None:
     from tfpilot_core.models import RunKind
 
     plan = request.latest(RunKind.PLAN)
+    if status == "plan_ready" and blocking_findings(request):
+        # Nobody can approve past a blocking finding: the way on is new inputs.
+        return (
+            f"tfpilot suggest {request.id}  (or change inputs: tfpilot requests update "
+            f"{request.id} --set KEY=VALUE); blocked by policy, it cannot be approved"
+        )
     steps = {
         "request_created": f"tfpilot plan {request.id}",
         "plan_ready": f"tfpilot approve {request.id} --plan {(plan.plan_digest or '')[:12]}"
@@ -93,6 +105,26 @@ def _next_step(request: Request, status: str) -> str | None:
         "failed": f"tfpilot timeline {request.id}  (then plan again, or requests reconcile)",
     }
     return steps.get(status)
+
+
+def blocking_findings(request: Request) -> list[Any]:
+    """The request's policy findings at level ``blocking`` (no approval can pass them)."""
+    from tfpilot_core.models import PolicyLevel
+
+    return [f for f in request.policy_findings if f.level is PolicyLevel.BLOCKING]
+
+
+def exit_if_blocked(request: Request) -> None:
+    """After a plan: say that and by what the request is blocked, and exit 9 (policy)."""
+    from tfpilot_core.errors import ExitCode
+
+    blocking = blocking_findings(request)
+    if not blocking:
+        return
+    for finding in blocking:
+        where = f" on {finding.address}" if finding.address else ""
+        click.echo(f"blocked by policy: {finding.rule_id}{where}: {finding.message}", err=True)
+    click.get_current_context().exit(ExitCode.POLICY)
 
 
 def show_request(request: Request) -> None:
@@ -147,7 +179,13 @@ def show_request(request: Request) -> None:
 
 @click.group("requests")
 def requests_group() -> None:
-    """Create, list, show and update requests."""
+    """Create, list, show and update requests.
+
+    \b
+    Examples:
+      tfpilot requests create --module sandbox/bucket --env dev --project shop --set name=logs
+      tfpilot requests list --env prod --status applied
+    """
 
 
 _inputs_options = [
@@ -170,8 +208,19 @@ def _with_inputs(func: Any) -> Any:
 
 
 @requests_group.command("create")
-@click.option("--module", required=True, help="Catalog module, e.g. sandbox/bucket.")
-@click.option("--env", "environment", required=True, help="Environment key, e.g. dev.")
+@click.option(
+    "--module",
+    required=True,
+    shell_complete=complete_module,
+    help="Catalog module, e.g. sandbox/bucket.",
+)
+@click.option(
+    "--env",
+    "environment",
+    required=True,
+    shell_complete=complete_environment,
+    help="Environment key, e.g. dev.",
+)
 @click.option("--project", required=True, help="Project the request belongs to.")
 @_with_inputs
 @click.option("--template", "template_id", help="Template the request comes from.")
@@ -194,7 +243,13 @@ def create_command(
     opt_outs: tuple[str, ...],
     idempotency_key: str | None,
 ) -> None:
-    """Create a request (validated against the module's schema and policy)."""
+    """Create a request (validated against the module's schema and policy).
+
+    \b
+    Examples:
+      tfpilot requests create --module sandbox/bucket --env dev --project shop --set name=logs
+      tfpilot requests create --module sandbox/bucket --env dev --project shop --inputs in.yaml
+    """
     state = app()
     request = state.platform.create(
         state.whoami(),
@@ -223,7 +278,13 @@ def new_command(
     project: str | None,
     answers_file: str | None,
 ) -> None:
-    """Create a request with the assistant: module, inputs, policy preview, then confirm."""
+    """Create a request with the assistant: module, inputs, policy preview, then confirm.
+
+    \b
+    Examples:
+      tfpilot requests new --assist
+      tfpilot --json requests new --assist --answers answers.yaml
+    """
     # Imported here: the assistant is only loaded by this command.
     from tfpilot_core.assistant import AnswersConversation, run_assistant
     from tfpilot_core.assistant.terminal import TerminalConversation
@@ -258,14 +319,19 @@ def new_command(
 
 
 @requests_group.command("update")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
 @_with_inputs
 @click.option("--idempotency-key", help="Replays the first result when repeated.")
 @json_option
 def update_command(
     request_id: str, sets: tuple[str, ...], inputs_file: str | None, idempotency_key: str | None
 ) -> None:
-    """Change inputs: a new revision, which voids earlier plans and approvals."""
+    """Change inputs: a new revision, which voids earlier plans and approvals.
+
+    \b
+    Example:
+      tfpilot requests update req_dev_bucket_k3x9pq --set versioning=true
+    """
     state = app()
     request = state.platform.update(
         state.whoami(), request_id, parse_inputs(sets, inputs_file), idempotency_key=idempotency_key
@@ -274,21 +340,35 @@ def update_command(
 
 
 @requests_group.command("show")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
 @json_option
 def show_command(request_id: str) -> None:
-    """Show one request."""
+    """Show one request.
+
+    \b
+    Examples:
+      tfpilot requests show req_dev_bucket_k3x9pq
+      tfpilot --json requests show req_dev_bucket_k3x9pq | jq .status
+    """
     state = app()
     show_request(state.platform.read(state.whoami(), request_id))
 
 
 @requests_group.command("list")
 @click.option("--status", help="Derived status, e.g. applied.")
-@click.option("--env", "environment")
-@click.option("--module")
-@click.option("--author")
-@click.option("--project")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option(
+    "--env", "environment", shell_complete=complete_environment, help="Only this environment."
+)
+@click.option("--module", shell_complete=complete_module, help="Only requests for this module.")
+@click.option("--author", help="Only requests created by this user.")
+@click.option("--project", help="Only requests of this project.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="At most this many (the JSON's next_cursor says whether more follow).",
+)
 @json_option
 def list_command(
     status: str | None,
@@ -298,7 +378,15 @@ def list_command(
     project: str | None,
     limit: int,
 ) -> None:
-    """List requests, newest first."""
+    """List requests, newest first.
+
+    With --json: {"items": [...], "next_cursor": ..., "unreadable": N}.
+
+    \b
+    Examples:
+      tfpilot requests list --env prod --status applied
+      tfpilot --json requests list | jq -r '.items[].id'
+    """
     headers = ["id", "status", "module", "env", "author", "rev"]
     state = app()
     from tfpilot_core import quick
@@ -306,7 +394,7 @@ def list_command(
     # An empty store needs neither the domain model nor pydantic (tfpilot_core.quick); a
     # --status filter is checked against the statuses, which live in the model.
     if status is None and quick.store_is_empty(state):
-        emit({"items": [], "next_cursor": None, "unreadable": 0}, lambda: table(headers, []))
+        emit(list_envelope([], unreadable=0), lambda: table(headers, []))
         return
     from tfpilot_core.models import RequestQuery
 
@@ -322,11 +410,9 @@ def list_command(
             limit=limit,
         ),
     )
-    data = {
-        "items": [request_data(r) for r in page.items],
-        "next_cursor": page.next_cursor,
-        "unreadable": len(page.unreadable),
-    }
+    data = list_envelope(
+        [request_data(r) for r in page.items], page.next_cursor, unreadable=len(page.unreadable)
+    )
     if page.unreadable:
         click.echo(
             f"Warning: {len(page.unreadable)} stored request(s) could not be read and are not "
@@ -352,23 +438,38 @@ def list_command(
 
 
 @click.command("plan")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
+@verbose_option
 @json_option
-def plan_command(request_id: str) -> None:
-    """Plan a request: Terraform plan, policy, cost and summary."""
+def plan_command(request_id: str, verbose: bool) -> None:
+    """Plan a request: Terraform plan, policy, cost and summary.
+
+    Exits 9 when a blocking policy finding stops the plan from being approved (the output says
+    which rule and where); on a terminal a spinner shows the step and the time taken.
+
+    \b
+    Examples:
+      tfpilot plan req_dev_bucket_k3x9pq
+      tfpilot plan req_dev_bucket_k3x9pq --verbose    # stream Terraform's (masked) output
+      tfpilot --json plan req_dev_bucket_k3x9pq | jq .status
+    """
+    from tfpilot_core.cli.progress import progress
+
     state = app()
-    request = state.platform.plan(state.whoami(), request_id)
+    with progress(f"planning {request_id}", verbose=verbose):
+        request = state.platform.plan(state.whoami(), request_id)
     show_request(request)
     if request.cost is not None and not state.json:
         from tfpilot_core.cost import render_text
 
         click.echo(render_text(request.cost))
+    exit_if_blocked(request)
 
 
 @click.command("approve")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
 @click.option("--plan", "plan_digest", help="The plan digest you reviewed (refused if it changed).")
-@click.option("--comment", default="")
+@click.option("--comment", default="", help="A note kept with the approval.")
 @click.option(
     "--override",
     "overrides",
@@ -380,7 +481,12 @@ def plan_command(request_id: str) -> None:
 def approve_command(
     request_id: str, plan_digest: str | None, comment: str, overrides: tuple[str, ...]
 ) -> None:
-    """Approve the current plan of a request."""
+    """Approve the current plan of a request.
+
+    \b
+    Example:
+      tfpilot --as bob approve req_dev_bucket_k3x9pq --plan 3f2a9c1e0b7d
+    """
     state = app()
     request = state.platform.approve(
         state.whoami(),
@@ -393,78 +499,122 @@ def approve_command(
 
 
 @click.command("apply")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
+@verbose_option
 @json_option
-def apply_command(request_id: str) -> None:
-    """Apply exactly the approved plan."""
+def apply_command(request_id: str, verbose: bool) -> None:
+    """Apply exactly the approved plan.
+
+    Exits 8 when there is no approved plan to apply (plan and approve first).
+
+    \b
+    Examples:
+      tfpilot apply req_dev_bucket_k3x9pq
+      tfpilot apply req_dev_bucket_k3x9pq --verbose    # stream Terraform's (masked) output
+    """
+    from tfpilot_core.cli.progress import progress
+
     state = app()
-    show_request(state.platform.apply(state.whoami(), request_id))
+    with progress(f"applying {request_id}", verbose=verbose):
+        request = state.platform.apply(state.whoami(), request_id)
+    show_request(request)
 
 
 @click.command("destroy")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
 @click.option(
     "--yes",
     is_flag=True,
     help="Unprotected environments: plan and apply the destroy at once.",
 )
+@verbose_option
 @json_option
-def destroy_command(request_id: str, yes: bool) -> None:
-    """Destroy what an applied request created."""
+def destroy_command(request_id: str, yes: bool, verbose: bool) -> None:
+    """Destroy what an applied request created.
+
+    \b
+    Examples:
+      tfpilot destroy req_dev_bucket_k3x9pq          # a destroy plan, to approve and apply
+      tfpilot destroy req_dev_bucket_k3x9pq --yes    # unprotected environment: at once
+    """
     # A destroy is a reviewed change: this makes a destroy plan (summary, policy, cost delta);
     # it is approved (by someone else in a protected environment) and then applied with
     # `tfpilot apply`. With --yes an unprotected environment does both steps at once.
+    from tfpilot_core.cli.progress import progress
+
     state = app()
-    show_request(state.platform.destroy(state.whoami(), request_id, yes=yes))
+    with progress(f"destroying {request_id}", verbose=verbose):
+        request = state.platform.destroy(state.whoami(), request_id, yes=yes)
+    show_request(request)
 
 
 @click.group("drift")
 def drift_group() -> None:
-    """Drift checks."""
+    """Drift checks: one request, a scan of all, and the status of the last checks.
+
+    \b
+    Examples:
+      tfpilot drift check req_prod_bucket_k3x9pq
+      tfpilot drift status --env prod
+    """
 
 
 @drift_group.command("check")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
+@verbose_option
 @json_option
-def drift_check_command(request_id: str) -> None:
-    """Check one applied request for drift (exit 11 when drift is found)."""
+def drift_check_command(request_id: str, verbose: bool) -> None:
+    """Check one applied request for drift (exit 11 when drift is found).
+
+    \b
+    Example:
+      tfpilot drift check req_prod_bucket_k3x9pq || echo "drifted (11) or failed"
+    """
+    from tfpilot_core.cli.progress import progress
     from tfpilot_core.errors import ExitCode
     from tfpilot_core.models import DriftResult
 
     state = app()
-    request = state.platform.check_drift(state.whoami(), request_id)
+    with progress(f"checking {request_id} for drift", verbose=verbose):
+        request = state.platform.check_drift(state.whoami(), request_id)
     show_request(request)
     if request.drift is not None and request.drift.result is DriftResult.DRIFTED:
         sys.exit(ExitCode.FOUND)
 
 
 @drift_group.command("scan")
-@click.option("--env", "environment", help="Only requests in this environment.")
-@click.option("--parallel", type=click.IntRange(1, 32), default=2, show_default=True)
+@click.option(
+    "--env",
+    "environment",
+    shell_complete=complete_environment,
+    help="Only requests in this environment.",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 32),
+    default=2,
+    show_default=True,
+    help="How many checks run at once.",
+)
 @json_option
 def drift_scan_command(environment: str | None, parallel: int) -> None:
-    """Check every applied request for drift (exit 11 if any drifted, 10 if a check failed)."""
+    """Check every applied request for drift (exit 11 if any drifted, 10 if a check failed).
+
+    \b
+    Example:
+      tfpilot drift scan --env prod --parallel 4
+    """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from rich.progress import Progress
 
     from tfpilot_core.errors import ExitCode, TfpilotError
-    from tfpilot_core.models import DriftResult, RequestQuery, RunKind
+    from tfpilot_core.models import DriftResult, RunKind
 
     state = app()
     platform = state.platform
     actor = state.whoami()
-    requests: list[Request] = []
-    cursor: str | None = None
-    while True:
-        page = platform.list(
-            actor,
-            RequestQuery(status="applied", environment=environment, limit=500, cursor=cursor),
-        )
-        requests += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            break
+    requests = applied_requests(environment)
     results: dict[str, tuple[str, list[str], str | None]] = {}
 
     def check(request_id: str) -> tuple[str, list[str], str | None]:
@@ -514,8 +664,95 @@ def drift_scan_command(environment: str | None, parallel: int) -> None:
         sys.exit(ExitCode.EXTERNAL)
 
 
+def applied_requests(environment: str | None) -> list[Request]:
+    """Every applied request the acting user may read (all pages), in ``environment`` if given."""
+    from tfpilot_core.models import RequestQuery
+
+    state = app()
+    actor = state.whoami()
+    found: list[Request] = []
+    cursor: str | None = None
+    while True:
+        page = state.platform.list(
+            actor,
+            RequestQuery(status="applied", environment=environment, limit=500, cursor=cursor),
+        )
+        found += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return found
+
+
+@drift_group.command("status")
+@click.option(
+    "--env",
+    "environment",
+    shell_complete=complete_environment,
+    help="Only requests in this environment.",
+)
+@click.option("--drifted", is_flag=True, help="Only requests whose last check found drift.")
+@click.option(
+    "--fail-on-drift",
+    is_flag=True,
+    help="Exit 11 when a listed request drifted (for a scheduled job).",
+)
+@json_option
+def drift_status_command(environment: str | None, drifted: bool, fail_on_drift: bool) -> None:
+    """The last drift check of every applied request (runs nothing: reads what was recorded).
+
+    With --json: {"items": [{request_id, environment, module, result, checked_at, addresses}],
+    "next_cursor": null, "counts": {...}}; a request never checked has result "unchecked".
+
+    \b
+    Examples:
+      tfpilot drift status --env prod
+      tfpilot --json drift status --drifted | jq -r '.items[].request_id'
+    """
+    from tfpilot_core.errors import ExitCode
+
+    rows: list[dict[str, Any]] = []
+    for request in sorted(applied_requests(environment), key=lambda r: r.id):
+        drift = request.drift
+        rows.append(
+            {
+                "request_id": request.id,
+                "environment": request.placement.environment,
+                "module": request.placement.module,
+                "result": drift.result.value if drift else "unchecked",
+                "checked_at": drift.checked_at.isoformat() if drift else None,
+                "addresses": list(drift.addresses) if drift else [],
+            }
+        )
+    if drifted:
+        rows = [r for r in rows if r["result"] == "drifted"]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["result"]] = counts.get(row["result"], 0) + 1
+
+    def render() -> None:
+        shown = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"
+        table(
+            ["request", "env", "drift", "checked", "addresses"],
+            [
+                [
+                    r["request_id"],
+                    r["environment"],
+                    r["result"],
+                    (r["checked_at"] or "never")[:19].replace("T", " "),
+                    ", ".join(r["addresses"]),
+                ]
+                for r in rows
+            ],
+            title=f"{len(rows)} applied request(s): {shown}",
+        )
+
+    emit(list_envelope(rows, counts=counts), render)
+    if fail_on_drift and counts.get("drifted"):
+        sys.exit(ExitCode.FOUND)
+
+
 @requests_group.command("promote")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
 @click.option("--to", "to", metavar="ENV", help="Target environment (next on the path).")
 @click.option("--dry-run", is_flag=True, help="Show the gates and the input diff; change nothing.")
 @click.option("--idempotency-key", help="Replays the first result when repeated.")
@@ -523,7 +760,16 @@ def drift_scan_command(environment: str | None, parallel: int) -> None:
 def promote_command(
     request_id: str, to: str | None, dry_run: bool, idempotency_key: str | None
 ) -> None:
-    """Copy an applied request to the next environment (a new request to plan and approve)."""
+    """Copy an applied request to the next environment (a new request to plan and approve).
+
+    A gate that refuses (soak time, drift check age, ...) exits 8: the source's state does not
+    allow the promotion yet.
+
+    \b
+    Examples:
+      tfpilot requests promote req_dev_bucket_k3x9pq --dry-run
+      tfpilot requests promote req_dev_bucket_k3x9pq --to stage
+    """
     state = app()
     if dry_run:
         from tfpilot_core.promotion import Promotions
@@ -558,10 +804,20 @@ def promote_command(
 
 
 @requests_group.command("promotion-ready")
-@click.option("--env", "environment", help="Only requests in this environment.")
+@click.option(
+    "--env",
+    "environment",
+    shell_complete=complete_environment,
+    help="Only requests in this environment.",
+)
 @json_option
 def promotion_ready_command(environment: str | None) -> None:
-    """Emit promotion_ready for applied requests whose soak time ended (run it on a schedule)."""
+    """Emit promotion_ready for applied requests whose soak time ended (run it on a schedule).
+
+    \b
+    Example:
+      tfpilot requests promotion-ready --env dev
+    """
     from tfpilot_core.promotion import Promotions
 
     announced = Promotions(app().platform).announce_ready(environment)
@@ -572,10 +828,15 @@ def promotion_ready_command(environment: str | None) -> None:
 
 
 @requests_group.command("reconcile")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
 @json_option
 def reconcile_command(request_id: str) -> None:
-    """Close stale runs (a process died mid-run) so the request can be retried."""
+    """Close stale runs (a process died mid-run) so the request can be retried.
+
+    \b
+    Example:
+      tfpilot requests reconcile req_dev_bucket_k3x9pq
+    """
     state = app()
     show_request(state.platform.reconcile(state.whoami(), request_id))
 
@@ -587,8 +848,11 @@ def _short(value: object) -> object:
     return value
 
 
-def format_event(event: Event) -> str:
-    """One readable line for an event (``findings`` shown as a count, digests shortened)."""
+def format_event(event: Event, request: Request | None = None) -> str:
+    """One readable line for an event (``findings`` shown as a count, digests shortened).
+
+    With the ``request``, a runbook link is filled with its module, environment and id.
+    """
     parts = []
     for key, value in sorted(event.data.items()):
         if key == "inputs":
@@ -601,46 +865,72 @@ def format_event(event: Event) -> str:
     when = f"{event.at:%Y-%m-%d %H:%M:%S}"
     from tfpilot_core.logs.runbooks import DEFAULT_RUNBOOKS, cli_runbook
 
-    runbook = cli_runbook(event.type) if event.type in DEFAULT_RUNBOOKS else None
+    runbook = cli_runbook(event.type, request) if event.type in DEFAULT_RUNBOOKS else None
     line = f"{event.seq:>4}  {when}  {event.type:<20} {event.actor:<10} {details}"
     return f"{line}  runbook: {runbook}" if runbook else line
 
 
 @click.command("timeline")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
 @json_option
 def timeline_command(request_id: str) -> None:
-    """The request's events, oldest first."""
+    """The request's events, oldest first.
+
+    With --json: {"items": [events], "next_cursor": null}.
+
+    \b
+    Examples:
+      tfpilot timeline req_dev_bucket_k3x9pq
+      tfpilot --json timeline req_dev_bucket_k3x9pq | jq -r '.items[].type'
+    """
     state = app()
-    events = state.platform.timeline(state.whoami(), request_id)
+    actor = state.whoami()
+    events = state.platform.timeline(actor, request_id)
+    request = state.platform.read(actor, request_id)
 
     def render() -> None:
         for event in events:
-            click.echo(format_event(event))
+            click.echo(format_event(event, request))
 
-    emit([e.model_dump(mode="json") for e in events], render)
+    emit(list_envelope([e.model_dump(mode="json") for e in events]), render)
 
 
 @click.group("audit")
 def audit_group() -> None:
-    """Audit records."""
+    """Audit records: the change decision record, and its hash chain.
+
+    \b
+    Examples:
+      tfpilot audit export req_prod_bucket_k3x9pq > record.json
+      tfpilot audit verify req_prod_bucket_k3x9pq
+    """
 
 
 @audit_group.command("export")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
 @json_option
 def audit_export_command(request_id: str) -> None:
-    """The change decision record of a request (deterministic JSON)."""
+    """The change decision record of a request (deterministic JSON).
+
+    \b
+    Example:
+      tfpilot audit export req_prod_bucket_k3x9pq > record.json
+    """
     state = app()
     record = state.platform.audit(state.whoami(), request_id)
     click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))
 
 
 @audit_group.command("verify")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=complete_request_id)
 @json_option
 def audit_verify_command(request_id: str) -> None:
-    """Check the request's event hash chain (exit 11 at the first break)."""
+    """Check the request's event hash chain (exit 11 at the first break).
+
+    \b
+    Example:
+      tfpilot audit verify req_prod_bucket_k3x9pq
+    """
     from tfpilot_core.errors import ExitCode
 
     state = app()

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tfpilot_core.cli.app import app, emit, json_option, table
+from tfpilot_core.cli.app import app, emit, json_option, list_envelope, table
 from tfpilot_core.errors import FieldProblem, ValidationError
 
 _RUNNER_HELP = "The runner that executes Terraform here [default: local]."
@@ -102,7 +102,13 @@ def _common(func: Any) -> Any:
 
 @click.group("run")
 def run_group() -> None:
-    """Execute a dispatched run here (inside a job) and record its result."""
+    """Execute a dispatched run here (inside a job) and record its result.
+
+    \b
+    Examples:
+      tfpilot run plan --input "$TFPILOT_RUN_INPUT" --plan-out out/tfplan
+      tfpilot run drift --shard 0/4
+    """
 
 
 @run_group.command("plan")
@@ -119,7 +125,12 @@ def run_plan(
     dispatch_input: str | None,
     plan_out: Path | None,
 ) -> None:
-    """Run a dispatched plan attempt with the local runner; record the plan and its digest."""
+    """Run a dispatched plan attempt with the local runner; record the plan and its digest.
+
+    \b
+    Example:
+      tfpilot --json run plan --plan-out out/tfplan > out/request.json
+    """
     from tfpilot_core.runs.executor import execute_plan
 
     _execute_attempt(
@@ -146,7 +157,12 @@ def run_apply(
     dispatch_input: str | None,
     plan_file: Path | None,
 ) -> None:
-    """Apply the approved plan for a dispatched apply attempt (digest-bound)."""
+    """Apply the approved plan for a dispatched apply attempt (digest-bound).
+
+    \b
+    Example:
+      tfpilot run apply --plan-file out/tfplan     # ids from $TFPILOT_RUN_INPUT
+    """
     from tfpilot_core.runs.executor import execute_apply
 
     _execute_attempt(
@@ -173,7 +189,12 @@ def run_destroy(
     dispatch_input: str | None,
     plan_file: Path | None,
 ) -> None:
-    """Run a dispatched destroy attempt (the approved destroy plan); archive the final state."""
+    """Run a dispatched destroy attempt (the approved destroy plan); archive the final state.
+
+    \b
+    Example:
+      tfpilot run destroy --plan-file out/tfplan   # ids from $TFPILOT_RUN_INPUT
+    """
     from tfpilot_core.runs.executor import execute_destroy
 
     _execute_attempt(
@@ -189,14 +210,32 @@ def run_destroy(
 @run_group.command("drift")
 @_common
 @click.option("--shard", metavar="I/N", help="Check every applied request of shard I of N.")
+@click.option(
+    "--drift-exit-code",
+    type=click.IntRange(0, 255),
+    default=11,
+    show_default=True,
+    envvar="TFPILOT_DRIFT_EXIT_CODE",
+    help="Exit code when drift is found ($TFPILOT_DRIFT_EXIT_CODE; 0: drift is not a failure).",
+)
 def run_drift(
     request_id: str | None,
     attempt_id: str | None,
     runner_name: str,
     dispatch_input: str | None,
     shard: str | None,
+    drift_exit_code: int,
 ) -> None:
-    """Check one request, or a shard of the applied requests, for drift here."""
+    """Check one request, or a shard of the applied requests, for drift here.
+
+    Exits 11 (or --drift-exit-code) when drift is found, 10 when a check failed.
+
+    \b
+    Examples:
+      tfpilot run drift req_prod_bucket_k3x9pq
+      TFPILOT_DRIFT_EXIT_CODE=0 tfpilot run drift --shard 0/4   # report, do not fail the job
+    """
+    from tfpilot_core.errors import ExitCode
     from tfpilot_core.runs.executor import (
         applied_requests,
         continued_trace,
@@ -210,7 +249,10 @@ def run_drift(
     if shard is None:
         rid, _ = _ids(request_id, attempt_id, given, need_attempt=False)
         with continued_trace(given.get("traceparent")):
-            _show(execute_drift(platform, state.whoami(), rid, runner_name=runner_name))
+            checked = execute_drift(platform, state.whoami(), rid, runner_name=runner_name)
+        _show(checked)
+        if checked.drift is not None and checked.drift.result.value == "drifted":
+            raise click.exceptions.Exit(drift_exit_code)
         return
     index, sep, count = shard.partition("/")
     if not (sep and index.isdigit() and count.isdigit() and 0 <= int(index) < int(count)):
@@ -218,7 +260,7 @@ def run_drift(
             [FieldProblem("--shard", "format", f"{shard!r}: use I/N, 0 <= I < N")]
         )
     rows = []
-    failed = 0
+    failed = drifted = 0
     for request in applied_requests(platform):
         if shard_of(request.id, int(count)) != int(index):
             continue
@@ -228,26 +270,44 @@ def run_drift(
         except Exception as exc:  # one request's failure must not stop the shard
             failed += 1
             result = f"error: {exc}"
+        drifted += result == "drifted"
         rows.append({"request": request.id, "result": result})
-    emit(rows, lambda: table(["request", "drift"], [[r["request"], r["result"]] for r in rows]))
+    emit(
+        list_envelope(rows, drifted=drifted, failed=failed),
+        lambda: table(["request", "drift"], [[r["request"], r["result"]] for r in rows]),
+    )
+    # Drift found is what the scheduled job exists to report; a failed check is a tool failure.
+    if drifted and drift_exit_code:
+        raise click.exceptions.Exit(drift_exit_code)
     if failed:
-        raise click.exceptions.Exit(11)
+        raise click.exceptions.Exit(ExitCode.EXTERNAL)
 
 
 @click.group("runs")
 def runs_group() -> None:
-    """Dispatched runs: poll their status, plan the drift fan-out."""
+    """Dispatched runs: poll their status, plan the drift fan-out.
+
+    \b
+    Examples:
+      tfpilot runs sync
+      tfpilot runs shards --per-shard 50
+    """
 
 
 @runs_group.command("sync")
 @json_option
 def runs_sync() -> None:
-    """Ask the dispatching runner about every unfinished run and record the answers."""
+    """Ask the dispatching runner about every unfinished run and record the answers.
+
+    \b
+    Example:
+      tfpilot --json runs sync | jq '.items[] | select(.result != "running")'
+    """
     from tfpilot_core.runs.executor import sync
 
     rows = sync(app().platform)
     emit(
-        rows,
+        list_envelope(rows),
         lambda: table(
             ["request", "attempt", "result"],
             [[r["request"], r["attempt"], r["result"]] for r in rows],
@@ -256,11 +316,30 @@ def runs_sync() -> None:
 
 
 @runs_group.command("shards")
-@click.option("--per-shard", default=50, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--max-shards", default=200, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--per-shard",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Applied requests per shard (one job each).",
+)
+@click.option(
+    "--max-shards",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="At most this many shards (GitHub's matrix limit is 256).",
+)
 @json_option
 def runs_shards(per_shard: int, max_shards: int) -> None:
-    """The drift matrix: shard labels I/N covering every applied request (for a job matrix)."""
+    """The drift matrix: shard labels I/N covering every applied request (for a job matrix).
+
+    Always one line of JSON (written to $GITHUB_OUTPUT by the workflow).
+
+    \b
+    Example:
+      echo "matrix=$(tfpilot runs shards)" >> "$GITHUB_OUTPUT"
+    """
     from tfpilot_core.runs.executor import applied_requests, shard_count
 
     total = len(applied_requests(app().platform))

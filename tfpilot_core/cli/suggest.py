@@ -83,6 +83,11 @@ def suggest_command(words: tuple[str, ...], what_if: bool | None, no_plan: bool)
     patched inputs) and, after a plan, its cost effect. "tfpilot suggest apply REQ ID" applies
     one as a new revision (re-validated, approvals voided, planned again). Nothing is applied
     unless you run apply.
+
+    \b
+    Examples:
+      tfpilot suggest req_dev_bucket_k3x9pq
+      tfpilot suggest apply req_dev_bucket_k3x9pq lifecycle-expiry
     """
     state = app()
     if words and words[0] == "apply":

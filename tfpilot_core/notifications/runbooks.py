@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from tfpilot_core.models import Request
 
 
+#: The placeholders a runbook or link template may hold.
+PLACEHOLDERS = ("request", "module", "environment", "project", "event", "user")
+
+
 def fill(template: str, request: Request | None, **extra: str) -> str:
     """``template`` with {request}, {module}, {environment}, {project} (URL-quoted) filled in."""
     values = dict(extra)
@@ -28,6 +32,9 @@ def fill(template: str, request: Request | None, **extra: str) -> str:
     for name, value in values.items():
         # Quoted: a module name such as "aws/s3-bucket" must not turn into a path of its own.
         out = out.replace("{" + name + "}", quote(str(value), safe=""))
+    # What is not known here (no request at hand) is left empty: a raw "{module}" is never shown.
+    for name in PLACEHOLDERS:
+        out = out.replace("{" + name + "}", "")
     return out
 
 

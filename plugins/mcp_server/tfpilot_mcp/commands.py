@@ -9,7 +9,12 @@ from tfpilot_core.cli.app import app
 
 @click.group("mcp")
 def mcp_group() -> None:
-    """The MCP server for agents (Model Context Protocol)."""
+    """The MCP server for agents (Model Context Protocol).
+
+    \b
+    Example:
+      tfpilot --as alice mcp serve --allow plan    # an agent's MCP client starts this
+    """
 
 
 @mcp_group.command("serve")
@@ -26,6 +31,11 @@ def serve_command(allow: tuple[str, ...]) -> None:
     Read tools (catalog, module schema, requests, timeline, policy, query, ask) and
     draft_request are always on; create and plan only when turned on. Approving, applying and
     destroying are never exposed.
+
+    \b
+    Examples:
+      tfpilot --as alice mcp serve
+      tfpilot --as alice mcp serve --allow create --allow plan
     """
     # Imported here: `mcp` (and what it pulls in) loads only when the server runs.
     from pydantic import ValidationError as PydanticValidationError

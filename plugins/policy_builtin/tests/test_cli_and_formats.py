@@ -112,7 +112,7 @@ def test_fail_on_and_environment(files: dict[str, Path]) -> None:
     prod = invoke(files, "policy", "check", str(path), "--env", "prod", "--fail-on", "blocking")
     assert prod.exit_code == 9  # tags.required is blocking in prod
     unknown = invoke(files, "policy", "check", str(path), "--env", "qa")
-    assert unknown.exit_code == ExitCode.CONFIG and "unknown environment" in unknown.output
+    assert unknown.exit_code == ExitCode.VALIDATION and "unknown environment" in unknown.output
 
 
 def test_check_refuses_malformed_plans_clearly(files: dict[str, Path]) -> None:

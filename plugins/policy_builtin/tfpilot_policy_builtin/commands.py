@@ -43,14 +43,26 @@ def configured_engine() -> BuiltinPolicyEngine:
 
 @click.group("policy")
 def policy_group() -> None:
-    """Policy: the rules in force, and checks of plan files."""
+    """Policy: the rules in force, and checks of plan files.
+
+    \b
+    Examples:
+      tfpilot policy show --env prod
+      terraform show -json tfplan | tfpilot policy check - --env prod
+    """
 
 
 @policy_group.command("show")
 @click.option("--env", "env_key", metavar="ENV", help="Only this environment.")
 @json_option
 def policy_show(env_key: str | None) -> None:
-    """Print the effective policy per environment (rules, levels, parameters)."""
+    """Print the effective policy per environment (rules, levels, parameters).
+
+    \b
+    Examples:
+      tfpilot policy show --env prod
+      tfpilot --json policy show | jq '.environments.prod.levels'
+    """
     config = app().config
     environments = [config.environment(env_key)] if env_key else list(config.core.environments)
     data = configured_engine().effective_policy(environments)
@@ -85,6 +97,7 @@ def policy_show(env_key: str | None) -> None:
     help="Exit 9 when a finding is at least this level.",
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file.")
+@json_option
 @click.pass_context
 def policy_check(
     ctx: click.Context,
@@ -94,7 +107,16 @@ def policy_check(
     fail_on: str,
     output: str | None,
 ) -> None:
-    """Check a plan (`terraform show -json` output; `-` reads stdin) against the policy."""
+    """Check a plan (`terraform show -json` output; `-` reads stdin) against the policy.
+
+    --json (or the root's) means --format json. Exits 9 when a finding is at or above
+    --fail-on, 3 when the plan document is invalid.
+
+    \b
+    Examples:
+      terraform show -json tfplan > plan.json && tfpilot policy check plan.json --env prod
+      tfpilot policy check plan.json --format sarif -o policy.sarif
+    """
     from tfpilot_core.errors import ExitCode, FieldProblem, ValidationError
     from tfpilot_policy_builtin import quick
     from tfpilot_policy_builtin.formats import render

@@ -48,7 +48,13 @@ def _summary(obj: dict[str, Any]) -> str:
 
 @click.group("sandbox")
 def sandbox() -> None:
-    """The local sandbox cloud managed by the tfpilot/sandbox Terraform provider."""
+    """The local sandbox cloud managed by the tfpilot/sandbox Terraform provider.
+
+    \b
+    Examples:
+      tfpilot sandbox ls --type sandbox_bucket
+      tfpilot sandbox edit bucket logs --set public_access=true    # make drift
+    """
 
 
 @sandbox.command("ls")
@@ -56,7 +62,13 @@ def sandbox() -> None:
 @click.option("--root", type=click.Path(file_okay=False), help=_ROOT_HELP)
 @click.option("--type", "type_name", type=click.Choice(TYPE_NAMES), help="Only this type.")
 def ls(as_json: bool, root: str | None, type_name: str | None) -> None:
-    """List the objects in the sandbox: type, name, region and key attributes."""
+    """List the objects in the sandbox: type, name, region and key attributes.
+
+    \b
+    Examples:
+      tfpilot sandbox ls
+      tfpilot sandbox ls --json --type sandbox_queue
+    """
     from tfpilot_sandbox.objects import ObjectStore
 
     store = ObjectStore(resolve_root(root))
@@ -94,6 +106,10 @@ def edit(type_name: str, name: str, assignments: tuple[str, ...], root: str | No
 
     TYPE may be given with or without its prefix (``bucket`` or ``sandbox_bucket``). The next
     refresh-only plan reports the change as drift; a normal apply reverts it.
+
+    \b
+    Example:
+      tfpilot sandbox edit bucket logs --set public_access=true
     """
     from tfpilot_sandbox.objects import ObjectStore, SandboxError, check_type, coerce_value
 

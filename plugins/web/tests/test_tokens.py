@@ -58,14 +58,14 @@ def test_tokens_lifecycle(cli: Any, tmp_path: Path) -> None:
     for path in (tmp_path / "home").rglob("*"):
         if path.is_file():
             assert data["token"].encode() not in path.read_bytes(), path
-    listed = json.loads(cli("--as", "root", "tokens", "list", "--json").output)
+    listed = json.loads(cli("--as", "root", "tokens", "list", "--json").output)["items"]
     assert [(t["id"], t["user"], t["name"]) for t in listed] == [(data["id"], "dev", "ci")]
     assert "token" not in listed[0]
     denied = cli("--as", "dev", "tokens", "list")
     assert denied.exit_code == 6 and "needs role admin" in denied.output
     revoked = cli("--as", "root", "tokens", "revoke", data["id"])
     assert revoked.exit_code == 0, revoked.output
-    assert json.loads(cli("--as", "root", "tokens", "list", "--json").output) == []
+    assert json.loads(cli("--as", "root", "tokens", "list", "--json").output)["items"] == []
     assert cli("--as", "root", "tokens", "revoke", data["id"]).exit_code == 7
 
 

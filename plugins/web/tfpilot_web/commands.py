@@ -13,7 +13,13 @@ from tfpilot_core.cli.app import app, emit, json_option, table
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free one).",
+)
 @click.option(
     "--log-level",
     "server_log_level",
@@ -23,7 +29,13 @@ from tfpilot_core.cli.app import app, emit, json_option, table
     help="uvicorn's log level (access log at info).",
 )
 def serve_command(host: str, port: int, server_log_level: str) -> None:
-    """Serve the HTTP API (/api, /openapi.json) and the web UI."""
+    """Serve the HTTP API (/api, /openapi.json) and the web UI.
+
+    \b
+    Examples:
+      tfpilot serve --port 8000
+      tfpilot serve --host 0.0.0.0 --port 8080 --log-level warning   # behind a proxy
+    """
     import uvicorn
 
     from tfpilot_web.app import create_app
@@ -44,7 +56,13 @@ def serve_command(host: str, port: int, server_log_level: str) -> None:
 
 @click.group("tokens")
 def tokens_group() -> None:
-    """API tokens for the HTTP API and the web UI's login (admins only)."""
+    """API tokens for the HTTP API and the web UI's login (admins only).
+
+    \b
+    Examples:
+      tfpilot --as admin tokens create --user ci-bot --name "deploy pipeline"
+      tfpilot --as admin tokens list
+    """
 
 
 @tokens_group.command("create")
@@ -52,7 +70,12 @@ def tokens_group() -> None:
 @click.option("--name", default="", help="What the token is for (shown by `tokens list`).")
 @json_option
 def tokens_create(user: str, name: str) -> None:
-    """Create a token acting as USER; it is printed once and stored only as a hash."""
+    """Create a token acting as USER; it is printed once and stored only as a hash.
+
+    \b
+    Example:
+      tfpilot --as admin tokens create --user ci-bot --name "deploy pipeline"
+    """
     from tfpilot_web.auth import create_token
 
     state = app()
@@ -66,13 +89,21 @@ def tokens_create(user: str, name: str) -> None:
 @tokens_group.command("list")
 @json_option
 def tokens_list() -> None:
-    """Every token: id, user, name, creator and time (never the token)."""
+    """Every token: id, user, name, creator and time (never the token).
+
+    With --json: {"items": [tokens], "next_cursor": null}.
+
+    \b
+    Example:
+      tfpilot --as admin --json tokens list | jq -r '.items[].id'
+    """
+    from tfpilot_core.cli.app import list_envelope
     from tfpilot_web.auth import list_tokens
 
     state = app()
     rows = list_tokens(state.platform, state.whoami())
     emit(
-        rows,
+        list_envelope(rows),
         lambda: table(
             ["id", "user", "name", "created by", "created at"],
             [[r["id"], r["user"], r["name"], r["created_by"], r["created_at"]] for r in rows],
@@ -84,7 +115,12 @@ def tokens_list() -> None:
 @click.argument("token_id")
 @json_option
 def tokens_revoke(token_id: str) -> None:
-    """Revoke the token with TOKEN_ID (its sessions end too)."""
+    """Revoke the token with TOKEN_ID (its sessions end too).
+
+    \b
+    Example:
+      tfpilot --as admin tokens revoke 3f9a2c7d1e0b
+    """
     from tfpilot_web.auth import revoke_token
 
     state = app()
