@@ -144,3 +144,33 @@ def test_requests_without_a_pr_are_left_alone(setup: Any, standin: GitHubStandIn
     request = planned(create(platform))
     observer.on_event(event(request, "plan_succeeded"), request)
     assert standin.calls() == []
+
+
+def test_comment_carries_the_structured_diff_collapsed(setup: Any, standin: GitHubStandIn) -> None:
+    from tfpilot_core import plan_diff
+    from tfpilot_core.plan import Plan
+
+    platform, infra, observer = setup
+    request = create(platform)
+    infra.ensure_pr(request, [])
+    request = planned(request)
+    change = {
+        "address": "module.this.sandbox_bucket.this",
+        "type": "sandbox_bucket",
+        "name": "this",
+        "mode": "managed",
+        "change": {
+            "actions": ["update"],
+            "before": {"versioning": True, "secret": "s3cr3t-old"},
+            "after": {"versioning": False, "secret": "s3cr3t-new"},
+            "before_sensitive": {"secret": True},
+            "after_sensitive": {"secret": True},
+        },
+    }
+    masked = Plan.parse({"format_version": "1.2", "resource_changes": [change]}).masked()
+    plan_diff.record(platform.store, request.id, DIGEST, masked)
+    observer.on_event(event(request, "plan_succeeded"), request)
+    [body] = [c["body"] for c in standin.repo.comments.values()]
+    assert "<details><summary>Changes by resource</summary>" in body
+    assert "| `versioning` | true | false |" in body
+    assert "s3cr3t" not in body

@@ -8,6 +8,7 @@ attribute values and findings/cost come from the masked plan.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.lifecycle import current_plan
@@ -45,8 +46,17 @@ def next_step(request: Request, status: str) -> str:
     }.get(status, "")
 
 
-def render(request: Request, status: str, settings: GitHubSettings) -> str:
-    """The comment body (without trimming)."""
+def render(
+    request: Request,
+    status: str,
+    settings: GitHubSettings,
+    diff: Mapping[str, Any] | None = None,
+) -> str:
+    """The comment body (without trimming).
+
+    :param diff: the plan's structured diff (:func:`tfpilot_core.plan_diff.build`), shown as
+        collapsible sections per resource, the same diff as the web page and the API.
+    """
     plan = current_plan(request)
     lines = [
         MARKER.format(request_id=request.id),
@@ -64,6 +74,11 @@ def render(request: Request, status: str, settings: GitHubSettings) -> str:
     elif plan is not None and plan.details.get("counts"):
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(plan.details["counts"].items()))
         lines += ["", "#### Plan", "", counts]
+    if diff is not None and diff.get("resources"):
+        from tfpilot_core.plan_diff import markdown
+
+        lines += ["", "<details><summary>Changes by resource</summary>", "", markdown(diff)]
+        lines += ["", "</details>"]
     findings = request.policy_findings
     lines += ["", "#### Policy", ""]
     if findings:

@@ -70,7 +70,7 @@ class GitHubObserver:
 
         status = derive_status(request, stale_after=self.stale_after).value
         settings = self.infra.settings
-        body = trimmed(render(request, status, settings), request.id, settings)
+        body = trimmed(render(request, status, settings, self._diff(request)), request.id, settings)
         self.infra.upsert_comment(request.id, pr, body)
         plan = current_plan(request)
         self.infra.update_record(
@@ -79,6 +79,18 @@ class GitHubObserver:
             shown_revision=request.revision,
             shown_at=utcnow().isoformat(),
         )
+
+    def _diff(self, request: Request) -> dict[str, object] | None:
+        """The current plan's structured diff, if it was recorded (the web page shows the same)."""
+        from tfpilot_core import plan_diff
+
+        plan = current_plan(request)
+        if plan is None or not plan.plan_digest:
+            return None
+        resources = plan_diff.load(self.infra.store, request.id, plan.plan_digest)
+        if resources is None:
+            return None
+        return plan_diff.build(resources, findings=request.policy_findings, cost=request.cost)
 
     def check_run(self, request: Request, record: dict[str, object], *, destroying: bool) -> None:
         """The check run of the current plan, findings as annotations."""
