@@ -20,9 +20,27 @@ import click
 from tfpilot_core.cli.app import App
 from tfpilot_core.errors import ExitCode, TfpilotError
 
-EXIT_CODES_HELP = """Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 invalid
-configuration, 5 plugin failure, 6 forbidden, 7 not found, 8 conflict, 9 blocked by policy,
-10 Terraform/external tool failed, 11 a check found something (e.g. drift)."""
+EXIT_CODES_HELP = """Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input (e.g. an
+unknown environment), 4 invalid configuration, 5 plugin failure, 6 forbidden, 7 not found,
+8 conflict with the request's state (e.g. no approved plan), 9 blocked by policy,
+10 Terraform/external tool failed, 11 a check found something (e.g. drift).
+
+\b
+Examples:
+  tfpilot --as alice requests create --module sandbox/bucket --env dev --project shop
+  tfpilot --json requests list | jq '.items[].id'
+  eval "$(_TFPILOT_COMPLETE=bash_source tfpilot)"   # shell completion (docs/cli.md)"""
+
+#: Commands that plugins add, with the distribution to install when one is missing (a core-only
+#: install then says what to do instead of "No such command").
+PLUGIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("web", "tfpilot-web"),
+    "tokens": ("web", "tfpilot-web"),
+    "webhook": ("runner_github", "tfpilot-runner-github"),
+    "mcp": ("mcp_server", "tfpilot-mcp"),
+    "policy": ("policy_builtin", "tfpilot-policy-builtin"),
+    "sandbox": ("sandbox", "tfpilot-sandbox"),
+}
 
 
 #: Built-in commands, imported only when run (or when their own help is asked for), so that
@@ -32,13 +50,14 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "apply": ("requests", "apply_command", "Apply exactly the approved plan."),
     "approve": ("requests", "approve_command", "Approve the current plan of a request."),
     "ask": ("ask", "ask_command", "Answer a question about requests (offline;..."),
-    "audit": ("requests", "audit_group", "Audit records."),
+    "audit": ("requests", "audit_group", "Audit records: the change decision record,..."),
     "catalog": ("catalog", "catalog_group", "The service catalog: modules, examples,..."),
     "config": ("core_commands", "config_group", "Inspect the configuration."),
     "cost": ("cost", "cost_group", "Cost estimates of requests."),
     "demo": ("demo", "demo_command", "The whole request lifecycle on the offline..."),
     "destroy": ("requests", "destroy_command", "Destroy what an applied request created."),
-    "drift": ("requests", "drift_group", "Drift checks."),
+    "drift": ("requests", "drift_group", "Drift checks: one request, a scan of all,..."),
+    "init": ("init_github", "init_group", "Set up an infra repository for tfpilot in..."),
     "logs": ("observe", "logs_group", "Captured Terraform output of a request's..."),
     "metrics": ("observe", "metrics_command", "Metrics from the event stream: runs,..."),
     "modules": ("catalog", "modules_group", "The module catalog."),
@@ -108,25 +127,49 @@ class TfpilotGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            from tfpilot_core.cli.hints import explain_usage
+
+            better = explain_usage(exc)
+            if better is None:
+                raise
+            raise click.UsageError(better, ctx=exc.ctx) from None
+        except BrokenPipeError:
+            # The reader went away (`tfpilot ... | head`): what it read was what it wanted.
+            from tfpilot_core.cli.hints import quiet_broken_pipe
+
+            quiet_broken_pipe()
+            ctx.exit(ExitCode.OK)
         except TfpilotError as exc:
             state = ctx.find_object(App)
             if state is not None and state.debug:
                 raise
+            from tfpilot_core.cli.hints import identity_hint
             from tfpilot_core.logs.runbooks import cli_runbook, failure_kind
 
+            hint = identity_hint(state, exc) if state is not None else None
             runbook = cli_runbook(failure_kind(ctx.invoked_subcommand, exc))
             if state is not None and state.json:
                 import json
 
                 extra = {"runbook": runbook} if runbook else {}
+                extra |= {"hint": hint} if hint else {}
                 click.echo(json.dumps({**exc.to_dict(), **extra}, indent=2))
             click.echo(f"Error: {exc.message}", err=True)
+            if hint:
+                click.echo(f"Hint: {hint}", err=True)
             if runbook:
                 click.echo(f"Runbook: {runbook}", err=True)
             ctx.exit(exc.exit_code)
 
 
-@click.group(cls=TfpilotGroup, epilog=EXIT_CODES_HELP)
+# The exit codes and examples go above the options, not in an epilog after the command list:
+# scripts that read "Commands:" to the end would take each epilog line for a command.
+@click.group(
+    cls=TfpilotGroup,
+    help="tfpilot: request infrastructure safely, from a catalog of Terraform modules.\n\n"
+    + EXIT_CODES_HELP,
+)
 @click.option(
     "--config",
     "config_path",
@@ -143,13 +186,18 @@ class TfpilotGroup(click.Group):
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.option("--strict-plugins", is_flag=True, help="Stop if any plugin fails to load.")
 @click.option(
-    "--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    default="console",
+    show_default=True,
+    help="Log lines on stderr: readable, or JSON lines ($TFPILOT_LOG_FORMAT=json).",
 )
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default=lambda: os.environ.get("TFPILOT_LOG_LEVEL", "warning"),
     show_default="warning",
+    help="Least level of the log lines on stderr ($TFPILOT_LOG_LEVEL).",
 )
 @click.option("--trace", is_flag=True, help="Print OpenTelemetry spans to stderr.")
 @click.version_option(package_name="tfpilot-core", prog_name="tfpilot")
@@ -184,7 +232,7 @@ def cli(
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: discover plugins, let them add commands, run the CLI."""
-    from tfpilot_core.plugins import load_plugins, register_commands
+    from tfpilot_core.discovery import load_plugins, register_commands
 
     args = sys.argv[1:] if argv is None else argv
     # Everything tfpilot writes holds request data (database, plans, state, logs): private.
@@ -208,7 +256,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(exc.exit_code)
     try:
-        cli.main(args=args, prog_name="tfpilot", obj=state, standalone_mode=True)
+        # NO_COLOR (https://no-color.org): click then strips every style from what it prints.
+        color = False if os.environ.get("NO_COLOR") else None
+        cli.main(args=args, prog_name="tfpilot", obj=state, standalone_mode=True, color=color)
     except Exception as exc:  # a bug, not a user error: say so briefly unless --debug
         if state.debug:
             raise
