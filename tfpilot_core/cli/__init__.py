@@ -57,7 +57,6 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("demo", "demo_command", "The whole request lifecycle on the offline..."),
     "destroy": ("requests", "destroy_command", "Destroy what an applied request created."),
     "drift": ("requests", "drift_group", "Drift checks: one request, a scan of all,..."),
-    "init": ("init_github", "init_group", "Set up an infra repository for tfpilot in..."),
     "logs": ("observe", "logs_group", "Captured Terraform output of a request's..."),
     "metrics": ("observe", "metrics_command", "Metrics from the event stream: runs,..."),
     "modules": ("catalog", "modules_group", "The module catalog."),
@@ -232,7 +231,7 @@ def cli(
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: discover plugins, let them add commands, run the CLI."""
-    from tfpilot_core.discovery import load_plugins, register_commands
+    from tfpilot_core.plugins import load_plugins, register_commands
 
     args = sys.argv[1:] if argv is None else argv
     # Everything tfpilot writes holds request data (database, plans, state, logs): private.
