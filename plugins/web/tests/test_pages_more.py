@@ -315,3 +315,43 @@ def test_navigation_reaches_every_new_page(admin: TestClient) -> None:
     for path in ("/templates", "/metrics", "/chat", "/notifications", "/admin"):
         assert f'href="{path}"' in home
         assert admin.get(path, headers=HTML).status_code == 200, path
+
+
+def test_module_form_offers_templates_with_read_only_fields(
+    client: TestClient, platform: Platform, tokens: dict[str, str]
+) -> None:
+    from tfpilot_core.templates import Templates
+
+    Templates(platform).create(
+        "admin",
+        "small",
+        module="test/bucket",
+        environment="dev",
+        defaults={"region": "local-2", "versioning": False},
+        locked=["region"],
+        allowed_overrides=["name"],
+    )
+    log_in(client, tokens["dev"])
+    plain = client.get("/catalog/test/bucket", headers=HTML).text
+    assert 'name="template"' in plain and "small v1" in plain
+    page = client.get("/catalog/test/bucket?template=small", headers=HTML).text
+    region = re.search(r'<select id="f-region"[^>]*>', page)
+    assert region and "disabled" in region.group(0)
+    assert re.search(r'<option value="local-2" selected>', page)
+    assert 'data-testid="fixed-versioning"' in page and 'data-testid="fixed-name"' not in page
+    form = {
+        "csrf_token": csrf_of(page),
+        "template": "small",
+        "project": "shop",
+        "environment": "dev",
+        "input.name": "fromtemplate",
+        "input.region": "local-1",  # a tampered post of a read-only field is not used
+    }
+    created = client.post("/catalog/test/bucket", data=form, follow_redirects=False)
+    assert created.status_code == 303, created.text
+    request = platform.get(created.headers["location"].rsplit("/", 1)[1])
+    assert request.placement.template_id == "small"
+    assert request.inputs["region"] == "local-2" and request.inputs["versioning"] is False
+    # The pinned environment is the template's: another one is refused, naming the field.
+    wrong = client.post("/catalog/test/bucket", data={**form, "environment": "prod"})
+    assert wrong.status_code == 422 and "is for environment dev" in wrong.text, wrong.text

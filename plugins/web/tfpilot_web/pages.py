@@ -247,8 +247,8 @@ def build_pages() -> APIRouter:
         return render(request, "catalog.html", {"modules": specs})
 
     @router.get("/catalog/{name:path}", response_class=HTMLResponse)
-    def module_page(request: Request, name: str) -> HTMLResponse:
-        return _module_form(request, name, values={}, errors={}, message=None)
+    def module_page(request: Request, name: str, template: str = "") -> HTMLResponse:
+        return _module_form(request, name, values={}, errors={}, message=None, template=template)
 
     @router.post("/catalog/{name:path}")
     async def create_from_form(request: Request, name: str) -> Response:
@@ -262,6 +262,12 @@ def build_pages() -> APIRouter:
         inputs, problems = parse_form(fields, form)
         values = {f.name: form.get(f"input.{f.name}", "") for f in fields if not f.sensitive}
         values.update(project=form.get("project", ""), environment=form.get("environment", ""))
+        from tfpilot_web.form_templates import posted_inputs
+
+        values["template"] = form.get("template", "")
+        inputs, template_id, problems = posted_inputs(
+            platform, name, form, inputs, problems, [f.name for f in fields]
+        )
         if not any(e.key == form.get("environment") for e in platform.config.core.environments):
             problems.append(FieldProblem("environment", "allowlist", "choose an environment"))
         if not form.get("project"):
@@ -277,6 +283,7 @@ def build_pages() -> APIRouter:
                 environment=form.get("environment", ""),
                 project=form["project"],
                 inputs=inputs,
+                template_id=template_id,
             )
         except ValidationError as exc:
             return _module_form(
@@ -468,9 +475,15 @@ def _module_form(
     errors: dict[str, str],
     message: str | None = None,
     status_code: int = 200,
+    template: str = "",
 ) -> HTMLResponse:
     platform = state_of(request).platform
     spec = platform.catalog.get(name)
+    from tfpilot_web.form_templates import form_context
+
+    fields = form_fields(spec.input_json_schema())
+    chosen = template or values.get("template", "")
+    extra = form_context(platform, name, chosen, values, [f.name for f in fields])
     actor = optional_actor(request)
     environments = [e.key for e in platform.config.core.environments]
     may_create = actor is not None and any(
@@ -486,12 +499,13 @@ def _module_form(
         "module.html",
         {
             "spec": spec,
-            "fields": form_fields(spec.input_json_schema()),
+            "fields": fields,
             "values": values,
             "errors": errors,
             "message": message,
             "environments": environments,
             "may_create": may_create,
+            **extra,
         },
         status_code=status_code,
     )
