@@ -125,21 +125,21 @@ def test_comment_commands_are_authorized_like_the_cli(
     comment = {
         "action": "created",
         "issue": {"number": number, "pull_request": {}},
-        "comment": {"body": "tfpilot plan", "user": {"login": "alice-gh"}},
+        "comment": {"id": 1, "body": "tfpilot plan", "user": {"login": "alice-gh"}},
     }
     outcome = deliver(client, "issue_comment", comment).json()
     assert outcome["status"] == "ignored" and "planning" in outcome["reason"]
-    comment["comment"]["user"]["login"] = "stranger"
+    comment["comment"].update(id=2, user={"login": "stranger"})
     assert "not mapped" in deliver(client, "issue_comment", comment).json()["reason"]
     # The run dies: the request can be planned again, by those allowed to.
     run_id = int(standin.dispatches[-1]["run_id"])
     deliver(client, "workflow_run", run_event(standin, run_id, "completed", "failure"))
     assert platform.status(platform.get(request.id)).value == "failed"
-    comment["comment"]["user"]["login"] = "vera-gh"  # a viewer
+    comment["comment"].update(id=3, user={"login": "vera-gh"})  # a viewer
     outcome = deliver(client, "issue_comment", comment).json()
     assert outcome["status"] == "ignored" and "vera" in outcome["reason"]  # the core's refusal
     assert platform.status(platform.get(request.id)).value == "failed"
-    comment["comment"]["user"]["login"] = "alice-gh"
+    comment["comment"].update(id=4, user={"login": "alice-gh"})
     outcome = deliver(client, "issue_comment", comment).json()
     assert outcome["status"] == "processed" and outcome["request_status"] == "planning"
     assert len(standin.dispatches) == 2
@@ -159,10 +159,71 @@ def test_a_failed_handler_releases_the_delivery(
     comment = {
         "action": "created",
         "issue": {"number": number, "pull_request": {}},
-        "comment": {"body": "tfpilot plan", "user": {"login": "alice-gh"}},
+        "comment": {"id": 9, "body": "tfpilot plan", "user": {"login": "alice-gh"}},
     }
     standin.inject(Fault(status=500, method="POST", path_contains="/comments", times=100))
     assert deliver(client, "issue_comment", comment, delivery="d-9").status_code == 500
     standin.faults.clear()
     # GitHub's redelivery of the same id is processed, not dropped as a duplicate.
     assert deliver(client, "issue_comment", comment, delivery="d-9").json()["status"] == "ignored"
+
+
+def test_a_replayed_comment_command_acts_once(
+    client: TestClient, platform: Any, standin: GitHubStandIn
+) -> None:
+    """A captured, signed ``tfpilot plan`` comment re-sent with new delivery ids (or edited)
+    plans once: the command is bound to the comment id, in the store every replica shares."""
+    request = create(platform)
+    platform.plan("alice", request.id)
+    number = int(standin.repo.pulls[1]["number"])
+    run_id = int(standin.dispatches[-1]["run_id"])
+    deliver(client, "workflow_run", run_event(standin, run_id, "completed", "failure"))
+    comment = {
+        "action": "created",
+        "issue": {"number": number, "pull_request": {}},
+        "comment": {
+            "id": 4242,
+            "body": "tfpilot plan",
+            "user": {"login": "alice-gh"},
+            "created_at": "2099-01-01T00:00:00Z",
+        },
+    }
+    first = deliver(client, "issue_comment", comment, delivery="d-first").json()
+    assert first["status"] == "processed", first
+    dispatches = len(standin.dispatches)
+    # The run fails again, so that a second plan would be allowed if the replay got through.
+    run_id = int(standin.dispatches[-1]["run_id"])
+    deliver(client, "workflow_run", run_event(standin, run_id, "completed", "failure"))
+    events = len(platform.timeline("alice", request.id))
+    replica = TestClient(create_webhook_app(platform))  # another receiver, the same store
+    for n, receiver in enumerate([client, client, replica]):
+        again = deliver(receiver, "issue_comment", comment, delivery=f"d-replay-{n}").json()
+        assert again["status"] == "duplicate" and again["comment"] == 4242, again
+    edited = {**comment, "action": "edited"}
+    assert deliver(client, "issue_comment", edited).json()["status"] == "ignored"
+    assert len(standin.dispatches) == dispatches
+    assert len(platform.timeline("alice", request.id)) == events
+    # A new comment is a new command.
+    comment["comment"] = {**comment["comment"], "id": 4243}
+    assert deliver(client, "issue_comment", comment).json()["status"] == "processed"
+    assert len(standin.dispatches) == dispatches + 1
+
+
+def test_an_old_comment_is_never_acted_on(
+    client: TestClient, platform: Any, standin: GitHubStandIn
+) -> None:
+    request = create(platform)
+    comment = {
+        "action": "created",
+        "issue": {"number": 1, "pull_request": {}},
+        "comment": {
+            "id": 77,
+            "body": "tfpilot plan",
+            "user": {"login": "alice-gh"},
+            "created_at": "2020-01-01T00:00:00Z",
+        },
+    }
+    platform.plan("alice", request.id)
+    comment["issue"]["number"] = int(standin.repo.pulls[1]["number"])
+    outcome = deliver(client, "issue_comment", comment).json()
+    assert outcome["status"] == "ignored" and "older" in outcome["reason"], outcome

@@ -11,6 +11,10 @@ Handled events: ``pull_request`` (merged or closed), ``pull_request_review`` (an
 by a mapped, authorized user becomes an approval of the digest shown in tfpilot's comment),
 ``workflow_run`` and ``check_run`` (monotonic attempt updates), ``issue_comment`` commands
 (``tfpilot plan``, ``tfpilot apply``, authorized like the CLI) and ``ping``.
+
+A comment command acts once: it is bound to the comment's id in the store (shared by every
+replica), not only to the delivery id, so a captured signed delivery re-sent with new delivery ids
+is acknowledged as a duplicate; an edited comment never runs its command again (post a new one).
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ DELIVERIES = "github_deliveries"
 #: How long a delivery id is remembered (GitHub redelivers for days at most).
 DELIVERY_TTL = timedelta(days=14)
 _MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+COMMANDS = "github_comment_commands"
+#: How long a comment's command is remembered; an older comment is never acted on (a replay of
+#: a delivery captured long ago cannot outlive the record that would catch it).
+COMMAND_TTL = timedelta(days=30)
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -94,6 +102,29 @@ class Receiver:
             with contextlib.suppress(TfpilotError):
                 self.platform.store.delete_record(
                     DELIVERIES, delivery, expected_version=found.version
+                )
+
+    def claim_command(self, comment_id: int) -> bool:
+        """Record that comment ``comment_id``'s command runs now; ``False`` if it already ran."""
+        try:
+            self.platform.store.put_record(
+                COMMANDS,
+                str(comment_id),
+                {"at": utcnow().isoformat()},
+                expected_version=None,
+                expires_at=utcnow() + COMMAND_TTL,
+            )
+        except (ConflictError, AlreadyExistsError):
+            return False
+        return True
+
+    def release_command(self, comment_id: int) -> None:
+        """Forget a command whose handling failed, so GitHub's redelivery carries it out."""
+        found = self.platform.store.get_record(COMMANDS, str(comment_id))
+        if found is not None:
+            with contextlib.suppress(TfpilotError):
+                self.platform.store.delete_record(
+                    COMMANDS, str(comment_id), expected_version=found.version
                 )
 
     def handle(self, event: str, payload: dict[str, Any]) -> Outcome:
@@ -287,12 +318,32 @@ class Receiver:
             return _outcome("ignored", reason="not a tfpilot pull request")
         request_id, _ = found
         number = int(issue["number"])
+        comment_id = comment.get("id")
+        if not isinstance(comment_id, int) or isinstance(comment_id, bool):
+            return _outcome("ignored", reason="a comment without an id")
+        created = _time(comment.get("created_at"))
+        if created is not None and utcnow() - created > COMMAND_TTL:
+            return _outcome("ignored", reason="the comment is older than the command window")
+        # Bound to the comment, not the delivery: re-sending a captured comment under new
+        # delivery ids must not plan again (each re-plan voids the approvals).
+        if not self.claim_command(comment_id):
+            return _outcome(
+                "duplicate", comment=comment_id, reason="this comment's command was carried out"
+            )
+        try:
+            return self._comment_command(number, request_id, comment, words[1])
+        except Exception:
+            self.release_command(comment_id)
+            raise
+
+    def _comment_command(
+        self, number: int, request_id: str, comment: dict[str, Any], command: str
+    ) -> Outcome:
         login = str((comment.get("user") or {}).get("login", ""))
         user = self.users.get(login)
         if user is None:
             self.infra.reply(number, f"tfpilot: @{login} is not mapped to a tfpilot user")
             return _outcome("ignored", reason=f"@{login} is not mapped to a tfpilot user")
-        command = words[1]
         try:
             if command == "plan":
                 request = self.platform.plan(user, request_id)
