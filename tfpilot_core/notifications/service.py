@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from tfpilot_core.errors import ConflictError, ForbiddenError, NotFoundError
 from tfpilot_core.log import get_logger
 from tfpilot_core.models import Event, Request, Role
+from tfpilot_core.notifications import outbox
 from tfpilot_core.notifications import preferences as prefs_module
 from tfpilot_core.notifications.errors import DeliveryDeferred, DeliveryRejected
 from tfpilot_core.notifications.preferences import Preferences
@@ -195,6 +196,7 @@ class Notifications:
             "next_at": _iso(r.not_before or now),
             "last_error": None,
         }
+        outbox.will_be_due(self._store, NAMESPACE, key, value)
         try:
             return self._store.put_record(NAMESPACE, key, value, expected_version=None)
         except ConflictError:
@@ -260,7 +262,8 @@ class Notifications:
         now = self._clock()
         notifiers = dict(self._notifiers())
         counts = {"delivered": 0, "failed": 0, "dead": 0, "skipped": 0}
-        for record in self._store.list_records(NAMESPACE):
+        # Only the due ones, from the due index where the store keeps one (outbox.py).
+        for record in outbox.due_records(self._store, NAMESPACE, now):
             if limit is not None and sum(counts.values()) - counts["skipped"] >= limit:
                 break
             if not self._due(record.value, now):
@@ -290,12 +293,14 @@ class Notifications:
             "attempts": attempts + 1,
             "lease_until": _iso(now + timedelta(seconds=self.settings.lease_seconds)),
         }
+        outbox.will_be_due(self._store, NAMESPACE, record.key, claimed_value)
         try:
             claimed = self._store.put_record(
                 NAMESPACE, record.key, claimed_value, expected_version=record.version
             )
         except (ConflictError, NotFoundError):
             return "skipped"  # someone else claimed it first
+        outbox.moved(self._store, NAMESPACE, record.key, value, claimed_value)
         channel = str(value["channel"])
         delivery: Delivery | None = None
         try:
@@ -356,6 +361,7 @@ class Notifications:
                 "notification_dead_lettered",
                 delivery.request if delivery else None,
             )
+        outbox.will_be_due(self._store, NAMESPACE, claimed.key, value)
         try:
             self._store.put_record(
                 NAMESPACE,
@@ -367,6 +373,8 @@ class Notifications:
         except (ConflictError, NotFoundError):
             # The lease ran out and another sender took over: its outcome wins.
             log.warning("notification_lease_lost", delivery=claimed.key)
+        else:
+            outbox.moved(self._store, NAMESPACE, claimed.key, claimed.value, value)
         self._timeline(value, state, error)
         outcome = {DELIVERED: "delivered", DEAD: "dead"}.get(state, "failed")
         log.info("notification", delivery=claimed.key, channel=value["channel"], outcome=outcome)
@@ -470,9 +478,12 @@ class Notifications:
             value["attempts"] = 0
         value.update(state=PENDING, next_at=_iso(self._clock()))
         value.pop("lease_until", None)
+        outbox.will_be_due(self._store, NAMESPACE, key, value)
+        previous = record.value
         record = self._store.put_record(
             NAMESPACE, key, value, expected_version=record.version, expires_at=None
         )
+        outbox.moved(self._store, NAMESPACE, key, previous, value)
         return self._attempt(record, dict(self._notifiers()))
 
     # -- preferences ---------------------------------------------------------------------------
@@ -576,6 +587,7 @@ class Notifications:
                 "next_at": _iso(now),
                 "last_error": None,
             }
+            outbox.will_be_due(self._store, NAMESPACE, key, value)
             try:
                 digest = self._store.put_record(NAMESPACE, key, value, expected_version=None)
             except ConflictError:

@@ -32,7 +32,6 @@ from tfpilot_core.query.model import (
     Aggregate,
     CostFilter,
     DriftFilter,
-    Group,
     GroupBy,
     Query,
     QueryResult,
@@ -371,39 +370,12 @@ def row_of(request: Request, status: RequestStatus) -> ResultRow:
     )
 
 
-def _group_key(
-    group_by: GroupBy, request: Request, status: Callable[[Request], RequestStatus]
-) -> str:
-    if group_by is GroupBy.MODULE:
-        return request.placement.module
-    if group_by is GroupBy.ENVIRONMENT:
-        return request.placement.environment
-    if group_by is GroupBy.PROJECT:
-        return request.placement.project
-    if group_by is GroupBy.AUTHOR:
-        return request.created_by
-    return status(request).value
-
-
 def _readable(platform: Platform, actor: str) -> Callable[[Request], bool]:
-    """Whether ``actor`` may read a request, asked of the platform's access decisions once per
-    project and environment: reading depends on nothing else of a request (no four eyes, no
-    author rule), so the answer for one request of a placement is the answer for all of them."""
-    from tfpilot_core.rbac import Action
+    """Whether ``actor`` may read a request (decided once per project and environment)."""
+    from tfpilot_core.query.rows import readable_placement
 
-    access = platform.access
-    decided: dict[tuple[str, str], bool] = {}
-
-    def may(request: Request) -> bool:
-        key = (request.placement.project, request.placement.environment)
-        found = decided.get(key)
-        if found is None:
-            found = decided[key] = access.may(
-                actor, Action.READ, project=key[0], environment=key[1]
-            )
-        return found
-
-    return may
+    may = readable_placement(platform, actor)
+    return lambda request: may(request.placement.project, request.placement.environment)
 
 
 def _sorted(matched: list[Request], key: SortKey) -> list[Request]:
@@ -433,6 +405,13 @@ def run_query(platform: Platform, actor: str, query: Query) -> QueryResult:
     """Run ``query`` for ``actor`` on the platform's store: only requests ``actor`` may read."""
     plan = compile_query(query)
     store = platform.store
+    # Counts, sums and newest/oldest listings on indexed fields: from the store's index rows,
+    # documents read only for the rows returned (tfpilot_core.query.rows).
+    from tfpilot_core.query.rows import answer_from_rows
+
+    answered = answer_from_rows(platform, actor, plan, _target(store), plan.describe(False))
+    if answered is not None:
+        return answered
     scope = platform.access.read_scope(actor)
     indexed = isinstance(_target(store), IndexedStore)
     candidates: Iterable[Request]
@@ -465,34 +444,12 @@ def run_query(platform: Platform, actor: str, query: Query) -> QueryResult:
         shown = _sorted(matched, query.sort)[: query.limit]
         result.rows = [row_of(r, status_of(r)) for r in shown]
         return result
-    # Plain lists while counting (setting attributes of a pydantic model costs more than the
-    # rest of the loop); the Group models are built once at the end.
-    groups: dict[str, list[Any]] = {}
-    total = Decimal(0)
-    unknown = 0
-    for request in matched:
-        key = _group_key(query.group_by, request, status_of) if query.group_by else "all"
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = [0, Decimal(0), 0]
-        group[0] += 1
-        monthly = request.cost.monthly if request.cost else None
-        if monthly is None:
-            group[2] += 1
-            unknown += 1
-        else:
-            group[1] += monthly
-            total += monthly
-    if query.aggregate is Aggregate.SUM_COST:
-        result.total_cost = total
-        result.unknown_cost = unknown
-    if query.group_by is not None:
-        built = [
-            Group(key=k, count=c, monthly_cost=m, unknown_cost=u) for k, (c, m, u) in groups.items()
-        ]
-        if query.aggregate is Aggregate.SUM_COST:
-            built.sort(key=lambda g: (-g.monthly_cost, g.key))
-        else:
-            built.sort(key=lambda g: (-g.count, g.key))
-        result.groups = built[: query.limit]
+    from tfpilot_core.query.rows import aggregate_rows, row_of_request
+
+    group_status = query.group_by is GroupBy.STATUS
+    aggregate_rows(
+        result,
+        query,
+        (row_of_request(r, status_of(r) if group_status else None) for r in matched),
+    )
     return result

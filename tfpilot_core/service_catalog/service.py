@@ -159,7 +159,18 @@ class ServiceCatalog:
 
     def _usage(self, actor: str, modules: set[str]) -> dict[str, Usage]:
         """Counts of the requests ``actor`` may read, per module, environment and status."""
+        from tfpilot_core.query.rows import readable_rows
+
         found: dict[str, Usage] = {}
+        # From the store's index rows where it keeps them: no document read (docs/store.md).
+        rows = readable_rows(self.platform, actor, modules=sorted(modules), with_status=True)
+        if rows is not None:
+            for row in rows:
+                usage = found.setdefault(row.module, Usage())
+                by_status = usage.by_environment.setdefault(row.environment, {})
+                by_status[str(row.status)] = by_status.get(str(row.status), 0) + 1
+                usage.total += 1
+            return found
         cursor: str | None = None
         access = getattr(self.platform, "access", None)
         while True:

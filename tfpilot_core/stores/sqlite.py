@@ -47,6 +47,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +64,8 @@ from tfpilot_core.errors import (
 from tfpilot_core.layout import SQLITE_SCHEMA_VERSION
 from tfpilot_core.lifecycle import DEFAULT_STALE_AFTER, STALEABLE, RequestStatus, derive_status
 from tfpilot_core.models import Event, Record, Request, RequestPage, RequestQuery, utcnow
+from tfpilot_core.stores.counting import CallCounter
+from tfpilot_core.stores.rows import IndexRow
 from tfpilot_core.stores.validation import (
     check_artifact_name,
     check_namespace,
@@ -122,6 +125,15 @@ CREATE TABLE IF NOT EXISTS artifacts (
     bytes      BLOB NOT NULL,
     PRIMARY KEY (request_id, name)
 );
+
+-- The due-time index of records (tfpilot_core.stores.due): the outbox's pending deliveries.
+CREATE TABLE IF NOT EXISTS due (
+    namespace TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    due_us    INTEGER NOT NULL,
+    PRIMARY KEY (namespace, key, due_us)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS due_by_time ON due (namespace, due_us);
 
 CREATE TABLE IF NOT EXISTS records (
     namespace  TEXT NOT NULL,
@@ -195,6 +207,8 @@ class SQLiteStore:
         self._stale_after = stale_after
         self._local = threading.local()
         self._pid = os.getpid()
+        #: SQL statements run, for the request-count model (:meth:`backend_calls`).
+        self.calls = CallCounter()
         # Every connection this process opened, so that close() can close them all.
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
@@ -232,7 +246,16 @@ class SQLiteStore:
             conn.close()
             raise TfpilotError(f"{self.path}: could not switch SQLite to WAL mode (got {mode!r})")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        # Every statement from here on is counted (the request-count model, docs/store.md).
+        conn.set_trace_callback(self._count_statement)
         return conn
+
+    def _count_statement(self, statement: str) -> None:
+        self.calls.add("statements")
+
+    def backend_calls(self) -> dict[str, int]:
+        """SQL statements this store has run so far (``{"statements": n}``)."""
+        return self.calls.snapshot()
 
     def _conn(self) -> sqlite3.Connection:
         pid = os.getpid()
@@ -524,6 +547,56 @@ class SQLiteStore:
             sql += " WHERE " + " AND ".join(where)
         return self._conn().execute(sql, params).fetchall()
 
+    def index_rows(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        environments: Sequence[str] = (),
+        modules: Sequence[str] = (),
+        projects: Sequence[str] = (),
+        authors: Sequence[str] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        with_status: bool = False,
+        with_cost: bool = False,
+    ) -> list[IndexRow]:
+        """The index columns of every matching request, in one statement (no document parsed).
+
+        A row whose stored status time can turn into ``failed`` is not ``exact``. With
+        ``with_cost`` the monthly cost is read from the document's JSON by SQLite
+        (``json_extract``), not parsed in Python.
+        """
+        filters = {
+            "statuses": statuses,
+            "environments": environments,
+            "modules": modules,
+            "projects": projects,
+            "authors": authors,
+            "created_after": created_after,
+            "created_before": created_before,
+        }
+        cost = "json_extract(document, '$.cost.monthly')" if with_cost else "NULL"
+        staleable = {s.value for s in STALEABLE}
+        rows = []
+        for rid, status, env, module, project, author, created_us, monthly in self._index_select(
+            f"id, status, environment, module, project, author, created_us, {cost}", filters
+        ):
+            rows.append(
+                IndexRow(
+                    id=str(rid),
+                    environment=str(env),
+                    module=str(module),
+                    project=str(project),
+                    author=str(author),
+                    created_at=_from_us(int(created_us)),
+                    status=str(status) if with_status else None,
+                    exact=not (with_status and status in staleable),
+                    monthly_cost=None if monthly is None else Decimal(str(monthly)),
+                    cost_indexed=with_cost,
+                )
+            )
+        return rows
+
     def query_ids(self, **filters: Any) -> list[str]:
         """The ids :meth:`query_index` would return, read from the indexes alone.
 
@@ -802,6 +875,41 @@ class SQLiteStore:
             .fetchall()
         )
         return [_record(namespace, key, v, value, exp) for key, v, value, exp in rows]
+
+    # -- the due-time index (tfpilot_core.stores.due) -------------------------------------------
+
+    def mark_due(self, namespace: str, key: str, at: datetime) -> None:
+        """Add the due entry ``(at, key)`` of ``namespace`` (idempotent)."""
+        check_namespace(namespace)
+        check_record_key(key)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO due (namespace, key, due_us) VALUES (?, ?, ?)",
+                (namespace, key, _to_us(at)),
+            )
+
+    def clear_due(self, namespace: str, key: str, at: datetime) -> None:
+        """Remove the due entry ``(at, key)`` if present."""
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM due WHERE namespace = ? AND key = ? AND due_us = ?",
+                (namespace, key, _to_us(at)),
+            )
+
+    def due_keys(
+        self, namespace: str, until: datetime, *, limit: int = 1000
+    ) -> list[tuple[datetime, str]]:
+        """Due entries at or before ``until``, earliest first (one index range scan)."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT due_us, key FROM due WHERE namespace = ? AND due_us <= ?"
+                " ORDER BY due_us, key LIMIT ?",
+                (namespace, _to_us(until), limit),
+            )
+            .fetchall()
+        )
+        return [(_from_us(int(us)), str(key)) for us, key in rows]
 
     def purge_records(self, *, expired_before: datetime) -> int:
         """Remove records (and tombstones) that expired before ``expired_before``.

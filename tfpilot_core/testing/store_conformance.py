@@ -26,7 +26,8 @@ succeed on the right version and are refused (:class:`ConflictError`) on a stale
 increase by one per write; every list filter alone and combined, status included; keyset
 pagination without duplicates or misses, also while requests are being created; events are
 append-only with gapless increasing ``seq`` in append order; artifacts round-trip with their
-sha256; records create/CAS/conflict/delete/expiry/prefix listing; ids with ``/``, ``..`` or
+sha256; records create/CAS/conflict/delete/expiry/prefix listing; the optional capabilities
+when a store has them (``index_rows``, the due index, ``backend_calls``); ids with ``/``, ``..`` or
 spaces are refused with :class:`ValidationError`; and across processes: no lost update under
 contention, exactly one winner of a create race for a request and for a record.
 """
@@ -695,6 +696,56 @@ class StoreConformance:
         ]
         assert store.list_records("keys", "%") == []
         assert store.list_records("empty") == []
+
+    # -- optional capabilities (skipped for a store without them) ---------------------------
+
+    def test_index_rows_never_miss_a_match(self, store: Store) -> None:
+        """``index_rows`` (tfpilot_core.stores.rows): every matching request, right fields."""
+        from tfpilot_core.stores.rows import RowIndexedStore
+
+        if not isinstance(store, RowIndexedStore):
+            pytest.skip("the store has no index_rows (optional)")
+        for i, env in enumerate(("dev", "prod", "dev", "stage")):
+            store.create_request(
+                make_request(f"row_{i}", environment=env, author=("alice", "bob")[i % 2])
+            )
+        rows = store.index_rows(environments=["dev"], with_status=True)
+        exact = {r.id: r for r in rows if r.exact}
+        assert {"row_0", "row_2"} <= {r.id for r in rows}
+        for row in exact.values():
+            assert row.environment == "dev" and row.status == "request_created"
+        assert {r.id for r in store.index_rows(authors=["bob"]) if r.exact} == {"row_1", "row_3"}
+        assert len(store.index_rows()) == 4
+
+    def test_due_index(self, store: Store) -> None:
+        """``mark_due``/``clear_due``/``due_keys`` (tfpilot_core.stores.due): earliest first."""
+        from tfpilot_core.stores.due import DueIndexStore
+
+        if not isinstance(store, DueIndexStore):
+            pytest.skip("the store has no due index (optional)")
+        now = utcnow()
+        store.mark_due("outbox", "b", now - timedelta(minutes=1))
+        store.mark_due("outbox", "a", now - timedelta(minutes=2))
+        store.mark_due("outbox", "a", now - timedelta(minutes=2))  # idempotent
+        store.mark_due("outbox", "later", now + timedelta(hours=1))
+        store.mark_due("other", "c", now - timedelta(minutes=3))
+        assert [k for _, k in store.due_keys("outbox", now)] == ["a", "b"]
+        assert [k for _, k in store.due_keys("outbox", now, limit=1)] == ["a"]
+        store.clear_due("outbox", "a", now - timedelta(minutes=2))
+        store.clear_due("outbox", "a", now - timedelta(minutes=2))  # idempotent
+        due = store.due_keys("outbox", now + timedelta(days=1))
+        assert [k for _, k in due] == ["b", "later"]
+        assert abs(due[0][0] - (now - timedelta(minutes=1))) < timedelta(milliseconds=1)
+
+    def test_backend_calls_are_counted(self, store: Store) -> None:
+        """``backend_calls()``: the request-count model counts every operation's calls."""
+        counted = getattr(store, "backend_calls", None)
+        if counted is None:
+            pytest.skip("the store does not count its backend calls (optional)")
+        before = sum(counted().values())
+        store.create_request(make_request("counted"))
+        store.get_request("counted")
+        assert sum(counted().values()) > before
 
     # -- across processes (opt-in: store_factory) ------------------------------------------
 

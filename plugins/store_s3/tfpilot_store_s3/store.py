@@ -45,7 +45,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,6 +63,8 @@ from tfpilot_core.errors import (
 )
 from tfpilot_core.lifecycle import DEFAULT_STALE_AFTER, STALEABLE, RequestStatus, derive_status
 from tfpilot_core.models import Event, Record, Request, RequestPage, RequestQuery, utcnow
+from tfpilot_core.stores.counting import CallCounter
+from tfpilot_core.stores.rows import IndexRow
 from tfpilot_core.stores.validation import (
     check_artifact_name,
     check_namespace,
@@ -97,6 +99,8 @@ _APPEND_ATTEMPTS = 1000
 _SEEN_MAX = 50_000
 #: A ghost index entry (no matching document) younger than this may belong to a write in flight.
 _GHOST_GRACE = timedelta(hours=1)
+#: Digits of the due time (microseconds since the epoch) in a due-index key.
+_DUE_DIGITS = 20
 
 
 class S3StoreError(PluginError):
@@ -204,6 +208,10 @@ class S3Store:
         if settings.kms_key_id is not None:
             self._sse["SSEKMSKeyId"] = settings.kms_key_id
         self.client = self._make_client(settings)
+        #: Every HTTP request sent to S3 (retries included), by operation and by verb: the
+        #: request-count model of docs/store.md, counted by a botocore event hook.
+        self.calls = CallCounter()
+        self.client.meta.events.register("before-send.s3", self._count_request)
         self.region = settings.region or self.client.meta.region_name
         self._seen: dict[str, _Seen] = {}
         self._seen_lock = threading.Lock()
@@ -239,6 +247,15 @@ class S3Store:
             endpoint_url=settings.endpoint_url,
             config=config,
         )
+
+    def _count_request(self, request: Any = None, event_name: str = "", **_: Any) -> None:
+        # event_name is "before-send.s3.<Operation>"; returning None lets botocore send it.
+        operation = event_name.rsplit(".", 1)[-1]
+        self.calls.add(operation, str(getattr(request, "method", "?")), "total")
+
+    def backend_calls(self) -> dict[str, int]:
+        """S3 requests sent so far: by operation (``GetObject``), by verb (``GET``), ``total``."""
+        return self.calls.snapshot()
 
     def __repr__(self) -> str:
         return f"S3Store(bucket={self.bucket!r}, prefix={self.prefix!r}, region={self.region!r})"
@@ -757,6 +774,93 @@ class S3Store:
             derive_status(request, now=now, stale_after=self._stale_after) is wanted
         )
 
+    def index_rows(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        environments: Sequence[str] = (),
+        modules: Sequence[str] = (),
+        projects: Sequence[str] = (),
+        authors: Sequence[str] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        with_status: bool = False,
+        with_cost: bool = False,
+    ) -> list[IndexRow]:
+        """The index's rows, from LIST calls alone (one per 1,000 keys; no document read).
+
+        Without ``with_status`` the ``index/all/`` keys are listed; with it every status
+        prefix, so that a request with markers under two statuses (a write that crashed between
+        its document and the retirement of its old marker) is seen, and returned not ``exact``,
+        as are requests whose stored status time may turn into ``failed`` and entries with a
+        field too long for a key. The index holds no costs: ``with_cost`` rows say so
+        (``cost_indexed`` false) and the caller reads the documents of the rows it keeps.
+
+        A create that crashed after writing its entries and before its document leaves a ghost
+        entry, counted here until :meth:`repair_index` removes it.
+        """
+        start = ""
+        if created_before is not None:
+            start = keys.position_before_time(keys.to_us(created_before))
+        after_us = None if created_after is None else keys.to_us(created_after)
+        prefixes: list[tuple[str | None, str]]
+        if with_status:
+            prefixes = [(s.value, self._status_prefix(s.value)) for s in RequestStatus]
+        else:
+            prefixes = [(None, self._all_prefix())]
+        found: dict[str, tuple[keys.IndexEntry, str | None]] = {}
+        doubtful: set[str] = set()
+        for status, prefix in prefixes:
+            for _, entry in self._entries(prefix, start):
+                if after_us is not None and entry.created_us < after_us:
+                    break  # newest first: the rest is older still
+                seen = found.get(entry.request_id)
+                if seen is not None:
+                    doubtful.add(entry.request_id)  # two entries: only the document can tell
+                    continue
+                found[entry.request_id] = (entry, status)
+        wanted_statuses = set(statuses)
+        staleable = {s.value for s in STALEABLE}
+        rows = []
+        for request_id, (entry, status) in found.items():
+            fields = (entry.environment, entry.module, entry.project, entry.author)
+            exact = (
+                request_id not in doubtful
+                and None not in fields
+                and not (with_status and status in staleable)
+            )
+            checks = (
+                (environments, entry.environment),
+                (modules, entry.module),
+                (projects, entry.project),
+                (authors, entry.author),
+            )
+            mismatch = any(
+                values and value is not None and value not in values for values, value in checks
+            )
+            if mismatch and request_id not in doubtful:
+                continue  # a doubtful id may have another entry that matches
+            if exact and wanted_statuses and status not in wanted_statuses:
+                continue
+            rows.append(
+                IndexRow(
+                    id=request_id,
+                    environment=entry.environment or "",
+                    module=entry.module or "",
+                    project=entry.project or "",
+                    author=entry.author or "",
+                    created_at=keys.from_us(entry.created_us),
+                    status=status,
+                    exact=exact,
+                )
+            )
+        return rows
+
+    def get_requests(self, ids: Sequence[str]) -> dict[str, Request]:
+        """The stored requests of ``ids`` (those that exist), one GET each, in parallel."""
+        loaded = self._map(self._load_id, list(ids))
+        return {r.id: r for r in loaded if r is not None}
+
     def scan_requests(self) -> list[Request]:
         """Every stored request, read one by one without the index, newest first.
 
@@ -1076,6 +1180,41 @@ class S3Store:
                 self._check_record_not_overwritten(object_key, where, expected_version + 1)
             raise ConflictError(f"{where} was changed concurrently") from None
 
+    # -- the due-time index (tfpilot_core.stores.due) --------------------------------------------
+
+    def _due_prefix(self, namespace: str) -> str:
+        return f"{self.prefix}index/due/{namespace}/"
+
+    def mark_due(self, namespace: str, key: str, at: datetime) -> None:
+        """Add the due entry ``(at, key)``: one empty object (one PUT)."""
+        check_namespace(namespace)
+        check_record_key(key)
+        self._put(self._due_prefix(namespace) + _due_name(at, key), b"")
+
+    def clear_due(self, namespace: str, key: str, at: datetime) -> None:
+        """Remove the due entry ``(at, key)`` (one DELETE; a missing entry is fine)."""
+        name = self._due_prefix(namespace) + _due_name(at, key)
+        self._call("DeleteObject", None, lambda: self.client.delete_object(**self._at(name)))
+
+    def due_keys(
+        self, namespace: str, until: datetime, *, limit: int = 1000
+    ) -> list[tuple[datetime, str]]:
+        """Due entries at or before ``until``, earliest first: LIST calls by prefix only, which
+        stop at the first entry due later (one call for up to 1,000 due entries)."""
+        from urllib.parse import unquote
+
+        prefix = self._due_prefix(namespace)
+        until_us = keys.to_us(until)
+        found: list[tuple[datetime, str]] = []
+        for obj in self._list(prefix):
+            due, _, name = obj["Key"][len(prefix) :].partition("~")
+            if not due.isdigit() or int(due) > until_us or len(found) >= limit:
+                break
+            if "~" in name:
+                continue  # a shortened (hashed) key name: cannot be read back, never written
+            found.append((keys.from_us(int(due)), unquote(name)))
+        return found
+
     def list_records(self, namespace: str, prefix: str = "") -> list[Record]:
         """Unexpired records of a namespace whose key starts with ``prefix``, by key."""
         check_namespace(namespace)
@@ -1090,6 +1229,11 @@ class S3Store:
             ),
             key=lambda r: r.key,
         )
+
+
+def _due_name(at: datetime, key: str) -> str:
+    # Fixed-width microseconds first: ascending key order is due order.
+    return f"{keys.to_us(at):0{_DUE_DIGITS}d}~{keys.record_name(key)}"
 
 
 def _parse_status(value: str | None) -> RequestStatus | None:
