@@ -231,6 +231,52 @@ def self_time_by_package(rows: list[tuple[int, int, str]]) -> list[tuple[str, in
     return sorted(totals.items(), key=lambda item: item[1], reverse=True)
 
 
+# Times the progress display where scripts and CI meet it: stderr is not a terminal (a pipe here).
+_PROGRESS_CHECK = """
+import json, sys, time
+from contextlib import nullcontext
+started = time.perf_counter()
+import click
+from tfpilot_core.cli.app import App
+before_progress = time.perf_counter()
+from tfpilot_core.cli.progress import progress
+imported = time.perf_counter() - before_progress
+calls = int(sys.argv[1])
+with click.Context(click.Command("bench"), obj=App()):
+    t = time.perf_counter()
+    for _ in range(calls):
+        with nullcontext():
+            pass
+    bare = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(calls):
+        with progress("planning req_dev_bucket_k3x9pq"):
+            pass
+    wrapped = time.perf_counter() - t
+print(json.dumps({"import_ms": imported * 1000, "per_call_us": (wrapped - bare) / calls * 1e6}))
+"""
+
+
+def progress_overhead(calls: int = 20_000) -> dict[str, float]:
+    """What the progress display adds to a command whose stderr is not a terminal.
+
+    ``plan``, ``apply``, ``destroy``, ``drift check`` and ``demo`` enter it once per Terraform
+    action; off a terminal it must cost nothing measurable beside a command's start-up.
+    """
+    out = subprocess.run(
+        [PYTHON, "-c", _PROGRESS_CHECK, str(calls)],
+        capture_output=True,  # stderr is a pipe: the non-terminal case
+        text=True,
+        check=True,
+    ).stdout
+    data: dict[str, float] = json.loads(out)
+    print(
+        f"progress display off a terminal: import {data['import_ms']:.2f} ms, "
+        f"{data['per_call_us']:.2f} us per command (mean of {calls} entries)"
+    )
+    return data
+
+
 def main() -> int:
     """Run the three parts; exit 1 only if ``--help`` imported a heavy library."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -244,6 +290,7 @@ def main() -> int:
     print(f"python {sys.version.split()[0]} at {PYTHON}; nproc {cpus}; load average {load}")
     compare_startup(args.runs)
     compare_commands(args.runs)
+    progress_overhead()
 
     print()
     found = heavy_imports()
