@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -30,12 +31,17 @@ class Catalog:
     locations are collected once (two sources offering one name is a
     :class:`~tfpilot_core.errors.ConfigError` naming both), and each module's specification is
     loaded when first asked for and cached.
+
+    Safe under concurrent use (a server's threads): the index is built once, and each module is
+    loaded once, by the first thread to ask; the others wait for that load and share its result.
     """
 
     def __init__(self, locations: Iterable[tuple[str, ModuleLocation]]) -> None:
         self._pending: Iterable[tuple[str, ModuleLocation]] | None = locations
         self._locations: dict[str, tuple[str, ModuleLocation]] = {}
         self._specs: dict[str, ModuleSpec] = {}
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
 
     @classmethod
     def from_sources(cls, sources: Mapping[str, ModuleSource]) -> Catalog:
@@ -50,6 +56,12 @@ class Catalog:
 
     def _index(self) -> dict[str, tuple[str, ModuleLocation]]:
         if self._pending is None:
+            return self._locations
+        with self._lock:
+            return self._build_index()
+
+    def _build_index(self) -> dict[str, tuple[str, ModuleLocation]]:
+        if self._pending is None:  # another thread built it while this one waited
             return self._locations
         index: dict[str, tuple[str, ModuleLocation]] = {}
         for source_name, location in self._pending:
@@ -91,12 +103,20 @@ class Catalog:
         index = self._index()
         if name not in index:
             raise NotFoundError(self._not_found_message(name))
-        source_name, location = index[name]
-        if not location.source:
-            location = ModuleLocation(name=location.name, path=location.path, source=source_name)
-        spec = load_module(location)
-        self._specs[name] = spec
-        return spec
+        with self._lock:
+            loading = self._loading.setdefault(name, threading.Lock())
+        with loading:
+            cached = self._specs.get(name)
+            if cached is not None:
+                return cached  # loaded by the thread this one waited for
+            source_name, location = index[name]
+            if not location.source:
+                location = ModuleLocation(
+                    name=location.name, path=location.path, source=source_name
+                )
+            spec = load_module(location)
+            self._specs[name] = spec
+            return spec
 
     def location(self, name: str) -> Path:
         """The directory of module ``name`` (without parsing it)."""

@@ -13,15 +13,16 @@ import enum
 import hashlib
 import os
 import re
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from tfpilot_core import parse_cache
+import tfpilot_core.parse_cache as parse_cache
 from tfpilot_core.errors import ConfigError, FieldProblem
-from tfpilot_core.interfaces import ModuleLocation
+from tfpilot_core.locations import ModuleLocation
 
 from .types import (
     Kind,
@@ -306,6 +307,9 @@ def _blocks(parsed: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]
     return found
 
 
+_PARSE_LOCK = threading.Lock()
+
+
 def _parse_tf(file: Path) -> dict[str, Any]:
     try:
         text = file.read_text(encoding="utf-8")
@@ -315,10 +319,14 @@ def _parse_tf(file: Path) -> dict[str, Any]:
     cached = parse_cache.load(cache)
     if cached is not None:
         return cached
-    import hcl2  # imported here: parsing is the only place that needs lark and hcl2
-
     try:
-        result = hcl2.loads(text)
+        # One parse at a time: lark's parser and python-hcl2's module state are not documented
+        # as thread-safe, and concurrent first loads (a server's first page views) once gave
+        # spurious errors. Parsing holds the GIL anyway, so the lock costs no throughput.
+        with _PARSE_LOCK:
+            import hcl2  # imported here: parsing is the only place that needs lark and hcl2
+
+            result = hcl2.loads(text)
     except Exception as exc:  # lark raises many unrelated types; all mean "broken file"
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot parse Terraform file: {detail}", source=str(file)) from exc
