@@ -1,12 +1,19 @@
 """HTTP API and web UI: listing 1,000 requests over HTTP against ``Platform.list`` in process,
-and the p95 latency of the request page under 20 concurrent clients.
+the p95 latency of the request page under 20 concurrent clients, and the metrics dashboard
+page (``/metrics``) against ``tfpilot metrics --json`` on the same store.
 
     .venv/bin/python bench/api.py [--requests 1000] [--clients 20] [--per-client 25]
+                                  [--metrics-requests 10000 | --skip-metrics]
 
 A fresh tfpilot home (embedded store, the sandbox module catalog) gets ``--requests`` requests;
 ``tfpilot serve`` runs as its own process on 127.0.0.1 (so client and server do not share a
 GIL). Target: listing over HTTP at most 1.5x the in-process ``Platform.list`` (the HTTP side also
 masks each request through ``platform.view`` and encodes JSON).
+
+The metrics page is measured on its own home holding ``--metrics-requests`` requests (created
+over three environments and five projects, by the platform): a GET of ``/metrics`` over HTTP
+(computed, charted and rendered as HTML) against a run of ``tfpilot metrics --json`` (the command
+people run, process start included), both after the rollup is up to date. Target: at most 1.5x.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 CONFIG = """
@@ -51,7 +59,118 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--per-client", type=int, default=25)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--metrics-requests", type=int, default=10_000)
+    parser.add_argument("--skip-metrics", action="store_true")
+    parser.add_argument("--skip-list", action="store_true")
     args = parser.parse_args()
+    if not args.skip_list:
+        list_and_request_page(args)
+    if not args.skip_metrics:
+        metrics_page(args)
+
+
+def _serve(environ: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "tfpilot"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    return server, f"http://127.0.0.1:{port}"
+
+
+def metrics_page(args: argparse.Namespace) -> None:
+    """``GET /metrics`` against ``tfpilot metrics --json`` on a store of many requests."""
+    import httpx
+
+    from tfpilot_core.platform import Platform
+    from tfpilot_web.auth import create_token
+
+    home = Path(tempfile.mkdtemp(prefix="tfpilot-bench-metrics-"))
+    config = home / "tfpilot.toml"
+    config.write_text(CONFIG)
+    environ = {
+        **os.environ,
+        "TFPILOT_HOME": str(home),
+        "TFPILOT_CONFIG": str(config),
+        "HOME": str(home),
+    }
+    platform = Platform.from_config(environ=environ)
+    envs = [e.key for e in platform.config.core.environments][:3]
+    started = time.perf_counter()
+    for i in range(args.metrics_requests):
+        platform.create(
+            "root",
+            module="sandbox/bucket",
+            environment=envs[i % len(envs)],
+            project=f"p{i % 5}",
+            inputs={"name": f"m{i}"},
+        )
+    print(
+        f"metrics: created {args.metrics_requests} requests in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    token, _ = create_token(platform, "root", user="root")
+    cli = [str(Path(sys.executable).parent / "tfpilot"), "--as", "root", "metrics", "--json"]
+
+    def command() -> None:
+        subprocess.run(cli, env=environ, check=True, stdout=subprocess.DEVNULL)
+
+    server, base = _serve(environ)
+    try:
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        ) as client:
+            for _ in range(100):
+                try:
+                    client.get("/openapi.json")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+
+            def page() -> None:
+                response = client.get("/metrics", headers={"accept": "text/html"})
+                response.raise_for_status()
+                assert "<svg" in response.text
+
+            from tfpilot_core.metrics import metrics
+
+            def in_process() -> None:
+                metrics(platform.store, since=timedelta(days=7))
+
+            command()  # the rollup folds every event once, here
+            page()  # warm up (imports, templates)
+            cli_times, page_times, local_times = [], [], []
+            for _ in range(max(3, args.runs // 3)):
+                cli_times.append(_median_seconds(command, 1))
+                page_times.append(_median_seconds(page, 1))
+                local_times.append(_median_seconds(in_process, 1))
+            cli_s, page_s = statistics.median(cli_times), statistics.median(page_times)
+            local_s = statistics.median(local_times)
+            print(
+                f"metrics page, {args.metrics_requests} requests: GET /metrics "
+                f"{page_s * 1000:.0f} ms, tfpilot metrics --json {cli_s * 1000:.0f} ms "
+                f"({page_s / cli_s:.2f}x; target <= 1.5x); the report alone in process "
+                f"{local_s * 1000:.0f} ms (the page computes it per environment, module and "
+                f"project and per day of the window, and renders the charts)"
+            )
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def list_and_request_page(args: argparse.Namespace) -> None:
+    """Listing over HTTP against in process, and the request page under concurrent clients."""
 
     import httpx
 

@@ -82,6 +82,11 @@ class Message:
     unsubscribe_url: str | None = None
     #: One line per item of a digest.
     items: list[str] = field(default_factory=list)
+    #: ``approval_required`` only: the plan digest an approval binds to, and the rules of the
+    #: mandatory findings an approver must override in writing (Slack's Approve button and
+    #: reason inputs; ``tfpilot_web.slack`` takes the click).
+    approval_digest: str | None = None
+    overrides_needed: list[str] = field(default_factory=list)
 
     def headline(self) -> str:
         """One line: the title and the request (email subject, Slack fallback)."""
@@ -148,6 +153,11 @@ def build_message(delivery: Delivery, secrets: Iterable[str] = ()) -> Message:
         if not isinstance(findings, list):
             findings = [f.model_dump(mode="json") for f in request.policy_findings]
         message.policy = [_finding_line(f) for f in findings if isinstance(f, Mapping)]
+    if event.type == "approval_required" and isinstance(data.get("plan_digest"), str):
+        message.approval_digest = data["plan_digest"]
+        message.overrides_needed = sorted(
+            {f.rule_id for f in request.policy_findings if f.level.value == "mandatory"}
+        )
     if isinstance(data.get("error"), str):
         message.details.append(data["error"][-DETAIL_MAX:])
     if event.type == "drift_detected":
@@ -304,6 +314,48 @@ def _code(text: str) -> str:
     return "```" + cut(body, SLACK_SECTION_MAX - 6) + "```"
 
 
+#: Reason inputs shown for mandatory findings (more are overridden on the request page).
+SLACK_OVERRIDE_INPUTS_MAX = 5
+#: The block id prefix of an override reason input: ``override:<rule id>``.
+OVERRIDE_BLOCK = "override:"
+
+
+def _approval_blocks(message: Message) -> list[dict[str, Any]]:
+    """One reason input per mandatory finding's rule: an approval must override it in writing."""
+    blocks: list[dict[str, Any]] = []
+    for rule in message.overrides_needed[:SLACK_OVERRIDE_INPUTS_MAX]:
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": cut(OVERRIDE_BLOCK + rule, 255),
+                "optional": True,
+                "label": {
+                    "type": "plain_text",
+                    "text": cut(f"Reason to override {rule}", SLACK_BUTTON_TEXT_MAX),
+                },
+                "element": {"type": "plain_text_input", "action_id": "reason"},
+            }
+        )
+    return blocks
+
+
+def _approval_buttons(message: Message) -> list[dict[str, Any]]:
+    """Approve, bound to the plan digest: ``tfpilot_web.slack`` approves exactly that plan."""
+    import json
+
+    value = json.dumps({"request_id": message.request_id, "plan_digest": message.approval_digest})
+    label = "Approve with the reasons above" if message.overrides_needed else "Approve"
+    return [
+        {
+            "type": "button",
+            "action_id": "approve",
+            "style": "primary",
+            "text": {"type": "plain_text", "text": label},
+            "value": value,
+        }
+    ]
+
+
 def render_slack(message: Message) -> dict[str, Any]:
     """Block Kit ``{"blocks": [...], "text": fallback}`` within Slack's limits.
 
@@ -349,8 +401,11 @@ def render_slack(message: Message) -> dict[str, Any]:
         if len(url) <= SLACK_URL_MAX
     ][:SLACK_ACTIONS_MAX]
     tail: list[dict[str, Any]] = []
+    if message.approval_digest:
+        tail += _approval_blocks(message)
+        buttons = [*_approval_buttons(message), *buttons][:SLACK_ACTIONS_MAX]
     if buttons:
-        tail.append({"type": "actions", "elements": buttons})
+        tail.append({"type": "actions", "block_id": "tfpilot", "elements": buttons})
     room = SLACK_BLOCKS_MAX - len(blocks) - len(tail)
     if len(body) > room:
         dropped = len(body) - (room - 1)

@@ -56,6 +56,8 @@ class SlackStandIn:
     messages: list[Posted] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     pings: list[str] = field(default_factory=list)
+    #: What was posted to a ``response_url`` (``POST /actions/<id>``): messages updated in place.
+    updates: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     #: ``None``, ``"429"``, ``"500"``, ``"hang"`` or ``"down"``.
     mode: str | None = None
@@ -83,6 +85,10 @@ class SlackStandIn:
     def base_url(self) -> str:
         """The Web API base URL (``WebClient(base_url=...)``)."""
         return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str = "T0/1/x") -> str:
+        """A ``response_url`` as Slack puts in a button click's payload."""
+        return f"http://127.0.0.1:{self.port}/actions/{name}"
 
     def webhook_url(self, name: str = "ops") -> str:
         """An incoming webhook URL."""
@@ -199,7 +205,22 @@ class SlackStandIn:
                 url = element.get("url")
                 if url is not None and (not isinstance(url, str) or len(url) > 3000):
                     return False
+                value, action = element.get("value"), element.get("action_id")
+                if value is not None and (not isinstance(value, str) or len(value) > 2000):
+                    return False
+                if action is not None and (not isinstance(action, str) or len(action) > 255):
+                    return False
+                if element.get("style") not in (None, "primary", "danger"):
+                    return False
             return True
+        if kind == "input":
+            element = block.get("element")
+            return (
+                self._text_ok(block.get("label"), 2000, plain_only=True)
+                and isinstance(element, dict)
+                and isinstance(element.get("type"), str)
+                and len(str(block.get("block_id", ""))) <= 255
+            )
         return kind == "divider" or kind in BLOCK_TYPES
 
 
@@ -244,6 +265,16 @@ def _handler(stand_in: SlackStandIn) -> type[BaseHTTPRequestHandler]:
                 self._reply(
                     400, "invalid_payload" if webhook else {"ok": False, "error": "invalid_json"}
                 )
+                return
+            if self.path.startswith("/actions/"):
+                # A button click's response_url: replaces (or answers below) the message.
+                error = stand_in.check(body) if body.get("blocks") else None
+                if error:
+                    stand_in.rejected.append((self.path, error))
+                    self._reply(400, error)
+                    return
+                stand_in.updates.append({"path": self.path, **body})
+                self._reply(200, "ok")
                 return
             if webhook:
                 name = self.path.removeprefix("/hooks/")

@@ -57,6 +57,9 @@ class WebSettings(BaseModel):
     slack_signing_secret: str | None = None
     #: Slack user id -> tfpilot user, for approvals clicked in Slack.
     slack_users: dict[str, str] = Field(default_factory=dict)
+    #: Where a click's ``response_url`` may point (the message is updated in place there);
+    #: Slack's own host by default. Tests point it at a local stand-in.
+    slack_response_url_prefix: str = "https://hooks.slack.com/"
     #: GitHub OAuth login (``/login/github``); off unless configured.
     github_oauth: GithubOAuthSettings | None = None
 

@@ -11,9 +11,15 @@ someone clicks a button. The request is accepted only when:
   write, so two servers sharing a store refuse a replay too).
 
 The button's ``value`` is JSON ``{"request_id": "...", "plan_digest": "..."}`` (what the
-notifier puts in the message); the Slack user (``user.id``) must be mapped to a tfpilot user in
-``[plugins.web] slack_users``. The approval goes through ``platform.approve`` as that user, bound
-to the digest in the message: the core applies roles, four eyes and digest checks.
+notifier puts in the ``approval_required`` message, :mod:`tfpilot_core.notifications.render`);
+the Slack user (``user.id``) must be mapped to a tfpilot user in ``[plugins.web] slack_users``.
+The approval goes through ``platform.approve`` as that user, bound to the digest in the message:
+the core applies roles, four eyes and digest checks. Reasons typed into the message's
+``override:<rule>`` inputs are the written overrides of mandatory findings.
+
+Once approved, the message is updated in place through the click's ``response_url`` (only one
+under ``slack_response_url_prefix``): the buttons and inputs give way to who approved which plan.
+A refusal is answered to the clicker alone and leaves the message as it was.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +45,7 @@ if TYPE_CHECKING:
     from tfpilot_core.platform import Platform
     from tfpilot_web.settings import WebSettings
 
+log = structlog.get_logger("tfpilot.web.slack")
 REPLAY = "slack_replay"
 #: How far a request's timestamp may be from now (Slack's own recommendation).
 MAX_SKEW_SECONDS = 300
@@ -122,6 +130,7 @@ def build_slack_router(platform: Platform, settings: WebSettings) -> APIRouter:
             value = json.loads(action["value"])
             request_id = str(value["request_id"])
             digest = str(value["plan_digest"])
+            overrides = override_reasons(payload)
         except (KeyError, IndexError, ValueError, TypeError, UnicodeDecodeError):
             return _refuse(400, "not a Slack block_actions payload with a tfpilot button")
         actor = settings.slack_users.get(user)
@@ -133,11 +142,54 @@ def build_slack_router(platform: Platform, settings: WebSettings) -> APIRouter:
         try:
             approved: Any = await run_in_threadpool(
                 lambda: platform.approve(
-                    actor, request_id, plan_digest=digest, comment="approved in Slack"
+                    actor,
+                    request_id,
+                    plan_digest=digest,
+                    comment="approved in Slack",
+                    overrides=overrides,
                 )
             )
         except TfpilotError as exc:
             return _reply(False, f"Not approved: {exc.message}")
-        return _reply(True, f"{actor} approved {approved.id} (plan {digest[:12]}).")
+        outcome = f"{actor} approved {approved.id} (plan {digest[:12]})."
+        url = payload.get("response_url")
+        if isinstance(url, str) and url.startswith(settings.slack_response_url_prefix):
+            await run_in_threadpool(update_message, url, payload.get("message"), outcome)
+        return _reply(True, outcome)
 
     return router
+
+
+def override_reasons(payload: dict[str, Any]) -> list[dict[str, str]]:
+    """The written overrides typed into the message's ``override:<rule>`` inputs."""
+    values = (payload.get("state") or {}).get("values") or {}
+    found = []
+    for block_id, actions in values.items():
+        if not str(block_id).startswith("override:") or not isinstance(actions, dict):
+            continue
+        reason = (actions.get("reason") or {}).get("value")
+        if isinstance(reason, str) and reason.strip():
+            rule = str(block_id).removeprefix("override:")
+            found.append({"rule_id": rule, "reason": reason.strip()[:1000]})
+    return found
+
+
+def update_message(url: str, message: Any, outcome: str) -> None:
+    """Replace the clicked message: its blocks without buttons and inputs, and the outcome."""
+    import httpx
+
+    blocks = [
+        b
+        for b in (message or {}).get("blocks") or []
+        if isinstance(b, dict) and b.get("type") not in ("actions", "input")
+    ][:48]
+    blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": outcome}]})
+    text = str((message or {}).get("text") or outcome)
+    try:
+        httpx.post(
+            url,
+            json={"replace_original": True, "text": text, "blocks": blocks},
+            timeout=10.0,
+        ).raise_for_status()
+    except httpx.HTTPError as exc:  # the approval stands; only the message stays as it was
+        log.warning("slack_message_not_updated", error=type(exc).__name__)
