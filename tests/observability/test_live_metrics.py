@@ -96,3 +96,33 @@ def test_runs_durations_and_policy_with_bounded_attributes(reader: Any) -> None:
         for point in series:
             assert request.id not in str(dict(point.attributes))
             assert attempt.id not in str(dict(point.attributes))
+
+
+def test_cost_delta_is_recorded_once_per_applied_plan(reader: Any) -> None:
+    from decimal import Decimal
+
+    from tfpilot_core.models import CostEstimate
+
+    request = Request(
+        id="req_prod_queue_abc124",
+        placement=Placement(
+            project="pay", environment="prod", module="sandbox/queue", module_version="v1"
+        ),
+        inputs={},
+        created_by="alice",
+        created_at=T0,
+        cost=CostEstimate(monthly=Decimal("12.50"), previous=Decimal("2.50")),
+    )
+    # Two plans of the revision (re-planned), then the apply of the second one.
+    for monthly in ("40.00", "12.50"):
+        event = Event(
+            request_id=request.id,
+            type="cost_estimated",
+            at=T0,
+            data={"monthly": monthly, "previous": "2.50"},
+        )
+        live.record_event(event, request)
+    assert "tfpilot.cost.monthly_delta" not in _points(reader)
+    live.record_event(Event(request_id=request.id, type="apply_succeeded", at=T0), request)
+    [delta] = _points(reader)["tfpilot.cost.monthly_delta"]
+    assert delta.count == 1 and delta.sum == 10.0

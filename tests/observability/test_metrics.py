@@ -48,6 +48,10 @@ def seed(store: SQLiteStore) -> None:
         rid = f"prod-queue-{i:04d}"
         _request(store, rid, "sandbox/queue", "prod", "pay")
         _event(store, rid, "request_created", base)
+        if i == 3:
+            # Planned twice: only the plan that is applied counts in the cost total (issue 30).
+            _event(store, rid, "cost_estimated", base, monthly="40.00", previous="2.50")
+            _event(store, rid, "cost_estimated", base, monthly="12.50", previous="2.50")
         _event(store, rid, "approval_required", base + timedelta(seconds=60))
         _event(store, rid, "approved", base + timedelta(seconds=60 + 30 * i))
         _event(store, rid, "apply_started", base + timedelta(seconds=600), run=f"apply-{i}")
@@ -66,7 +70,6 @@ def seed(store: SQLiteStore) -> None:
         findings=[{"rule_id": "no-public"}, {"rule_id": "tags"}],
     )
     _event(store, "prod-queue-0003", "policy_overridden", base, rule_id="tags")
-    _event(store, "prod-queue-0003", "cost_estimated", base, monthly="12.50", previous="2.50")
     _event(store, "prod-queue-0003", "notification_failed", base)
     _event(store, "prod-queue-0003", "notification_dead_lettered", base)
     # Outside a 7-day window: must not count.
@@ -109,7 +112,8 @@ def test_known_answers_by_env(store: SQLiteStore) -> None:
     }
     assert prod["drift"]["time_to_remediate_seconds"]["p95"] == 7200
     assert prod["policy"] == {"blocks": {"no-public": 1, "tags": 1}, "overrides": {"tags": 1}}
-    assert prod["cost"]["monthly_delta_total"] == 10.0
+    assert prod["cost"]["monthly_delta_total"] == 10.0  # the applied plan's, not 47.5
+    assert prod["cost"]["estimates"] == 1
     assert prod["notifications"] == {"failed": 1, "dead_letters": 1}
     assert dev["drift"]["detected"] == 0
     assert report["totals"]["requests"]["created"] == 23

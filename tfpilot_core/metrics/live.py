@@ -19,7 +19,7 @@ Instruments
     ``tfpilot.drift.detected`` (counter), ``tfpilot.policy.blocks`` and
     ``tfpilot.policy.overrides`` (counters: rule), ``tfpilot.notifications.failed`` and
     ``tfpilot.notifications.dead_letters`` (counters), ``tfpilot.cost.monthly_delta``
-    (histogram, currency units).
+    (histogram, currency units: one record per applied plan, from the estimate stored with it).
 """
 
 from __future__ import annotations
@@ -153,6 +153,14 @@ def _record(event: Event, request: Request) -> None:
             _get("histogram", "tfpilot.run.duration", "s", "Run durations").record(
                 max(0.0, seconds), {**attrs, "tfpilot.run.kind": kind}
             )
+        if outcome == "succeeded" and kind != "plan" and request.cost is not None:
+            # Once per applied plan (the estimate stored with it), not at every re-plan.
+            cost = request.cost
+            if cost.monthly is not None:
+                delta = float(cost.monthly) - float(cost.previous or 0)
+                _get("histogram", "tfpilot.cost.monthly_delta", "1", "Monthly cost deltas").record(
+                    delta, attrs
+                )
         if event.type == "apply_succeeded":
             lead = (event.at - request.created_at).total_seconds()
             _get("histogram", "tfpilot.lead_time", "s", "Request to apply").record(
@@ -175,13 +183,3 @@ def _record(event: Event, request: Request) -> None:
         _get("counter", "tfpilot.notifications.failed", "1", "Failed notifications").add(1, attrs)
     elif event.type == "notification_dead_lettered":
         _get("counter", "tfpilot.notifications.dead_letters", "1", "Dead letters").add(1, attrs)
-    elif event.type == "cost_estimated":
-        monthly: Any = event.data.get("monthly")
-        previous: Any = event.data.get("previous") or 0
-        try:
-            delta = float(monthly) - float(previous)
-        except (TypeError, ValueError):
-            return
-        _get("histogram", "tfpilot.cost.monthly_delta", "1", "Monthly cost deltas").record(
-            delta, attrs
-        )

@@ -40,7 +40,8 @@ from tfpilot_core.metrics.feed import Row, _data, open_feed
 NAMESPACE = "metrics"
 STATE_KEY = "state"
 #: Bumped when the meaning of stored facts changes: an older rollup is rebuilt from scratch.
-ROLLUP_VERSION = 4
+#: 5: a cost delta is counted when its plan is applied (once per applied revision), not per plan.
+ROLLUP_VERSION = 5
 
 #: Fact codes (the code of a series is its index here).
 CODES: tuple[str, ...] = (
@@ -57,7 +58,7 @@ CODES: tuple[str, ...] = (
     "drift.cleared",  # value: time to remediate (detected -> cleared)
     "policy.block",  # value: index of the rule in `rules`
     "policy.override",
-    "cost.delta",  # value: monthly delta
+    "cost.delta",  # value: monthly delta, at the apply of the plan it was estimated for
     "cost.unknown",
     "notification.failed",
     "notification.dead_letter",
@@ -123,6 +124,8 @@ class State:
     created: dict[str, int] = field(default_factory=dict)
     waiting: dict[str, int] = field(default_factory=dict)
     drifted: dict[str, list[int]] = field(default_factory=dict)
+    #: The monthly cost delta of each request's latest plan (``None``: unknown), until applied.
+    costs: dict[str, float | None] = field(default_factory=dict)
     days: list[str] = field(default_factory=list)
     events: int = 0
 
@@ -221,6 +224,14 @@ class Folder:
                 self._fact(
                     at, _RUN_END[kind], dim, (at - start) / 1000 if start is not None else -1.0
                 )
+                if kind in ("apply_succeeded", "destroy_succeeded") and rid in s.costs:
+                    # Counted once, for the plan that was applied: re-plans of a revision (and
+                    # plans never applied) do not add up in the total.
+                    delta = s.costs.pop(rid)
+                    if delta is None:
+                        self._fact(at, "cost.unknown", dim)
+                    else:
+                        self._fact(at, "cost.delta", dim, delta)
                 if kind == "apply_succeeded":
                     created = s.created.pop(rid, None)
                     if created is not None:
@@ -240,6 +251,7 @@ class Folder:
                     self._fact(at, "approval_wait", dim, (at - asked) / 1000)
             elif kind == "request_updated":
                 s.waiting.pop(rid, None)  # a new revision needs a new plan before approval
+                s.costs.pop(rid, None)  # ... and its own cost estimate
             elif kind == "drift_checked":
                 self._fact(at, "drift.checked", self._dimension(item))
             elif kind == "drift_detected":
@@ -262,16 +274,13 @@ class Folder:
                 if isinstance(rule, str):
                     self._fact(at, "policy.override", self._dimension(item), self._rule(rule))
             elif kind == "cost_estimated":
-                dim = self._dimension(item)
                 monthly: Any = data.get("monthly")
                 previous: Any = data.get("previous") or 0
                 try:
                     # An unknown side (usage-based prices) makes the delta unknown.
-                    delta = float(monthly) - float(previous)
+                    s.costs[rid] = float(monthly) - float(previous)
                 except (TypeError, ValueError):
-                    self._fact(at, "cost.unknown", dim)
-                else:
-                    self._fact(at, "cost.delta", dim, delta)
+                    s.costs[rid] = None
             elif kind == "notification_failed":
                 self._fact(at, "notification.failed", self._dimension(item))
             elif kind == "notification_dead_lettered":
