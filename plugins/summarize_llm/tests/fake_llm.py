@@ -7,6 +7,13 @@ every request, and answers according to :attr:`FakeLLM.mode`:
 ``good``          a correct summary of the FACTS in the prompt (it reads them back)
 ``fenced``        the same, wrapped in a Markdown code fence
 ``made_up_address`` / ``made_up_number`` / ``omit_destroy``  a grounded-looking lie
+``lie``           the issue's lie: "It deletes <first address> and makes the events bucket
+                  public. No policy findings", with claims that say the same
+``lie_text_only`` the same text, with honest claims (only the narrative lies)
+``contradicting`` honest, but a blocking/mandatory finding claimed as advisory
+``invented``      honest, plus an exposure change the plan does not make
+``omitting``      honest, but the blocking and mandatory findings left out of the claims
+``malformed``     claims of the wrong shape; ``no_claims``: no claims at all
 ``invalid_json``  prose instead of JSON
 ``429`` / ``500`` an error status (429 with ``Retry-After``)
 ``hang``          no answer until the server stops
@@ -46,9 +53,37 @@ def good_answer(facts: dict[str, Any]) -> dict[str, Any]:
     if facts["drift"]:
         parts.append(f"{len(facts['drift'])} resources changed outside Terraform.")
     cost = facts.get("cost")
+    direction = "unknown"
     if cost and cost.get("delta"):
         parts.append(f"The monthly cost changes by {cost['delta']} {cost['currency']}.")
-    return {"text": " ".join(parts), "cited_addresses": cited}
+        delta = float(cost["delta"])
+        direction = "up" if delta > 0 else "down" if delta < 0 else "unchanged"
+    destroyed = {c["address"] for c in facts["destructive"]}
+    actions: list[dict[str, Any]] = [
+        {"address": c["address"], "action": c["action"]} for c in facts["destructive"]
+    ]
+    actions += [
+        {"action": action, "count": count}
+        for action, count in facts["counts"].items()
+        if action not in ("delete", "replace")
+    ]
+    # Deletes and replaces are claimed per address above; their counts agree with the list.
+    assert len(destroyed) == facts["counts"].get("delete", 0) + facts["counts"].get("replace", 0)
+    claims = {
+        "actions": actions,
+        "findings": [
+            {"rule_id": f["rule_id"], "level": f["level"]} for f in facts["finding_rules"]
+        ],
+        "cost": direction,
+        "exposure": [{"address": e["address"], "change": e["change"]} for e in facts["exposure"]],
+    }
+    return {"text": " ".join(parts), "cited_addresses": cited, "claims": claims}
+
+
+def lie(facts: dict[str, Any]) -> str:
+    """The issue's lie about the first address of the facts."""
+    first = (facts["destructive"] + facts["created"] + facts["updated"])[0]["address"]
+    return f"It deletes {first} and makes the events bucket public. No policy findings."
 
 
 class FakeLLM:
@@ -202,11 +237,44 @@ class FakeLLM:
             answer["cited_addresses"].append("sandbox_bucket.not_in_the_plan")
         elif mode == "made_up_number":
             answer["text"] += " It also creates 4242 new buckets."
+        elif mode == "lie":
+            first = (facts["destructive"] + facts["created"] + facts["updated"])[0]["address"]
+            answer = {
+                "text": lie(facts),
+                "cited_addresses": [first],
+                "claims": {
+                    "actions": [{"address": first, "action": "delete"}],
+                    "findings": [],
+                    "cost": "unknown",
+                    "exposure": [{"address": first, "change": "made_public"}],
+                },
+            }
+        elif mode == "lie_text_only":
+            answer["text"] = lie(facts)
+        elif mode == "contradicting":
+            for claim in answer["claims"]["findings"]:
+                if claim["level"] in ("blocking", "mandatory"):
+                    claim["level"] = "advisory"
+                    break
+        elif mode == "invented":
+            first = (facts["created"] + facts["updated"])[0]["address"]
+            answer["claims"]["exposure"].append({"address": first, "change": "encryption_off"})
+        elif mode == "omitting":
+            answer["claims"]["findings"] = [
+                f
+                for f in answer["claims"]["findings"]
+                if f["level"] not in ("blocking", "mandatory")
+            ]
+        elif mode == "malformed":
+            answer["claims"] = {"actions": "everything changes", "cost": "sideways"}
+        elif mode == "no_claims":
+            del answer["claims"]
         elif mode == "omit_destroy":
             destroyed = {c["address"] for c in facts["destructive"]}
             answer = {
                 "text": f"This plan changes {sum(facts['counts'].values())} resources.",
                 "cited_addresses": [a for a in answer["cited_addresses"] if a not in destroyed],
+                "claims": answer["claims"],
             }
         content = json.dumps(answer)
         return f"```json\n{content}\n```" if mode == "fenced" else content

@@ -79,8 +79,15 @@ def test_planted_secrets_never_reach_the_model(
         ("made_up_number", "the number 4242 is not in the facts"),
         ("omit_destroy", "destructive change sandbox_bucket.swap is not mentioned"),
         ("invalid_json", "the answer is not valid JSON"),
-        ("500", "model error"),
-        ("429", "model error"),
+        ("500", "answered HTTP 500"),
+        ("429", "is rate limiting (HTTP 429)"),
+        # Claims checked for meaning: each kind of lie is named (more in test_claims.py).
+        ("lie", "claim: delete sandbox_bucket.swap, but the plan would replace it"),
+        ("contradicting", "claim: finding public_access.blocked is advisory, but it is blocking"),
+        ("invented", "claim: sandbox_bucket.new encryption off, which the plan does not do"),
+        ("omitting", "claims leave out the blocking finding public_access.blocked"),
+        ("malformed", "claims.actions is not a list of objects"),
+        ("no_claims", "the answer has no claims object"),
     ],
 )
 def test_bad_answers_and_errors_fall_back_with_the_reason(
@@ -110,7 +117,8 @@ def test_a_hanging_model_does_not_hold_the_plan_past_the_timeout(
     summary = summarizer.summarize(REQUEST, masked_plan(), CONTEXT)
     elapsed = time.monotonic() - started
     assert summary.summarizer == "rules"
-    assert summary.fallback_reason is not None and "timed out" in summary.fallback_reason
+    assert summary.fallback_reason is not None
+    assert summary.fallback_reason.endswith("timed out after 1 s")
     assert elapsed < 1.8, f"the summary took {elapsed:.2f}s with a 1s timeout"
 
 
@@ -128,7 +136,10 @@ def test_the_prompt_budget_trims_lists_but_never_destroys(
     fitted, messages, tokens = summarizer.fit(FactsExtractor(REQUEST, plan, CONTEXT))
     assert tokens <= 600
     assert tokens == litellm_tokens(messages)
-    assert fitted.destructive == facts.destructive
+    # Every destructive change stays, with its reason (only its attribute values may be cut).
+    assert [(d.address, d.action, d.reason, d.forced_by) for d in fitted.destructive] == [
+        (d.address, d.action, d.reason, d.forced_by) for d in facts.destructive
+    ]
     # Creations had to go, and the facts say how many.
     assert fitted.omitted["created"] == len(facts.created) - len(fitted.created) > 0
     summary = summarizer.summarize(REQUEST, plan, CONTEXT)
@@ -181,8 +192,8 @@ def test_logs_hold_sizes_and_digests_never_the_prompt(
 def test_check_answer_rules() -> None:
     facts = extract_facts(REQUEST, masked_plan(), CONTEXT)
     good = good_answer(json.loads(facts.to_json()))
-    _, cited = check_answer(json.dumps(good), facts, max_chars=2000)
-    assert "sandbox_queue.gone" in cited
+    checked = check_answer(json.dumps(good), facts, max_chars=2000)
+    assert "sandbox_queue.gone" in checked.cited
     # An address named in the text but not cited still has to exist.
     lie = {**good, "text": good["text"] + " Also module.x.sandbox_bucket.y goes."}
     with pytest.raises(Exception, match="not in the facts"):
