@@ -1,11 +1,12 @@
-"""``/docs``: Swagger UI over ``/openapi.json``, its assets served from the installed
-``swagger-ui-bundle`` package (no CDN: it works offline, and the page keeps the strict content
-security policy every page has, scripts from this origin only), with the licence beside them;
-and ``/favicon.ico``.
+"""``/docs``: Swagger UI (5.x, which reads OpenAPI 3.1) over ``/openapi.json``, its assets
+served from the installed ``swagger-ui-py`` package (no CDN: it works offline, and the page
+keeps the strict content security policy every page has, scripts from this origin only), with
+the licence beside them; and ``/favicon.ico``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
@@ -47,13 +48,21 @@ class _Assets(StaticFiles):
         return await super().get_response(path, scope)
 
 
+def assets_dir() -> Path:
+    """Swagger UI's files in the ``swagger-ui-py`` package (found without importing it: its
+    ``__init__`` loads its framework handlers, which this server does not use)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed (a dependency of tfpilot-web)")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
 def install_docs(app: Any) -> None:
     """Add ``/docs``, ``/docs/assets/*``, ``/docs/LICENSE`` and ``/favicon.ico`` to ``app``."""
-    import swagger_ui_bundle
-
-    app.mount(
-        "/docs/assets", _Assets(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets"
-    )
+    directory = assets_dir()
+    app.mount("/docs/assets", _Assets(directory=directory), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -61,11 +70,9 @@ def install_docs(app: Any) -> None:
 
     @app.get("/docs/LICENSE", include_in_schema=False)
     def docs_licence() -> PlainTextResponse:
-        from importlib.metadata import distribution
-
-        text = distribution("swagger-ui-bundle").read_text("LICENSE") or ""
+        text = (directory / "LICENSE").read_text()
         return PlainTextResponse(
-            "Swagger UI (swagger-api/swagger-ui), packaged by swagger-ui-bundle.\n\n" + text
+            "Swagger UI (swagger-api/swagger-ui), packaged by swagger-ui-py.\n\n" + text
         )
 
     @app.get("/favicon.ico", include_in_schema=False)

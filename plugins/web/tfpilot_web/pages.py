@@ -156,6 +156,10 @@ def run_action(
 
 def build_pages() -> APIRouter:
     """The UI's routes (left out of the OpenAPI description)."""
+    from tfpilot_core.logs import live
+
+    # Request pages show Terraform's output of runs in progress here as it comes.
+    live.follow()
     router = APIRouter(include_in_schema=False)
 
     @router.get("/login", response_class=HTMLResponse)
@@ -212,6 +216,7 @@ def build_pages() -> APIRouter:
         project: str | None = None,
         author: str | None = None,
         cursor: str | None = None,
+        drift: str | None = None,
     ) -> HTMLResponse:
         platform = state_of(request).platform
         filters = {
@@ -225,16 +230,21 @@ def build_pages() -> APIRouter:
             platform, actor, RequestQuery(**filters, limit=25, cursor=cursor or None)
         )
         rows = [core.view(platform, r) for r in page.items]
+        for row in rows:
+            row["drift_state"] = review.drift_state(row)
+        if drift:
+            # Drift is a fact of each request, not a stored filter: applied to this page.
+            rows = [row for row in rows if row["drift_state"] == drift]
         next_url = None
         if page.next_cursor:
-            given = {k: v for k, v in filters.items() if v}
+            given = {k: v for k, v in {**filters, "drift": drift}.items() if v}
             next_url = "/?" + urlencode({**given, "cursor": page.next_cursor})
         return render(
             request,
             "requests.html",
             {
                 "rows": rows,
-                "filters": filters,
+                "filters": {**filters, "drift": drift or None},
                 "next_url": next_url,
                 "environments": [e.key for e in platform.config.core.environments],
                 "statuses": _statuses(),
@@ -358,6 +368,32 @@ def build_pages() -> APIRouter:
             context["form"] = form
             status = 409
             return render(request, "request.html", context, status_code=status)
+        return RedirectResponse(f"/requests/{request_id}", status_code=303)
+
+    @router.post("/requests/{request_id}/reject")
+    async def reject(request: Request, request_id: str) -> Response:
+        """Reject the current plan, or ask for changes, with a reason (offered only when the
+        core has the lifecycle action: ``Platform.reject``)."""
+        actor = optional_actor(request)
+        if actor is None:
+            raise Unauthenticated()
+        form = await _checked_form(request)
+        platform = state_of(request).platform
+        rejecting = getattr(platform, "reject", None)
+        if rejecting is None:
+            from starlette.exceptions import HTTPException
+
+            raise HTTPException(404, "rejecting a plan is not supported by this tfpilot core")
+        reason = form.get("reason", "").strip()
+        if not reason:
+            raise ValidationError([FieldProblem("reason", "required", "give a reason")])
+        rejecting(
+            actor,
+            request_id,
+            plan=form.get("plan_digest", ""),
+            reason=reason,
+            request_changes=form.get("request_changes") == "yes",
+        )
         return RedirectResponse(f"/requests/{request_id}", status_code=303)
 
     @router.get("/requests/{request_id}/edit", response_class=HTMLResponse)
@@ -538,6 +574,11 @@ def _request_context(
     from tfpilot_web.api import _has_module, run_logs
 
     logs = run_logs(platform, actor, request.id) if _has_module("tfpilot_core.logs") else []
+    from tfpilot_core.logs import live
+
+    for entry in logs:  # the actor may read this request (run_logs checked)
+        if entry["log"] is None and entry["status"] != "completed":
+            entry["live"] = live.text(entry["attempt"])
     drift = request.drift
     drifted = drift is not None and drift.result.value == "drifted" and status == "applied"
     return {
@@ -551,6 +592,8 @@ def _request_context(
         "digest": digest,
         "buttons": buttons,
         "may_approve": may_approve,
+        # Reject / request changes: a core lifecycle action; offered only where it exists.
+        "may_reject": may_approve and callable(getattr(platform, "reject", None)),
         "may_edit": status not in BUSY
         and status != "destroyed"
         and core.may(platform, actor, Action.UPDATE, request),

@@ -87,7 +87,7 @@ def next_step(platform: Platform, actor: str, request: Request, status: str) -> 
     def needs(action: Action, what: str, role_words: str) -> dict[str, Any]:
         who = _who(platform, action, request)
         authors = sorted(request.change_authors())
-        text = f"needs {what} by {role_words} of {scope}"
+        text = f"needs {what} by {role_words} in {scope}"
         if action is Action.APPROVE and platform.environment(env).protected:
             text += f" other than {_names(authors).replace(' or ', ' and ')}"
         text += f": {_names(who)}"
@@ -108,12 +108,11 @@ def next_step(platform: Platform, actor: str, request: Request, status: str) -> 
     if status == "plan_ready":
         return needs(Action.APPROVE, "approval", "an approver")
     if status == "approved":
-        return needs(Action.APPLY, "apply", "someone who may apply")
+        return needs(Action.APPLY, "the apply", "someone allowed to apply")
     if status in ("request_created", "failed"):
         return needs(Action.PLAN, "a plan", "a developer")
     if status == "applied":
-        step = needs(Action.DRIFT_CHECK, "nothing now; drift checks", "someone who may check")
-        return step
+        return needs(Action.DRIFT_CHECK, "nothing now; drift checks", "anyone allowed to check")
     return {"text": "nothing: this request is finished", "who": [], "action": None}
 
 
@@ -274,3 +273,11 @@ INBOX_SORTS: dict[str, Any] = {
     "risk": lambda row: _RISK_ORDER.get(row["risk"], 0),
     "kind": lambda row: row["kind"],
 }
+
+
+def drift_state(view: dict[str, Any]) -> str:
+    """``drifted``, ``none``, ``error`` or ``unchecked`` for a request's public view."""
+    drift = view.get("drift")
+    if not drift:
+        return "unchecked"
+    return str(drift.get("result") or "unchecked")
