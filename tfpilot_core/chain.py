@@ -8,18 +8,31 @@ last event) so an exported record can be compared with the store later.
 
 The digest of an event is the sha256 of its canonical JSON (keys sorted, no spaces), computed
 from the stored form, so any store that keeps events as JSON reproduces it.
+
+A chain alone cannot tell a cut or forged *end*: delete the last event, rewrite it, clear every
+link, or append a well-linked forged event, and what is left is still a chain. So its head is
+also anchored outside the stream: :class:`~tfpilot_core.models.ChainAnchor` (event count and
+head digest) on the request document, written with the request's compare-and-swap each time an
+event is appended (:func:`next_anchor`, a pure function of the old anchor and the appended
+event), carried in the audit export, and signed when a chain key is configured (the event store
+alone, or the request document alone, can then not be made to agree with a forged end).
+:func:`verify` checks the stream against it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tfpilot_core.models import Event
+    from tfpilot_core.models import ChainAnchor, Event
+
+#: The prefix of an anchor's signature (the algorithm, so that it can change later).
+SIGNATURE_SCHEME = "hmac-sha256"
 
 
 def event_digest(event: Event) -> str:
@@ -48,6 +61,10 @@ class ChainReport:
     reason: str | None = None
     #: Events stored before chaining existed (no ``prev_digest``) at the start of the stream.
     unchained: int = 0
+    #: Whether the stream was checked against an anchor (its end then cannot be cut or forged).
+    anchored: bool = False
+    #: Whether that anchor's signature was checked with the configured key.
+    signed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``tfpilot audit verify --json``)."""
@@ -58,11 +75,110 @@ class ChainReport:
             "broken_at": self.broken_at,
             "reason": self.reason,
             "unchained": self.unchained,
+            "anchored": self.anchored,
+            "signed": self.signed,
         }
 
 
-def verify(events: Sequence[Event]) -> ChainReport:
-    """Check the chain of one request's events (in ``seq`` order); the first break wins."""
+def verify(
+    events: Sequence[Event],
+    anchor: ChainAnchor | None = None,
+    *,
+    key: bytes | None = None,
+) -> ChainReport:
+    """Check the chain of one request's events (in ``seq`` order); the first break wins.
+
+    With the request's ``anchor``, the end of the stream must be the anchored one: as many
+    events, the last one with the anchored digest. With a ``key``, the anchor must also carry
+    its signature (an unsigned or wrongly signed anchor is a break).
+    """
+    report = _verify_links(events)
+    if anchor is None or not report.ok:
+        return report
+    count = len(events)
+    problem: tuple[int, str] | None = None
+    if key is not None and not hmac.compare_digest(
+        anchor.signature or "",
+        anchor_signature(key, events[0].request_id if events else "", anchor),
+    ):
+        problem = (
+            min(anchor.events, count) or 1,
+            "the chain anchor's signature does not match (forged or unsigned anchor)",
+        )
+    elif anchor.events > count:
+        problem = (
+            count + 1,
+            f"the anchor counts {anchor.events} events but {count} are stored: "
+            f"events {count + 1}..{anchor.events} were removed",
+        )
+    elif anchor.events < count:
+        problem = (
+            anchor.events + 1,
+            f"{count - anchor.events} event(s) after the anchored head were appended without "
+            "the anchor (forged, or written past the request's compare-and-swap)",
+        )
+    elif report.head != anchor.head:
+        problem = (
+            count,
+            "the last event does not match the anchored head: the end of the history was "
+            "rewritten (or its links cleared)",
+        )
+    if problem is not None:
+        return ChainReport(
+            False, count, None, broken_at=problem[0], reason=problem[1], anchored=True
+        )
+    return ChainReport(
+        True, count, report.head, unchained=report.unchained, anchored=True, signed=key is not None
+    )
+
+
+def anchor_signature(key: bytes, request_id: str, anchor: ChainAnchor) -> str:
+    """The signature of ``anchor`` of request ``request_id`` with ``key`` (count and head)."""
+    message = f"{request_id}\n{anchor.events}\n{anchor.head}".encode()
+    return f"{SIGNATURE_SCHEME}:{hmac.new(key, message, hashlib.sha256).hexdigest()}"
+
+
+def next_anchor(
+    anchor: ChainAnchor | None, appended: Event, *, key: bytes | None = None
+) -> ChainAnchor:
+    """The anchor after ``appended`` (as the store returned it: numbered and linked).
+
+    Pure: the caller writes the result on the request with its compare-and-swap, in the step
+    that appends the event. Raises :class:`ValueError` when ``appended`` does not follow the
+    anchored head (another writer appended in between: re-read and retry), so that an anchor is
+    never moved past events it has not seen.
+    """
+    from tfpilot_core.models import ChainAnchor
+
+    expected_seq = (anchor.events if anchor is not None else 0) + 1
+    if appended.seq != expected_seq:
+        raise ValueError(
+            f"event {appended.seq} does not follow the anchored head (expected {expected_seq})"
+        )
+    if anchor is not None and appended.prev_digest != anchor.head:
+        raise ValueError(f"event {appended.seq} does not link to the anchored head")
+    new = ChainAnchor(events=appended.seq, head=event_digest(appended))
+    if key is not None:
+        new.signature = anchor_signature(key, appended.request_id, new)
+    return new
+
+
+def anchor_of(events: Sequence[Event], *, key: bytes | None = None) -> ChainAnchor | None:
+    """The anchor of a whole stream (to anchor a request whose events predate anchors).
+
+    Only for a stream that :func:`verify` accepts: it trusts what it is given.
+    """
+    from tfpilot_core.models import ChainAnchor
+
+    if not events:
+        return None
+    anchor = ChainAnchor(events=len(events), head=event_digest(events[-1]))
+    if key is not None:
+        anchor.signature = anchor_signature(key, events[-1].request_id, anchor)
+    return anchor
+
+
+def _verify_links(events: Sequence[Event]) -> ChainReport:
     previous: Event | None = None
     unchained = 0
     chained = False

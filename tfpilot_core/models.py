@@ -301,6 +301,22 @@ class Placement(_Model):
     template_version: int | None = None
 
 
+class ChainAnchor(_Model):
+    """The head of a request's event hash chain, kept outside the event stream (on the request).
+
+    Written with the request's compare-and-swap each time an event is appended
+    (:func:`tfpilot_core.chain.next_anchor`), so a cut, rewritten or forged end of the stream no
+    longer matches it; signed when a chain key is configured, so it cannot be forged either.
+    """
+
+    #: How many events the stream holds.
+    events: int = Field(ge=0)
+    #: The digest of the last event (:func:`tfpilot_core.chain.event_digest`).
+    head: str
+    #: ``hmac-sha256:<hex>`` over request id, count and head, with the configured chain key.
+    signature: str | None = None
+
+
 class Request(_Model):
     """A request for infrastructure: the stored document.
 
@@ -332,6 +348,8 @@ class Request(_Model):
     promoted_to: list[str] = Field(default_factory=list)
     #: What a promotion reused from its source and what it made anew (tfpilot_core.promotion).
     promotion: dict[str, Any] | None = None
+    #: The anchored head of the event hash chain (``None`` on requests older than anchors).
+    chain_anchor: ChainAnchor | None = None
     #: Who made each revision (create and updates), oldest first.
     revision_authors: list[RevisionAuthor] = Field(default_factory=list)
 
