@@ -266,3 +266,19 @@ def test_version_lists_plugins_in_text(home: Path) -> None:
     result = run("version")
     assert result.exit_code == 0
     assert "tfpilot-policy-builtin" in result.output
+
+
+def test_the_cli_reference_covers_every_command_and_option(
+    commands: dict[str, click.Command],
+) -> None:
+    # docs/cli-reference.md is generated (python -m tfpilot_core.cli.reference); regenerate it
+    # when a command or option is added.
+    reference = (Path(__file__).parents[2] / "docs" / "cli-reference.md").read_text()
+    stale = [
+        f"{path} {option}"
+        for path, command in commands.items()
+        for option in ["", *(o.opts[0] for o in options(command))]
+        if f"## `tfpilot {path}`" not in reference
+        or (option and f"`{option}`" not in reference.split(f"## `tfpilot {path}`")[1])
+    ]
+    assert not stale, f"not in docs/cli-reference.md (regenerate it): {stale[:10]}"
