@@ -259,11 +259,17 @@ def run_drift(
         raise ValidationError(
             [FieldProblem("--shard", "format", f"{shard!r}: use I/N, 0 <= I < N")]
         )
+    from tfpilot_core.query.rows import applied_shard
+
     rows = []
     failed = drifted = 0
-    for request in applied_requests(platform):
-        if shard_of(request.id, int(count)) != int(index):
-            continue
+    # The shard's members only, from the store's index where it has one (docs/store.md).
+    members = applied_shard(platform, int(index), int(count))
+    if members is None:
+        members = [
+            r for r in applied_requests(platform) if shard_of(r.id, int(count)) == int(index)
+        ]
+    for request in members:
         try:
             checked = execute_drift(platform, state.whoami(), request.id, runner_name=runner_name)
             result = checked.drift.result.value if checked.drift else "unknown"
@@ -340,9 +346,13 @@ def runs_shards(per_shard: int, max_shards: int) -> None:
     Example:
       echo "matrix=$(tfpilot runs shards)" >> "$GITHUB_OUTPUT"
     """
+    from tfpilot_core.query.rows import applied_count
     from tfpilot_core.runs.executor import applied_requests, shard_count
 
-    total = len(applied_requests(app().platform))
+    # Counted from the store's index where it has one: no document read.
+    total = applied_count(app().platform)
+    if total is None:
+        total = len(applied_requests(app().platform))
     count = shard_count(total, per_shard=per_shard, max_shards=max_shards)
     data = {"applied": total, "shards": [f"{i}/{count}" for i in range(count)]}
     # A matrix needs one line of JSON (written to $GITHUB_OUTPUT by the workflow).

@@ -30,6 +30,8 @@ __all__ = [
     "aggregate_rows",
     "answer_from_rows",
     "answerable",
+    "applied_count",
+    "applied_shard",
     "readable_placement",
     "readable_rows",
     "resolve_rows",
@@ -290,3 +292,38 @@ def aggregate_rows(result: QueryResult, query: Query, rows: Iterable[IndexRow]) 
         else:
             built.sort(key=lambda g: (-g.count, g.key))
         result.groups = built[: query.limit]
+
+
+def applied_count(platform: Any) -> int | None:
+    """How many requests are applied now, from the index rows (``None``: the store has none)."""
+    kernel = _kernel(platform)
+    store = getattr(kernel.store, "wrapped", kernel.store)
+    if not isinstance(store, RowIndexedStore):
+        return None
+    applied = RequestStatus.APPLIED.value
+    rows = store.index_rows(statuses=[applied], with_status=True)
+    return sum(r.status == applied for r in resolve_rows(platform, store, rows, need_status=True))
+
+
+def applied_shard(platform: Any, index: int, count: int) -> list[Request] | None:
+    """The applied requests of drift shard ``index`` of ``count``, newest first, reading the
+    documents of the shard's members only (``None``: the store has no index rows).
+
+    Membership is :func:`tfpilot_core.runs.executor.shard_of` of the id, which the index rows
+    carry, so a shard of 50 among 10,000 applied requests reads 50 documents (and, on S3, the
+    status markers' keys: one LIST per 1,000).
+    """
+    from tfpilot_core.runs.executor import shard_of
+
+    kernel = _kernel(platform)
+    store = getattr(kernel.store, "wrapped", kernel.store)
+    if not isinstance(store, RowIndexedStore):
+        return None
+    rows = store.index_rows(statuses=[RequestStatus.APPLIED.value], with_status=True)
+    members = [r.id for r in rows if shard_of(r.id, count) == index]
+    found = [
+        request
+        for request in _load(store, members).values()
+        if kernel.status(request) is RequestStatus.APPLIED
+    ]
+    return sorted(found, key=lambda r: (r.created_at, r.id), reverse=True)

@@ -8,9 +8,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tfpilot_core.lifecycle import RequestStatus
+from tfpilot_core.models import RequestQuery
 from tfpilot_core.platform import Platform
 from tfpilot_core.query.model import Aggregate, GroupBy, Query, SortKey
 from tfpilot_core.testing.store_conformance import make_request
@@ -93,3 +96,49 @@ def test_a_count_reads_no_document_and_lists_once_per_thousand_keys(
         assert len(rows) == total // 3
         counts.append(calls)
     assert counts[0] == counts[1] == {"ListObjectsV2": 1, "GET": 1, "total": 1}
+
+
+def _applied(n: int) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    from tfpilot_core.query.seed import make_request as seeded
+
+    created = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n)
+    return seeded(
+        n,
+        environment="dev",
+        project="shop",
+        module="bucket",
+        author="alice",
+        created_at=created,
+        state="applied" if n % 2 else "plan_ready",
+        applied_at=created + timedelta(seconds=30),
+    )
+
+
+def test_a_drift_shard_reads_only_its_members(platforms: tuple[Platform, Platform]) -> None:
+    """Shards partition the applied requests; a shard GETs its members' documents only."""
+    from tfpilot_core.query.rows import applied_count, applied_shard
+    from tfpilot_core.runs.executor import shard_of
+
+    embedded, on_s3 = platforms
+    store = on_s3.store.wrapped  # type: ignore[attr-defined]
+    for n in range(100, 160):
+        request = _applied(n)
+        embedded.store.create_request(request)
+        store.create_request(request)
+    for platform in (embedded, on_s3):
+        page = platform.store.list_requests(RequestQuery(status="applied", limit=1000))
+        applied = {r.id for r in page.items}
+        assert applied_count(platform) == len(applied) == 30 + 6
+        shards = [applied_shard(platform, i, 4) for i in range(4)]
+        ids = [r.id for shard in shards for r in shard or []]
+        assert sorted(ids) == sorted(applied)  # each applied request in exactly one shard
+        for i, shard in enumerate(shards):
+            assert all(shard_of(r.id, 4) == i for r in shard or [])
+    with store.calls.counting() as calls:
+        members = applied_shard(on_s3, 1, 4)
+    assert members is not None
+    assert calls.get("GetObject", 0) == len(members)
+    # One LIST per status prefix (under 1,000 keys each), to see every marker of a request.
+    assert calls.get("ListObjectsV2", 0) == len(RequestStatus)
