@@ -355,3 +355,36 @@ def test_module_form_offers_templates_with_read_only_fields(
     # The pinned environment is the template's: another one is refused, naming the field.
     wrong = client.post("/catalog/test/bucket", data={**form, "environment": "prod"})
     assert wrong.status_code == 422 and "is for environment dev" in wrong.text, wrong.text
+
+
+def test_catalog_search_and_filters(client: TestClient) -> None:
+    page = client.get("/catalog", headers=HTML).text
+    assert 'role="search"' in page and "test/bucket" in page
+    assert "test/bucket" in client.get("/catalog?q=bucket+test", headers=HTML).text
+    assert "test/bucket" not in client.get("/catalog?q=database", headers=HTML).text
+    assert "test/bucket" in client.get("/catalog?category=storage&risk=low", headers=HTML).text
+    assert "test/bucket" not in client.get("/catalog?risk=high", headers=HTML).text
+
+
+def test_module_form_examples_prefill_suffix_protected_and_projects(
+    client: TestClient, platform: Platform
+) -> None:
+    from tfpilot_core.config import Grant, UserSettings
+    from tfpilot_core.models import Role
+    from tfpilot_web.auth import create_token
+
+    platform.config.users["scoped"] = UserSettings(
+        grants=[Grant(role=Role.DEVELOPER, projects=["shop", "web"])]
+    )
+    log_in(client, create_token(platform, "admin", user="scoped")[0])
+    page = client.get("/catalog/test/bucket?input.name=logs&input.region=local-2", headers=HTML)
+    assert page.status_code == 200
+    assert re.search(r'id="f-name"[^>]*value="logs"', page.text)
+    assert re.search(r'<option value="local-2" selected>', page.text)
+    assert "logs-xxxxxx" in page.text  # the suffix the name will get, before submitting
+    assert '<datalist id="f-projects"><option value="shop"></option><option value="web">' in (
+        page.text
+    )
+    protected = [e.key for e in platform.config.core.environments if e.protected]
+    for key in protected:
+        assert f">{key} (protected)</option>" in page.text

@@ -9,7 +9,9 @@ only the inputs the user may set; the read-only fields are shown disabled (not p
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from tfpilot_core.errors import FieldProblem, NotFoundError
 
@@ -44,10 +46,61 @@ def chosen(platform: Platform, module: str, name: str) -> Template | None:
         return None
 
 
+def prefill(params: Mapping[str, str]) -> dict[str, str]:
+    """Form values from the query string (``input.NAME=...``, ``project``, ``environment``): what
+    an example's button links to. Only shown in the form; nothing is created by a GET."""
+    values = {
+        k.removeprefix("input."): str(v)[:2000]
+        for k, v in params.items()
+        if k.startswith("input.") and len(k) <= 70
+    }
+    for key in ("project", "environment"):
+        if params.get(key):
+            values[key] = str(params[key])[:64]
+    return values
+
+
+def extras(platform: Platform, module: str, actor: str | None) -> dict[str, Any]:
+    """Examples as pre-fill links, protected environments, the caller's granted projects, and
+    which input gets the request id's suffix."""
+    from tfpilot_core.rbac import Action
+
+    spec = platform.catalog.get(module)
+    projects: set[str] = set()
+    user = platform.config.users.get(actor) if actor else None
+    for grant in user.grants if user else []:
+        projects.update(grant.projects)
+    granted = sorted(
+        p
+        for p in projects
+        if actor is not None
+        and any(
+            platform.access.may(actor, Action.CREATE, project=p, environment=e.key)
+            for e in platform.config.core.environments
+        )
+    )
+    return {
+        "example_links": [
+            (e.title, urlencode({f"input.{k}": _text(v) for k, v in e.inputs.items()}))
+            for e in spec.examples
+        ],
+        "protected_envs": [e.key for e in platform.config.core.environments if e.protected],
+        "project_choices": granted,
+        "name_input": spec.name_input,
+    }
+
+
 def form_context(
-    platform: Platform, module: str, name: str, values: dict[str, str], field_names: list[str]
+    platform: Platform,
+    module: str,
+    name: str,
+    values: dict[str, str],
+    field_names: list[str],
+    *,
+    actor: str | None = None,
 ) -> dict[str, Any]:
-    """What the form shows for templates; fills ``values`` from the chosen template."""
+    """What the form shows for templates (and :func:`extras`); fills ``values`` from the
+    chosen template."""
     from tfpilot_core.templates import Templates
 
     offered = [r.current for r in Templates(platform).list(module=module)]
@@ -61,7 +114,12 @@ def form_context(
         if template.project:
             values["project"] = template.project
         fixed = fixed_inputs(template, field_names)
-    return {"templates_offered": offered, "template": template, "template_fixed": fixed}
+    return {
+        "templates_offered": offered,
+        "template": template,
+        "template_fixed": fixed,
+        **extras(platform, module, actor),
+    }
 
 
 def posted_inputs(

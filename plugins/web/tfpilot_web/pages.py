@@ -258,7 +258,10 @@ def build_pages() -> APIRouter:
 
     @router.get("/catalog/{name:path}", response_class=HTMLResponse)
     def module_page(request: Request, name: str, template: str = "") -> HTMLResponse:
-        return _module_form(request, name, values={}, errors={}, message=None, template=template)
+        from tfpilot_web.form_templates import prefill
+
+        values = prefill(request.query_params)
+        return _module_form(request, name, values=values, errors={}, template=template)
 
     @router.post("/catalog/{name:path}")
     async def create_from_form(request: Request, name: str) -> Response:
@@ -519,7 +522,9 @@ def _module_form(
 
     fields = form_fields(spec.input_json_schema())
     chosen = template or values.get("template", "")
-    extra = form_context(platform, name, chosen, values, [f.name for f in fields])
+    extra = form_context(
+        platform, name, chosen, values, [f.name for f in fields], actor=optional_actor(request)
+    )
     actor = optional_actor(request)
     environments = [e.key for e in platform.config.core.environments]
     may_create = actor is not None and any(
