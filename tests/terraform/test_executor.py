@@ -98,6 +98,9 @@ def test_environment_is_controlled() -> None:
         "TF_CLI_ARGS_plan": "-destroy",
         "TF_LOG": "trace",
         "TF_CLI_CONFIG_FILE": "/missing",
+        # The allow-list: registry tokens and the plugin cache pass (issue 30).
+        "TF_TOKEN_app_terraform_io": "tok-private-registry",
+        "TF_PLUGIN_CACHE_DIR": "/cache/plugins",
     }
     env = build_env(
         cli_config=Path("/cfg/terraform.tfrc"),
@@ -116,7 +119,13 @@ def test_environment_is_controlled() -> None:
         "TF_CLI_CONFIG_FILE": "/cfg/terraform.tfrc",
         "HOME": "/home/x",
         "TF_LOG": "debug",
+        "TF_TOKEN_app_terraform_io": "tok-private-registry",
+        "TF_PLUGIN_CACHE_DIR": "/cache/plugins",
     }
+    # A token's value is scrubbed from what Terraform prints, like any secret.
+    executor = Executor(resolve_engine(None), env=env, timeout=1)
+    scrubbed = executor.scrub("401 Unauthorized (token tok-private-registry)")
+    assert scrubbed.startswith("401 Unauthorized") and "tok-private-registry" not in scrubbed
 
 
 # -- running ---------------------------------------------------------------------------------

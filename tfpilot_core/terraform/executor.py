@@ -13,8 +13,11 @@ Engines
 Environment
     The caller's environment minus every ``TF_*`` variable (a stray ``TF_VAR_x`` would silently
     override a module default, ``TF_CLI_ARGS`` would add flags, ``TF_LOG`` would write secrets to
-    stderr), plus ``CHECKPOINT_DISABLE=1``, ``TF_IN_AUTOMATION=1``, ``TF_INPUT=0``, the CLI config
-    tfpilot wrote, a writable ``HOME``, and each provider mirror's variables.
+    stderr) except the allow-list :data:`PASSED_THROUGH` (private registry tokens
+    ``TF_TOKEN_<host>``, whose values are scrubbed from the output like any secret, and the
+    provider plugin cache and registry client settings), plus ``CHECKPOINT_DISABLE=1``,
+    ``TF_IN_AUTOMATION=1``, ``TF_INPUT=0``, the CLI config tfpilot wrote, a writable ``HOME``,
+    and each provider mirror's variables.
 
 Output
     Each line is streamed to structlog as it arrives (``-json`` events by their message), with the
@@ -56,6 +59,22 @@ AUTO = "auto"
 _WORKER = Path(__file__).resolve().parent / "_embedded.py"
 #: Environment variables removed from the inherited environment (see the module docstring).
 _DROPPED_PREFIXES = ("TF_",)
+#: ``TF_*`` variables kept all the same: Terraform's own habits that change where providers and
+#: modules come from, never what is planned (docs/runner.md, "Terraform's environment").
+PASSED_THROUGH = (
+    "TF_PLUGIN_CACHE_DIR",
+    "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE",
+    "TF_REGISTRY_DISCOVERY_RETRY",
+    "TF_REGISTRY_CLIENT_TIMEOUT",
+)
+#: Prefixes of kept ``TF_*`` variables: credentials of private registries (``TF_TOKEN_<host>``).
+PASSED_THROUGH_PREFIXES = ("TF_TOKEN_",)
+
+
+def passed_through(name: str) -> bool:
+    """Whether the ``TF_*`` variable ``name`` reaches Terraform (the allow-list)."""
+    return name in PASSED_THROUGH or name.startswith(PASSED_THROUGH_PREFIXES)
+
 
 log = get_logger("tfpilot.terraform")
 
@@ -168,7 +187,9 @@ def build_env(
 ) -> dict[str, str]:
     """The environment of one Terraform command (see the module docstring)."""
     source = os.environ if base is None else base
-    env = {k: v for k, v in source.items() if not k.startswith(_DROPPED_PREFIXES)}
+    env = {
+        k: v for k, v in source.items() if not k.startswith(_DROPPED_PREFIXES) or passed_through(k)
+    }
     env.update(mirrors_env)
     env.update(
         {
@@ -265,7 +286,9 @@ class Executor:
         self.engine = engine
         self.env = dict(env)
         self.timeout = timeout
-        self.secrets = [s for s in set(secrets) if isinstance(s, str) and len(s) >= 4]
+        # A registry token Terraform might echo (an error quoting a request) is a secret too.
+        tokens = [v for k, v in self.env.items() if k.startswith(PASSED_THROUGH_PREFIXES)]
+        self.secrets = [s for s in {*secrets, *tokens} if isinstance(s, str) and len(s) >= 4]
         self.log = logger if logger is not None else log
         self.kill_grace = kill_grace
 
