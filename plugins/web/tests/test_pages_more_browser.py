@@ -189,8 +189,39 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
     check_page(root, "outbox")
     root.screenshot(path=str(shots / "more-outbox-held.png"), full_page=True)
 
-    # -- a request through the chat page (offline assistant), then a question -----------------
+    # -- the catalog's search, and a request from a template with a locked field -------------
+    from tfpilot_core.templates import Templates
+
+    Templates(platform).create(
+        "root",
+        "logs-l2",
+        module="sandbox/bucket",
+        description="Log bucket in local-2",
+        defaults={"region": "local-2"},
+        locked=["region"],
+    )
     alice = _log_in(browser, url, tokens["alice"])
+    alice.goto(f"{url}/catalog")
+    alice.get_by_role("searchbox", name="Search").fill("sandbox bucket")
+    alice.get_by_role("button", name="Search").click()
+    alice.get_by_role("link", name="sandbox/bucket").click()
+    check_page(alice, "module form")
+    alice.get_by_label("Template", exact=True).select_option("logs-l2")
+    alice.get_by_role("button", name="Use template").click()
+    assert alice.locator("#f-region").is_disabled()
+    assert alice.locator("#f-region").input_value() == "local-2"
+    alice.get_by_label("Project").fill("shop")
+    alice.get_by_label("Bucket name").fill("tmpl")
+    # The suffix note is rendered with the page (no script): it names the input, not the value.
+    assert "-xxxxxx" in alice.get_by_test_id("name-suffix").inner_text()
+    check_page(alice, "module form with a template")
+    alice.screenshot(path=str(shots / "more-form-template.png"), full_page=True)
+    alice.get_by_role("button", name="Create request").click()
+    alice.wait_for_url(f"{url}/requests/*")
+    made = platform.get(alice.url.rsplit("/", 1)[1])
+    assert made.placement.template_id == "logs-l2" and made.inputs["region"] == "local-2"
+
+    # -- a request through the chat page (offline assistant), then a question -----------------
     alice.goto(f"{url}/chat")
     alice.get_by_role("button", name="Start a new request").click()
     answers = {
