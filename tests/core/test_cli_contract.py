@@ -282,3 +282,10 @@ def test_the_cli_reference_covers_every_command_and_option(
         or (option and f"`{option}`" not in reference.split(f"## `tfpilot {path}`")[1])
     ]
     assert not stale, f"not in docs/cli-reference.md (regenerate it): {stale[:10]}"
+
+
+def test_a_bad_request_id_is_described_by_its_real_alphabet(home: Path) -> None:
+    result = run("--as", "alice", "requests", "show", "req_dev_bucket_ABC10o")
+    assert result.exit_code == ExitCode.VALIDATION
+    # The suffix alphabet has no look-alikes (0/o, 1/l/i): the message says which characters.
+    assert "abcdefghjkmnpqrstuvwxyz23456789" in result.output

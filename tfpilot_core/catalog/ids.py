@@ -53,8 +53,9 @@ def validate_request_id(value: object, *, field: str = "request_id") -> str:
             FieldProblem(
                 field,
                 "id_pattern",
-                f"{shown} is not a request id (expected req_<env>_<module code>_<6 characters>,"
-                " lowercase letters, digits and underscores only)",
+                f"{shown} is not a request id (expected req_<env>_<module code>_<suffix>, e.g. "
+                f"req_dev_bucket_k3x9pq: env and module code in lowercase letters and digits, the "
+                f"suffix {SUFFIX_LENGTH} of {ID_ALPHABET})",
             )
         ],
         subject="request id",
