@@ -76,6 +76,22 @@ TABLE: list[tuple[str, dict[str, Any], Any]] = [
     ("requests with drift in project shop", {"drift": "drifted", "projects": ["shop"]}, [3, 4]),
     ("How many requests are there?", {"aggregate": C}, 12),
     ("which module aws/iam-role requests failed?", {"modules": ["aws/iam-role"], "statuses": ["failed"]}, [7]),
+    # Who and when (issue 28): approver, applier, planner; closed windows on any time.
+    ("requests approved by carol", {"approvers": ["carol"]}, [1, 8, 12, 9]),
+    ("what did alice apply yesterday?", {"appliers": ["alice"], "applied_since": "2026-06-09T00:00:00Z", "applied_before": TODAY}, [1]),
+    ("requests applied by alice this week", {"appliers": ["alice"], "applied_since": WEEK}, [11, 1]),
+    ("how many requests did dave approve?", {"approvers": ["dave"], "aggregate": C}, 2),
+    ("requests planned by carol", {"planners": ["carol"]}, [7, 4]),
+    ("requests applied between 2026-05-01 and 2026-05-31", {"applied_since": "2026-05-01T00:00:00Z", "applied_before": "2026-06-01T00:00:00Z"}, [3, 5, 4]),
+    ("prod requests applied before 2026-06-01", {"environments": ["prod"], "applied_before": "2026-06-01T00:00:00Z"}, [5, 4, 9]),
+    ("which requests drifted before 2026-06-01?", {"drifted_before": "2026-06-01T00:00:00Z"}, [5]),
+    ("requests applied by bob", {"appliers": ["bob"]}, [12, 5]),
+    ("how many requests were approved by carol in prod?", {"approvers": ["carol"], "environments": ["prod"], "aggregate": C}, 1),
+    ("requests created between 2026-06-01 and 2026-06-05", {"created_since": "2026-06-01T00:00:00Z", "created_before": "2026-06-06T00:00:00Z"}, [8, 7, 12, 2]),
+    ("requests created after 2026-06-09", {"created_since": "2026-06-09T00:00:00Z"}, [10, 6, 11, 1]),
+    ("what did bob apply in the last 30 days?", {"appliers": ["bob"], "applied_since": DAYS30}, [12, 5]),
+    ("requests deployed by dave", {"appliers": ["dave"]}, [9]),
+    ("how much does project shop cost?", {"projects": ["shop"], "aggregate": "sum_cost"}, "160"),
 ]  # fmt: skip
 
 
@@ -97,7 +113,7 @@ def check_answer(platform: Platform, actor: str, query: Query, expected: Any) ->
 
 
 def test_the_table_is_large_enough() -> None:
-    assert len(TABLE) >= 40
+    assert len(TABLE) >= 55
     assert len({q for q, _, _ in TABLE}) == len(TABLE)
 
 
@@ -132,6 +148,12 @@ def test_ask_shows_the_query_it_ran(platform: Platform) -> None:
         "what is the weather in prod?",
         "requests costing more than",
         "x" * 600,
+        # Numbers and dates out of range are refused, never an overflow (issue 27 item 7).
+        "requests created in the last 99999999999999999999 days",
+        "requests older than 99999999 weeks",
+        "requests created since 2026-13-45",
+        # A closed window on an event would be answered as an open one: refused.
+        "requests with a plan_failed event yesterday",
     ],
 )
 def test_unanswerable_questions_say_so_and_suggest_forms(platform: Platform, question: str) -> None:

@@ -43,6 +43,18 @@ WORLD: dict[int, tuple] = {
     12: ("stage", "billing", "aws/s3-bucket", "bob", at(6, 2), "applied", at(6, 4), None, None, D.ERROR, at(6, 6)),
 }  # fmt: skip
 
+#: n: (approver, applier): who approved and who ran the apply (others: nobody yet).
+PEOPLE = {
+    1: ("carol", "alice"),
+    3: ("dave", "alice"),
+    4: ("dave", "carol"),
+    5: ("alice", "bob"),
+    8: ("carol", "carol"),
+    9: ("carol", "dave"),
+    11: ("bob", "alice"),
+    12: ("carol", "bob"),
+}
+
 #: (n, event type, at)
 EVENTS = [
     (3, "drift_detected", at(6, 9)),
@@ -86,6 +98,8 @@ def build(n: int) -> Request:
         previous=None if prev is None else Decimal(prev),
         drift=drift,
         drift_at=drift_at,
+        approver=PEOPLE.get(n, ("approver", "approver"))[0],
+        applier=PEOPLE.get(n, ("approver", "approver"))[1],
     )
 
 

@@ -7,7 +7,14 @@ parser never guesses, and nothing of the question's text ever reaches a store.
 
 Time words are relative to ``now`` (UTC): "today" and "yesterday" are calendar days, "this week"
 starts on Monday 00:00, "this month" on the 1st, "last week" and "last month" are the last 7 and
-30 days, "in the last N hours/days/weeks" is what it says.
+30 days, "in the last N hours/days/weeks" is what it says (at most :data:`MAX_DAYS_BACK` days:
+a larger N is refused, never an overflow), "since"/"after"/"before DATE" and "between DATE and
+DATE" are closed or open windows. A window attaches to the nearest word before it that names
+a time: created (the default), applied/apply, drifted, or an event type.
+
+People: "approved by X", "applied by X" / "deployed by X", "planned by X" and "what did X
+approve/apply/plan" filter on who approved, applied or planned a request; "created by X", "X's"
+and "my" on its author.
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ from tfpilot_core.query.model import (
     SortKey,
 )
 
-__all__ = ["EXAMPLES", "KNOWN_EVENTS", "Parsed", "parse_question"]
+__all__ = ["EXAMPLES", "KNOWN_EVENTS", "MAX_DAYS_BACK", "Parsed", "parse_question"]
+
+#: The longest window a question may reach back ("in the last N days"): 100 years.
+MAX_DAYS_BACK = 36_500
 
 #: Questions that work, shown when one does not (and tested, with many more, in tests/ask).
 EXAMPLES = (
@@ -46,6 +56,9 @@ EXAMPLES = (
     "requests created by alice in the last 7 days",
     "how many requests per module?",
     "requests with a policy_overridden event",
+    "requests approved by carol",
+    "what did alice apply yesterday?",
+    "requests applied between 2026-05-01 and 2026-05-31",
 )
 
 #: Event types the platform writes (any other ``word_word`` type is accepted after "event").
@@ -173,17 +186,33 @@ _TIME_RE = re.compile(
     r"|(?:in |within |during |over )?(?:the )?(?:last|past) (?P<n>\d+)"
     r" (?P<unit>hour|day|week|month)s?"
     r"|(?:in |within |during |over )?(?:the )?(?:last|past) (?P<unit1>24 hours|hour|day|week|month)"
-    r"|since (?P<date>\d{4}-\d{2}-\d{2})"
+    r"|between (?P<from>\d{4}-\d{2}-\d{2}) and (?P<to>\d{4}-\d{2}-\d{2})"
+    r"|(?:since|after) (?P<date>\d{4}-\d{2}-\d{2})"
     r"|since yesterday"
     r"|before (?P<before>\d{4}-\d{2}-\d{2})"
     r"|older than (?P<older>\d+) (?P<ounit>hour|day|week|month)s?)"
 )
 _ANCHORS = [
     (re.compile(r"\b(?:drifted|drift|drifting)\b"), "drifted"),
-    (re.compile(r"\b(?:applied|deployed)\b"), "applied"),
+    (re.compile(r"\b(?:applied|deployed|apply|deploy)\b"), "applied"),
     (re.compile(r"\b(?:created|opened|submitted|made|filed|requested|new)\b"), "created"),
 ]
 _NAME = r"[a-z][a-z0-9._-]{0,38}[a-z0-9]|[a-z]"
+#: "<verb> by X": the query field X goes to.
+_PEOPLE_VERBS = {
+    "approved": "approvers",
+    "applied": "appliers",
+    "deployed": "appliers",
+    "planned": "planners",
+    "created": "authors",
+}
+#: The words of each people filter's verb (taken when no time phrase spent them).
+_ROLE_WORDS = {
+    "approvers": "approved|approve",
+    "appliers": "applied|apply|deployed|deploy",
+    "planners": "planned|plan",
+    "authors": "created|create",
+}
 
 
 @dataclass
@@ -316,7 +345,7 @@ def parse_question(
     if t.take(
         r"\b(?:total|sum of|overall|combined)?\s*(?:monthly\s+)?(?:cost|costs|spend|spending)"
         r"(?:\s+(?:per month|a month|monthly|in total|total))?\b"
-        r"|\bhow much\b(?:\s+(?:do|does|are|is))?"
+        r"|\bhow much\b(?:\s+(?:does|do|are|is))?"
         r"(?:\s+we)?(?:\s+(?:spend|spending|paying|pay|cost))?(?:\s+(?:per month|a month|monthly))?"
     ):
         fields["aggregate"] = Aggregate.SUM_COST
@@ -352,34 +381,63 @@ def parse_question(
             )
     t.take(r"\b(?:had|have|has|with|an?|some|any)\s+(?=\s*(?:event|events)\b)|\bevents?\b")
 
+    # -- people: who approved, applied or planned (the verb stays: it anchors a time) -------
+    people: dict[str, list[str]] = {}
+    for verb, role in _PEOPLE_VERBS.items():
+        for m in t.take(rf"(?<=\b{verb})\s+by\s+(?P<who>{_NAME})\b"):
+            people.setdefault(role, []).append(m.group("who"))
+    for m in t.take(
+        rf"\bdid\s+(?P<who>{_NAME})\s+(?=(?P<verb>approve|apply|deploy|plan|create)\b)"
+    ):
+        role = _PEOPLE_VERBS[
+            {
+                "approve": "approved",
+                "apply": "applied",
+                "deploy": "deployed",
+                "plan": "planned",
+                "create": "created",
+            }[m.group("verb")]
+        ]
+        people.setdefault(role, []).append(m.group("who"))
+
     # -- time ranges (each attached to the nearest anchor word before it) -------------------
     event_since: datetime | None = None
+    anchors = list(_ANCHORS)
+    if "approvers" in people:
+        anchors.append((re.compile(r"\b(?:approved|approve)\b"), "approved"))
     for m in _TIME_RE.finditer(t.text):
-        since, before = _time_bounds(m, now)
+        try:
+            since, before = _time_bounds(m, now)
+        except (ValueError, OverflowError) as exc:
+            return Parsed(question, None, unknown=[m.group(0).strip()], reason=str(exc))
         anchor = "created"
         nearest = -1
-        for regex, name in _ANCHORS:
+        for regex, name in anchors:
             for a in regex.finditer(t.text, 0, m.start()):
                 if a.start() > nearest:
                     nearest, anchor = a.start(), name
         for _kind, position in events:
             if position > nearest and position < m.start():
                 nearest, anchor = position, "event"
-        if anchor == "drifted" and since is not None:
-            fields["drifted_since"] = since
-        elif anchor == "applied" and since is not None:
-            fields["applied_since"] = since
+        if anchor in ("event", "approved") and before is not None:
+            # Event windows are open-ended: a closed one would be answered as open (wrong).
+            return Parsed(
+                question,
+                None,
+                unknown=[m.group(0).strip()],
+                reason=f"'{m.group(0).strip()}' works for created, applied and drifted times "
+                "only (for events: since, today, this week, last N days)",
+            )
+        if anchor == "approved":
+            events.append(("approved", m.start()))
+            event_since = since
         elif anchor == "event":
             event_since = since
-        else:
+        elif anchor in ("drifted", "applied", "created"):
             if since is not None:
-                fields["created_since"] = since
+                fields[f"{anchor}_since"] = since
             if before is not None:
-                fields["created_before"] = before
-        if anchor in ("drifted", "applied") and before is not None and since is None:
-            return Parsed(
-                question, None, reason=f"'{m.group(0).strip()}' works for created times only"
-            )
+                fields[f"{anchor}_before"] = before
         if nearest >= 0 and anchor != "event":
             # The anchor word is spent: "drifted this week" is a time filter, not only a state.
             word = re.match(r"[a-z]+", t.text[nearest:])
@@ -387,6 +445,12 @@ def parse_question(
                 size = len(word.group(0))
                 t.text = t.text[:nearest] + " " * size + t.text[nearest + size :]
     t.take(_TIME_RE)
+    # The verbs of the people filters, when no time phrase spent them.
+    for role, verbs in _ROLE_WORDS.items():
+        if role in people:
+            t.take(rf"\b(?:{verbs})\b")
+    for role, who in people.items():
+        fields[role] = who
     if events:
         fields["events"] = [EventFilter(kind=k, since=event_since) for k, _ in events]
 
@@ -427,7 +491,7 @@ def parse_question(
     for m in t.take(rf"\b(?P<who>{_NAME})'s\b"):
         authors.append(m.group("who"))
     if authors:
-        fields["authors"] = authors
+        fields["authors"] = [*fields.get("authors", []), *authors]
 
     # -- statuses ---------------------------------------------------------------------------
     for pattern, found in _STATUS_PHRASES:
@@ -483,10 +547,34 @@ def _module_name(word: str, modules: Sequence[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def _date(text: str) -> datetime:
+    """A ``YYYY-MM-DD`` day at 00:00 UTC (ValueError naming it when there is no such day)."""
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _back(count: str, unit: str) -> timedelta:
+    """``count`` ``unit`` s as a timedelta, at most :data:`MAX_DAYS_BACK` days (ValueError)."""
+    # Compared as text length first: int() of a 10,000-digit number is itself slow.
+    days = int(count) * _UNITS[unit] if len(count) <= 9 else float("inf")
+    if days > MAX_DAYS_BACK:
+        raise ValueError(
+            f"'{count} {unit}s' is too far back (at most {MAX_DAYS_BACK} days, 100 years)"
+        )
+    return timedelta(days=days)
+
+
 def _time_bounds(m: re.Match[str], now: datetime) -> tuple[datetime | None, datetime | None]:
     """``(since, before)`` of a time phrase."""
     phrase = m.group("phrase").strip()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if m.group("from"):
+        start, end = _date(m.group("from")), _date(m.group("to"))
+        if end < start:
+            raise ValueError(f"'{phrase}': the second date is before the first")
+        return start, end + timedelta(days=1)  # both days included
     if phrase == "today":
         return midnight, None
     if phrase == "yesterday":
@@ -498,14 +586,13 @@ def _time_bounds(m: re.Match[str], now: datetime) -> tuple[datetime | None, date
     if phrase == "this month":
         return midnight.replace(day=1), None
     if m.group("date"):
-        return datetime.fromisoformat(m.group("date")).replace(tzinfo=UTC), None
+        return _date(m.group("date")), None
     if m.group("before"):
-        return None, datetime.fromisoformat(m.group("before")).replace(tzinfo=UTC)
+        return None, _date(m.group("before"))
     if m.group("older"):
-        days = int(m.group("older")) * _UNITS[m.group("ounit")]
-        return None, now - timedelta(days=days)
+        return None, now - _back(m.group("older"), m.group("ounit"))
     if m.group("n"):
-        return now - timedelta(days=int(m.group("n")) * _UNITS[m.group("unit")]), None
+        return now - _back(m.group("n"), m.group("unit")), None
     unit = m.group("unit1") or phrase.split()[-1]
     if unit == "24 hours":
         return now - timedelta(hours=24), None

@@ -38,6 +38,7 @@ from tfpilot_core.query.model import (
     ResultRow,
     SortKey,
 )
+from tfpilot_core.query.people import people_checks
 
 if TYPE_CHECKING:
     from tfpilot_core.access import Scope
@@ -213,6 +214,7 @@ def compile_query(query: Query) -> QueryPlan:
     for bound in query.cost:
         label = "monthly cost" if bound.measure == "total" else "cost delta"
         checks.append((f"{label} {bound.op} {bound.amount}", _cost_check(bound)))
+    checks += people_checks(query, applied_at)
     return QueryPlan(
         query=query, pushdown=pushdown, index_statuses=sorted(index_statuses), checks=checks
     )

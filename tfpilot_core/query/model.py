@@ -113,8 +113,10 @@ class Query(_Model):
     """A structured question about requests. Every given filter must match.
 
     Time bounds are absolute (the parser turns "this week" into a datetime): ``*_since`` is
-    inclusive, ``created_before`` exclusive. ``applied_since`` looks at the latest successful
-    apply; ``drifted_since`` at a drift check that found drift at or after the time.
+    inclusive, ``*_before`` exclusive, so "yesterday" is a since and a before. ``applied_*``
+    look at the latest successful apply; ``drifted_*`` at the latest drift check that found
+    drift. ``approvers``, ``appliers`` and ``planners`` match who approved the request, who ran
+    a successful apply of it, and who started a plan of it (any of the given users).
     """
 
     statuses: list[RequestStatus] = Field(default_factory=list)
@@ -126,7 +128,12 @@ class Query(_Model):
     created_since: datetime | None = None
     created_before: datetime | None = None
     applied_since: datetime | None = None
+    applied_before: datetime | None = None
     drifted_since: datetime | None = None
+    drifted_before: datetime | None = None
+    approvers: list[str] = Field(default_factory=list)
+    appliers: list[str] = Field(default_factory=list)
+    planners: list[str] = Field(default_factory=list)
     cost: list[CostFilter] = Field(default_factory=list)
     events: list[EventFilter] = Field(default_factory=list)
     aggregate: Aggregate = Aggregate.LIST
@@ -134,7 +141,9 @@ class Query(_Model):
     sort: SortKey = SortKey.NEWEST
     limit: int = Field(default=50, ge=1, le=10_000)
 
-    @field_validator("environments", "projects", "modules", "authors")
+    @field_validator(
+        "environments", "projects", "modules", "authors", "approvers", "appliers", "planners"
+    )
     @classmethod
     def _no_blank(cls, values: list[str]) -> list[str]:
         if any(not v or len(v) > 128 for v in values):

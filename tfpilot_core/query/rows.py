@@ -71,7 +71,12 @@ def answerable(query: Query) -> bool:
     if (
         query.drift is not None
         or query.applied_since is not None
+        or query.applied_before is not None
         or query.drifted_since is not None
+        or query.drifted_before is not None
+        or query.approvers
+        or query.appliers
+        or query.planners
         or query.cost
         or query.events
     ):

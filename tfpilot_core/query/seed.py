@@ -55,9 +55,12 @@ def make_request(
     previous: Decimal | None = None,
     drift: DriftResult | None = None,
     drift_at: datetime | None = None,
+    approver: str = "approver",
+    applier: str = "approver",
 ) -> Request:
     """Request number ``n`` in ``state`` (request_created, plan_ready, approved, applied,
-    failed or destroyed), with the facts that state derives from."""
+    failed or destroyed), with the facts that state derives from (planned by its author,
+    approved by ``approver``, applied by ``applier``)."""
     code = module.rsplit("/", 1)[-1].replace("-", "")[:12]
     request = Request(
         id=f"req_{environment}_{code}_{_suffix(n)}",
@@ -92,9 +95,7 @@ def make_request(
         )
     if state in ("plan_ready", "failed"):
         return request
-    request.approvals.append(
-        Approval(actor="approver", revision=1, plan_digest=f"{n:064x}", at=done)
-    )
+    request.approvals.append(Approval(actor=approver, revision=1, plan_digest=f"{n:064x}", at=done))
     if state == "approved":
         return request
     applied = applied_at or done + timedelta(minutes=5)
@@ -105,7 +106,7 @@ def make_request(
             number=1,
             runner="local",
             revision=1,
-            actor="approver",
+            actor=applier,
             status=RunStatus.COMPLETED,
             conclusion=Conclusion.SUCCESS,
             created_at=applied,
