@@ -388,3 +388,21 @@ def test_module_form_examples_prefill_suffix_protected_and_projects(
     protected = [e.key for e in platform.config.core.environments if e.protected]
     for key in protected:
         assert f">{key} (protected)</option>" in page.text
+
+
+def test_policy_preview_fragment(client: TestClient, tokens: dict[str, str]) -> None:
+    log_in(client, tokens["dev"])
+    page = client.get("/catalog/test/bucket", headers=HTML).text
+    assert 'hx-post="/catalog-preview/test/bucket"' in page and "delay:600ms" in page
+    form = {"csrf_token": csrf_of(page), "environment": "dev", "input.name": "ok"}
+    waiting = client.post("/catalog-preview/test/bucket", data=form)
+    assert waiting.status_code == 200 and "Fill in the project" in waiting.text
+    bad = client.post(
+        "/catalog-preview/test/bucket",
+        data={**form, "project": "shop", "input.region": "local-9"},
+    )
+    assert bad.status_code == 200 and "<dt>region</dt>" in bad.text
+    good = client.post("/catalog-preview/test/bucket", data={**form, "project": "shop"})
+    assert "region" not in good.text
+    # Without the session's CSRF token the preview is refused like any form post.
+    assert client.post("/catalog-preview/test/bucket", data={"project": "x"}).status_code == 403

@@ -211,7 +211,15 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
     assert alice.locator("#f-region").is_disabled()
     assert alice.locator("#f-region").input_value() == "local-2"
     alice.get_by_label("Project").fill("shop")
+    # The policy preview follows the typing (debounced): a bad name is shown under "name".
+    alice.get_by_label("Bucket name").fill("Bad Name!")
+    preview = alice.get_by_test_id("policy-preview")
+    preview.locator("dt", has_text="name").wait_for()
     alice.get_by_label("Bucket name").fill("tmpl")
+    alice.wait_for_function(
+        "() => !document.querySelector('[data-testid=policy-preview]').innerText.includes('Bad')"
+        " && !/^name$/m.test(document.querySelector('[data-testid=policy-preview]').innerText)"
+    )
     # The suffix note is rendered with the page (no script): it names the input, not the value.
     assert "-xxxxxx" in alice.get_by_test_id("name-suffix").inner_text()
     check_page(alice, "module form with a template")

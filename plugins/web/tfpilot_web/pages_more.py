@@ -18,6 +18,7 @@ def include_more_pages(app: Any) -> None:
     from tfpilot_web.pages_chat import build_chat_pages
     from tfpilot_web.pages_metrics import build_metrics_pages
     from tfpilot_web.pages_prefs import build_prefs_pages
+    from tfpilot_web.pages_preview import build_preview_pages
     from tfpilot_web.pages_templates import build_templates_pages
 
     templates.env.globals.update(catalog_filter=catalog_filter, catalog_choices=choices)
@@ -27,5 +28,6 @@ def include_more_pages(app: Any) -> None:
         build_prefs_pages,
         build_chat_pages,
         build_admin_pages,
+        build_preview_pages,
     ):
         app.include_router(build())
