@@ -140,3 +140,22 @@ def test_reject_is_offered_only_when_the_core_has_it(
     )
     assert answer.status_code == 303
     assert calls == [("appr", request_id, "abc", "too big", True)]
+
+
+def test_a_stale_digest_keeps_the_comment_and_links_to_the_new_plan(
+    client: Any, platform: Platform, tokens: dict[str, str]
+) -> None:
+    request_id = _planned(platform)
+    log_in(client, tokens["appr"])
+    page = client.get(f"/requests/{request_id}", headers=HTML).text
+    # The page was of a plan that is no longer the current one (the fake runner's plans all
+    # have one digest, so an earlier plan's digest is written out).
+    answer = client.post(
+        f"/requests/{request_id}/approve",
+        data={"csrf_token": csrf_of(page), "plan_digest": "0" * 64, "comment": "LGTM, ship"},
+        headers=HTML,
+    )
+    assert answer.status_code == 409
+    assert 'data-testid="new-plan"' in answer.text and 'value="LGTM, ship"' in answer.text
+    assert "is not the current plan" in answer.text
+    assert platform.get(request_id).approvals == []

@@ -25,6 +25,7 @@ PAGE = """<!doctype html>
   <title>tfpilot API</title>
   <link rel="icon" href="/favicon.ico">
   <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+  <link rel="stylesheet" href="/static/docs.css">
 </head>
 <body>
   <main>
