@@ -9,7 +9,7 @@ import pytest
 
 from tfpilot_core.catalog import Catalog, normalize_inputs
 from tfpilot_core.catalog.modules_dir import ModulesDirSource
-from tfpilot_core.catalog.types import to_json_schema
+from tfpilot_core.catalog.types import nullable_schema, to_json_schema
 
 REPO = Path(__file__).resolve().parents[2]
 ROOTS = {
@@ -38,6 +38,8 @@ def test_module_loads_with_schema_from_variables(source: str, name: str) -> None
     assert list(schema["properties"]) == declared
     for input_name, input_spec in spec.inputs.items():
         derived = to_json_schema(input_spec.tftype)
+        if input_spec.nullable and input_name != spec.name_input:
+            derived = nullable_schema(derived)  # Terraform accepts null for it
         assert schema["properties"][input_name].get("type") == derived.get("type")
     assert set(schema.get("required", [])) <= set(declared)
     assert len(spec.version) == 64

@@ -54,11 +54,12 @@ def test_schema_is_derived_from_variables(make_module: ModuleFactory) -> None:
     assert schema["required"] == ["name"]
     assert schema["additionalProperties"] is False
     props = schema["properties"]
-    assert props["size_gb"] == {"type": "number", "title": "Size gb", "default": 10}
-    assert props["region"]["enum"] == ["local-1", "local-2"]
+    # Nullable (Terraform's default): null is a value the variable accepts.
+    assert props["size_gb"] == {"type": ["number", "null"], "title": "Size gb", "default": 10}
+    assert props["region"]["enum"] == ["local-1", "local-2", None]  # null: nullable
     assert props["owner"]["readOnly"] is True
     assert props["secret"]["writeOnly"] is True
-    assert props["lifecycle"]["properties"]["days"] == {"type": "number", "default": 30}
+    assert props["lifecycle"]["properties"]["days"] == {"type": ["number", "null"], "default": 30}
     assert props["name"]["maxLength"] == 56
     assert props["tags"]["propertyNames"] == {"not": {"pattern": "^tfpilot:"}}
 

@@ -107,7 +107,20 @@ LIFECYCLE = parse_type("object({enabled = optional(bool, false), days = optional
     [
         ("3", "number", 3),
         ("3.5", "number", 3.5),
-        (" 42 ", "number", 42),
+        # Terraform's conversions (the engine agrees: tests/catalog/test_terraform_types.py).
+        ("+3", "number", 3),
+        (".5", "number", 0.5),
+        ("5.", "number", 5),
+        ("1", "bool", True),
+        ("0", "bool", False),
+        (1e21, "string", "1000000000000000000000"),
+        (1e-7, "string", "0.0000001"),
+        ({"a": 1, "b": "x"}, "map(any)", {"a": "1", "b": "x"}),
+        (
+            {"a": {"x": 1, "y": "s"}, "b": {"x": 2}},
+            "map(map(any))",
+            {"a": {"x": "1", "y": "s"}, "b": {"x": "2"}},
+        ),
         ("1e3", "number", 1000),
         ("true", "bool", True),
         ("false", "bool", False),
@@ -156,7 +169,11 @@ def test_coerce_reports_all_problems_with_paths() -> None:
     ("value", "expression"),
     [
         ("yes", "bool"),
+        ("True", "bool"),
         (1, "bool"),
+        (" 42 ", "number"),
+        ("0x10", "number"),
+        ({"a": 1, "b": True}, "map(any)"),
         (True, "number"),
         ("3 apples", "number"),
         ("nan", "number"),
@@ -186,23 +203,29 @@ def test_map_keys_in_paths_are_quoted_when_needed() -> None:
 
 
 def test_json_schema() -> None:
+    # Values inside collections and objects may be null, as in Terraform.
     schema = to_json_schema(parse_type("list(object({a = string, b = optional(number, 3)}))"))
     assert schema == {
         "type": "array",
         "items": {
-            "type": "object",
-            "properties": {"a": {"type": "string"}, "b": {"type": "number", "default": 3}},
+            "type": ["object", "null"],
+            "properties": {
+                "a": {"type": ["string", "null"]},
+                "b": {"type": ["number", "null"], "default": 3},
+            },
             "required": ["a"],
             "additionalProperties": False,
         },
     }
     assert to_json_schema(parse_type("set(bool)")) == {
         "type": "array",
-        "items": {"type": "boolean"},
+        "items": {"type": ["boolean", "null"]},
         "uniqueItems": True,
     }
     assert to_json_schema(parse_type("map(any)")) == {"type": "object", "additionalProperties": {}}
-    assert to_json_schema(parse_type("tuple([string])"))["prefixItems"] == [{"type": "string"}]
+    assert to_json_schema(parse_type("tuple([string])"))["prefixItems"] == [
+        {"type": ["string", "null"]}
+    ]
 
 
 # -- property tests ---------------------------------------------------------------------------

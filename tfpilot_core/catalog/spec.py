@@ -30,6 +30,7 @@ from .types import (
     TypeSyntaxError,
     coerce_into,
     field_path,
+    nullable_schema,
     parse_literal,
     parse_type,
     to_json_schema,
@@ -142,13 +143,16 @@ class InputSpec(_Model):
         if self.description:
             schema["description"] = self.description
         # A sensitive input's default is not published (schemas end up in UIs and docs).
-        if not self.required and self.default is not None and not self.sensitive:
+        if not self.required and not self.sensitive and (self.default is not None or self.nullable):
             schema["default"] = self.default
         if self.allowed is not None:
             if self.tftype.kind in (Kind.LIST, Kind.SET):
                 schema["items"] = {**schema.get("items", {}), "enum": list(self.allowed)}
             else:
                 schema["enum"] = list(self.allowed)
+        if self.nullable:
+            # Terraform accepts null for a nullable variable (a null default is such a value).
+            schema = nullable_schema(schema)
         if self.read_only:
             schema["readOnly"] = True
         if self.sensitive:
@@ -197,6 +201,12 @@ class ModuleSpec(_Model):
         for name, spec in self.inputs.items():
             schema = spec.json_schema()
             if name == self.name_input:
+                # tfpilot forms the name: a null is "not given", never a stored value.
+                if isinstance(schema.get("type"), list):
+                    schema["type"] = [t for t in schema["type"] if t != "null"]
+                    schema["type"] = (
+                        schema["type"][0] if len(schema["type"]) == 1 else schema["type"]
+                    )
                 schema["pattern"] = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
                 schema["maxLength"] = MAX_NAME_LENGTH - 7  # "-" + a 6-character suffix
             if name == self.tags_input:

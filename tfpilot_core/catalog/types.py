@@ -31,6 +31,7 @@ __all__ = [
     "coerce",
     "coerce_into",
     "field_path",
+    "nullable_schema",
     "parse_literal",
     "parse_type",
     "render_literal",
@@ -429,13 +430,27 @@ def _describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-_NUMBER_STRING = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+#: The strings Terraform converts to a number (cty parses them as a decimal ``big.Float``): a sign,
+#: digits with an optional point (``5.``, ``.5``), an exponent. No surrounding spaces (``" 3"`` is
+#: refused), no hex, no underscores. (Terraform also reads ``Inf``; tfpilot refuses it: a stored
+#: request is JSON, which has no infinity.)
+_NUMBER_STRING = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: The strings Terraform converts to a bool.
+_BOOL_STRINGS = {"true": True, "false": False, "1": True, "0": False}
 
 
 def _number_to_string(value: int | float) -> str:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+    """A number as Terraform writes it in a string: every digit, never an exponent
+    (``1e21`` -> ``"1000000000000000000000"``, ``1e-7`` -> ``"0.0000001"``)."""
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
-    return repr(value) if isinstance(value, float) else str(value)
+    from decimal import Decimal
+
+    # repr() is the shortest text that reads back as this float: the number the user wrote.
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def coerce_into(value: Any, tftype: TfType, path: str, problems: list[FieldProblem]) -> Any:
@@ -478,10 +493,10 @@ def coerce_into(value: Any, tftype: TfType, path: str, problems: list[FieldProbl
                 return fail("must be a finite number")
             return value
         if isinstance(value, str):
-            text = value.strip()
+            text = value
             if _NUMBER_STRING.fullmatch(text):
                 try:
-                    return _number(text)
+                    return _number(text.lstrip("+"))
                 except (TypeSyntaxError, ValueError, OverflowError):
                     return fail("must be a finite number of reasonable size")
             return fail("must be a number, got a string that is not one")
@@ -489,8 +504,8 @@ def coerce_into(value: Any, tftype: TfType, path: str, problems: list[FieldProbl
     if kind is Kind.BOOL:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value in ("true", "false"):
-            return value == "true"
+        if isinstance(value, str) and value in _BOOL_STRINGS:
+            return _BOOL_STRINGS[value]
         return fail(f"must be true or false, got {_describe(value)}")
     if kind in (Kind.LIST, Kind.SET, Kind.TUPLE):
         if not isinstance(value, list | tuple):
@@ -507,6 +522,7 @@ def coerce_into(value: Any, tftype: TfType, path: str, problems: list[FieldProbl
             coerce_into(v, tftype.element, field_path(path, i), problems)
             for i, v in enumerate(value)
         ]
+        items = _unify(items, tftype.element, path, problems)
         if kind is Kind.SET:
             # Sets have no duplicates; keep the first occurrence so the order stays the user's.
             unique: list[Any] = []
@@ -522,10 +538,12 @@ def coerce_into(value: Any, tftype: TfType, path: str, problems: list[FieldProbl
         return fail("object keys must be strings")
     if kind is Kind.MAP:
         assert tftype.element is not None
-        return {
+        converted = {
             k: coerce_into(v, tftype.element, field_path(path, k), problems)
             for k, v in value.items()
         }
+        unified = _unify(list(converted.values()), tftype.element, path, problems)
+        return dict(zip(converted, unified, strict=True))
     result: dict[str, Any] = {}
     for key in value:
         if key not in tftype.attributes:
@@ -549,6 +567,63 @@ def coerce_into(value: Any, tftype: TfType, path: str, problems: list[FieldProbl
         else:
             result[name] = coerce_into(given, attr.type, sub, problems)
     return result
+
+
+def _any_leaves(value: Any, tftype: TfType, out: list[Any]) -> bool:
+    """Collect the values at ``any`` positions of ``tftype`` (through nested list/set/map);
+    False when ``tftype`` has no such position this function follows."""
+    if tftype.kind is Kind.ANY:
+        out.append(value)
+        return True
+    if tftype.kind in _COLLECTIONS and tftype.element is not None:
+        children = value.values() if isinstance(value, dict) else value
+        if not isinstance(children, list | type({}.values())):
+            return True  # null or a refused value: nothing to unify
+        found = True
+        for child in children:
+            found = _any_leaves(child, tftype.element, out) and found
+        return found
+    return False
+
+
+def _unify(items: list[Any], element: TfType, path: str, problems: list[FieldProblem]) -> list[Any]:
+    """The elements of a collection whose element type holds ``any``, made one type as Terraform
+    makes them: the ``any`` values of every element share one type. Where they are primitives of
+    different types, a string among them makes every number and bool a string
+    (``{"a": 1, "b": "x"}`` -> ``{"a": "1", "b": "x"}``); numbers with bools cannot be unified.
+    Structured values at ``any`` positions are kept as given."""
+    leaves: list[Any] = []
+    if not items or not _any_leaves(items, TfType(Kind.LIST, element=element), leaves):
+        return items
+    kinds = {_primitive_kind(v) for v in leaves if v is not None}
+    if len(kinds) <= 1 or None in kinds:
+        return items  # one type already, or structures (kept as given)
+    if Kind.STRING not in kinds:
+        problems.append(
+            FieldProblem(path or "value", "type", "all elements must have the same type")
+        )
+        return items
+
+    def to_string(value: Any, tftype: TfType) -> Any:
+        if tftype.kind is Kind.ANY:
+            return coerce_into(value, STRING, path, problems)
+        if isinstance(value, dict) and tftype.element is not None:
+            return {k: to_string(v, tftype.element) for k, v in value.items()}
+        if isinstance(value, list) and tftype.element is not None:
+            return [to_string(v, tftype.element) for v in value]
+        return value
+
+    return [to_string(item, element) for item in items]
+
+
+def _primitive_kind(value: Any) -> Kind | None:
+    if isinstance(value, bool):
+        return Kind.BOOL
+    if isinstance(value, int | float):
+        return Kind.NUMBER
+    if isinstance(value, str):
+        return Kind.STRING
+    return None
 
 
 def _copy(value: Any) -> Any:
@@ -592,11 +667,34 @@ def coerce(value: Any, tftype: TfType, path: str) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
+def nullable_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` also allowing null (``"type": ["string", "null"]``, null added to an enum)."""
+    if not schema:
+        return schema  # {} allows everything already
+    result = dict(schema)
+    kind = result.get("type")
+    if isinstance(kind, str):
+        result["type"] = [kind, "null"]
+    elif isinstance(kind, list):
+        result["type"] = kind if "null" in kind else [*kind, "null"]
+    else:
+        return {"anyOf": [schema, {"type": "null"}]}
+    if "enum" in result and None not in result["enum"]:
+        result["enum"] = [*result["enum"], None]
+    return result
+
+
 def to_json_schema(tftype: TfType) -> dict[str, Any]:
     """A JSON Schema (draft 2020-12) describing values of ``tftype`` after conversion.
 
-    Null is not listed as allowed; callers that accept null (every optional input) say so.
+    As in Terraform, every value *inside* a collection, tuple or object may be null; the value
+    itself is listed without null: the input says whether it is nullable
+    (:func:`nullable_schema`).
     """
+    return _schema(tftype)
+
+
+def _schema(tftype: TfType) -> dict[str, Any]:
     kind = tftype.kind
     if kind is Kind.ANY:
         return {}
@@ -608,18 +706,21 @@ def to_json_schema(tftype: TfType) -> dict[str, Any]:
         return {"type": "boolean"}
     if kind in (Kind.LIST, Kind.SET):
         assert tftype.element is not None
-        schema: dict[str, Any] = {"type": "array", "items": to_json_schema(tftype.element)}
+        schema: dict[str, Any] = {
+            "type": "array",
+            "items": nullable_schema(_schema(tftype.element)),
+        }
         if kind is Kind.SET:
             schema["uniqueItems"] = True
         return schema
     if kind is Kind.MAP:
         assert tftype.element is not None
-        return {"type": "object", "additionalProperties": to_json_schema(tftype.element)}
+        return {"type": "object", "additionalProperties": nullable_schema(_schema(tftype.element))}
     if kind is Kind.TUPLE:
         n = len(tftype.elements)
         return {
             "type": "array",
-            "prefixItems": [to_json_schema(e) for e in tftype.elements],
+            "prefixItems": [nullable_schema(_schema(e)) for e in tftype.elements],
             "items": False,
             "minItems": n,
             "maxItems": n,
@@ -627,7 +728,7 @@ def to_json_schema(tftype: TfType) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     for name, attr in tftype.attributes.items():
-        prop = to_json_schema(attr.type)
+        prop = nullable_schema(_schema(attr.type))
         if attr.optional:
             if attr.default is not None:
                 prop["default"] = attr.default

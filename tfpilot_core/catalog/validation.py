@@ -107,6 +107,19 @@ def normalize_inputs(
         has_previous = previous is not None and name in previous
         current = previous[name] if previous is not None and has_previous else input_spec.default
         before = len(problems)
+        if given is None and name in raw_inputs and not input_spec.read_only:
+            # An explicit null, as Terraform reads it: kept where the variable is nullable;
+            # with `nullable = false` the default, and refused when there is none.
+            if input_spec.nullable and name not in (spec.tags_input, spec.name_input):
+                result[name] = None
+                continue
+            if not input_spec.nullable and input_spec.required:
+                problems.append(
+                    FieldProblem(path, "required", "may not be null (the variable is not nullable)")
+                )
+                continue
+            if not input_spec.nullable:
+                given, current, has_previous = None, input_spec.default, False
         value = _normalize_one(spec, input_spec, given, current, has_previous, path, problems)
         if name == spec.tags_input:
             value = _merge_tags(value, given, server_tags, path, problems)

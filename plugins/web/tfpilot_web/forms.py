@@ -49,6 +49,9 @@ def form_fields(schema: dict[str, Any]) -> list[FormField]:
         if prop.get("readOnly"):
             continue
         kind = prop.get("type")
+        if isinstance(kind, list) and len([k for k in kind if k != "null"]) == 1:
+            # A nullable input (["number", "null"]): the widget of its one non-null type.
+            kind = next(k for k in kind if k != "null")
         sensitive = bool(prop.get("writeOnly") or prop.get("x-tfpilot-sensitive"))
         item = FormField(
             name=name,
