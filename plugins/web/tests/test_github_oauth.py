@@ -247,18 +247,23 @@ def test_a_wrong_client_secret_is_refused_by_github(platform: Platform, github: 
 
 
 def test_unmapping_a_login_ends_its_sessions(platform: Platform, github: FakeGithub) -> None:
-    from tfpilot_web.auth import resolve_actor
+    from tfpilot_web.auth import end_session, resolve_actor, start_session
 
     settings = _settings(github)
     assert settings.github_oauth is not None
-    session = {"user": "dev", "github_login": "dev-person"}
+    fields = {"user": "dev", "github_login": "dev-person"}
+    session = {**fields, "sid": start_session(platform.store, fields, max_age=600)}
+    # Without a server-side session (a cookie from before them, or a forged one): nobody.
+    assert resolve_actor(platform, session=fields, github=settings.github_oauth) is None
     found = resolve_actor(platform, session=session, github=settings.github_oauth)
     assert found is not None and found.actor == "dev"
     unmapped = _settings(github, users={}).github_oauth
     assert resolve_actor(platform, session=session, github=unmapped) is None
     assert resolve_actor(platform, session=session, github=None) is None
-    forged = {"user": "admin", "github_login": "dev-person"}
+    forged = {"user": "admin", "github_login": "dev-person", "sid": session["sid"]}
     assert resolve_actor(platform, session=forged, github=settings.github_oauth) is None
+    end_session(platform.store, session)
+    assert resolve_actor(platform, session=session, github=settings.github_oauth) is None
 
 
 def test_github_login_is_off_unless_configured(client: Any) -> None:

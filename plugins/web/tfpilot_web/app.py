@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from tfpilot_core.errors import PluginError, TfpilotError
-from tfpilot_web.auth import RateLimiter
+from tfpilot_web.auth import StoreRateLimiter
 from tfpilot_web.deps import CsrfFailed, IdentityMiddleware, Unauthenticated, WebState
 from tfpilot_web.problems import PROBLEM_JSON, Problem, problem, problem_of
 
@@ -50,6 +50,8 @@ RESERVED_PREFIXES = (
     "/admin",
     "/login",
     "/logout",
+    "/healthz",
+    "/readyz",
     "/docs",
     "/redoc",
     "/openapi.json",
@@ -231,11 +233,15 @@ def create_app(
     app.state.web = WebState(
         platform=platform,
         settings=settings,
-        limiter=RateLimiter(settings.login_attempts_per_minute, 60.0),
+        # Counted in the store: shared by every replica (docs/deploy.md).
+        limiter=StoreRateLimiter(platform.store, settings.login_attempts_per_minute, 60.0),
     )
     app.state.json_prefixes = []
     install_error_handlers(app)
     app.include_router(build_router(platform))
+    from tfpilot_web.health import build_health_router
+
+    app.include_router(build_health_router(platform))
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     from tfpilot_web.docs import install_docs
 

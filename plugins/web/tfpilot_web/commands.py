@@ -51,6 +51,9 @@ def serve_command(host: str, port: int, server_log_level: str) -> None:
         log_level=server_log_level,
         # Every line uvicorn writes (errors, and the access log's query strings) is scrubbed.
         log_config=uvicorn_log_config(),
+        # The client address is decided by the app from [plugins.web] trusted_proxies
+        # (tfpilot_web.auth.client_address), never by uvicorn from a header a client can send.
+        proxy_headers=False,
     )
 
 

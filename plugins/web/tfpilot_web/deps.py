@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from tfpilot_web.auth import Identity, RateLimiter, resolve_actor
+from tfpilot_web.auth import Identity, RateLimiter, StoreRateLimiter, resolve_actor
 from tfpilot_web.core import ViewCache
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class WebState:
 
     platform: Platform
     settings: WebSettings
-    limiter: RateLimiter
+    limiter: RateLimiter | StoreRateLimiter
     mounts: list[tuple[str, str]] = field(default_factory=list)  # (plugin, prefix)
     views: ViewCache = field(default_factory=lambda: ViewCache())
 

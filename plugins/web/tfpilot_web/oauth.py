@@ -21,6 +21,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tfpilot_web.auth import client_address, start_session
 from tfpilot_web.deps import csrf_token, state_of
 
 if TYPE_CHECKING:
@@ -146,7 +147,11 @@ def build_github_login(settings: GithubOAuthSettings) -> APIRouter:
     ) -> Response:
         """Check ``state``, prove the login with GitHub, map it, start the session."""
         web = state_of(request)
-        client = request.client.host if request.client else "unknown"
+        client = client_address(
+            request.client.host if request.client else None,
+            request.headers.get("x-forwarded-for"),
+            web.settings.trusted_proxies,
+        )
         wait = web.limiter.hit(client)
         if wait is not None:
             response = refused(request, 429, "Too many attempts: wait a minute and try again.")
@@ -181,8 +186,10 @@ def build_github_login(settings: GithubOAuthSettings) -> APIRouter:
                 "[plugins.web] github_oauth.users.",
             )
         # A fresh session at login (no fixation), as token login starts it.
+        fields = {"user": user, "github_login": login}
+        sid = start_session(web.platform.store, fields, max_age=web.settings.session_max_age)
         request.session.clear()
-        request.session.update({"user": user, "github_login": login})
+        request.session.update({**fields, "sid": sid})
         csrf_token(request)
         log.info("github_login", login=login, user=user)
         return RedirectResponse(_safe_next(target if isinstance(target, str) else "/"), 303)

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from tfpilot_core.errors import (
     ConflictError,
@@ -31,6 +32,7 @@ from tfpilot_core.plan_diff import format_value
 from tfpilot_core.rbac import Action
 from tfpilot_web import core, review
 from tfpilot_web.app import PACKAGE
+from tfpilot_web.auth import client_address, end_session, start_session
 from tfpilot_web.auth import login as check_login
 from tfpilot_web.deps import (
     CSRF_FIELD,
@@ -172,8 +174,12 @@ def build_pages() -> APIRouter:
     @router.post("/login")
     async def login(request: Request) -> Response:
         state = state_of(request)
-        client = request.client.host if request.client else "unknown"
-        wait = state.limiter.hit(client)
+        client = client_address(
+            request.client.host if request.client else None,
+            request.headers.get("x-forwarded-for"),
+            state.settings.trusted_proxies,
+        )
+        wait = await run_in_threadpool(state.limiter.hit, client)
         if wait is not None:
             response = render(
                 request,
@@ -194,15 +200,25 @@ def build_pages() -> APIRouter:
                 status_code=401,
             )
         identity, key = found
-        # A fresh session at login (no fixation): new CSRF token, the token's key, the user.
+        # A fresh session at login (no fixation): new CSRF token, the token's key, the user, and
+        # the id of the server-side session that logout ends.
+        fields = {"user": identity.actor, "token_key": key}
+        sid = await run_in_threadpool(
+            lambda: start_session(
+                state.platform.store, fields, max_age=state.settings.session_max_age
+            )
+        )
         request.session.clear()
-        request.session.update({"user": identity.actor, "token_key": key})
+        request.session.update({**fields, "sid": sid})
         csrf_token(request)
         return RedirectResponse(target, status_code=303)
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
         await _checked_form(request)
+        # Ended on the server: a copy of the cookie no longer works, on any replica.
+        session = dict(request.session)
+        await run_in_threadpool(end_session, state_of(request).platform.store, session)
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 

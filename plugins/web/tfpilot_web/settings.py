@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class GithubOAuthSettings(BaseModel):
@@ -53,6 +53,24 @@ class WebSettings(BaseModel):
     secure_cookies: bool | None = None
     #: Login attempts allowed per client address per minute.
     login_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
+    #: Proxies (addresses or networks, ``"10.0.0.0/8"``) whose ``X-Forwarded-For`` is believed
+    #: for the client address of rate limits and logs. Empty: the header is ignored.
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        import ipaddress
+
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)"
+                ) from None
+        return values
+
     #: Slack app signing secret: enables ``POST /integrations/slack/interactivity``.
     slack_signing_secret: str | None = None
     #: Slack user id -> tfpilot user, for approvals clicked in Slack.
