@@ -289,3 +289,19 @@ def test_a_bad_request_id_is_described_by_its_real_alphabet(home: Path) -> None:
     assert result.exit_code == ExitCode.VALIDATION
     # The suffix alphabet has no look-alikes (0/o, 1/l/i): the message says which characters.
     assert "abcdefghjkmnpqrstuvwxyz23456789" in result.output
+
+
+def test_runbooks_are_files_wherever_tfpilot_is_installed() -> None:
+    from tfpilot_core.logs.runbooks import DEFAULT_RUNBOOKS, runbook_for
+
+    for kind in DEFAULT_RUNBOOKS:
+        found = runbook_for(None, kind)
+        assert found is not None and Path(found).is_absolute() and Path(found).is_file(), kind
+
+
+def test_a_runbook_template_is_never_printed_raw() -> None:
+    from tfpilot_core.notifications.runbooks import fill
+
+    # Outside a request (an error before one is read) the unknown placeholders are left empty.
+    filled = fill("https://wiki/rb?module={module}&env={environment}&req={request}", None)
+    assert "{" not in filled and filled == "https://wiki/rb?module=&env=&req="

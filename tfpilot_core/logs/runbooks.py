@@ -1,12 +1,15 @@
 """Which runbook to follow for each kind of failure, wherever a failure is shown.
 
 ``[notifications.runbooks]`` (a failure kind -> URL template) wins; otherwise each kind points at
-the runbook shipped in ``docs/runbooks/``. The CLI error output, ``tfpilot timeline`` and
-``tfpilot requests show`` use :func:`runbook_for`; notifications use the same setting.
+the runbook shipped with tfpilot: ``docs/runbooks/`` of the repository, packaged in the wheel as
+``tfpilot_core/runbooks/`` (an absolute path, so it can be opened wherever tfpilot is
+installed). The CLI error output, ``tfpilot timeline`` and ``tfpilot requests show`` use
+:func:`runbook_for`; notifications use the same setting.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,6 +29,23 @@ DEFAULT_RUNBOOKS: dict[str, str] = {
 }
 
 
+def shipped(relative: str) -> str:
+    """Where a runbook of ``DEFAULT_RUNBOOKS`` is on this machine (absolute path).
+
+    In a wheel, ``tfpilot_core/runbooks/``; in a checkout (an editable install), the repository's
+    ``docs/runbooks/``; if neither holds it, the path relative to a checkout, as documented.
+    """
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    name = os.path.basename(relative)
+    for candidate in (
+        os.path.join(package, "runbooks", name),
+        os.path.join(os.path.dirname(package), relative),
+    ):
+        if os.path.isfile(candidate):
+            return candidate
+    return relative
+
+
 def runbook_for(config: Config | None, kind: str, request: Request | None = None) -> str | None:
     """The runbook for failure ``kind``: the configured one, else the shipped default."""
     if config is not None:
@@ -34,7 +54,8 @@ def runbook_for(config: Config | None, kind: str, request: Request | None = None
         configured = runbook_url(config, kind, request)
         if configured:
             return configured
-    return DEFAULT_RUNBOOKS.get(kind)
+    default = DEFAULT_RUNBOOKS.get(kind)
+    return shipped(default) if default else None
 
 
 def failure_kind(command: str | None, error: Exception) -> str | None:
