@@ -117,8 +117,8 @@ def run_demo(home: Path) -> None:
     demo = Demo(platform)
     if MODULE not in platform.catalog.names():
         raise DemoFailed(
-            f"the demo needs module {MODULE} from the tfpilot-sandbox plugin; install it "
-            "(python3 dev.py setup installs every plugin)"
+            f"the demo needs module {MODULE} from the tfpilot-sandbox plugin: pip install "
+            "tfpilot-sandbox (in a checkout of tfpilot, python3 dev.py setup installs every plugin)"
         )
 
     with demo.step("The catalog: modules people can request"):
