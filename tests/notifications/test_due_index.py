@@ -83,3 +83,70 @@ def test_a_failed_delivery_is_found_again_through_the_index(
     assert platform.notifications.deliver_due()["delivered"] == len(failed)
     assert store.due_keys(outbox_ns(), _far()) == []
     assert sorted(d.id for d in recorder.deliveries) == sorted(v["id"] for v in failed)
+
+
+def test_three_deliverers_at_once_send_each_delivery_once(
+    make_platform: Callable[..., Platform], recorder: Recorder
+) -> None:
+    import threading
+
+    platform = make_platform(channels=[{"notifier": "rec", "recipient": "#dev"}])
+    recorder.mode = "fail"
+    for _ in range(3):
+        _lifecycle(platform)
+    platform.notifications.wait()
+    pending = {v["id"] for v in platform.notifications.list(states=["pending"])}
+    assert len(pending) >= 15
+    recorder.mode = None
+    later = platform.notifications._clock() + timedelta(seconds=5)
+    platform.notifications._clock = lambda: later  # type: ignore[method-assign]
+    start = threading.Barrier(3)
+
+    def deliverer() -> None:
+        start.wait()
+        for _ in range(5):
+            platform.notifications.deliver_due()
+
+    threads = [threading.Thread(target=deliverer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent = [d.id for d in recorder.deliveries]
+    assert sorted(sent) == sorted(pending)  # every one, none twice
+    assert recorder.violations == []
+
+
+def test_a_dead_deliverers_lease_expires_and_the_delivery_is_sent_once(
+    make_platform: Callable[..., Platform], recorder: Recorder
+) -> None:
+    platform = make_platform(channels=[{"notifier": "rec", "recipient": "#dev"}])
+    recorder.mode = "fail"
+    _lifecycle(platform)
+    platform.notifications.wait()
+    [victim, *_] = platform.notifications.list(states=["pending"])
+    store = _store(platform)
+    notes = platform.notifications
+    now = notes._clock() + timedelta(seconds=5)
+    notes._clock = lambda: now  # type: ignore[method-assign]
+    # A deliverer claims it (as _attempt does) and dies before sending.
+    record = notes.get(victim["id"])
+    claimed = {
+        **record.value,
+        "state": "sending",
+        "attempts": int(record.value["attempts"]) + 1,
+        "lease_until": (now + timedelta(seconds=notes.settings.lease_seconds)).isoformat(),
+    }
+    outbox.will_be_due(store, outbox_ns(), record.key, claimed)
+    store.put_record(outbox_ns(), record.key, claimed, expected_version=record.version)
+    outbox.moved(store, outbox_ns(), record.key, record.value, claimed)
+    recorder.mode = None
+    notes.deliver_due()
+    assert victim["id"] not in [d.id for d in recorder.deliveries]  # the lease holds
+    expired = now + timedelta(seconds=notes.settings.lease_seconds + 1)
+    notes._clock = lambda: expired  # type: ignore[method-assign]
+    notes.deliver_due()
+    notes.deliver_due()
+    again = [d for d in recorder.deliveries if d.id == victim["id"]]
+    assert len(again) == 1  # retried once, with the same idempotency key
+    assert notes.get(victim["id"]).value["state"] == "delivered"
