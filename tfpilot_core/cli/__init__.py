@@ -57,6 +57,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("demo", "demo_command", "The whole request lifecycle on the offline..."),
     "destroy": ("requests", "destroy_command", "Destroy what an applied request created."),
     "drift": ("requests", "drift_group", "Drift checks: one request, a scan of all,..."),
+    "init": ("init_github", "init_group", "Set up an infra repository for tfpilot in..."),
     "logs": ("observe", "logs_group", "Captured Terraform output of a request's..."),
     "metrics": ("observe", "metrics_command", "Metrics from the event stream: runs,..."),
     "modules": ("catalog", "modules_group", "The module catalog."),

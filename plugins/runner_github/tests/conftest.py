@@ -80,3 +80,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return values
+
+
+@pytest.fixture(scope="session")
+def actions_install(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The wheelhouse of this checkout and the job virtualenv the workflows install it into
+    (built once per session: the install steps themselves run in every job)."""
+    from actions_local import build_wheelhouse, job_virtualenv
+
+    root = tmp_path_factory.mktemp("actions-install")
+    return {"wheelhouse": build_wheelhouse(root / "wheelhouse"), "bin": job_virtualenv(root)}

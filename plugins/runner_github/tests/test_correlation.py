@@ -69,7 +69,7 @@ def test_one_correlation_id_across_dispatcher_and_job(
 
     # The job (another process): its log lines and spans carry the dispatcher's ids.
     result = job(world, standin, "plan")
-    stderr = result.steps[0]["stderr"]
+    stderr = result.own_steps[0]["stderr"]
     lines = _json_lines(stderr)
     events = [line for line in lines if line.get("event") == "event"]
     assert events, stderr[-3000:]

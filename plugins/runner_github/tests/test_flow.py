@@ -1,10 +1,13 @@
 """The whole GitHub flow, in two processes: the dispatcher (this test) and Actions jobs.
 
-The infra repository's workflows run locally (``actions_local``): each ``run:`` step in its own
-``bash`` process with the environment Actions sets and the dispatch input, against the shared
-store (S3 on moto's server), the local runner and the sandbox provider (real Terraform), with the
-GitHub stand-in for the REST API. The dispatcher sees every change the jobs record, and the
-webhook receiver turns reviews, comments and run events into tfpilot actions.
+The infra repository holds the caller workflows ``tfpilot init github`` writes; they call this
+repository's reusable workflows, whose jobs use the ``setup-tfpilot`` composite action. All of it
+runs locally (``actions_local``): each ``run:`` step in its own ``bash`` process with the
+environment Actions sets and the dispatch input, the install step included (against a wheelhouse
+of this checkout, ``--no-index``), against the shared store (S3 on moto's server), the local
+runner and the sandbox provider (real Terraform), with the GitHub stand-in for the REST API. The
+dispatcher sees every change the jobs record, and the webhook receiver turns reviews, comments
+and run events into tfpilot actions.
 
 request -> PR -> dispatched plan -> comment and check run -> approving review -> apply (comment
 command) -> merge -> drift (none, then drifted) -> destroy plan on the cleanup PR -> approval ->
@@ -14,7 +17,6 @@ destroy -> the cleanup PR removes exactly the request's file.
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,11 +29,14 @@ from gh_support import SECRET, TOKEN, USERS, deliver, run_event
 
 from tfpilot_core.models import RunKind, RunStatus
 from tfpilot_core.platform import Platform, sha256
+from tfpilot_core.scaffold.github import Options, files_for
 from tfpilot_runner_github.testing import GitHubStandIn
 from tfpilot_runner_github.webhook import create_webhook_app
 
 ROOT = Path(__file__).parents[3]
 pytestmark = pytest.mark.slow
+#: What the jobs install (the setup action's `plugins`): the sandbox provides the cloud here.
+INSTALL_SET = ("store_s3", "runner_github", "sandbox")
 
 
 def config_text(standin: GitHubStandIn, endpoint: str, bucket: str, shared: Path) -> str:
@@ -65,12 +70,24 @@ def world(
     moto_s3: str,
     aws_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
+    actions_install: dict[str, Path],
 ) -> dict[str, Any]:
     bucket = f"tfp-{uuid.uuid4().hex[:16]}"
     boto3.client("s3", region_name="us-east-1", endpoint_url=moto_s3).create_bucket(Bucket=bucket)
     shared = tmp_path / "shared"
     workspace = tmp_path / "infra"  # the infra repository's checkout
-    shutil.copytree(ROOT / ".github" / "workflows", workspace / ".github" / "workflows")
+    # The callers `tfpilot init github` writes, installing from the wheelhouse of this checkout.
+    options = Options(
+        repository="acme/infra",
+        ref="0123456789abcdef0123456789abcdef01234567",
+        install_from="wheelhouse",
+        wheelhouse=str(actions_install["wheelhouse"]),
+        plugins=INSTALL_SET,
+    )
+    for relative, text in files_for(options).items():
+        if relative.startswith(".github/"):
+            (workspace / relative).parent.mkdir(parents=True, exist_ok=True)
+            (workspace / relative).write_text(text)
     (workspace / "tfpilot.toml").write_text(config_text(standin, moto_s3, bucket, shared))
     home = tmp_path / "dispatcher"
     home.mkdir()
@@ -95,10 +112,11 @@ def world(
             "TFPILOT_LOG_LEVEL": "warning",
         },
         vars={
-            "TFPILOT_AWS_ROLE": "arn:aws:iam::123456789012:role/tfpilot",
+            "TFPILOT_PLAN_ROLE": "arn:aws:iam::123456789012:role/tfpilot-plan",
+            "TFPILOT_APPLY_ROLE": "arn:aws:iam::123456789012:role/tfpilot-apply",
             "TFPILOT_AWS_REGION": "us-east-1",
-            "TFPILOT_DRIFT_USER": "tfpilot-bot",
         },
+        python_bin=actions_install["bin"],
     )
     return {"platform": platform, "actions": actions, "tmp": tmp_path, "shared": shared}
 
@@ -168,7 +186,7 @@ def test_the_whole_flow(world: dict[str, Any], standin: GitHubStandIn, span_expo
     assert plan.external_id == str(dispatch["run_id"])
     # One trace: the job's spans continue the dispatcher's (W3C traceparent).
     trace_id = traceparent.split("-")[1]
-    assert f'"trace_id": "0x{trace_id}"' in result.steps[0]["stderr"]
+    assert f'"trace_id": "0x{trace_id}"' in result.own_steps[0]["stderr"]
     assert any(s.name == "tfpilot.plan" for s in span_exporter.get_finished_spans())
     # The job updated the PR comment (with the digest) and made the plan's check run.
     body = comment_of(standin, 1)
@@ -205,10 +223,11 @@ def test_the_whole_flow(world: dict[str, Any], standin: GitHubStandIn, span_expo
     command = {
         "action": "created",
         "issue": {"number": 1, "pull_request": {}},
-        "comment": {"body": "tfpilot apply", "user": {"login": "bob-gh"}},
+        "comment": {"id": 9001, "body": "tfpilot apply", "user": {"login": "bob-gh"}},
     }
     outcome = deliver(client, "issue_comment", command).json()
-    assert outcome["status"] == "processed" and outcome["request_status"] == "applying"
+    assert outcome["status"] == "processed", outcome
+    assert outcome["request_status"] == "applying"
     apply_dispatch = standin.dispatches[-1]
     assert apply_dispatch["workflow"] == "tfpilot-apply.yml"
     assert apply_dispatch["request"]["plan_digest"] == plan.plan_digest
@@ -231,28 +250,30 @@ def test_the_whole_flow(world: dict[str, Any], standin: GitHubStandIn, span_expo
 
     # Nightly drift: the shards job, then the matrix job of each shard (in their own homes).
     actions = world["actions"]
-    shards = actions.run_job("tfpilot-drift.yml", "shards", run_id="901", home=world["tmp"] / "s")
+    shards = actions.run_job(
+        "tfpilot-drift.yml", "drift/shards", run_id="901", home=world["tmp"] / "s"
+    )
     matrix = json.loads(shards.job_outputs["matrix"])
     assert matrix == {"applied": 1, "shards": ["0/1"]}
     drift = actions.run_job(
         "tfpilot-drift.yml",
-        "drift",
+        "drift/drift",
         run_id="902",
         home=world["tmp"] / "d1",
         matrix={"shard": "0/1"},
         needs={"shards": shards.job_outputs},
     )
-    assert json.loads(drift.steps[0]["stdout"]) == [{"request": rid, "result": "none"}]
+    assert _items(drift.own_steps[0]["stdout"]) == [{"request": rid, "result": "none"}]
     _change_out_of_band(world["shared"] / "objects", platform.get(rid).inputs["name"])
     drift = actions.run_job(
         "tfpilot-drift.yml",
-        "drift",
+        "drift/drift",
         run_id="903",
         home=world["tmp"] / "d2",
         matrix={"shard": "0/1"},
         needs={"shards": shards.job_outputs},
     )
-    assert json.loads(drift.steps[0]["stdout"]) == [{"request": rid, "result": "drifted"}]
+    assert _items(drift.own_steps[0]["stdout"]) == [{"request": rid, "result": "drifted"}]
     assert platform.get(rid).drift.result.value == "drifted"
     assert status(platform, rid) == "applied"
 
@@ -276,7 +297,7 @@ def test_the_whole_flow(world: dict[str, Any], standin: GitHubStandIn, span_expo
     assert deliver(client, "pull_request_review", review).json()["status"] == "processed"
     assert status(platform, rid) == "approved"
     command["issue"] = {"number": cleanup, "pull_request": {}}
-    command["comment"] = {"body": "tfpilot apply", "user": {"login": "carol-gh"}}
+    command["comment"] = {"id": 9002, "body": "tfpilot apply", "user": {"login": "carol-gh"}}
     outcome = deliver(client, "issue_comment", command).json()
     assert outcome["request_status"] == "destroying"
     assert standin.dispatches[-1]["workflow"] == "tfpilot-destroy.yml"
@@ -307,7 +328,7 @@ def test_the_whole_flow(world: dict[str, Any], standin: GitHubStandIn, span_expo
     swept = world["actions"].run_job(
         "tfpilot-cleanup.yml", "sync", run_id="904", home=world["tmp"] / "cleanup"
     )
-    rows = json.loads(swept.steps[0]["stdout"])
+    rows = _items(swept.own_steps[0]["stdout"])
     assert rows == [
         {
             "request": other.id,
@@ -331,6 +352,12 @@ def test_the_whole_flow(world: dict[str, Any], standin: GitHubStandIn, span_expo
         "cleanup_pr_merged",
     ):
         assert expected in types, expected
+
+
+def _items(stdout: str) -> list[Any]:
+    """The rows a --json command printed: a list, or the list envelope's items."""
+    data, _ = json.JSONDecoder().raw_decode(stdout)  # workflow commands may follow
+    return list(data["items"] if isinstance(data, dict) else data)
 
 
 def _change_out_of_band(objects: Path, name: str) -> None:

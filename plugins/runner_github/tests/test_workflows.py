@@ -1,9 +1,11 @@
-"""The infra-repo workflows: GitHub's schema, and what actionlint would check.
+"""The reusable workflows, the setup action and the callers ``tfpilot init github`` writes:
+GitHub's schema, and checks of our own beside actionlint and zizmor (which ``.ci/run`` runs).
 
-actionlint cannot be installed here, so this test does its part: every ``${{ }}`` expression
-names a context, input, secret, matrix key, job or step output that exists (and a context that
-is available where the expression sits), no expression is pasted into a ``run:`` script (script
-injection), every ``run:`` script passes ``bash -n``, and each job's permissions are explicit.
+Every ``${{ }}`` expression names a context, input, secret, matrix key, job or step output that
+exists (and a context that is available where the expression sits), no expression is pasted
+into a ``run:`` script (script injection), every ``run:`` script passes ``bash -n``, each job's
+permissions are explicit, every third-party action is pinned by commit SHA, and each caller
+grants exactly what the job it calls declares.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import yaml
 
 ROOT = Path(__file__).parents[3]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("tfpilot-*.yml"))
-NAMES = {"plan", "apply", "destroy", "cleanup", "drift"}
+NAMES = {"plan", "plan-sarif", "apply", "destroy", "cleanup", "drift", "notify"}
+SETUP = ROOT / ".github" / "actions" / "setup-tfpilot" / "action.yml"
+SETUP_USES = "./.tfpilot/.github/actions/setup-tfpilot"
 
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 FUNCTIONS = {"fromJSON", "toJSON", "format", "contains", "startsWith", "endsWith", "join"}
@@ -30,8 +34,11 @@ JOB_LEVEL = WORKFLOW_LEVEL | {"needs", "strategy", "matrix"}
 STEP_LEVEL = JOB_LEVEL | {"secrets", "steps", "job", "runner", "env"}
 #: A `uses:` action whose inputs are checked against what the workflow passes.
 KNOWN_ACTION_INPUTS = {
-    "actions/checkout": {"persist-credentials", "ref", "fetch-depth"},
-    "actions/setup-python": {"python-version"},
+    "actions/checkout": {"persist-credentials", "ref", "fetch-depth", "repository", "path"},
+    "actions/setup-python": {"python-version", "cache", "cache-dependency-path"},
+    "hashicorp/setup-terraform": {"terraform_version", "terraform_wrapper"},
+    "opentofu/setup-opentofu": {"tofu_version", "tofu_wrapper"},
+    "infracost/actions/setup": {"api-key"},
     "aws-actions/configure-aws-credentials": {"role-to-assume", "aws-region"},
     "actions/upload-artifact": {"name", "path", "if-no-files-found", "retention-days"},
     "actions/download-artifact": {"name", "run-id", "github-token", "path"},
@@ -76,8 +83,10 @@ class Checker:
     def __init__(self, workflow: dict[Any, Any]) -> None:
         self.workflow = workflow
         trigger = workflow["on"]
-        dispatch = trigger.get("workflow_dispatch") if isinstance(trigger, dict) else None
-        self.inputs = set(((dispatch or {}).get("inputs") or {}).keys())
+        self.inputs: set[str] = set()
+        for kind in ("workflow_dispatch", "workflow_call"):
+            declared = trigger.get(kind) if isinstance(trigger, dict) else None
+            self.inputs |= set(((declared or {}).get("inputs") or {}).keys())
         self.problems: list[str] = []
 
     def check(
@@ -161,15 +170,22 @@ class Checker:
                 self.check(job.get(key), f"{where}.{key}", JOB_LEVEL, job)
             env = workflow_env | set((job.get("env") or {}).keys())
             self.check(job.get("env"), f"{where}.env", JOB_LEVEL | {"secrets"}, job)
+            for key in ("with", "secrets"):  # a caller's job: the called workflow's inputs
+                self.check(job.get(key), f"{where}.{key}", JOB_LEVEL | {"secrets"}, job)
             outputs: dict[str, set[str]] = {}
-            for i, step in enumerate(job["steps"]):
+            for i, step in enumerate(job.get("steps") or []):
                 at = f"{where}.steps[{i}]"
                 step_env = env | set((step.get("env") or {}).keys())
                 for key in ("with", "env", "if", "name"):
                     self.check(step.get(key), f"{at}.{key}", STEP_LEVEL, job, outputs, step_env)
                 if "uses" in step:
-                    action = step["uses"].split("@")[0]
-                    known = KNOWN_ACTION_INPUTS.get(action)
+                    action, _, ref = step["uses"].partition("@")
+                    if action == SETUP_USES:
+                        known = set(yaml.safe_load(SETUP.read_text())["inputs"])
+                    else:
+                        known = KNOWN_ACTION_INPUTS.get(action)
+                        if not re.fullmatch(r"[0-9a-f]{40}", ref):
+                            self.problems.append(f"{at}: {action} is not pinned by commit SHA")
                     if known is None:
                         self.problems.append(f"{at}: unexpected action {action}")
                     elif set(step.get("with") or {}) - known:
@@ -184,8 +200,98 @@ class Checker:
         return self.problems
 
 
-def test_the_five_workflows_exist() -> None:
+def test_the_reusable_workflows_exist() -> None:
     assert {p.stem.removeprefix("tfpilot-") for p in WORKFLOWS} == NAMES
+    for path in WORKFLOWS:
+        assert set(load(path)["on"]) == {"workflow_call"}, path.name
+
+
+def callers(tmp: Path, **options: Any) -> list[Path]:
+    """The caller workflows ``tfpilot init github`` writes, in ``tmp``."""
+    from tfpilot_core.scaffold.github import Options, files_for
+
+    written = []
+    for relative, text in files_for(
+        Options(repository="acme/infra", ref="v0.1.0", **options)
+    ).items():
+        if relative.startswith(".github/"):
+            path = tmp / Path(relative).name
+            path.write_text(text)
+            written.append(path)
+    return sorted(written)
+
+
+@pytest.mark.parametrize("sarif", [False, True])
+def test_callers_grant_exactly_what_the_called_jobs_declare(tmp_path: Path, sarif: bool) -> None:
+    for path in callers(tmp_path, sarif=sarif):
+        caller = load(path)
+        assert caller["permissions"] == {}
+        assert Checker(caller).run() == [], path.name
+        for job_id, job in caller["jobs"].items():
+            match = re.fullmatch(r"tfpilot/tfpilot/\.github/workflows/(.+)@v0\.1\.0", job["uses"])
+            assert match, job["uses"]
+            called = load(ROOT / ".github" / "workflows" / match.group(1))
+            declared = called["on"]["workflow_call"]
+            assert set(job["with"]) <= set(declared["inputs"]), path.name
+            assert set(job.get("secrets") or {}) <= set(declared["secrets"]), path.name
+            asked: dict[str, str] = {}
+            for inner in called["jobs"].values():
+                for scope, level in inner["permissions"].items():
+                    if asked.get(scope) != "write":
+                        asked[scope] = level
+            assert job["permissions"] == asked, (path.name, job_id)
+            if match.group(1) == "tfpilot-plan-sarif.yml":
+                assert sarif and asked["security-events"] == "write"
+            else:
+                assert "security-events" not in asked
+
+
+def test_callers_validate_against_githubs_schema(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *map(str, callers(tmp_path, plugins=("store_s3", "cost_infracost"))),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_setup_action() -> None:
+    action = yaml.safe_load(SETUP.read_text())
+    assert action["runs"]["using"] == "composite"
+    for step in action["runs"]["steps"]:
+        if "run" in step:
+            assert step["shell"] == "bash"
+            assert not EXPRESSION.search(step["run"]), step["name"]
+            done = subprocess.run(["bash", "-n"], input=step["run"], capture_output=True, text=True)
+            assert done.returncode == 0, step["name"]
+        else:
+            assert re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+
+
+def test_every_third_party_action_in_github_is_pinned_by_sha() -> None:
+    found = []
+    for path in (ROOT / ".github").rglob("*.y*ml"):
+        for line in path.read_text().splitlines():
+            match = re.match(r"\s*(?:-\s*)?uses:\s*(\S+)(.*)", line)
+            if not match or match.group(1).startswith("./"):
+                continue
+            found.append(match.group(1))
+            assert re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", match.group(1)), (path, line)
+            assert re.search(r"#\s*v\d", match.group(2)), f"{path}: no tag comment: {line}"
+    assert len(found) >= 10
+
+
+def test_no_job_claims_a_user() -> None:
+    # Jobs act through the configured identity (github_actions: the OIDC token), never a name.
+    for path in (ROOT / ".github").rglob("*.y*ml"):
+        assert "TFPILOT_USER" not in path.read_text(), path
 
 
 def test_they_validate_against_githubs_schema() -> None:
@@ -212,7 +318,7 @@ def test_expressions_name_what_exists(path: Path) -> None:
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_run_scripts_pass_bash_n(path: Path) -> None:
     for job in load(path)["jobs"].values():
-        for step in job["steps"]:
+        for step in job.get("steps") or []:
             if "run" in step:
                 result = subprocess.run(
                     ["bash", "-n"], input=step["run"], capture_output=True, text=True
