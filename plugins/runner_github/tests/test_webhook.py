@@ -227,3 +227,33 @@ def test_an_old_comment_is_never_acted_on(
     comment["issue"]["number"] = int(standin.repo.pulls[1]["number"])
     outcome = deliver(client, "issue_comment", comment).json()
     assert outcome["status"] == "ignored" and "older" in outcome["reason"], outcome
+
+
+def test_a_large_or_unsigned_body_is_refused_before_it_is_read(client: TestClient) -> None:
+    """The receiver reads no body without a signature header, and no more than GitHub's 25 MB."""
+    pulled = 0
+
+    def body(megabytes: int) -> Any:
+        nonlocal pulled
+        for _ in range(megabytes):
+            pulled += 1
+            yield b"\0" * (1024 * 1024)
+
+    headers = {"X-GitHub-Event": "ping", "X-GitHub-Delivery": "d-big"}
+    unsigned = client.post("/github", content=body(400), headers=headers)
+    assert unsigned.status_code == 401 and pulled <= 1, pulled
+    pulled = 0
+    declared = client.post(
+        "/github",
+        content=b"\0" * (26 * 1024 * 1024),
+        headers={**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64},
+    )
+    assert declared.status_code == 413
+    signed = client.post(
+        "/github",
+        content=body(400),
+        headers={**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64},
+    )
+    # (The test client drains a refused stream itself; the web server's memory test streams
+    # from a socket and sees the connection closed.)
+    assert signed.status_code == 413

@@ -383,6 +383,14 @@ def create_webhook_app(platform: Platform, *, infra: InfraRepo | None = None) ->
         )
     receiver = Receiver(platform, infra, secret)
     app = FastAPI(title="tfpilot GitHub webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    # Signature headers first and at most GitHub's 25 MB, before any of the body is read.
+    from tfpilot_core.body_limits import KIB, BodyLimit, BodyRule
+
+    app.add_middleware(
+        BodyLimit,
+        rules=[BodyRule("/github", _MAX_BODY, required_headers=("x-hub-signature-256",))],
+        default_max=64 * KIB,
+    )
     app.state.receiver = receiver
 
     @app.get("/healthz")

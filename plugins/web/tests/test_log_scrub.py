@@ -7,18 +7,14 @@ on calls that fail with a bug (500); its whole output is then searched for them.
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-HERE = Path(__file__).parent
+from .serve_support import serve
 
 #: Planted values: none may appear in the log. Each is long and unique, so a hit is a leak.
 PLANTED = {
@@ -38,56 +34,10 @@ PLANTED = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
-def server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "tfpilot.toml").write_text('[users.admin]\nrole = "admin"\n')
-    env = {
-        **os.environ,
-        "TFPILOT_HOME": str(home),
-        "TFPILOT_CONFIG": str(home / "tfpilot.toml"),
-        "NO_COLOR": "1",
-    }
-    env.pop("TFPILOT_USER", None)
-    created = subprocess.run(
-        [sys.executable, "-c", "import sys; from tfpilot_core.cli import main; main(sys.argv[1:])",
-         "--as", "admin", "--json", "tokens", "create", "--user", "admin"],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    token = json.loads(created.stdout)["token"]
-    port = _free_port()
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(HERE / "serve_with_a_bug.py"), str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(base + "/api/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-        yield base, token, log
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+def server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    with serve(tmp_path) as served:
+        yield served.base, served.token, served.log
 
 
 def test_a_500_logs_no_credential_or_sensitive_input_and_carries_the_security_headers(

@@ -237,6 +237,7 @@ def create_app(
         limiter=StoreRateLimiter(platform.store, settings.login_attempts_per_minute, 60.0),
     )
     app.state.json_prefixes = []
+    app.state.public_prefixes = []
     install_error_handlers(app)
     app.include_router(build_router(platform))
     from tfpilot_web.health import build_health_router
@@ -257,6 +258,12 @@ def create_app(
     from tfpilot_web.pages_more import include_more_pages
 
     include_more_pages(app)
+    # Bodies bounded per route before they are read, the caller checked first (inside the
+    # identity middleware, which tells who is calling from the headers alone).
+    from tfpilot_core.body_limits import BodyLimit
+    from tfpilot_web.body_rules import web_body_rules
+
+    app.add_middleware(BodyLimit, rules=web_body_rules(app.state.public_prefixes))
     # Added last, so outermost: the session is decoded before the identity middleware reads it.
     app.add_middleware(IdentityMiddleware, platform=platform, github=settings.github_oauth)
     app.add_middleware(
@@ -292,6 +299,8 @@ def mount_plugin_routes(app: FastAPI, platform: Platform) -> None:
             if hasattr(target, "add_exception_handler"):
                 install_error_handlers(target)
             app.mount(prefix, target if routes.public else _Protected(target))
+        if routes.public:
+            app.state.public_prefixes.append(prefix)
         app.state.json_prefixes.append((prefix, plugin))
         app.state.web.mounts.append((plugin, prefix))
         log.info("routes_mounted", plugin=plugin, prefix=prefix)
