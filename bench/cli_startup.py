@@ -14,7 +14,7 @@ It prints, in order:
    ``HOME`` holding a one-user ``tfpilot.toml``. Bytecode caching is on, as users have it: one
    untimed run of each command writes the ``.pyc`` files first (``PYTHONDONTWRITEBYTECODE`` is
    unset for the children), and the configuration snapshot and catalog listing of
-   :mod:`tfpilot_core.quick`, as any earlier command of a user's would have;
+   :mod:`tfpilot_core.cli.startup_cache`, as any earlier command of a user's would have;
 2. whether running ``tfpilot --help`` in a fresh interpreter imported any heavy library (the exit
    code is 1 if it did: that check is deterministic, unlike timings);
 3. the slowest imports of ``tfpilot --help`` according to ``python -X importtime``, as a hint of

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from tfpilot_core.errors import ForbiddenError
-from tfpilot_core.models import Role
+from tfpilot_core.models import Role, RunKind
 from tfpilot_core.rbac import Action, authorize
 
 if TYPE_CHECKING:
@@ -139,7 +139,6 @@ class Scope:
 
 
 def _asked_for_destroy(actor: str, request: Request) -> bool:
-    from tfpilot_core.models import RunKind
 
     plan = request.latest(RunKind.PLAN)
     return plan is not None and bool(plan.details.get("destroy")) and plan.actor == actor

@@ -29,7 +29,8 @@ from pydantic import ValidationError as PydanticValidationError
 from tfpilot_core.errors import ConfigError, UnknownEnvironmentError, did_you_mean
 from tfpilot_core.models import DEFAULT_ENVIRONMENTS, Environment, Role
 from tfpilot_core.notifications.settings import NotificationSettings
-from tfpilot_core.quick import SECRET_WORDS, is_reference
+from tfpilot_core.paths import home_dir, locate_config
+from tfpilot_core.references import SECRET_WORDS, is_reference
 
 ENV_PREFIX = "TFPILOT_"
 #: Environment variables that are tfpilot's own switches, not configuration overrides.
@@ -190,7 +191,6 @@ class Config:
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
     """``$TFPILOT_HOME``, or ``~/.tfpilot``."""
-    from tfpilot_core.quick import home_dir
 
     return Path(home_dir(os.environ if environ is None else environ))
 
@@ -198,9 +198,8 @@ def default_home(environ: Mapping[str, str] | None = None) -> Path:
 def find_config_file(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
     """The configuration file to read, by the documented order; ``None`` if there is none.
 
-    The order itself is :func:`tfpilot_core.quick.locate_config` (the CLI's quick paths use it).
+    The order itself is :func:`tfpilot_core.paths.locate_config` (the CLI's start-up caches use it).
     """
-    from tfpilot_core.quick import locate_config
 
     found, origin = locate_config(None if explicit is None else str(explicit), environ)
     if found is None:

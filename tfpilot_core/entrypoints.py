@@ -10,11 +10,12 @@ turns the cache off.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 import zlib
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 GROUP = "tfpilot"
 _FORMAT = 1
@@ -93,3 +94,12 @@ def cached_scan() -> list[EntryPointInfo]:
     except OSError:
         pass  # a read-only home only costs speed
     return found
+
+
+def load_object(value: str) -> Any:
+    """Import ``module[:attr]`` as ``EntryPoint.load`` does (entry points, lazy registrations)."""
+    module_name, _, attr = value.partition(":")
+    target: Any = importlib.import_module(module_name.strip())
+    for part in filter(None, attr.strip().split(".")):
+        target = getattr(target, part)
+    return target

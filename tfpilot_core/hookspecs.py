@@ -17,7 +17,7 @@ Implement a hook with ``from tfpilot_core import hookimpl``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -214,6 +214,59 @@ def tfpilot_register_identity_providers() -> list[Registration[IdentityProvider]
 
     Fail closed: a provider that raises refuses the action (a verified identity that cannot be
     established is never replaced by a claimed one).
+    """
+
+
+@hookspec
+def tfpilot_register_suggesters(host: Any) -> list[Registration[Any]]:
+    """Register suggesters: safer or cheaper inputs, offered as checked patches.
+
+    Called the first time suggestions are computed (``tfpilot suggest``,
+    ``platform.suggestions``). A suggester has an ``id`` (unique across every suggester: a
+    duplicate is an error naming both plugins) and ``suggest(ctx)``. Every proposal is checked
+    by the core like the built-in ones: schema, then policy on the patched inputs, then cost
+    after a plan. Settings come from ``[plugins.<name>]`` like any registration; a factory may
+    return ``None`` when its plugin is not configured.
+
+    :param host: deprecated (0.1): a hook that names it may return the suggesters themselves
+        instead of registrations; each becomes a registration named after its ``id``, with a
+        ``DeprecationWarning``. New hooks take no argument.
+    :return: registrations; an empty list if this plugin offers none.
+
+    Isolated: a plugin that raises here, or a suggester that raises while suggesting, is logged
+    and skipped; suggestions are advice and never block anything.
+    """
+
+
+@hookspec
+def tfpilot_register_question_models(host: Any) -> list[Registration[Any]]:
+    """Register question models, asked in order when ``tfpilot ask``'s offline parser cannot.
+
+    Called when a question is asked. A question model
+    (:class:`tfpilot_core.ask.hookspecs.QuestionModel`) turns a question into the fields of a
+    :class:`~tfpilot_core.query.Query`, which the core validates and runs scoped by the
+    asker's read grants. A factory may return ``None`` when its plugin is not configured.
+
+    :param host: deprecated (0.1), as for :func:`tfpilot_register_suggesters`.
+    :return: registrations; an empty list if this plugin offers none.
+
+    Isolated: a plugin or model that raises is logged and skipped; the question is then answered
+    with "cannot answer" and the forms that work.
+    """
+
+
+@hookspec
+def tfpilot_register_value_proposers(host: Any) -> list[Registration[Any]]:
+    """Register value proposers for the request assistant; the first one is used.
+
+    Called when the assistant starts. A proposer (:class:`tfpilot_core.assistant.ValueProposer`)
+    proposes input values; a proposal is offered only after it passed the module schema and the
+    allowlist, like a typed answer. Sensitive inputs are never asked of a proposer.
+
+    :param host: deprecated (0.1), as for :func:`tfpilot_register_suggesters`.
+    :return: registrations; an empty list if this plugin offers none.
+
+    Isolated: a plugin or proposer that raises is logged and skipped.
     """
 
 

@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from tfpilot_core.locations import ModuleLocation as ModuleLocation  # re-exported: public
+
 if TYPE_CHECKING:
     from tfpilot_core.catalog.spec import ModuleSpec
     from tfpilot_core.identity import Identity, IdentityRequest
@@ -270,15 +272,6 @@ class Runner(Protocol):
     def destroy(self, spec: RunSpec) -> RunResult:
         """Destroy everything the request created; ``state`` holds the final state to archive."""
         ...
-
-
-@dataclass(frozen=True)
-class ModuleLocation:
-    """A catalog module offered by a module source: its name and its directory on disk."""
-
-    name: str
-    path: Path
-    source: str = ""
 
 
 @runtime_checkable

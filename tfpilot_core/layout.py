@@ -1,7 +1,8 @@
 """Versions of tfpilot's on-disk layouts, in a module that imports nothing.
 
 Both the embedded store (:mod:`tfpilot_core.stores.sqlite`) and the CLI's quick paths
-(:mod:`tfpilot_core.quick`, which must not import the store's module) read them from here.
+(:mod:`tfpilot_core.cli.startup_cache`, which must not import the store's module) read them
+from here.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.errors import NotFoundError
 from tfpilot_core.masking import MASK
 
 if TYPE_CHECKING:
@@ -183,7 +184,6 @@ def record(store: Store, request_id: str, plan_digest: str, plan: Plan) -> str:
 
 def load(store: Store, request_id: str, plan_digest: str) -> list[dict[str, Any]] | None:
     """The stored structured diff of a plan, or ``None`` when none was recorded."""
-    from tfpilot_core.errors import NotFoundError
 
     try:
         data = store.get_artifact(request_id, artifact_name(plan_digest))

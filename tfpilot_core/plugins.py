@@ -1,10 +1,4 @@
-"""Plugin discovery and the typed :class:`PluginHost`, the only caller of hooks.
-
-Discovery (:func:`load_plugins`) registers the built-in default plugins, then every entry point of
-group ``tfpilot``, then runs pluggy's ``check_pending()`` so that a misspelt hook is an error rather
-than silence. ``TFPILOT_LOAD_PLUGINS=a,b`` loads only the named entry-point plugins (empty: none);
-``TFPILOT_DISABLE_PLUGINS=a,b`` blocks plugins by name, defaults included. A plugin that fails to
-import is reported by name and skipped, or stops start-up with ``strict=True``.
+"""The typed :class:`PluginHost`: the only caller of hooks (discovery is :mod:`.discovery`).
 
 :class:`PluginHost` walks hook implementations one plugin at a time so that every result, span,
 log line and error is attributed to the plugin that produced it, and applies the error policy:
@@ -14,19 +8,31 @@ decision capabilities fail closed, side-effect capabilities are isolated and rec
 from __future__ import annotations
 
 import contextlib
-import importlib
-import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
-from types import ModuleType
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import pluggy
+from opentelemetry import trace
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
-from tfpilot_core import hookspecs
+import tfpilot_core.registrations as registrations
+from tfpilot_core.config import resolve_secrets
+from tfpilot_core.discovery import (
+    DEFAULT_PLUGINS,
+    ENTRY_POINT_GROUP,
+    Failure,
+    LoadedPlugins,
+    PluginInfo,
+    load_plugins,
+    new_manager,
+    register_commands,
+)
 from tfpilot_core.errors import (
     ConfigError,
     DuplicateRegistrationError,
@@ -34,8 +40,11 @@ from tfpilot_core.errors import (
     PluginFailedError,
     TfpilotError,
 )
+from tfpilot_core.facts import scrub_secrets
 from tfpilot_core.log import bound, get_logger
+from tfpilot_core.models import DriftReport, DriftResult
 from tfpilot_core.registrations import (
+    LEGACY_OBJECT_KINDS,
     Kind,
     PluginContext,
     ProviderMirror,
@@ -44,9 +53,7 @@ from tfpilot_core.registrations import (
 )
 
 if TYPE_CHECKING:
-    import click
     from opentelemetry.trace import Span
-    from pydantic import BaseModel
 
     from tfpilot_core.config import Config
     from tfpilot_core.interfaces import (
@@ -67,7 +74,6 @@ if TYPE_CHECKING:
     )
     from tfpilot_core.models import (
         CostEstimate,
-        DriftReport,
         Event,
         PlanSummary,
         PolicyFinding,
@@ -75,24 +81,22 @@ if TYPE_CHECKING:
     )
     from tfpilot_core.plan import Plan
 
-ENTRY_POINT_GROUP = "tfpilot"
-
-#: Built-in plugins, registered before entry points; each is a module of hook implementations.
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "tfpilot_core.default_plugins.store_embedded",
-    "tfpilot_core.default_plugins.modules_dir",
-    "tfpilot_core.default_plugins.runner_local",
-    "tfpilot_core.default_plugins.drift_refresh",
-    "tfpilot_core.default_plugins.summarizer_rules",
-    "tfpilot_core.default_plugins.identity",
-)
-
 T = TypeVar("T")
-
-
-# Logging through the facade: hook calls log at debug level, which must not cost the import of
-# structlog (and the rich and asyncio modules it pulls in) in a CLI command that logs nothing.
+tracer = trace.get_tracer("tfpilot")
+# Logging through the facade, as in discovery: debug lines must not cost structlog's import.
 log: Any = get_logger("tfpilot.plugins")
+
+__all__ = [
+    "DEFAULT_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "Failure",
+    "LoadedPlugins",
+    "PluginHost",
+    "PluginInfo",
+    "load_plugins",
+    "new_manager",
+    "register_commands",
+]
 
 
 def _structlog_bound(fields: dict[str, str]) -> AbstractContextManager[Any]:
@@ -106,211 +110,6 @@ def _structlog_bound(fields: dict[str, str]) -> AbstractContextManager[Any]:
     import structlog
 
     return structlog.contextvars.bound_contextvars(**fields)
-
-
-def _tracer() -> Any:
-    from opentelemetry import trace
-
-    return trace.get_tracer("tfpilot")
-
-
-@dataclass
-class PluginInfo:
-    """What ``tfpilot plugins`` shows about one plugin."""
-
-    name: str
-    distribution: str
-    version: str
-    module: str
-    status: str  # loaded | failed | blocked | conflict
-    default: bool = False
-    hooks: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return {
-            "name": self.name,
-            "distribution": self.distribution,
-            "version": self.version,
-            "module": self.module,
-            "status": self.status,
-            "default": self.default,
-            "hooks": self.hooks,
-            "error": self.error,
-        }
-
-
-@dataclass
-class LoadedPlugins:
-    """A plugin manager together with what discovery found, failures included."""
-
-    manager: pluggy.PluginManager
-    infos: dict[str, PluginInfo]
-    #: Plugin names used by two distributions, each with the message naming both: commands that
-    #: use plugins refuse to run (``tfpilot plugins``, ``version`` and ``config show`` report it).
-    conflicts: dict[str, str] = field(default_factory=dict)
-
-    def check_conflicts(self) -> None:
-        """Raise :class:`DuplicateRegistrationError` for the first conflict, if there is one."""
-        for name, message in self.conflicts.items():
-            raise DuplicateRegistrationError(message, plugin=name)
-
-    def info(self, plugin_name: str) -> PluginInfo:
-        """The info of a registered plugin (an unknown name gets a placeholder)."""
-        return self.infos.get(plugin_name, PluginInfo(plugin_name, "unknown", "", "", "loaded"))
-
-
-def _names(value: str | None) -> set[str] | None:
-    if value is None:
-        return None
-    return {part.strip() for part in value.split(",") if part.strip()}
-
-
-def new_manager() -> pluggy.PluginManager:
-    """An empty plugin manager that knows tfpilot's hook specifications."""
-    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    manager.add_hookspecs(hookspecs)
-    return manager
-
-
-def load_plugins(
-    *,
-    entry_points: bool = True,
-    defaults: bool = True,
-    strict: bool = False,
-    environ: Mapping[str, str] | None = None,
-    extra: Sequence[tuple[str, object]] = (),
-    cache: bool = False,
-) -> LoadedPlugins:
-    """Discover and register plugins: defaults, then entry points, then ``extra``.
-
-    :param strict: a plugin that fails to import stops discovery with a :class:`PluginError`
-        instead of being reported and skipped.
-    :param extra: ``(name, module_or_object)`` pairs registered last (used by tests and embedders).
-    :param cache: answer the entry-point scan from the on-disk cache when it is still valid
-        (:mod:`tfpilot_core.entrypoints`; the CLI uses it to start faster).
-    """
-    env = os.environ if environ is None else environ
-    only = _names(env.get("TFPILOT_LOAD_PLUGINS"))
-    blocked = _names(env.get("TFPILOT_DISABLE_PLUGINS")) or set()
-    manager = new_manager()
-    infos: dict[str, PluginInfo] = {}
-    conflicts: dict[str, str] = {}
-    from tfpilot_core import __version__ as core_version
-
-    def register(name: str, plugin: object, info: PluginInfo) -> None:
-        if name in blocked:
-            info.status = "blocked"
-            manager.set_blocked(name)
-            infos[name] = info
-            return
-        manager.register(plugin, name=name)
-        infos[name] = info
-
-    if defaults:
-        for module_name in DEFAULT_PLUGINS:
-            short = module_name.rsplit(".", 1)[-1]
-            info = PluginInfo(
-                short, "tfpilot-core", core_version, module_name, "loaded", default=True
-            )
-            if short in blocked:
-                register(short, None, info)
-                continue
-            register(short, importlib.import_module(module_name), info)
-
-    if entry_points:
-        from tfpilot_core import entrypoints
-
-        found = entrypoints.cached_scan() if cache else entrypoints.scan()
-        for ep in found:
-            info = PluginInfo(ep.name, ep.distribution, ep.version, ep.value, "loaded")
-            if only is not None and ep.name not in only:
-                continue
-            if ep.name in blocked:
-                register(ep.name, None, info)
-                continue
-            if ep.distribution in blocked:
-                # Blocked by distribution (how one of two same-named plugins is disabled): the
-                # name stays free for the other one.
-                info.status = "blocked"
-                infos[f"{ep.name} ({ep.distribution})"] = info
-                continue
-            if ep.name in infos:
-                first = infos[ep.name]
-                message = (
-                    f"two plugins are named {ep.name!r}: {first.module} ({first.distribution}) "
-                    f"and {ep.value} ({ep.distribution}); disable one with "
-                    f"TFPILOT_DISABLE_PLUGINS={ep.distribution} (or {first.distribution}), "
-                    "or uninstall one"
-                )
-                conflicts[ep.name] = message
-                first.status = info.status = "conflict"
-                first.error = info.error = message
-                # Shown beside the first; never registered (pluggy names are unique).
-                infos[f"{ep.name} ({ep.distribution})"] = info
-                # Not logged here: logging is not configured yet (it would reach stdout and break
-                # --json); the commands report the conflict, or refuse with it.
-                continue
-            try:
-                plugin = _load_entry_point(ep.value)
-            except Exception as exc:  # any import failure of third-party code
-                info.status = "failed"
-                info.error = f"{type(exc).__name__}: {exc}"
-                infos[ep.name] = info
-                log.warning(
-                    "plugin_failed_to_load",
-                    plugin=ep.name,
-                    distribution=ep.distribution,
-                    error=info.error,
-                )
-                if strict:
-                    raise PluginError(
-                        f"plugin {ep.name!r} ({ep.distribution}) failed to load: {info.error}",
-                        plugin=ep.name,
-                    ) from exc
-                continue
-            register(ep.name, plugin, info)
-
-    for name, plugin in extra:
-        module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__name__
-        register(name, plugin, PluginInfo(name, "local", "", module, "loaded"))
-
-    # Plugins may add hook specifications of their own before implementations are checked.
-    try:
-        manager.hook.tfpilot_add_hookspecs.call_historic(kwargs={"pluginmanager": manager})
-    except Exception as exc:
-        raise PluginError(f"a plugin failed to add hook specifications: {exc}") from exc
-    try:
-        manager.check_pending()
-    except pluggy.PluginValidationError as exc:
-        name = manager.get_name(exc.plugin) or repr(exc.plugin)
-        raise PluginError(f"plugin {name!r}: {exc}", plugin=name) from exc
-
-    for name, info in infos.items():
-        plugin = manager.get_plugin(name)
-        if plugin is not None:
-            info.hooks = sorted(h.name for h in manager.get_hookcallers(plugin) or [])
-    return LoadedPlugins(manager, infos, conflicts)
-
-
-def _load_entry_point(value: str) -> object:
-    """Import ``module[:attr]`` as ``EntryPoint.load`` does."""
-    module_name, _, attr = value.partition(":")
-    target: object = importlib.import_module(module_name.strip())
-    for part in filter(None, attr.strip().split(".")):
-        target = getattr(target, part)
-    return target
-
-
-@dataclass
-class Failure:
-    """A side-effect plugin's failure, recorded instead of raised."""
-
-    kind: str
-    plugin: str
-    hook: str
-    error: str
 
 
 @dataclass
@@ -384,7 +183,7 @@ class PluginHost:
             attributes["tfpilot.request_id"] = request_id
             fields["request_id"] = request_id
         with (
-            _tracer().start_as_current_span(name, attributes=attributes) as span,
+            tracer.start_as_current_span(name, attributes=attributes) as span,
             bound(**fields),
             _structlog_bound(fields),
         ):
@@ -452,8 +251,18 @@ class PluginHost:
             with self._span(hook, hook=hook):
                 for impl in reversed(self.plugins.manager.hook.__dict__[hook].get_hookimpls()):
                     plugin = impl.plugin_name
-                    result = self._call(kind, plugin, hook, impl.function)
+                    # Only the deprecated shape of the object kinds names ``host``.
+                    call = (
+                        partial(impl.function, host=self)
+                        if "host" in impl.argnames
+                        else impl.function
+                    )
+                    result = self._call(kind, plugin, hook, call)
                     for registration in result or []:
+                        if kind in LEGACY_OBJECT_KINDS and not isinstance(
+                            registration, Registration
+                        ):
+                            registration = _legacy_registration(kind, plugin, registration)
                         if not isinstance(registration, Registration):
                             error = PluginError(
                                 f"plugin {plugin!r}: {hook} must return Registration objects, "
@@ -477,13 +286,8 @@ class PluginHost:
 
     def settings_for(self, registration: Registration[Any]) -> BaseModel:
         """Validate ``[plugins.<name>]`` against the registration's model (secrets resolved)."""
-        from pydantic import ValidationError as PydanticValidationError
-
-        from tfpilot_core.config import resolve_secrets
-        from tfpilot_core.registrations import NoSettings
-
         raw = self.config.plugins.get(registration.section, {})
-        model = registration.settings_model or NoSettings
+        model = registration.model() or registrations.NoSettings
         try:
             return model.model_validate(resolve_secrets(raw, self.config))
         except PydanticValidationError as exc:
@@ -507,7 +311,10 @@ class PluginHost:
             # plugin's settings module, which costs a small command a good part of its time.
             return []
         readers: dict[str, list[Registration[Any]]] = {}
-        for kind in Kind:
+        # Suggesters, question models and value proposers are asked for when used (their hooks
+        # run per use) and validate their settings then; a section only they read is "unknown"
+        # here only if no other capability of the plugin reads it too.
+        for kind in (k for k in Kind if k not in LEGACY_OBJECT_KINDS):
             for _, registration in self.registrations(kind):
                 readers.setdefault(registration.section, []).append(registration)
         unknown = []
@@ -516,7 +323,7 @@ class PluginHost:
                 unknown.append(section)
                 continue
             for registration in readers[section]:
-                if registration.settings_model is not None:
+                if registration.settings_model is not None:  # a string is imported by settings_for
                     self.settings_for(registration)
         for section in unknown:
             log.warning("unknown_plugin_section", section=f"plugins.{section}")
@@ -533,7 +340,7 @@ class PluginHost:
                     kind,
                     plugin,
                     f"{kind.value}.build",
-                    lambda r=registration, s=settings: r.factory(s, self.context),  # type: ignore[misc]
+                    lambda r=registration, s=settings: r.build_factory()(s, self.context),  # type: ignore[misc]
                 )
             built = self._built[key]
             return None if built is None else (plugin, built)
@@ -578,6 +385,34 @@ class PluginHost:
                 built.append((name, found[1]))
         return built
 
+    def policy_engines(self) -> list[tuple[str, PolicyEngine]]:
+        """The selected policy engines, built, by name (``[core] policy_engines``; unset: all).
+
+        For questions about policy other than judging a request (``effective_policy``);
+        judging goes through :meth:`evaluate_policy`, which traces and fails closed.
+        """
+        return self._selected(Kind.POLICY_ENGINE, self.config.core.policy_engines)
+
+    def suggesters(self) -> list[tuple[str, Any]]:
+        """``(plugin, suggester)`` for every registered suggester (isolated: broken ones skip)."""
+        return self._objects(Kind.SUGGESTER)
+
+    def question_models(self) -> list[tuple[str, Any]]:
+        """``(plugin, model)`` for every registered question model, in registration order."""
+        return self._objects(Kind.QUESTION_MODEL)
+
+    def value_proposers(self) -> list[tuple[str, Any]]:
+        """``(plugin, proposer)`` for every registered value proposer, in registration order."""
+        return self._objects(Kind.VALUE_PROPOSER)
+
+    def _objects(self, kind: Kind) -> list[tuple[str, Any]]:
+        # Asked anew each time (these hooks were called per use in 0.1, and a plugin may offer
+        # different objects as its configuration changes): nothing of the kind is cached.
+        self._registrations.pop(kind, None)
+        for key in [k for k in self._built if k[0] is kind]:
+            del self._built[key]
+        return [(self._plugin_of(kind, name), built) for name, built in self._selected(kind, None)]
+
     def prepare(self) -> None:
         """Build what a write will use (the store, the selected notifiers, the observers) now.
 
@@ -600,9 +435,13 @@ class PluginHost:
         """The configured store (``[core] store``), traced and failing closed."""
         return cast("Store", self._traced(Kind.STORE, self.config.core.store))
 
-    def runner(self) -> Runner:
-        """The configured runner (``[core] runner``), traced and failing closed."""
-        return cast("Runner", self._traced(Kind.RUNNER, self.config.core.runner))
+    def runner(self, name: str | None = None) -> Runner:
+        """The configured runner (``[core] runner``), or the one named ``name``.
+
+        Traced and failing closed. A job executing a dispatched attempt names the runner that
+        runs Terraform where it is (``local``), not the configured dispatcher.
+        """
+        return cast("Runner", self._traced(Kind.RUNNER, name or self.config.core.runner))
 
     def identity_provider(self) -> IdentityProvider:
         """The configured identity provider (``[core] identity``), failing closed."""
@@ -705,8 +544,6 @@ class PluginHost:
                 if summary is not None:
                     update: dict[str, Any] = {} if summary.summarizer else {"summarizer": name}
                     if reason is not None and summary.fallback_reason is None:
-                        from tfpilot_core.facts import scrub_secrets
-
                         update["fallback_reason"] = scrub_secrets(reason)[:500]
                     return summary.model_copy(update=update) if update else summary
                 failed = self.failures[before:]
@@ -715,8 +552,6 @@ class PluginHost:
 
     def check_drift(self, spec: RunSpec, runner: Runner) -> DriftReport:
         """Run the configured drift detector; a failing detector yields an ``error`` report."""
-        from tfpilot_core.models import DriftReport, DriftResult
-
         request = spec.request
         name = self.config.core.drift_detector
         found = self._build(Kind.DRIFT_DETECTOR, name)
@@ -884,6 +719,26 @@ class PluginHost:
         return "unknown"
 
 
+def _legacy_registration(kind: Kind, plugin: str, item: Any) -> Any:
+    """A 0.1-style object (a suggester, question model or proposer) as a registration."""
+    name = getattr(item, "id", None)
+    if not isinstance(name, str):
+        return item  # not a registration and not an object with an id: refused by the caller
+    warnings.warn(
+        f"plugin {plugin!r}: {kind.hook_name}(host) returning {kind.value} objects is "
+        "deprecated; return Registration objects from a hook that takes no argument",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return Registration(
+        name=name,
+        factory=lambda settings, context: item,
+        description=f"{kind.value} {name} (registered the 0.1 way)",
+        # Not a section anyone configures: the object came built, with no settings.
+        settings_section=f"{plugin}.{kind.value}.{name}",
+    )
+
+
 class _TracedProxy:
     """Wraps a decision capability so each method call is traced and fails closed."""
 
@@ -926,40 +781,3 @@ def _request_id_of(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str | None
         if isinstance(found, str):
             return found
     return None
-
-
-def register_commands(
-    plugins: LoadedPlugins, cli: click.Group, *, strict: bool = False
-) -> list[Failure]:
-    """Call ``tfpilot_register_commands`` on every plugin, one span each.
-
-    It needs no configuration, so ``tfpilot --help`` works even with a broken config file. A
-    plugin that raises is reported and skipped, or stops the CLI with ``strict``.
-    """
-    failures: list[Failure] = []
-    hook = "tfpilot_register_commands"
-    for impl in reversed(plugins.manager.hook.__dict__[hook].get_hookimpls()):
-        info = plugins.info(impl.plugin_name)
-        attributes = {
-            "tfpilot.hook": hook,
-            "tfpilot.plugin": impl.plugin_name,
-            "tfpilot.distribution": info.distribution,
-        }
-        # Only trace when the OpenTelemetry API is already loaded: before the CLI has set up
-        # tracing nothing could record these spans, and importing the API just to make no-op
-        # spans would cost `tfpilot --help` a tenth of its start-up time.
-        span = (
-            _tracer().start_as_current_span(f"{hook} {impl.plugin_name}", attributes=attributes)
-            if "opentelemetry.trace" in sys.modules
-            else contextlib.nullcontext()
-        )
-        with span:
-            try:
-                impl.function(cli=cli)
-            except Exception as exc:
-                if strict:
-                    raise PluginFailedError(plugin=impl.plugin_name, hook=hook, cause=exc) from exc
-                error = f"{type(exc).__name__}: {exc}"
-                log.warning("plugin_commands_failed", plugin=impl.plugin_name, error=error)
-                failures.append(Failure("cli", impl.plugin_name, hook, error))
-    return failures

@@ -39,14 +39,21 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.catalog.ids import request_suffix
+from tfpilot_core.catalog.validation import RESERVED_TAG_PREFIX, split_name
 from tfpilot_core.errors import ConfigError, ForbiddenError, NotFoundError, TfpilotError
-from tfpilot_core.models import Conclusion, DriftResult, RequestQuery, RunKind
+from tfpilot_core.lifecycle import RequestStatus, changes
+from tfpilot_core.masking import MASK
+from tfpilot_core.models import Conclusion, CostEstimate, DriftResult, RequestQuery, RunKind
+from tfpilot_core.rbac import Action
+from tfpilot_core.stores.cas import update_request
+from tfpilot_core.templates import Templates, apply, overridable
 
 if TYPE_CHECKING:
     from tfpilot_core.catalog.spec import ModuleSpec
+    from tfpilot_core.lifecycle.kernel import SupportsKernel
     from tfpilot_core.models import CostEstimate, Request
     from tfpilot_core.plan import Plan
-    from tfpilot_core.platform import Platform
     from tfpilot_core.templates import Template
 
 #: Gate names, in the order they are checked.
@@ -68,15 +75,15 @@ def _hours(value: timedelta) -> str:
 class Promotions:
     """Promotion over a platform (``Platform.promote`` is a thin delegate)."""
 
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
-        self.settings = platform.config.core.promotion
+    def __init__(self, platform: SupportsKernel) -> None:
+        self.kernel = platform.kernel
+        self.settings = platform.kernel.config.core.promotion
 
     # -- the path -----------------------------------------------------------------------------
 
     def path(self, project: str) -> list[str]:
         """The environment path of ``project``: its explicit path, else the configured order."""
-        keys = [e.key for e in self.platform.config.core.environments]
+        keys = [e.key for e in self.kernel.config.core.environments]
         explicit = self.settings.paths.get(project)
         if explicit is None:
             return keys
@@ -98,11 +105,10 @@ class Promotions:
 
     def gates(self, source: Request, to: str | None = None) -> list[dict[str, Any]]:
         """Each gate's verdict on promoting ``source`` (to ``to``): gate, ok and detail."""
-        from tfpilot_core.lifecycle import RequestStatus
 
-        now = self.platform._clock()
+        now = self.kernel.now()
         env = source.placement.environment
-        status = self.platform.status(source)
+        status = self.kernel.status(source)
         results: list[dict[str, Any]] = []
 
         def add(gate: str, ok: bool, detail: str) -> None:
@@ -206,7 +212,6 @@ class Promotions:
 
     def user_inputs(self, source: Request, spec: ModuleSpec) -> dict[str, Any]:
         """The source's inputs as a user chose them: no suffix, no server tags, no read-only."""
-        from tfpilot_core.catalog.validation import RESERVED_TAG_PREFIX, split_name
 
         inputs: dict[str, Any] = {}
         for name, value in source.inputs.items():
@@ -230,9 +235,8 @@ class Promotions:
         the project, if pinned); none when there is none. Two candidates are a configuration
         problem an admin must solve (retire one).
         """
-        from tfpilot_core.templates import Templates
 
-        templates = Templates(self.platform)
+        templates = Templates(self.kernel)
         placement = source.placement
         if placement.template_id:
             try:
@@ -264,9 +268,8 @@ class Promotions:
         self, source: Request, target: str
     ) -> tuple[dict[str, Any], Template | None, list[str], ModuleSpec]:
         """The inputs to create the target with, its template, and what the template replaced."""
-        from tfpilot_core.templates import overridable
 
-        spec = self.platform.catalog.get(source.placement.module)
+        spec = self.kernel.catalog.get(source.placement.module)
         inputs = self.user_inputs(source, spec)
         template = self.target_template(source, target)
         replaced: list[str] = []
@@ -278,11 +281,9 @@ class Promotions:
 
     def preview(self, actor: str, request_id: str, *, to: str | None = None) -> dict[str, Any]:
         """What a promotion would do, without doing it: gates, template and the input diff."""
-        from tfpilot_core.rbac import Action
-        from tfpilot_core.templates import apply
 
-        source = self.platform.get(request_id)
-        self.platform.access.check(actor, Action.READ, source)
+        source = self.kernel.get(request_id)
+        self.kernel.access.check(actor, Action.READ, source)
         self._announce(source)
         gates = self.gates(source, to)
         path_ok = next(g for g in gates if g["gate"] == "path")["ok"]
@@ -302,7 +303,6 @@ class Promotions:
         before = self.user_inputs(source, spec)
         names = sorted(set(before) | set(final))
         sensitive = set(spec.sensitive_inputs)
-        from tfpilot_core.masking import MASK
 
         diff = []
         for name in names:
@@ -345,16 +345,15 @@ class Promotions:
         idempotency_key: str | None = None,
     ) -> Request:
         """Promote ``request_id`` to the next environment of its path (see the module docs)."""
-        from tfpilot_core.rbac import Action
-        from tfpilot_core.stores.cas import update_request
 
-        source = self.platform.get(request_id)
-        self.platform.access.check(actor, Action.PROMOTE, source)
+        source = self.kernel.get(request_id)
+        self.kernel.access.check(actor, Action.PROMOTE, source)
         self._announce(source)
         self._check(source, to)
         target = self.target(source)
         inputs, template, replaced, spec = self.plan_inputs(source, target)
-        promoted = self.platform.create(
+        promoted = changes.create(
+            self.kernel,
             actor,
             module=source.placement.module,
             environment=target,
@@ -387,11 +386,11 @@ class Promotions:
                 current.promoted_to.append(promoted.id)
             return current
 
-        promoted = update_request(self.platform.store, promoted.id, link)
-        source = update_request(self.platform.store, source.id, back)
+        promoted = update_request(self.kernel.store, promoted.id, link)
+        source = update_request(self.kernel.store, source.id, back)
         reused = sorted(k for k, v in reuse.items() if v.get("reused"))
-        self.platform._emit(source, "promoted", actor, {"to": promoted.id, "environment": target})
-        self.platform._emit(
+        self.kernel.emit(source, "promoted", actor, {"to": promoted.id, "environment": target})
+        self.kernel.emit(
             promoted,
             "promoted",
             actor,
@@ -447,14 +446,11 @@ class Promotions:
         ``None`` when an engine cannot say (it has no ``effective_policy``): then nothing is
         claimed identical between two environments.
         """
-        from tfpilot_core.registrations import Kind
 
-        env = self.platform.environment(environment)
-        host = self.platform.host
+        env = self.kernel.environment(environment)
+        host = self.kernel.host
         described: list[Any] = []
-        for name, engine in host._selected(
-            Kind.POLICY_ENGINE, self.platform.config.core.policy_engines
-        ):
+        for name, engine in host.policy_engines():
             describe = getattr(engine, "effective_policy", None)
             if describe is None:
                 return None
@@ -473,9 +469,9 @@ class Promotions:
         applied_at = _applied_at(source)
         if soak is None or applied is None or applied_at is None:
             return False
-        if self.platform._clock() - applied_at < timedelta(hours=soak):
+        if self.kernel.now() - applied_at < timedelta(hours=soak):
             return False
-        events = self.platform.store.list_events(source.id)
+        events = self.kernel.store.list_events(source.id)
         if any(e.type == "promotion_ready" and e.data.get("run") == applied.id for e in events):
             return False
         try:
@@ -483,7 +479,7 @@ class Promotions:
                 return False  # nowhere to promote to: nothing to announce
         except TfpilotError:
             return False
-        self.platform._emit(
+        self.kernel.emit(
             source,
             "promotion_ready",
             "system",
@@ -496,7 +492,7 @@ class Promotions:
         announced: list[str] = []
         cursor: str | None = None
         while True:
-            page = self.platform.store.list_requests(
+            page = self.kernel.store.list_requests(
                 RequestQuery(status="applied", environment=environment, limit=500, cursor=cursor)
             )
             for request in page.items:
@@ -514,9 +510,8 @@ class Promotions:
         Each step: request, environment, promoted_by, status, the applied (else current) plan's
         digest and its approvers. Steps ``actor`` may not read show only their id.
         """
-        from tfpilot_core.rbac import Action
 
-        store = self.platform.store
+        store = self.kernel.store
         first = request
         seen = {request.id}
         while first.promoted_from and first.promoted_from not in seen:
@@ -530,10 +525,10 @@ class Promotions:
         visited: set[str] = set()
         while current is not None and current.id not in visited:
             visited.add(current.id)
-            if actor is not None and not self.platform.access.may(actor, Action.READ, current):
+            if actor is not None and not self.kernel.access.may(actor, Action.READ, current):
                 steps.append({"request": current.id, "hidden": True})
             else:
-                steps.append(_step(self.platform, current))
+                steps.append(_step(self.kernel, current))
             # The chain follows the newest promotion of each step.
             nxt = current.promoted_to[-1] if current.promoted_to else None
             try:
@@ -568,7 +563,7 @@ def _request_findings(request: Request) -> list[tuple[str, str, str | None]]:
     )
 
 
-def _step(platform: Platform, request: Request) -> dict[str, Any]:
+def _step(platform: SupportsKernel, request: Request) -> dict[str, Any]:
     applied = request.latest(RunKind.APPLY)
     plan = _applied_plan(request)
     if plan is None:
@@ -578,7 +573,7 @@ def _step(platform: Platform, request: Request) -> dict[str, Any]:
     return {
         "request": request.id,
         "environment": request.placement.environment,
-        "status": platform.status(request).value,
+        "status": platform.kernel.status(request).value,
         "created_by": request.created_by,
         "promoted_by": request.promoted_by,
         "promoted_from": request.promoted_from,
@@ -599,7 +594,7 @@ def _step(platform: Platform, request: Request) -> dict[str, Any]:
 _IGNORED_ATTRIBUTES = {"id", "arn"}
 
 
-def reusable_cost(platform: Platform, request: Request, plan: Plan) -> CostEstimate | None:
+def reusable_cost(platform: SupportsKernel, request: Request, plan: Plan) -> CostEstimate | None:
     """The source's cost estimate, when ``plan`` creates exactly what the source's apply did.
 
     Only for a promoted request whose plan only creates resources; every resource change must
@@ -610,7 +605,6 @@ def reusable_cost(platform: Platform, request: Request, plan: Plan) -> CostEstim
     """
     if not request.promoted_from or request.promotion is None:
         return None
-    from tfpilot_core.stores.cas import update_request
 
     estimate, decision = _matching_cost(platform, request, plan)
 
@@ -619,26 +613,25 @@ def reusable_cost(platform: Platform, request: Request, plan: Plan) -> CostEstim
             current.promotion.setdefault("reuse", {})["cost"] = decision
         return current
 
-    update_request(platform.store, request.id, record)
+    update_request(platform.kernel.store, request.id, record)
     return estimate
 
 
 def _matching_cost(
-    platform: Platform, request: Request, plan: Plan
+    platform: SupportsKernel, request: Request, plan: Plan
 ) -> tuple[CostEstimate | None, dict[str, Any]]:
-    from tfpilot_core.models import CostEstimate
 
     def no(reason: str) -> tuple[None, dict[str, Any]]:
         return None, {"reused": False, "reason": reason}
 
     assert request.promoted_from is not None
     try:
-        source = platform.store.get_request(request.promoted_from)
+        source = platform.kernel.store.get_request(request.promoted_from)
         applied = _applied_plan(source)
         cost = applied.details.get("cost") if applied is not None else None
         if not cost:
             return no("the source's applied plan has no cost estimate")
-        state = json.loads(platform.store.get_artifact(source.id, "state.tfstate"))
+        state = json.loads(platform.kernel.store.get_artifact(source.id, "state.tfstate"))
     except (TfpilotError, ValueError):
         return no("the source's applied state is not available")
     resources = _state_resources(state)
@@ -668,7 +661,6 @@ def _matching_cost(
 
 
 def _swaps(source: Request, target: Request) -> dict[str, str]:
-    from tfpilot_core.catalog.ids import request_suffix
 
     return {
         source.id: target.id,

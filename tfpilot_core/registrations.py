@@ -11,7 +11,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from tfpilot_core.entrypoints import load_object
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -54,6 +56,9 @@ class Kind(enum.StrEnum):
     EVENT_OBSERVER = "event_observer"
     ROUTE = "route"
     IDENTITY_PROVIDER = "identity_provider"
+    SUGGESTER = "suggester"
+    QUESTION_MODEL = "question_model"
+    VALUE_PROPOSER = "value_proposer"
 
     @property
     def decision(self) -> bool:
@@ -92,7 +97,14 @@ _HOOK_NAMES = {
     Kind.EVENT_OBSERVER: "tfpilot_register_event_observers",
     Kind.ROUTE: "tfpilot_register_routes",
     Kind.IDENTITY_PROVIDER: "tfpilot_register_identity_providers",
+    Kind.SUGGESTER: "tfpilot_register_suggesters",
+    Kind.QUESTION_MODEL: "tfpilot_register_question_models",
+    Kind.VALUE_PROPOSER: "tfpilot_register_value_proposers",
 }
+
+#: Kinds whose 0.1 hooks took ``host`` and returned the objects themselves: that shape still
+#: works (each object becomes a registration named after its ``id``), with a DeprecationWarning.
+LEGACY_OBJECT_KINDS = frozenset({Kind.SUGGESTER, Kind.QUESTION_MODEL, Kind.VALUE_PROPOSER})
 
 
 @dataclass(frozen=True)
@@ -136,9 +148,12 @@ class Registration(Generic[T]):
     """
 
     name: str
-    factory: Callable[[Any, PluginContext], T]
-    #: ``None``: the capability takes no settings (its section must be empty or absent).
-    settings_model: type[BaseModel] | None = None
+    #: The factory, or ``"module:attr"`` naming it: imported only when the capability is built,
+    #: so that the plugin's hook module stays cheap to import (see :meth:`build_factory`).
+    factory: Callable[[Any, PluginContext], T] | str
+    #: ``None``: the capability takes no settings (its section must be empty or absent). Like
+    #: ``factory``, a ``"module:attr"`` string is imported on first use (:meth:`model`).
+    settings_model: type[BaseModel] | str | None = None
     description: str = ""
     #: The ``[plugins.<section>]`` holding the settings, when it is not ``name``: a plugin whose
     #: capabilities have short names (store ``s3``) keeps one section named after itself
@@ -149,6 +164,18 @@ class Registration(Generic[T]):
     def section(self) -> str:
         """The configuration section of this registration."""
         return self.settings_section or self.name
+
+    def build_factory(self) -> Callable[[Any, PluginContext], T]:
+        """The factory (imported now when it was given as ``"module:attr"``)."""
+        if isinstance(self.factory, str):
+            return cast("Callable[[Any, PluginContext], T]", load_object(self.factory))
+        return self.factory
+
+    def model(self) -> type[BaseModel] | None:
+        """The settings model (imported now when it was given as ``"module:attr"``)."""
+        if isinstance(self.settings_model, str):
+            return cast("type[BaseModel]", load_object(self.settings_model))
+        return self.settings_model
 
 
 @dataclass(frozen=True)

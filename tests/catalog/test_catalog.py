@@ -18,8 +18,10 @@ ModuleFactory = Callable[..., Path]
 
 def _source(tmp_path: Path, *paths: Path) -> ModuleSource:
     registration = modules_dir_plugin.tfpilot_register_module_sources()[0]
-    settings = registration.settings_model(paths=list(paths))
-    source = registration.factory(settings, PluginContext(home=tmp_path / "home"))
+    model = registration.model()
+    assert model is not None
+    settings = model(paths=list(paths))
+    source = registration.build_factory()(settings, PluginContext(home=tmp_path / "home"))
     assert isinstance(source, ModuleSource)
     return source
 

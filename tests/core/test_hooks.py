@@ -8,7 +8,9 @@ file complete.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import click
@@ -343,6 +345,63 @@ def test_hook_tfpilot_register_event_observers(
     tfpilot_host.observe(event, request_doc)
     assert seen == ["request_created"]
     assert [f.kind for f in tfpilot_host.failures] == ["event_observer"]
+
+
+def _objects_hook_test(
+    host: PluginHost, register_plugin: Any, hook: str, read: Callable[[PluginHost], Any]
+) -> None:
+    """One object kind: registrations build objects, a broken factory is isolated, and the
+    0.1 shape (``hook(host)`` returning the objects) still works with a DeprecationWarning."""
+    item = SimpleNamespace(id="mine")
+    register_plugin(
+        plugin_with(
+            hook,
+            lambda: [
+                Registration(name="mine", factory=lambda s, c: item),
+                Registration(name="a_broken", factory=_raise),
+            ],
+        ),
+        name="new_style",
+    )
+    old_item = SimpleNamespace(id="old")
+
+    def legacy(host: Any) -> list[Any]:
+        return [old_item]
+
+    legacy.__name__ = hook
+    register_plugin(SimpleNamespace(**{hook: hookimpl(legacy)}), name="old_style")
+    with pytest.warns(DeprecationWarning, match="returning .* objects is deprecated"):
+        found = read(host)
+    assert sorted((p, o.id) for p, o in found) == [("new_style", "mine"), ("old_style", "old")]
+    assert [f.plugin for f in host.failures] == ["new_style"]
+
+
+def test_hook_tfpilot_register_suggesters(tfpilot_host: PluginHost, register_plugin: Any) -> None:
+    _objects_hook_test(
+        tfpilot_host, register_plugin, "tfpilot_register_suggesters", PluginHost.suggesters
+    )
+
+
+def test_hook_tfpilot_register_question_models(
+    tfpilot_host: PluginHost, register_plugin: Any
+) -> None:
+    _objects_hook_test(
+        tfpilot_host,
+        register_plugin,
+        "tfpilot_register_question_models",
+        PluginHost.question_models,
+    )
+
+
+def test_hook_tfpilot_register_value_proposers(
+    tfpilot_host: PluginHost, register_plugin: Any
+) -> None:
+    _objects_hook_test(
+        tfpilot_host,
+        register_plugin,
+        "tfpilot_register_value_proposers",
+        PluginHost.value_proposers,
+    )
 
 
 def test_hook_tfpilot_register_identity_providers(

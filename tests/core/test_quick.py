@@ -1,4 +1,4 @@
-"""The CLI's quick read paths (tfpilot_core.quick): the same answers as the full path, or none.
+"""The CLI's quick read paths (``cli.startup_cache``): the same answers as the full path, or none.
 
 Every test runs the installed console script in a subprocess with its own HOME, cache and
 working directory, so the snapshots written are the ones a user's shell would write.
@@ -86,7 +86,7 @@ def test_requests_list_on_an_empty_store_starts_without_pydantic_and_answers_the
     code, _, err = run(here, "requests", "list", importtime=True)
     assert code == 0
     modules = imported(err)
-    assert "tfpilot_core.quick" in modules
+    assert "tfpilot_core.cli.startup_cache" in modules
     assert not {"pydantic", "tfpilot_core.models", "tfpilot_core.platform", "rich"} & modules
 
 
@@ -231,7 +231,7 @@ def _config_texts(draw: st.DrawFn) -> str:
 def test_a_snapshot_exists_only_for_a_valid_configuration_and_holds_what_was_validated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
 ) -> None:
-    from tfpilot_core import quick
+    from tfpilot_core.cli import startup_cache as quick
     from tfpilot_core.cli.app import App
     from tfpilot_core.errors import TfpilotError
     from tfpilot_core.plugins import load_plugins

@@ -124,7 +124,7 @@ KILLED_PLAN = textwrap.dedent(
     # run whose machine died three hours before the test looks at it.
     environ = {"TFPILOT_HOME": sys.argv[1], "TFPILOT_CONFIG": sys.argv[1] + "/tfpilot.toml"}
     platform = Platform.from_config(environ=environ)
-    platform._clock = lambda: utcnow() - timedelta(hours=3)
+    platform.kernel.clock = lambda: utcnow() - timedelta(hours=3)
     platform.plan("alice", sys.argv[2])
     """
 )
@@ -173,6 +173,6 @@ def test_run_killed_mid_way_is_reconciled_and_retried(
 def test_a_live_lock_blocks_a_second_run(make_platform: Callable[..., Platform]) -> None:
     platform = make_platform()
     request = create(platform)
-    platform._lock(request.id, "another-process", "plan")
+    platform.kernel.lock(request.id, "another-process", "plan")
     with pytest.raises(LockedError, match="another-process"):
         platform.plan("alice", request.id)

@@ -66,5 +66,5 @@ def test_the_secret_was_really_in_terraforms_output(make_platform: Callable[...,
         project="shop",
         inputs={"name": "db", "password": SECRET},
     )
-    result = platform.runner().plan(platform._run_spec(request))
+    result = platform.runner().plan(platform.kernel.run_spec(request))
     assert result.success and SECRET in json.dumps(result.plan_json)

@@ -90,7 +90,7 @@ inputs = { name = "q" }
 
 
 class Clock:
-    """A clock a test moves forward (``platform._clock``)."""
+    """A clock a test moves forward (``platform.kernel.clock``)."""
 
     def __init__(self) -> None:
         self.offset = timedelta()
@@ -150,7 +150,7 @@ def make_platform(
         monkeypatch.setenv("TFPILOT_CONFIG", str(config))
         environ = {"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(config)}
         platform = Platform.from_config(environ=environ)
-        platform._clock = Clock()
+        platform.kernel.clock = Clock()
         return platform
 
     return build

@@ -43,7 +43,7 @@ def test_dev_stage_prod_with_gates_reuse_and_the_chain(
     home: Path,
 ) -> None:
     platform = make_platform(PROMOTION)
-    clock = platform._clock
+    clock = platform.kernel.clock
     objects = sandbox_objects(platform)
     # Stage has its own template for project shop: versioning is locked on there.
     Templates(platform).create(

@@ -276,7 +276,7 @@ def test_quiet_hours_hold_messages_until_they_end(
 
     clock = [datetime(2026, 12, 1, 23, 30, tzinfo=UTC)]
     platform = make_platform()
-    platform._clock = lambda: clock[0]
+    platform.kernel.clock = lambda: clock[0]
     platform.notifications.set_preferences(
         "alice", "alice", Preferences(quiet_hours=QuietHours(start="22:00", end="07:00"))
     )

@@ -25,6 +25,7 @@ from tfpilot_core.errors import (
     ValidationError,
 )
 from tfpilot_core.lifecycle import RequestStatus
+from tfpilot_core.lifecycle.kernel import Kernel
 from tfpilot_core.masking import MASK
 from tfpilot_core.models import (
     Environment,
@@ -300,16 +301,16 @@ def test_a_stalled_second_apply_gets_a_conflict_and_applied_stays_applied(
     # first one applies. Without a re-check under the lock it would apply the plan again.
     checked = threading.Event()
     release = threading.Event()
-    real_lock = Platform._lock
+    real_lock = Kernel.lock
     stalled: dict[str, Any] = {}
 
-    def slow_lock(self: Platform, request_id: str, owner: str, purpose: str) -> Any:
+    def slow_lock(self: Kernel, request_id: str, owner: str, purpose: str) -> Any:
         if threading.current_thread().name == "second":
             checked.set()
             release.wait(10)
         return real_lock(self, request_id, owner, purpose)
 
-    monkeypatch.setattr(Platform, "_lock", slow_lock)
+    monkeypatch.setattr(Kernel, "lock", slow_lock)
 
     def second() -> None:
         try:

@@ -164,7 +164,7 @@ def test_apply_refuses_a_changed_module(platform: Platform, module_dir: Any) -> 
     request = platform.plan("dev", create(platform).id)
     platform.approve("appr", request.id)
     (module_dir / "main.tf").write_text("# changed\n")
-    platform._catalog = None  # a new process would see the new module
+    platform.kernel.forget_catalog()  # a new process would see the new module
     with pytest.raises(ConflictError, match="changed since the plan"):
         platform.apply("appr", request.id)
 
@@ -191,7 +191,7 @@ def test_failed_plan_and_apply_are_recorded(platform: Platform, runner: Any) -> 
 
 def test_lock_blocks_a_second_run(platform: Platform) -> None:
     request = create(platform)
-    platform._lock(request.id, "someone", "plan")
+    platform.kernel.lock(request.id, "someone", "plan")
     with pytest.raises(LockedError, match="busy"):
         platform.plan("dev", request.id)
 

@@ -282,8 +282,10 @@ def test_default_plugin_builds_store_under_home(tmp_path: Path) -> None:
 
     (registration,) = store_embedded.tfpilot_register_stores()
     assert registration.name == "embedded"
-    settings = registration.settings_model.model_validate({})
-    store = registration.factory(settings, PluginContext(home=tmp_path / "home"))
+    model = registration.model()
+    assert model is not None
+    settings = model.model_validate({})
+    store = registration.build_factory()(settings, PluginContext(home=tmp_path / "home"))
     assert isinstance(store, Store)
     store.create_request(make_request("req_plugin"))
     assert (tmp_path / "home" / "tfpilot.db").is_file()

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from tfpilot_core.ask.parser import EXAMPLES, parse_question
+from tfpilot_core.models import utcnow
+from tfpilot_core.query.engine import run_query
 from tfpilot_core.query.model import Aggregate, Query, QueryResult
 
 if TYPE_CHECKING:
-    from tfpilot_core.platform import Platform
+    from tfpilot_core.lifecycle.kernel import SupportsKernel
 
 __all__ = ["Answer", "ask", "render_answer"]
 
@@ -78,13 +80,14 @@ def render_answer(result: QueryResult) -> str:
     return f"{result.count} {noun}{more}: " + ", ".join(r.id for r in result.rows)
 
 
-def ask(platform: Platform, actor: str, question: str, *, now: datetime | None = None) -> Answer:
+def ask(
+    platform: SupportsKernel, actor: str, question: str, *, now: datetime | None = None
+) -> Answer:
     """Answer ``question`` for ``actor`` (only what ``actor`` may read is counted or shown)."""
-    from tfpilot_core.models import utcnow
 
-    envs = [(e.key, e.slug) for e in platform.config.core.environments]
+    envs = [(e.key, e.slug) for e in platform.kernel.config.core.environments]
     try:
-        modules = platform.catalog.names()
+        modules = platform.kernel.catalog.names()
     except Exception:  # a broken catalog must not stop questions that need no module names
         modules = []
     when = now or utcnow()
@@ -102,7 +105,7 @@ def ask(platform: Platform, actor: str, question: str, *, now: datetime | None =
             text=f"I cannot answer that ({parsed.reason}). Questions of these forms work:",
             suggestions=list(EXAMPLES),
         )
-    result = platform.query(actor, query)
+    result = run_query(platform.kernel, actor, query)
     return Answer(
         question=question,
         answered=True,
@@ -114,7 +117,7 @@ def ask(platform: Platform, actor: str, question: str, *, now: datetime | None =
 
 
 def _model_query(
-    platform: Platform,
+    platform: SupportsKernel,
     question: str,
     *,
     now: datetime,
@@ -129,10 +132,8 @@ def _model_query(
     """
     from pydantic import ValidationError as PydanticValidationError
 
-    from tfpilot_core.ask.hookspecs import QUESTION_HOOK, extensions
-
     try:
-        models = extensions(platform.host, QUESTION_HOOK)
+        models = platform.kernel.host.question_models()
     except Exception as exc:  # a broken plugin never stops the offline answer
         log.warning("question_models_skipped", error=type(exc).__name__)
         return None, "parser"

@@ -1,28 +1,21 @@
-"""The hooks of the model paths: how a plugin answers what the offline parser cannot, and how it
-proposes values in the request assistant. The core never imports a model client; a plugin does.
+"""The model paths' contract: question models and value proposers (hooks: ``hookspecs``).
 
-Like the suggester hook, the core adds these specifications when it first needs them, so a
-plugin marks its implementations optional (pluggy's ``check_pending()`` accepts them)::
-
-    from tfpilot_core import hookimpl
-
-    @hookimpl(optionalhook=True)
-    def tfpilot_register_question_models(host):
-        return [MyQuestionModel()]
+A plugin answers what the offline parser cannot, and proposes values in the request assistant,
+by registering objects like any capability (``tfpilot_register_question_models`` and
+``tfpilot_register_value_proposers`` return registrations). The core never imports a model
+client; a plugin does. The 0.1 shape of those hooks (taking ``host``, returning the objects)
+still works with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-import pluggy
-
 if TYPE_CHECKING:
     from tfpilot_core.plugins import PluginHost
-
-hookspec = pluggy.HookspecMarker("tfpilot")
 
 QUESTION_HOOK = "tfpilot_register_question_models"
 PROPOSER_HOOK = "tfpilot_register_value_proposers"
@@ -54,38 +47,17 @@ class QuestionModel(Protocol):
         ...
 
 
-@hookspec
-def tfpilot_register_question_models(host: PluginHost) -> list[QuestionModel]:  # type: ignore[empty-body]
-    """Contribute question models, asked in order when the offline parser cannot answer.
-
-    ``host`` lets a plugin read its settings and return nothing when it is not configured.
-
-    Isolated: a plugin that raises here, or a model that raises, is logged and skipped; the
-    question is then answered with "cannot answer" and the forms that work.
-    """
-
-
-@hookspec
-def tfpilot_register_value_proposers(host: PluginHost) -> list[Any]:  # type: ignore[empty-body]
-    """Contribute value proposers (:class:`tfpilot_core.assistant.ValueProposer`) for the
-    request assistant; the first one is used.
-
-    A proposal is only offered after it passed the module schema and the allowlist, like a
-    typed answer; a refused one is said and the user asked. Sensitive inputs are never asked of
-    a proposer. Isolated: a plugin or proposer that raises is logged and skipped.
-    """
-
-
 def extensions(host: PluginHost, hook: str) -> list[tuple[str, Any]]:
-    """``(plugin, object)`` for every object the plugins return from ``hook`` (in order)."""
-    from tfpilot_core.ask import hookspecs
-
-    manager = host.plugins.manager
-    caller = getattr(manager.hook, hook, None)
-    if caller is None or caller.spec is None:
-        manager.add_hookspecs(hookspecs)
-    found: list[tuple[str, Any]] = []
-    for plugin, result in host.call_extension(hook, decision=False, host=host):
-        if isinstance(result, list | tuple):
-            found += [(plugin, item) for item in result]
-    return found
+    """``(plugin, object)`` for every question model or value proposer (deprecated: use
+    ``host.question_models()`` and ``host.value_proposers()``)."""
+    warnings.warn(
+        "tfpilot_core.ask.hookspecs.extensions is deprecated: use host.question_models() or "
+        "host.value_proposers()",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    if hook == QUESTION_HOOK:
+        return host.question_models()
+    if hook == PROPOSER_HOOK:
+        return host.value_proposers()
+    return host.call_extension(hook, decision=False)

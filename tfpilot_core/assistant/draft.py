@@ -10,11 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.catalog.ids import new_request_id
+from tfpilot_core.catalog.validation import normalize_inputs
 from tfpilot_core.errors import FieldProblem, ValidationError
-from tfpilot_core.models import PolicyFinding, PolicyLevel
+from tfpilot_core.masking import mask_keys
+from tfpilot_core.models import Placement, PolicyFinding, PolicyLevel, Request
+from tfpilot_core.rbac import Action
 
 if TYPE_CHECKING:
-    from tfpilot_core.platform import Platform
+    from tfpilot_core.lifecycle.kernel import SupportsKernel
 
 __all__ = ["Draft", "draft_request"]
 
@@ -63,7 +67,7 @@ class Draft:
 
 
 def draft_request(
-    platform: Platform,
+    platform: SupportsKernel,
     actor: str,
     *,
     module: str,
@@ -78,16 +82,12 @@ def draft_request(
     """
     from pydantic import ValidationError as PydanticValidationError
 
-    from tfpilot_core.catalog.ids import new_request_id
-    from tfpilot_core.catalog.validation import normalize_inputs
-    from tfpilot_core.masking import mask_keys
-    from tfpilot_core.models import Placement, Request
-    from tfpilot_core.rbac import Action
-
-    env = platform.environment(environment)
-    spec = platform.catalog.get(module)
+    env = platform.kernel.environment(environment)
+    spec = platform.kernel.catalog.get(module)
     result = Draft(module=spec.name, environment=env.key, project=project)
-    result.allowed = platform.access.may(actor, Action.CREATE, project=project, environment=env.key)
+    result.allowed = platform.kernel.access.may(
+        actor, Action.CREATE, project=project, environment=env.key
+    )
     try:
         placement = Placement(
             project=project, environment=env.key, module=spec.name, module_version=spec.version
@@ -103,7 +103,7 @@ def draft_request(
         return result
     request_id = new_request_id(env.key, spec.name)
     # The platform's own tag rule, so the preview shows the tags a create would store.
-    tags = platform._server_tags(request_id, placement, actor)
+    tags = platform.kernel.server_tags(request_id, placement, actor)
     try:
         normalized = normalize_inputs(spec, dict(inputs), request_id=request_id, server_tags=tags)
     except ValidationError as exc:
@@ -112,5 +112,5 @@ def draft_request(
     result.inputs = mask_keys(normalized, spec.sensitive_inputs)
     request = Request(id=request_id, placement=placement, inputs=normalized, created_by=actor)
     # The same engines and stage as a create: what is previewed is what create would judge.
-    result.findings = platform._policy(request, "request")
+    result.findings = platform.kernel.policy(request, "request")
     return result

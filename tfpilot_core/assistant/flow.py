@@ -21,12 +21,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 import structlog
 
 from tfpilot_core.assistant.draft import Draft, draft_request
+from tfpilot_core.catalog.types import Kind
+from tfpilot_core.catalog.validation import normalize_inputs
 from tfpilot_core.errors import FieldProblem, ValidationError
+from tfpilot_core.lifecycle import changes
+from tfpilot_core.masking import MASK
 
 if TYPE_CHECKING:
     from tfpilot_core.catalog.spec import InputSpec, ModuleSpec
+    from tfpilot_core.lifecycle.kernel import SupportsKernel
     from tfpilot_core.models import Request
-    from tfpilot_core.platform import Platform
 
 __all__ = [
     "AnswersConversation",
@@ -173,7 +177,6 @@ def _shown(value: Any) -> str:
 def _parse(item: InputSpec, answer: str) -> Any:
     """A typed answer: strings stay strings; numbers, booleans, lists and maps are read as JSON
     (YAML-ish ``yes``/``no`` for booleans)."""
-    from tfpilot_core.catalog.types import Kind
 
     kind = item.tftype.kind
     if kind is Kind.STRING:
@@ -189,12 +192,12 @@ def _parse(item: InputSpec, answer: str) -> Any:
 class _Flow:
     def __init__(
         self,
-        platform: Platform,
+        platform: SupportsKernel,
         actor: str,
         conversation: Conversation,
         proposer: ValueProposer | None,
     ) -> None:
-        self.platform = platform
+        self.kernel = platform.kernel
         self.actor = actor
         self.conv = conversation
         self.proposer = proposer
@@ -226,7 +229,7 @@ class _Flow:
     # -- the steps ---------------------------------------------------------------------------
 
     def module(self, given: str | None) -> ModuleSpec:
-        catalog = self.platform.catalog
+        catalog = self.kernel.catalog
         if given is not None:
             return catalog.get(given)
         modules = catalog.list()
@@ -256,7 +259,7 @@ class _Flow:
         return chosen
 
     def placement(self, environment: str | None, project: str | None) -> tuple[str, str]:
-        keys = [e.key for e in self.platform.config.core.environments]
+        keys = [e.key for e in self.kernel.config.core.environments]
 
         def accept_env(answer: str) -> str:
             if answer not in keys:
@@ -289,7 +292,6 @@ class _Flow:
         return env, proj
 
     def inputs(self, spec: ModuleSpec, description: str) -> dict[str, Any]:
-        from tfpilot_core.catalog.validation import normalize_inputs
 
         collected: dict[str, Any] = {}
         asked = [(n, i) for n, i in spec.inputs.items() if not i.read_only and n != spec.tags_input]
@@ -367,17 +369,15 @@ class _Flow:
 
 
 def _masked(question: Question, answer: str) -> str:
-    from tfpilot_core.masking import MASK
 
     return MASK if question.secret and answer else answer
 
 
-def find_proposer(platform: Platform) -> ValueProposer | None:
+def find_proposer(platform: SupportsKernel) -> ValueProposer | None:
     """The first value proposer a plugin registers (a configured model), or ``None``."""
-    from tfpilot_core.ask.hookspecs import PROPOSER_HOOK, extensions
 
     try:
-        found = extensions(platform.host, PROPOSER_HOOK)
+        found = platform.kernel.host.value_proposers()
     except Exception as exc:  # no proposer is the offline flow, never a failure
         log.warning("value_proposers_skipped", error=type(exc).__name__)
         return None
@@ -388,7 +388,7 @@ def find_proposer(platform: Platform) -> ValueProposer | None:
 
 
 def run_assistant(
-    platform: Platform,
+    platform: SupportsKernel,
     actor: str,
     conversation: Conversation,
     *,
@@ -449,6 +449,8 @@ def run_assistant(
     if not confirmed:
         conversation.say("Not created.")
         return AssistResult(None, draft, flow.transcript)
-    created = platform.create(actor, module=spec.name, environment=env, project=proj, inputs=inputs)
+    created = changes.create(
+        platform.kernel, actor, module=spec.name, environment=env, project=proj, inputs=inputs
+    )
     conversation.say(f"Created {created.id}.")
     return AssistResult(created, draft, flow.transcript)

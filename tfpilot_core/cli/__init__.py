@@ -232,7 +232,7 @@ def cli(
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: discover plugins, let them add commands, run the CLI."""
-    from tfpilot_core.plugins import load_plugins, register_commands
+    from tfpilot_core.discovery import load_plugins, register_commands
 
     args = sys.argv[1:] if argv is None else argv
     # Everything tfpilot writes holds request data (database, plans, state, logs): private.
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
 
         parse_cache.enable()
         # So are validated configurations and catalog listings, for the quick read paths.
-        from tfpilot_core import quick
+        from tfpilot_core.cli import startup_cache as quick
 
         quick.enable()
         register_commands(state.loaded, cli, strict=strict)

@@ -66,7 +66,7 @@ class App:
             self._host = PluginHost(self.plugins, config, context)
             # Every plugin section is checked at start, not when the plugin is first used.
             self._host.validate_settings()
-            from tfpilot_core import quick
+            from tfpilot_core.cli import startup_cache as quick
 
             # What was just validated lets later read commands start without pydantic.
             quick.save(self)

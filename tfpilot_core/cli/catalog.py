@@ -53,7 +53,7 @@ def modules_list() -> None:
       tfpilot modules list
       tfpilot --json modules list | jq -r '.[].name'
     """
-    from tfpilot_core import quick
+    from tfpilot_core.cli import startup_cache as quick
 
     state = app()
     # Unchanged modules and configuration: the listing the full path computed last time.

@@ -389,9 +389,9 @@ def list_command(
     """
     headers = ["id", "status", "module", "env", "author", "rev"]
     state = app()
-    from tfpilot_core import quick
+    from tfpilot_core.cli import startup_cache as quick
 
-    # An empty store needs neither the domain model nor pydantic (tfpilot_core.quick); a
+    # An empty store needs neither the domain model nor pydantic (tfpilot_core.cli.startup_cache); a
     # --status filter is checked against the statuses, which live in the model.
     if status is None and quick.store_is_empty(state):
         emit(list_envelope([], unreadable=0), lambda: table(headers, []))

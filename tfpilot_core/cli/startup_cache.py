@@ -32,16 +32,19 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.paths import database_file, home_dir, locate_config
+from tfpilot_core.references import SECRET_WORDS, is_reference
+
 if TYPE_CHECKING:
     from tfpilot_core.cli.app import App
+
+__all__ = ["database_file", "home_dir", "locate_config"]
 
 _FORMAT = 1
 _enabled = False
 #: Plugin names of the core's own registrations that quick paths know how to stand in for.
 CORE_STORE_PLUGIN = "store_embedded"
 CORE_IDENTITY_PLUGIN = "identity"
-#: Keys whose values are secrets (shown masked by ``config show``, never snapshotted).
-SECRET_WORDS = ("password", "secret", "token", "webhook", "api_key", "apikey", "private_key")
 
 
 def enable(on: bool = True) -> None:
@@ -53,35 +56,6 @@ def enable(on: bool = True) -> None:
 def enabled() -> bool:
     """Whether quick paths are on (the CLI, and ``TFPILOT_NO_CACHE`` unset)."""
     return _enabled and not os.environ.get("TFPILOT_NO_CACHE")
-
-
-# -- where the configuration comes from (the one implementation; config.py uses it) ------------
-
-
-def home_dir(environ: Any = None) -> str:
-    """``$TFPILOT_HOME``, or ``~/.tfpilot`` (user-expanded)."""
-    env = os.environ if environ is None else environ
-    return os.path.expanduser(env.get("TFPILOT_HOME") or os.path.join("~", ".tfpilot"))
-
-
-def locate_config(explicit: str | None, environ: Any) -> tuple[str | None, str | None]:
-    """``(path, origin)`` of the configuration file, by the documented order.
-
-    ``origin`` is ``"explicit"`` (``--config``) or ``"TFPILOT_CONFIG"`` when the path was named
-    (it may then not exist: the caller reports that); ``None`` when it was found by looking in
-    the working directory and the home directory, or when there is none (``path`` ``None``).
-    """
-    if explicit is not None:
-        return explicit, "explicit"
-    if environ.get("TFPILOT_CONFIG"):
-        return os.path.expanduser(environ["TFPILOT_CONFIG"]), "TFPILOT_CONFIG"
-    for candidate in (
-        os.path.join(os.getcwd(), "tfpilot.toml"),
-        os.path.join(home_dir(environ), "tfpilot.toml"),
-    ):
-        if os.path.isfile(candidate):
-            return candidate, None
-    return None, None
 
 
 # -- the configuration snapshot ------------------------------------------------------------------
@@ -119,7 +93,7 @@ def _cache_dir() -> str:
 
 def _key(state: App) -> list[Any] | None:
     """What a snapshot of this invocation depends on; ``None`` when it cannot be told."""
-    from tfpilot_core import __version__
+    from tfpilot_core.version import __version__
 
     environ = os.environ
     explicit = str(state.config_path) if state.config_path is not None else None
@@ -204,11 +178,6 @@ def snapshot(state: App) -> Snapshot | None:
     return None if current is None else current[0]
 
 
-def is_reference(value: Any) -> bool:
-    """Whether a configuration value is a ``{"$env": ...}`` or ``{"$file": ...}`` reference."""
-    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("$env", "$file")
-
-
 def _holds_secrets(value: Any, key: str = "") -> bool:
     if is_reference(value):
         return True
@@ -284,21 +253,6 @@ def save(state: App) -> None:
 
 
 # -- the embedded store, read-only ---------------------------------------------------------------
-
-
-def database_file(path: str | None, home: str, config_path: str | None) -> str:
-    """Where the ``embedded`` store's database is (the one rule; ``stores.embedded`` uses it).
-
-    Default ``<home>/tfpilot.db``; a relative path is relative to the configuration file's
-    directory, or to the home directory when there is no file.
-    """
-    if path is None:
-        return os.path.join(home, "tfpilot.db")
-    path = os.path.expanduser(path)
-    if os.path.isabs(path):
-        return path
-    base = os.path.dirname(config_path) if config_path is not None else home
-    return os.path.join(base, path)
 
 
 def store_is_empty(state: App) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tfpilot_core import hookimpl
+from tfpilot_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import DriftDetector, Runner, RunSpec

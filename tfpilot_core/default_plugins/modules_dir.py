@@ -9,26 +9,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tfpilot_core import hookimpl
+from tfpilot_core.hookspecs import hookimpl
+from tfpilot_core.registrations import Registration
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import ModuleSource
-    from tfpilot_core.registrations import Registration
 
 NAME = "modules_dir"
 
 
 @hookimpl
 def tfpilot_register_module_sources() -> list[Registration[ModuleSource]]:
-    """Register the ``modules_dir`` module source."""
-    from tfpilot_core.catalog.modules_dir import ModulesDirSettings, build_source
-    from tfpilot_core.registrations import Registration
-
+    """Register the ``modules_dir`` module source (imported when first used)."""
     return [
         Registration(
             name=NAME,
-            factory=build_source,
-            settings_model=ModulesDirSettings,
+            factory="tfpilot_core.catalog.modules_dir:build_source",
+            settings_model="tfpilot_core.catalog.modules_dir:ModulesDirSettings",
             description="Terraform modules in local directories (default: ./modules)",
         )
     ]

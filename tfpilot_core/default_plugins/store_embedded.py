@@ -10,24 +10,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tfpilot_core import hookimpl
+from tfpilot_core.hookspecs import hookimpl
+from tfpilot_core.registrations import Registration
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Store
-    from tfpilot_core.registrations import Registration
 
 
 @hookimpl
 def tfpilot_register_stores() -> list[Registration[Store]]:
     """Register the ``embedded`` store (SQLite in WAL mode, the default)."""
-    from tfpilot_core.registrations import Registration
-    from tfpilot_core.stores.embedded import EmbeddedStoreSettings, build_store
-
     return [
         Registration(
             name="embedded",
-            factory=build_store,
-            settings_model=EmbeddedStoreSettings,
+            factory="tfpilot_core.stores.embedded:build_store",
+            settings_model="tfpilot_core.stores.embedded:EmbeddedStoreSettings",
             description="SQLite database in WAL mode under tfpilot's home (the default store)",
         )
     ]

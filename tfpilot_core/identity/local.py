@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tfpilot_core.identity import Identity, IdentityRequest
 
 
@@ -20,3 +22,8 @@ class LocalIdentity:
             if candidate:
                 return Identity(actor=candidate, provider="local")
         return Identity(actor="unknown", provider="local")
+
+
+def build(settings: Any, context: Any) -> LocalIdentity:
+    """The factory of the ``local`` identity provider (it takes no settings)."""
+    return LocalIdentity()

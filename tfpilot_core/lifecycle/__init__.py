@@ -1,8 +1,18 @@
-"""The request lifecycle: status derived from facts, and the rules of every transition.
+"""The request lifecycle: status derived from facts here, and every transition's rules below.
 
-This module is the one place to read the lifecycle rules. Status is never stored: it is a pure
-function of a request's run attempts, approvals and revision (:func:`derive_status`). Transition
-checks (:func:`check_transition`) combine the lifecycle state with RBAC (:mod:`tfpilot_core.rbac`).
+Status is never stored: it is a pure function of a request's run attempts, approvals and revision
+(:func:`derive_status`, this module, which depends on the models only so that stores may use it).
+The rules of every transition live once in the submodules, each written as its checks plus its
+steps, and are called alike by the local CLI, the HTTP API, MCP and the GitHub Actions job:
+
+- :mod:`~tfpilot_core.lifecycle.kernel`: what every action and capability needs (:class:`Kernel`);
+- :mod:`~tfpilot_core.lifecycle.changes`: create and update;
+- :mod:`~tfpilot_core.lifecycle.attempts`: run attempts recorded from elsewhere (dispatch, updates);
+- :mod:`~tfpilot_core.lifecycle.planning`: plan and destroy plans;
+- :mod:`~tfpilot_core.lifecycle.approvals`: approve;
+- :mod:`~tfpilot_core.lifecycle.applying`: the apply gate, apply and destroy;
+- :mod:`~tfpilot_core.lifecycle.drift`: drift checks and reconciling stale runs;
+- :mod:`~tfpilot_core.lifecycle.reads`: authorized reads (view, list, timeline, audit, verify).
 """
 
 from __future__ import annotations

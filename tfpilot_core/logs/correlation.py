@@ -28,6 +28,8 @@ from opentelemetry import context, trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+import tfpilot_core.log as log
+
 _propagator = TraceContextTextMapPropagator()
 #: A correlation id handed over by another process (see :func:`attempt_context`).
 _bound: ContextVar[str | None] = ContextVar("tfpilot_correlation_id", default=None)
@@ -102,7 +104,6 @@ def attempt_context(
     ``correlation`` (the dispatcher's correlation id) is used for every event stored inside the
     block; ``None`` keeps the current trace id.
     """
-    from tfpilot_core import log
 
     fields = attempt_fields(request_id, revision, attempt_id, correlation)
     token = _bound.set(fields["correlation_id"])

@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import tfpilot_core.plan_diff as plan_diff
 from tfpilot_core.log import get_logger
+from tfpilot_core.logs import capture
+from tfpilot_core.masking import sensitive_strings
+from tfpilot_core.models import RunStatus
+from tfpilot_core.plan import Plan
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Runner, RunResult, RunSpec, Store
@@ -26,7 +31,6 @@ log = get_logger("tfpilot.logs")
 
 
 def _running_attempt(spec: RunSpec) -> RunAttempt | None:
-    from tfpilot_core.models import RunStatus
 
     running = [
         a
@@ -39,7 +43,6 @@ def _running_attempt(spec: RunSpec) -> RunAttempt | None:
 
 def secrets_of(spec: RunSpec) -> list[str]:
     """The request's sensitive input values, as strings to scrub from free text."""
-    from tfpilot_core.masking import sensitive_strings
 
     found: list[str] = []
     for name in spec.sensitive_inputs:
@@ -64,7 +67,6 @@ class CapturingRunner:
         return self._runner
 
     def _capture(self, spec: RunSpec, result: RunResult) -> None:
-        from tfpilot_core.logs import capture
 
         attempt = _running_attempt(spec)
         if attempt is None or not (result.log or result.error):
@@ -95,9 +97,6 @@ class CapturingRunner:
         if not result.success or not result.plan_json or result.plan_file is None:
             return
         import hashlib
-
-        from tfpilot_core import plan_diff
-        from tfpilot_core.plan import Plan
 
         try:
             masked = Plan.parse(result.plan_json).masked(sensitive_inputs=spec.sensitive_inputs)

@@ -31,6 +31,7 @@ from typing import Any
 
 from tfpilot_core.interfaces import Store
 from tfpilot_core.models import RequestQuery
+from tfpilot_core.stores.sqlite import SQLiteStore
 
 #: What the trigger picks out of each event as it is appended: metrics read the feed alone,
 #: without decoding event documents (the JSON is parsed once, in C, at append time).
@@ -112,7 +113,6 @@ class FeedItem:
 
 def sqlite_path(store: Any) -> Path | None:
     """The database file of the embedded store behind ``store`` (through plugin proxies)."""
-    from tfpilot_core.stores.sqlite import SQLiteStore
 
     seen = 0
     while seen < 5:

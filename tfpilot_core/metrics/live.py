@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics
 
+import tfpilot_core.log as log
+
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Store
     from tfpilot_core.models import Event, Request
@@ -125,8 +127,6 @@ def record_event(event: Event, request: Request) -> None:
 def _record(event: Event, request: Request) -> None:
     attrs: dict[str, str] = attributes(request)
     if ids_in_exemplars:
-        from tfpilot_core import log
-
         attempt = event.data.get("run") or log.fields().get("attempt_id")
         if isinstance(attempt, str):
             attrs["tfpilot.attempt_id"] = attempt

@@ -20,8 +20,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.errors import FieldProblem, ValidationError
+from tfpilot_core.lifecycle import derive_status
+from tfpilot_core.metrics.feed import ScanFeed, connect, sqlite_path
 from tfpilot_core.metrics.rollup import CODES, Series, State, load_days, update
 from tfpilot_core.models import utcnow
+from tfpilot_core.stores.sqlite import _to_us
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Store
@@ -62,7 +66,6 @@ def distribution(values: Sequence[float]) -> dict[str, Any]:
 
 def parse_since(text: str) -> timedelta:
     """``30m``, ``12h``, ``7d``, ``2w`` as a duration; a clear error otherwise."""
-    from tfpilot_core.errors import FieldProblem, ValidationError
 
     units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
     number, unit = text[:-1], text[-1:].lower()
@@ -145,12 +148,9 @@ def statuses(store: Store, since: datetime) -> list[tuple[str, str, str, str, in
     time alone can only turn a run that went stale into ``failed``); other stores are listed
     page by page and each status derived now.
     """
-    from tfpilot_core.metrics.feed import ScanFeed, connect, sqlite_path
 
     path = sqlite_path(store)
     if path is not None:
-        from tfpilot_core.stores.sqlite import _to_us
-
         conn = connect(path)
         try:
             rows = conn.execute(
@@ -161,7 +161,6 @@ def statuses(store: Store, since: datetime) -> list[tuple[str, str, str, str, in
         finally:
             conn.close()
         return [(str(a), str(b), str(c), str(d), int(n)) for a, b, c, d, n in rows]
-    from tfpilot_core.lifecycle import derive_status
 
     counted: dict[tuple[str, str, str, str], int] = {}
     now = utcnow()

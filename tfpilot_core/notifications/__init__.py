@@ -17,20 +17,18 @@ This module imports nothing heavy: the configuration loads its settings model at
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from typing import Any
 
 from tfpilot_core.notifications.errors import DeliveryDeferred, DeliveryRejected
 from tfpilot_core.notifications.runbooks import runbook_url
-
-if TYPE_CHECKING:
-    from tfpilot_core.notifications.service import Notifications
 
 __all__ = ["DeliveryDeferred", "DeliveryRejected", "Notifications", "runbook_url"]
 
 
 def __getattr__(name: str) -> Any:
+    # PEP 562: the outbox sits above the lifecycle kernel, which this package's light parts
+    # (errors, runbooks, settings) sit below; resolved on first use.
     if name == "Notifications":
-        from tfpilot_core.notifications.service import Notifications
-
-        return Notifications
+        return importlib.import_module("tfpilot_core.notifications.service").Notifications
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

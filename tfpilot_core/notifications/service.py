@@ -28,11 +28,13 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import tfpilot_core.notifications.preferences as prefs_module
 from tfpilot_core.errors import ConflictError, ForbiddenError, NotFoundError
+from tfpilot_core.interfaces import Delivery
 from tfpilot_core.log import get_logger
-from tfpilot_core.models import Event, Request, Role
+from tfpilot_core.masking import MASK, mask_keys, scrub_text, sensitive_strings
+from tfpilot_core.models import Event, Request, Role, RunKind
 from tfpilot_core.notifications import outbox
-from tfpilot_core.notifications import preferences as prefs_module
 from tfpilot_core.notifications.errors import DeliveryDeferred, DeliveryRejected
 from tfpilot_core.notifications.preferences import Preferences
 from tfpilot_core.notifications.routing import Route, route
@@ -41,9 +43,9 @@ from tfpilot_core.notifications.settings import RUNBOOK_KINDS
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Delivery, Store
+    from tfpilot_core.lifecycle.kernel import SupportsKernel
     from tfpilot_core.models import Record
     from tfpilot_core.notifications.settings import NotificationSettings
-    from tfpilot_core.platform import Platform
 
 log = get_logger("tfpilot.notifications")
 
@@ -76,7 +78,6 @@ def _at(value: Any) -> datetime | None:
 
 
 def _scrub(value: Any, secrets: list[str]) -> Any:
-    from tfpilot_core.masking import scrub_text
 
     if isinstance(value, str):
         return scrub_text(value, secrets)
@@ -90,10 +91,12 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 class Notifications:
     """Routing, the outbox, preferences and digests of one :class:`Platform`."""
 
-    def __init__(self, platform: Platform, *, clock: Callable[[], datetime] | None = None) -> None:
-        self.platform = platform
+    def __init__(
+        self, platform: SupportsKernel, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.kernel = platform.kernel
         # The platform's clock, read at each call (tests move it), unless one is given.
-        self._clock: Callable[[], datetime] = clock or (lambda: platform._clock())
+        self._clock: Callable[[], datetime] = clock or (lambda: platform.kernel.now())
         self._local = threading.local()
         self._workers: dict[str, threading.Thread] = {}
         self._workers_lock = threading.Lock()
@@ -101,14 +104,14 @@ class Notifications:
     @property
     def settings(self) -> NotificationSettings:
         """The ``[notifications]`` settings."""
-        return self.platform.config.notifications
+        return self.kernel.config.notifications
 
     @property
     def _store(self) -> Store:
-        return self.platform.store
+        return self.kernel.store
 
     def _notifiers(self) -> list[tuple[str, Any]]:
-        return self.platform.host.notifiers()
+        return self.kernel.host.notifiers()
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -154,8 +157,8 @@ class Notifications:
         routes = route(
             event,
             request,
-            config=self.platform.config,
-            access=self.platform.access,
+            config=self.kernel.config,
+            access=self.kernel.access,
             notifiers=notifiers,
             preferences=self.preferences,
             now=now,
@@ -169,8 +172,6 @@ class Notifications:
             for name, template in self.settings.links.items()
         }
         for kind in ("apply", "plan", "destroy", "drift"):
-            from tfpilot_core.models import RunKind
-
             attempt = request.latest(RunKind(kind))
             if attempt is not None and attempt.url and "run" not in links:
                 links["run"] = attempt.url
@@ -189,7 +190,7 @@ class Notifications:
             "recipient_user": r.user,
             "request_id": request.id,
             "event": event.model_dump(mode="json"),
-            "runbook_url": runbook_url(self.platform.config, kind, request) if kind else None,
+            "runbook_url": runbook_url(self.kernel.config, kind, request) if kind else None,
             "links": self._links(request, r.user),
             "attempts": 0,
             "created_at": _iso(now),
@@ -308,7 +309,7 @@ class Notifications:
             if notifier is None:
                 raise LookupError(f"notifier {channel!r} is not installed or not configured")
             delivery = self.delivery(claimed_value, attempt=attempts)
-            self.platform.host.send(channel, notifier, delivery)
+            self.kernel.host.send(channel, notifier, delivery)
         except DeliveryRejected as exc:
             return self._finish(claimed, DEAD, error=str(exc), delivery=delivery)
         except DeliveryDeferred as exc:
@@ -357,7 +358,7 @@ class Notifications:
             value["done_at"] = _iso(now)
         if state == DEAD:
             value["runbook_url"] = value.get("runbook_url") or runbook_url(
-                self.platform.config,
+                self.kernel.config,
                 "notification_dead_lettered",
                 delivery.request if delivery else None,
             )
@@ -415,7 +416,6 @@ class Notifications:
 
     def delivery(self, value: Mapping[str, Any], *, attempt: int = 0) -> Delivery:
         """The :class:`Delivery` of an outbox record: the request re-read, sensitive values out."""
-        from tfpilot_core.interfaces import Delivery
 
         request = self._store.get_request(str(value["request_id"]))
         masked, secrets = self._masked(request)
@@ -434,10 +434,9 @@ class Notifications:
 
     def _masked(self, request: Request) -> tuple[Request, list[str]]:
         """``request`` with sensitive inputs masked (all inputs if the module is unknown)."""
-        from tfpilot_core.masking import MASK, mask_keys, sensitive_strings
 
         try:
-            sensitive = list(self.platform.catalog.get(request.placement.module).sensitive_inputs)
+            sensitive = list(self.kernel.catalog.get(request.placement.module).sensitive_inputs)
         except Exception:  # the module left the catalog: hide every input rather than guess
             sensitive = list(request.inputs)
         secrets: list[str] = []
@@ -501,7 +500,7 @@ class Notifications:
 
     def set_preferences(self, actor: str, user: str, prefs: Preferences) -> Preferences:
         """Store ``user``'s preferences: users set their own, admins anyone's."""
-        if actor != user and self.platform.config.role_of(actor) is not Role.ADMIN:
+        if actor != user and self.kernel.config.role_of(actor) is not Role.ADMIN:
             raise ForbiddenError(
                 f"{actor} may not change the notification preferences of {user}: "
                 "users set their own, admins anyone's"

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tfpilot_core.lifecycle import STALEABLE, RequestStatus
-from tfpilot_core.models import Conclusion, DriftResult, Request, RequestQuery, RunKind
+from tfpilot_core.models import DriftResult, Request, RequestQuery
 from tfpilot_core.query.model import (
     Aggregate,
     CostFilter,
@@ -35,15 +35,21 @@ from tfpilot_core.query.model import (
     GroupBy,
     Query,
     QueryResult,
-    ResultRow,
     SortKey,
 )
 from tfpilot_core.query.people import people_checks
+from tfpilot_core.query.results import applied_at, row_of
+from tfpilot_core.query.rows import (
+    aggregate_rows,
+    answer_from_rows,
+    readable_placement,
+    row_of_request,
+)
 
 if TYPE_CHECKING:
     from tfpilot_core.access import Scope
     from tfpilot_core.interfaces import Store
-    from tfpilot_core.platform import Platform
+    from tfpilot_core.lifecycle.kernel import SupportsKernel
 
 __all__ = ["IndexedStore", "QueryPlan", "compile_query", "run_query"]
 
@@ -135,14 +141,6 @@ def _result_step(q: Query) -> str:
         return f"sort {q.sort.value}, limit {q.limit}"
     by = f" by {q.group_by.value}" if q.group_by else ""
     return f"{q.aggregate.value}{by}"
-
-
-def applied_at(request: Request) -> datetime | None:
-    """When the latest successful apply completed (``None`` if never applied)."""
-    for attempt in reversed(request.attempts(RunKind.APPLY)):
-        if attempt.conclusion is Conclusion.SUCCESS:
-            return attempt.completed_at or attempt.created_at
-    return None
 
 
 def _drift_state(request: Request) -> DriftFilter:
@@ -353,28 +351,8 @@ def _with_events(
 # -- running ---------------------------------------------------------------------------------
 
 
-def row_of(request: Request, status: RequestStatus) -> ResultRow:
-    """A listing row for ``request`` (placement, status, cost, drift; never inputs)."""
-    cost = request.cost
-    return ResultRow(
-        id=request.id,
-        status=status.value,
-        project=request.placement.project,
-        environment=request.placement.environment,
-        module=request.placement.module,
-        author=request.created_by,
-        created_at=request.created_at,
-        applied_at=applied_at(request),
-        monthly_cost=cost.monthly if cost else None,
-        cost_delta=cost.delta if cost else None,
-        drift=request.drift.result.value if request.drift else None,
-        drift_checked_at=request.drift.checked_at if request.drift else None,
-    )
-
-
-def _readable(platform: Platform, actor: str) -> Callable[[Request], bool]:
+def _readable(platform: SupportsKernel, actor: str) -> Callable[[Request], bool]:
     """Whether ``actor`` may read a request (decided once per project and environment)."""
-    from tfpilot_core.query.rows import readable_placement
 
     may = readable_placement(platform, actor)
     return lambda request: may(request.placement.project, request.placement.environment)
@@ -403,18 +381,17 @@ def _sorted(matched: list[Request], key: SortKey) -> list[Request]:
     return matched
 
 
-def run_query(platform: Platform, actor: str, query: Query) -> QueryResult:
+def run_query(platform: SupportsKernel, actor: str, query: Query) -> QueryResult:
     """Run ``query`` for ``actor`` on the platform's store: only requests ``actor`` may read."""
     plan = compile_query(query)
-    store = platform.store
+    store = platform.kernel.store
     # Counts, sums and newest/oldest listings on indexed fields: from the store's index rows,
     # documents read only for the rows returned (tfpilot_core.query.rows).
-    from tfpilot_core.query.rows import answer_from_rows
 
     answered = answer_from_rows(platform, actor, plan, _target(store), plan.describe(False))
     if answered is not None:
         return answered
-    scope = platform.access.read_scope(actor)
+    scope = platform.kernel.access.read_scope(actor)
     indexed = isinstance(_target(store), IndexedStore)
     candidates: Iterable[Request]
     if indexed:
@@ -429,7 +406,7 @@ def run_query(platform: Platform, actor: str, query: Query) -> QueryResult:
     if plan.query.events:
         candidates = list(_with_events(store, plan, candidates, indexed))
     for request in candidates:
-        status = platform.status(request) if need_status else None
+        status = platform.kernel.status(request) if need_status else None
         if all(check(request, status) for _, check in plan.checks) and may_read(request):
             matched.append(request)
             if status is not None:
@@ -437,7 +414,7 @@ def run_query(platform: Platform, actor: str, query: Query) -> QueryResult:
 
     def status_of(request: Request) -> RequestStatus:
         found = statuses.get(request.id)
-        return found if found is not None else platform.status(request)
+        return found if found is not None else platform.kernel.status(request)
 
     result = QueryResult(
         query=query, aggregate=query.aggregate, count=len(matched), plan=plan.describe(indexed)
@@ -446,7 +423,6 @@ def run_query(platform: Platform, actor: str, query: Query) -> QueryResult:
         shown = _sorted(matched, query.sort)[: query.limit]
         result.rows = [row_of(r, status_of(r)) for r in shown]
         return result
-    from tfpilot_core.query.rows import aggregate_rows, row_of_request
 
     group_status = query.group_by is GroupBy.STATUS
     aggregate_rows(

@@ -8,6 +8,7 @@ whose sha256 is not the approved digest.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,17 +17,23 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.propagate import extract
 
-from tfpilot_core.errors import ConflictError, ForbiddenError, NotFoundError
-from tfpilot_core.lifecycle import current_approval, current_plan
+from tfpilot_core.errors import ConflictError
+from tfpilot_core.lifecycle import applying, drift, planning
+from tfpilot_core.lifecycle.attempts import (
+    RunUpdate,
+    active_attempts,
+    advance,
+    find_attempt,
+    without_attempt,
+)
+from tfpilot_core.lifecycle.kernel import Kernel, SupportsKernel, sha256
 from tfpilot_core.log import get_logger
-from tfpilot_core.models import Conclusion, Request, RunAttempt, RunKind, RunStatus
-from tfpilot_core.registrations import Kind
-from tfpilot_core.runs.model import RunUpdate, advance, find_attempt
+from tfpilot_core.models import Request, RequestQuery, RunAttempt, RunKind, RunStatus
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Runner
-    from tfpilot_core.platform import Platform
 
 log = get_logger("tfpilot.runs")
 tracer = trace.get_tracer("tfpilot")
@@ -35,9 +42,9 @@ tracer = trace.get_tracer("tfpilot")
 DEFAULT_EXECUTOR = "local"
 
 
-def executing_runner(platform: Platform, name: str = DEFAULT_EXECUTOR) -> Runner:
+def executing_runner(platform: SupportsKernel, name: str = DEFAULT_EXECUTOR) -> Runner:
     """The runner that runs Terraform here (traced, failing closed), not the dispatcher."""
-    return platform.host._traced(Kind.RUNNER, name)  # type: ignore[no-any-return]
+    return platform.kernel.host.runner(name)
 
 
 @contextmanager
@@ -46,8 +53,6 @@ def continued_trace(traceparent: str | None) -> Iterator[None]:
     if not traceparent:
         yield
         return
-    from opentelemetry.propagate import extract
-
     token = otel_context.attach(extract({"traceparent": traceparent}))
     try:
         yield
@@ -68,7 +73,7 @@ def _job_identity() -> dict[str, str]:
     return found
 
 
-def _claim(platform: Platform, request: Request, attempt_id: str, kind: RunKind) -> RunAttempt:
+def _claim(kernel: Kernel, request: Request, attempt_id: str, kind: RunKind) -> RunAttempt:
     """Check the attempt is one of ``kind`` still to run, and mark it in progress."""
     attempt = find_attempt(request, attempt_id)
     if attempt.kind is not kind:
@@ -88,7 +93,7 @@ def _claim(platform: Platform, request: Request, attempt_id: str, kind: RunKind)
         )
     identity = _job_identity()
     advance(
-        platform,
+        kernel,
         request.id,
         attempt_id,
         RunUpdate(
@@ -98,55 +103,54 @@ def _claim(platform: Platform, request: Request, attempt_id: str, kind: RunKind)
             url=identity.get("url"),
         ),
     )
-    return find_attempt(platform.get(request.id), attempt_id)
+    claimed = find_attempt(kernel.get(request.id), attempt_id)
+    kernel.bind_attempt(request.id, claimed)
+    return claimed
 
 
 def execute_plan(
-    platform: Platform,
+    platform: SupportsKernel,
     request_id: str,
     attempt_id: str,
     *,
     runner_name: str = DEFAULT_EXECUTOR,
     plan_out: Path | None = None,
 ) -> Request:
-    """Run a dispatched plan attempt here and record its result (as :meth:`Platform.plan`)."""
+    """Run a dispatched plan attempt here and record its result.
 
-    request = platform.get(request_id)
-    runner = executing_runner(platform, runner_name)
-    spec = platform.catalog.get(request.placement.module)
+    The same checks as a local plan (:func:`~tfpilot_core.lifecycle.planning.plan_checks`, on
+    the request as it was before this attempt was queued) and the same steps
+    (:func:`~tfpilot_core.lifecycle.planning.run_plan`).
+    """
+    kernel = platform.kernel
+    request = kernel.get(request_id)
+    runner = executing_runner(kernel, runner_name)
+    spec = kernel.catalog.get(request.placement.module)
     attempt = find_attempt(request, attempt_id)
-    lock = platform._lock(request_id, attempt.actor, f"plan {attempt_id}")
-    try:
-        with tracer.start_as_current_span(
+    with (
+        kernel.locked(request_id, attempt.actor, f"plan {attempt_id}"),
+        tracer.start_as_current_span(
             "tfpilot.run.plan",
             attributes={"tfpilot.request_id": request_id, "tfpilot.attempt": attempt_id},
-        ):
-            attempt = _claim(platform, platform.get(request_id), attempt_id, RunKind.PLAN)
-            request = platform.get(request_id)
-            actor = attempt.actor
-            with platform._recording_failure(request, attempt, actor, "plan_failed"):
-                if attempt.details.get("destroy"):
-                    # A destroy plan (destroy is a reviewed change, like any plan).
-                    result = runner.plan(platform._run_spec(request, spec), destroy=True)
-                else:
-                    result = runner.plan(platform._run_spec(request, spec))
-                if not result.success or result.plan_file is None or not result.plan_json:
-                    raise platform._failed("plan", request, result)
-                plan, digest, findings, cost, summary = platform._after_plan(
-                    request, attempt.id, spec, result
-                )
-                if plan_out is not None:
-                    _write_private(plan_out, result.plan_file)
-
-            return platform._conclude_plan(
-                request_id, attempt, actor, result, plan, digest, findings, cost, summary
-            )
-    finally:
-        platform._unlock(lock)
+        ),
+    ):
+        request = kernel.get(request_id)
+        destroy = bool(find_attempt(request, attempt_id).details.get("destroy"))
+        planning.plan_checks(
+            kernel, attempt.actor, without_attempt(request, attempt_id), destroy=destroy
+        )
+        attempt = _claim(kernel, request, attempt_id, RunKind.PLAN)
+        kept: list[bytes] = []
+        concluded = planning.run_plan(
+            kernel, kernel.get(request_id), attempt, spec, runner, keep=kept
+        )
+        if plan_out is not None and kept:
+            _write_private(plan_out, kept[0])
+        return concluded
 
 
 def execute_apply(
-    platform: Platform,
+    platform: SupportsKernel,
     request_id: str,
     attempt_id: str,
     *,
@@ -155,96 +159,61 @@ def execute_apply(
 ) -> Request:
     """Apply exactly the approved plan for a dispatched apply (or destroy) attempt.
 
-    ``plan_file`` is the artifact the plan job uploaded; without it the store's copy is used.
-    Either way its sha256 must be the approved digest, which must be the digest the attempt was
-    dispatched for: an approval made on one machine binds the apply on another. Applying an
-    approved destroy plan is a destroy attempt (``tfpilot run destroy``).
+    The one apply gate (:func:`~tfpilot_core.lifecycle.applying.apply_gate`, on the request as
+    it was before this attempt was queued) decides, exactly as for ``tfpilot apply``; then the
+    attempt must be of the plan's kind and dispatched for its digest, and ``plan_file`` (the
+    artifact the plan job uploaded; without it the store's copy is used) must have the approved
+    digest: an approval made on one machine binds the apply on another. Applying an approved
+    destroy plan is a destroy attempt (``tfpilot run destroy``).
     """
-    from tfpilot_core.platform import _mask_outputs, sha256
-
-    request = platform.get(request_id)
+    kernel = platform.kernel
+    request = kernel.get(request_id)
     attempt = find_attempt(request, attempt_id)
     if attempt.kind not in (RunKind.APPLY, RunKind.DESTROY):
         raise ConflictError(
             f"attempt {attempt_id} of {request_id} is a {attempt.kind.value} run, not apply"
         )
     kind = attempt.kind
-    runner = executing_runner(platform, runner_name)
-    lock = platform._lock(request_id, attempt.actor, f"{kind.value} {attempt_id}")
-    try:
-        with tracer.start_as_current_span(
+    runner = executing_runner(kernel, runner_name)
+    with (
+        kernel.locked(request_id, attempt.actor, f"{kind.value} {attempt_id}"),
+        tracer.start_as_current_span(
             f"tfpilot.run.{kind.value}",
             attributes={"tfpilot.request_id": request_id, "tfpilot.attempt": attempt_id},
-        ):
-            request = platform.get(request_id)
-            plan = current_plan(request)
-            approval = current_approval(request)
-            env = platform.environment(request.placement.environment)
-            if plan is None or plan.plan_digest is None:
-                raise ForbiddenError(f"request {request_id} has no current plan to apply")
-            if approval is None and (env.auto_apply is False or kind is RunKind.DESTROY):
-                raise ForbiddenError(f"request {request_id}: the plan was not approved")
+        ),
+    ):
+        request = kernel.get(request_id)
+        # A refusal is the attempt's conclusion, recorded like any failed run.
+        with kernel.recording_failure(request, attempt, attempt.actor, f"{kind.value}_failed"):
+            plan, _approval, spec, data = applying.apply_gate(
+                kernel, attempt.actor, without_attempt(request, attempt_id)
+            )
             if bool(plan.details.get("destroy")) != (kind is RunKind.DESTROY):
                 raise ConflictError(
                     f"attempt {attempt_id} is a {kind.value} run but the current plan of "
-                    f"{request_id} is {'a destroy' if plan.details.get('destroy') else 'an apply'}"
-                    " plan: refusing"
+                    f"{request_id} is "
+                    f"{'a destroy' if plan.details.get('destroy') else 'an apply'} plan: refusing"
                 )
             if attempt.plan_digest != plan.plan_digest:
                 raise ConflictError(
                     f"{kind.value} attempt {attempt_id} was dispatched for plan "
                     f"{(attempt.plan_digest or '?')[:12]}, but the approved plan is "
-                    f"{plan.plan_digest[:12]}: refusing"
+                    f"{(plan.plan_digest or '?')[:12]}: refusing"
                 )
-            attempt = _claim(platform, request, attempt_id, kind)
-            request = platform.get(request_id)
-            actor = attempt.actor
-            failed_event = f"{kind.value}_failed"
-            with platform._recording_failure(request, attempt, actor, failed_event):
-                stored = platform.store.get_artifact(request_id, f"{plan.id}.tfplan")
-                data = plan_file.read_bytes() if plan_file is not None else stored
-                if sha256(data) != plan.plan_digest or sha256(stored) != plan.plan_digest:
+            if plan_file is not None:
+                data = plan_file.read_bytes()
+                if sha256(data) != plan.plan_digest:
                     raise ConflictError(
                         f"the plan file of {request_id} does not match its approved digest "
-                        f"({plan.plan_digest[:12]}): refusing to apply a tampered plan"
+                        f"({(plan.plan_digest or '?')[:12]}): refusing to apply a tampered plan"
                     )
-                before: bytes | None = None
-                if kind is RunKind.DESTROY:
-                    try:
-                        before = platform.store.get_artifact(request_id, "state.tfstate")
-                    except NotFoundError:
-                        before = None
-                spec = platform.catalog.get(request.placement.module)
-                result = runner.apply(
-                    platform._run_spec(request, spec), data, rendered_digest=plan.rendered_digest
-                )
-                if not result.success:
-                    raise platform._failed(kind.value, request, result)
-                details: dict[str, Any] = {**attempt.details}
-                if kind is RunKind.DESTROY:
-                    details["archived_state"] = (
-                        platform.store.put_artifact(request_id, "final-state.tfstate", before)
-                        if before is not None
-                        else None
-                    )
-                else:
-                    if result.state is not None:
-                        platform.store.put_artifact(request_id, "state.tfstate", result.state)
-                    details["outputs"] = _mask_outputs(result)
-            request = platform._finish_attempt(
-                request_id, attempt, Conclusion.SUCCESS, details=details
-            )
-            data_out: dict[str, Any] = {"run": attempt.id, "plan_digest": plan.plan_digest}
-            if kind is RunKind.DESTROY:
-                data_out["archived_state"] = details["archived_state"]
-            platform._emit(request, f"{kind.value}_succeeded", actor, data_out)
-            return request
-    finally:
-        platform._unlock(lock)
+        attempt = _claim(kernel, request, attempt_id, kind)
+        request = kernel.get(request_id)
+        return applying.run_apply(kernel, request, attempt, plan, spec, data, runner)
 
 
 def execute_destroy(
-    platform: Platform,
+    platform: SupportsKernel,
     request_id: str,
     attempt_id: str,
     *,
@@ -254,69 +223,50 @@ def execute_destroy(
     """Run a dispatched destroy attempt: apply the approved destroy plan, archive the state.
 
     A destroy attempt dispatched without a destroy plan (a runner's one-step destroy) runs
-    ``terraform destroy`` directly.
+    ``terraform destroy`` directly, after the same checks as a local one-step destroy.
     """
-    request = platform.get(request_id)
+    kernel = platform.kernel
+    request = kernel.get(request_id)
     attempt = find_attempt(request, attempt_id)
     if attempt.plan_digest is not None:
         return execute_apply(
-            platform, request_id, attempt_id, runner_name=runner_name, plan_file=plan_file
+            kernel, request_id, attempt_id, runner_name=runner_name, plan_file=plan_file
         )
-    runner = executing_runner(platform, runner_name)
-    lock = platform._lock(request_id, attempt.actor, f"destroy {attempt_id}")
-    try:
-        with tracer.start_as_current_span(
+    runner = executing_runner(kernel, runner_name)
+    with (
+        kernel.locked(request_id, attempt.actor, f"destroy {attempt_id}"),
+        tracer.start_as_current_span(
             "tfpilot.run.destroy",
             attributes={"tfpilot.request_id": request_id, "tfpilot.attempt": attempt_id},
-        ):
-            attempt = _claim(platform, platform.get(request_id), attempt_id, RunKind.DESTROY)
-            request = platform.get(request_id)
-            actor = attempt.actor
-            with platform._recording_failure(request, attempt, actor, "destroy_failed"):
-                result = runner.destroy(platform._run_spec(request))
-                if not result.success:
-                    raise platform._failed("destroy", request, result)
-                archived = None
-                if result.state is not None:
-                    archived = platform.store.put_artifact(
-                        request_id, "final-state.tfstate", result.state
-                    )
-            request = platform._finish_attempt(
-                request_id,
-                attempt,
-                Conclusion.SUCCESS,
-                details={**attempt.details, "archived_state": archived},
-            )
-            platform._emit(
-                request, "destroy_succeeded", actor, {"run": attempt.id, "archived_state": archived}
-            )
-            return request
-    finally:
-        platform._unlock(lock)
+        ),
+    ):
+        request = kernel.get(request_id)
+        planning.plan_checks(
+            kernel, attempt.actor, without_attempt(request, attempt_id), destroy=True
+        )
+        attempt = _claim(kernel, request, attempt_id, RunKind.DESTROY)
+        return applying.run_legacy_destroy(kernel, kernel.get(request_id), attempt, runner)
 
 
 def execute_drift(
-    platform: Platform, actor: str, request_id: str, *, runner_name: str = DEFAULT_EXECUTOR
+    platform: SupportsKernel, actor: str, request_id: str, *, runner_name: str = DEFAULT_EXECUTOR
 ) -> Request:
-    """A drift check of an applied request, run here (the nightly workflow's matrix jobs)."""
-    executor = executing_runner(platform, runner_name)
-    # check_drift asks the platform for its runner: inside a job that is the executing one, not
-    # the dispatcher configured in [core] runner.
-    original = platform.runner
-    platform.runner = lambda: executor  # type: ignore[method-assign]
-    try:
-        with tracer.start_as_current_span(
-            "tfpilot.run.drift", attributes={"tfpilot.request_id": request_id}
-        ):
-            return platform.check_drift(actor, request_id)
-    finally:
-        platform.runner = original  # type: ignore[method-assign]
+    """A drift check of an applied request, run here (the nightly workflow's matrix jobs).
+
+    Terraform runs with the executing runner, not the dispatcher configured in ``[core]
+    runner``; the checks and steps are those of every drift check.
+    """
+    kernel = platform.kernel
+    with tracer.start_as_current_span(
+        "tfpilot.run.drift", attributes={"tfpilot.request_id": request_id}
+    ):
+        return drift.check_drift(
+            kernel, actor, request_id, runner=executing_runner(kernel, runner_name)
+        )
 
 
 def shard_of(request_id: str, shards: int) -> int:
     """The drift shard of a request: a stable hash, so shards keep their members between runs."""
-    import hashlib
-
     return int.from_bytes(hashlib.sha256(request_id.encode()).digest()[:8], "big") % shards
 
 
@@ -328,17 +278,14 @@ def shard_count(total: int, *, per_shard: int = 50, max_shards: int = 200) -> in
     return max(1, min(max_shards, -(-total // per_shard)))
 
 
-def applied_requests(platform: Platform) -> list[Request]:
+def applied_requests(platform: SupportsKernel) -> list[Request]:
     """Every applied request (all pages)."""
-    from tfpilot_core.models import RequestQuery
-
+    kernel = platform.kernel
     found: list[Request] = []
     cursor: str | None = None
     while True:
-        page = platform.store.list_requests(
-            RequestQuery(status="applied", limit=1000, cursor=cursor)
-        )
-        found += [r for r in page.items if platform.status(r).value == "applied"]
+        page = kernel.store.list_requests(RequestQuery(status="applied", limit=1000, cursor=cursor))
+        found += [r for r in page.items if kernel.status(r).value == "applied"]
         cursor = page.next_cursor
         if cursor is None:
             return found
@@ -352,24 +299,20 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def sync(platform: Platform, *, runner_name: str | None = None) -> list[dict[str, Any]]:
+def sync(platform: SupportsKernel, *, runner_name: str | None = None) -> list[dict[str, Any]]:
     """Poll the dispatching runner for every unfinished attempt and record what it says.
 
     The runner answers through an optional ``run_status(request, attempt) -> RunUpdate | None``.
     Returns one row per attempt looked at: request, attempt, what was recorded or why not.
     """
-    from tfpilot_core.models import RequestQuery
-    from tfpilot_core.runs.model import active_attempts
-
-    runner: Any = (
-        platform.runner() if runner_name is None else executing_runner(platform, runner_name)
-    )
+    kernel = platform.kernel
+    runner: Any = kernel.runner() if runner_name is None else executing_runner(kernel, runner_name)
     poll = getattr(runner, "run_status", None)
     rows: list[dict[str, Any]] = []
     for status in ("planning", "applying", "destroying"):
         cursor: str | None = None
         while True:
-            page = platform.store.list_requests(
+            page = kernel.store.list_requests(
                 RequestQuery(status=status, limit=1000, cursor=cursor)
             )
             for request in page.items:
@@ -379,10 +322,10 @@ def sync(platform: Platform, *, runner_name: str | None = None) -> list[dict[str
                     if update is None:
                         row["result"] = "unknown"
                     else:
-                        stored, reason = advance(platform, request.id, attempt.id, update)
+                        stored, reason = advance(kernel, request.id, attempt.id, update)
                         now = find_attempt(stored, attempt.id)
                         row["result"] = reason or f"recorded {now.status.value}"
-                        row["status"] = platform.status(stored).value
+                        row["status"] = kernel.status(stored).value
                     rows.append(row)
             cursor = page.next_cursor
             if cursor is None:

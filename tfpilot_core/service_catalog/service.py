@@ -22,9 +22,16 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.catalog.ids import module_code
+from tfpilot_core.catalog.validation import normalize_inputs
 from tfpilot_core.errors import AlreadyExistsError, ConflictError, NotFoundError, TfpilotError
+from tfpilot_core.interfaces import RunSpec
+from tfpilot_core.lifecycle import changes
 from tfpilot_core.log import get_logger
-from tfpilot_core.models import RequestQuery
+from tfpilot_core.masking import mask_keys
+from tfpilot_core.models import Placement, Request, RequestQuery
+from tfpilot_core.plan import Plan
+from tfpilot_core.terraform.render import module_interface, normalize_source
 
 from .models import (
     CatalogDocument,
@@ -37,8 +44,8 @@ from .models import (
 
 if TYPE_CHECKING:
     from tfpilot_core.catalog.spec import Example, ModuleSpec
+    from tfpilot_core.lifecycle.kernel import SupportsKernel
     from tfpilot_core.models import Request
-    from tfpilot_core.platform import Platform
 
 log = get_logger("tfpilot.service_catalog")
 
@@ -61,8 +68,8 @@ class ServiceCatalog:
     >>> catalog.document("alice", category="storage")          # doctest: +SKIP
     """
 
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
+    def __init__(self, platform: SupportsKernel) -> None:
+        self.kernel = platform.kernel
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -72,7 +79,7 @@ class ServiceCatalog:
         """Every module (of ``category``, when given), sorted by name."""
         specs = [
             s
-            for s in self.platform.catalog.list()
+            for s in self.kernel.catalog.list()
             if category is None or s.category.lower() == category.lower()
         ]
         usage = self._usage(actor, {s.name for s in specs})
@@ -86,14 +93,14 @@ class ServiceCatalog:
 
     def entry(self, actor: str, name: str, *, costs: bool = True) -> CatalogEntry:
         """One module's catalog entry (:class:`NotFoundError` naming close modules)."""
-        spec = self.platform.catalog.get(name)
+        spec = self.kernel.catalog.get(name)
         usage = self._usage(actor, {spec.name})
         known = self._costs([spec]) if costs else {}
         return self._entry(spec, usage.get(spec.name, Usage()), costs=costs, known=known)
 
     def example(self, module: str, name: str | None) -> Example:
         """The example ``name`` of ``module`` (its first example when ``name`` is ``None``)."""
-        spec = self.platform.catalog.get(module)
+        spec = self.kernel.catalog.get(module)
         if not spec.examples:
             raise NotFoundError(f"module {module} has no examples")
         if name is None:
@@ -163,7 +170,7 @@ class ServiceCatalog:
 
         found: dict[str, Usage] = {}
         # From the store's index rows where it keeps them: no document read (docs/store.md).
-        rows = readable_rows(self.platform, actor, modules=sorted(modules), with_status=True)
+        rows = readable_rows(self.kernel, actor, modules=sorted(modules), with_status=True)
         if rows is not None:
             for row in rows:
                 usage = found.setdefault(row.module, Usage())
@@ -172,15 +179,15 @@ class ServiceCatalog:
                 usage.total += 1
             return found
         cursor: str | None = None
-        access = getattr(self.platform, "access", None)
+        access = getattr(self.kernel, "access", None)
         while True:
-            page = self.platform.store.list_requests(RequestQuery(limit=1000, cursor=cursor))
+            page = self.kernel.store.list_requests(RequestQuery(limit=1000, cursor=cursor))
             items = [r for r in page.items if r.placement.module in modules]
             if access is not None:
                 items = access.readable(actor, items)
             for request in items:
                 usage = found.setdefault(request.placement.module, Usage())
-                status = self.platform.status(request).value
+                status = self.kernel.status(request).value
                 by_status = usage.by_environment.setdefault(request.placement.environment, {})
                 by_status[status] = by_status.get(status, 0) + 1
                 usage.total += 1
@@ -193,16 +200,14 @@ class ServiceCatalog:
     def typical_cost(self, spec: ModuleSpec, example: Example) -> TypicalCost:
         """The example's typical monthly cost, cached per module version (computed on a miss)."""
         key = f"{spec.name}@{spec.version}/{example.name}"
-        store = self.platform.store
+        store = self.kernel.store
         cached = store.get_record(COSTS, key)
         if cached is not None:
             return TypicalCost.model_validate(cached.value)
         cost = self._compute_cost(spec, example)
         # A failure may be transient (a runner down): remembered for a while, not for good.
         expires = (
-            None
-            if cost.status in ("estimated", "no_estimate")
-            else self.platform._clock() + FAILURE_TTL
+            None if cost.status in ("estimated", "no_estimate") else self.kernel.now() + FAILURE_TTL
         )
         # Another process pricing it at the same time wins the write: theirs is as good.
         with contextlib.suppress(ConflictError, AlreadyExistsError):
@@ -216,9 +221,8 @@ class ServiceCatalog:
         return cost
 
     def _compute_cost(self, spec: ModuleSpec, example: Example) -> TypicalCost:
-        from tfpilot_core.interfaces import RunSpec
 
-        now = self.platform._clock()
+        now = self.kernel.now()
         base = {"module_version": spec.version, "computed_at": now}
         missing = self._unmirrored_providers(spec)
         if missing:
@@ -232,14 +236,14 @@ class ServiceCatalog:
             )
         try:
             request = self._scratch_request(spec, example)
-            runner = self.platform.runner()
+            runner = self.kernel.runner()
             spec_for_run = RunSpec(
                 request=request,
-                environment=self.platform.environment(request.placement.environment),
+                environment=self.kernel.environment(request.placement.environment),
                 module_name=spec.name,
                 module_path=spec.path,
                 module_version=spec.version,
-                mirrors=self.platform.host.provider_mirrors(),
+                mirrors=self.kernel.host.provider_mirrors(),
                 sensitive_inputs=spec.sensitive_inputs,
             )
             result = runner.plan(spec_for_run)
@@ -248,10 +252,9 @@ class ServiceCatalog:
                 return TypicalCost(
                     status="unavailable", error=(error[-1] if error else "")[:500], **base
                 )
-            from tfpilot_core.plan import Plan
 
             plan = Plan.parse(result.plan_json).masked(sensitive_inputs=spec.sensitive_inputs)
-            estimate = self.platform.host.estimate_cost(request, plan)
+            estimate = self.kernel.host.estimate_cost(request, plan)
         except TfpilotError as exc:
             log.warning("typical_cost_failed", module=spec.name, example=example.name)
             return TypicalCost(status="unavailable", error=exc.message[:500], **base)
@@ -268,10 +271,9 @@ class ServiceCatalog:
         )
 
     def _unmirrored_providers(self, spec: ModuleSpec) -> list[str]:
-        from tfpilot_core.terraform.render import module_interface, normalize_source
 
         mirrored = set()
-        for mirror in self.platform.host.provider_mirrors():
+        for mirror in self.kernel.host.provider_mirrors():
             try:
                 mirrored.add(normalize_source(mirror.source))
             except TfpilotError:
@@ -287,11 +289,8 @@ class ServiceCatalog:
         Its id is derived from the module and example, so each example reuses one working
         directory (and its ``init``) across module versions.
         """
-        from tfpilot_core.catalog.ids import module_code
-        from tfpilot_core.catalog.validation import normalize_inputs
-        from tfpilot_core.models import Placement, Request
 
-        env = self.platform.config.core.environments[0].key
+        env = self.kernel.config.core.environments[0].key
         digest = hashlib.sha256(f"{spec.name}/{example.name}".encode()).digest()
         suffix = "".join(_ALPHABET[b % len(_ALPHABET)] for b in digest[:6])
         request_id = f"req_{env}_{module_code(spec.name)}_{suffix}"
@@ -331,12 +330,13 @@ class ServiceCatalog:
         starts from ``inputs`` alone). Validation, templates and policy are those of
         :meth:`Platform.create`.
         """
-        spec = self.platform.catalog.get(module)
+        spec = self.kernel.catalog.get(module)
         base: dict[str, Any] = {}
         if example is not None or spec.examples:
             base = dict(self.example(module, example).inputs)
         base.update(inputs or {})
-        return self.platform.create(
+        return changes.create(
+            self.kernel,
             actor,
             module=module,
             environment=environment,
@@ -365,7 +365,6 @@ def _input_view(item: Any) -> InputView:
 
 
 def _masked(spec: ModuleSpec, values: Mapping[str, Any]) -> dict[str, Any]:
-    from tfpilot_core.masking import mask_keys
 
     return mask_keys(values, spec.sensitive_inputs)
 

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tfpilot_core.paths import database_file
 from tfpilot_core.registrations import PluginContext
+from tfpilot_core.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Store
@@ -41,9 +43,7 @@ class EmbeddedStoreSettings(BaseModel):
 
 
 def database_path(settings: EmbeddedStoreSettings, context: PluginContext) -> Path:
-    """Where the database of these settings lives (the rule is :func:`quick.database_file`)."""
-    from tfpilot_core.quick import database_file
-
+    """Where the database of these settings lives (:func:`tfpilot_core.paths.database_file`)."""
     return Path(
         database_file(
             None if settings.path is None else str(settings.path),
@@ -56,7 +56,6 @@ def database_path(settings: EmbeddedStoreSettings, context: PluginContext) -> Pa
 def build_store(settings: EmbeddedStoreSettings, context: PluginContext) -> Store:
     """The factory: opens (creating if needed) the SQLite store of ``settings``."""
     # Imported here: a configuration that selects another store never loads this one.
-    from tfpilot_core.stores.sqlite import SQLiteStore
 
     return SQLiteStore(
         database_path(settings, context),

@@ -53,6 +53,7 @@ from typing import Any, Literal
 
 from pydantic_core import to_json
 
+from tfpilot_core.chain import link
 from tfpilot_core.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -61,6 +62,7 @@ from tfpilot_core.errors import (
     TfpilotError,
     ValidationError,
 )
+from tfpilot_core.files import private_dir, private_file
 from tfpilot_core.layout import SQLITE_SCHEMA_VERSION
 from tfpilot_core.lifecycle import DEFAULT_STALE_AFTER, STALEABLE, RequestStatus, derive_status
 from tfpilot_core.models import Event, Record, Request, RequestPage, RequestQuery, utcnow
@@ -215,7 +217,6 @@ class SQLiteStore:
         # Connections inherited through fork() are parked here and never used or closed in the
         # child: closing them could checkpoint or unlink the parent's WAL under its feet.
         self._inherited: list[object] = []
-        from tfpilot_core.files import private_dir, private_file
 
         # The database holds every request's inputs: private whatever the umask. SQLite gives
         # its -wal and -shm files the database file's permissions.
@@ -690,7 +691,6 @@ class SQLiteStore:
         transaction: concurrent appends get distinct, gapless numbers. A caller's ``seq`` is
         ignored.
         """
-        from tfpilot_core.chain import link
 
         check_request_id(event.request_id)
         with self._write() as conn:

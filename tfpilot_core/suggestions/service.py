@@ -28,9 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.catalog.ids import new_request_id
+from tfpilot_core.catalog.validation import normalize_inputs
 from tfpilot_core.errors import NotFoundError, PluginError, TfpilotError, ValidationError
+from tfpilot_core.interfaces import PolicyInput, RunSpec
+from tfpilot_core.lifecycle import changes, planning, reads
 from tfpilot_core.log import get_logger
-from tfpilot_core.suggestions.hookspecs import HOOK
+from tfpilot_core.masking import scrub_text, sensitive_strings
+from tfpilot_core.models import RunKind
+from tfpilot_core.plan import Plan
+from tfpilot_core.rbac import Action
 from tfpilot_core.suggestions.model import (
     KINDS,
     CostEffect,
@@ -40,11 +47,12 @@ from tfpilot_core.suggestions.model import (
     Suggestion,
     SuggestionContext,
 )
+from tfpilot_core.suggestions.rules import builtin_suggesters
 
 if TYPE_CHECKING:
     from tfpilot_core.catalog.spec import ModuleSpec
+    from tfpilot_core.lifecycle.kernel import SupportsKernel
     from tfpilot_core.models import CostEstimate, Environment, PolicyFinding, Request
-    from tfpilot_core.platform import Platform
     from tfpilot_core.plugins import PluginHost
 
 log = get_logger("tfpilot.suggestions")
@@ -90,19 +98,11 @@ def collect(host: PluginHost) -> list[tuple[str, Suggester]]:
 
     :raises PluginError: two suggesters with one id (naming both plugins).
     """
-    from tfpilot_core.suggestions import hookspecs
-    from tfpilot_core.suggestions.rules import builtin_suggesters
 
     found: list[tuple[str, Suggester]] = [("core", s) for s in builtin_suggesters()]
-    manager = host.plugins.manager
-    caller = getattr(manager.hook, HOOK, None)
-    if caller is None or caller.spec is None:
-        manager.add_hookspecs(hookspecs)
-    for plugin, result in host.call_extension(HOOK, decision=False, host=host):
-        if not isinstance(result, list | tuple):
-            log.warning("suggesters_skipped", plugin=plugin, error="did not return a list")
-            continue
-        found += [(plugin, s) for s in result if isinstance(getattr(s, "id", None), str)]
+    found += [
+        (plugin, s) for plugin, s in host.suggesters() if isinstance(getattr(s, "id", None), str)
+    ]
     owners: dict[str, str] = {}
     for plugin, suggester in found:
         if suggester.id in owners:
@@ -118,7 +118,7 @@ def collect(host: PluginHost) -> list[tuple[str, Suggester]]:
 class Suggestions:
     """Suggestions for requests, computed and checked by the core (see the module docstring)."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: SupportsKernel) -> None:
         self._platform = platform
 
     # -- computing ---------------------------------------------------------------------------
@@ -132,9 +132,9 @@ class Suggestions:
         request has been planned and the runner is local.
         """
         platform = self._platform
-        request = platform.read(actor, request_id)
-        spec = platform.catalog.get(request.placement.module)
-        env = platform.environment(request.placement.environment)
+        request = reads.read(platform.kernel, actor, request_id)
+        spec = platform.kernel.catalog.get(request.placement.module)
+        env = platform.kernel.environment(request.placement.environment)
         report = SuggestionReport(request_id=request.id, revision=request.revision)
         ctx = SuggestionContext(
             request=request,
@@ -144,13 +144,12 @@ class Suggestions:
             cost=request.cost,
         )
         before = self._request_findings(request, env, spec, request.inputs)
-        from tfpilot_core.rbac import Action
 
         # What-if plans run Terraform: only for someone who may plan this request.
-        may_plan = platform.access.may(actor, Action.PLAN, request)
+        may_plan = platform.kernel.access.may(actor, Action.PLAN, request)
         if what_if is None:
             planned = any(a.plan_digest for a in request.attempts(_plan_kind()))
-            what_if = planned and platform.config.core.runner == "local" and may_plan
+            what_if = planned and platform.kernel.config.core.runner == "local" and may_plan
             if not planned:
                 report.what_if_note = "not planned yet: cost effects are known after a plan"
             elif not what_if:
@@ -160,7 +159,7 @@ class Suggestions:
                     else f"what-if plans need the right to plan {request.id}"
                 )
         elif what_if and not may_plan:
-            platform.access.check(actor, Action.PLAN, request)  # raises, naming the rule
+            platform.kernel.access.check(actor, Action.PLAN, request)  # raises, naming the rule
         baseline: tuple[list[PolicyFinding], CostEstimate | None] | None = None
         if what_if:
             outcome = self._what_if(request, env, spec, request.inputs)
@@ -172,7 +171,7 @@ class Suggestions:
                 before = before + baseline[0]
         report.unused_opt_outs = _unused_opt_outs(request, before)
         ids: set[str] = set()
-        for plugin, suggester in collect(platform.host):
+        for plugin, suggester in collect(platform.kernel.host):
             source = "rules" if plugin == "core" else plugin
             for index, proposal in enumerate(self._proposals(plugin, suggester, ctx)):
                 sid = suggester.id if index == 0 else f"{suggester.id}-{index + 1}"
@@ -213,7 +212,6 @@ class Suggestions:
         baseline: tuple[list[PolicyFinding], CostEstimate | None] | None,
         report: SuggestionReport,
     ) -> Suggestion | None:
-        from tfpilot_core.catalog.validation import normalize_inputs
 
         def reject(reason: str) -> None:
             report.rejected.append(Rejected(sid, source, reason))
@@ -234,7 +232,7 @@ class Suggestions:
                 patch,
                 previous=request.inputs,
                 request_id=request.id,
-                server_tags=platform._server_tags(
+                server_tags=platform.kernel.server_tags(
                     request.id, request.placement, request.created_by
                 ),
             )
@@ -303,7 +301,6 @@ class Suggestions:
         spec: ModuleSpec,
         inputs: Mapping[str, Any],
     ) -> list[PolicyFinding]:
-        from tfpilot_core.interfaces import PolicyInput
 
         subject = PolicyInput(
             request=request.model_copy(update={"inputs": dict(inputs)}),
@@ -311,7 +308,7 @@ class Suggestions:
             stage="request",
             module=spec,
         )
-        found = self._platform.host.evaluate_policy(subject)
+        found = self._platform.kernel.host.evaluate_policy(subject)
         return [f.model_copy(update={"stage": "request"}) for f in found]
 
     def _what_if(
@@ -322,10 +319,6 @@ class Suggestions:
         inputs: Mapping[str, Any],
     ) -> tuple[list[PolicyFinding], CostEstimate | None] | str:
         """Plan ``inputs`` in a scratch directory: (plan-stage findings, cost) or why not."""
-        from tfpilot_core.catalog.ids import new_request_id
-        from tfpilot_core.interfaces import PolicyInput, RunSpec
-        from tfpilot_core.masking import scrub_text, sensitive_strings
-        from tfpilot_core.plan import Plan
 
         platform = self._platform
         # A scratch id: its own working directory and no state, so the request's own directory,
@@ -339,14 +332,14 @@ class Suggestions:
             }
         )
         # The runner itself: a scratch plan has no attempt whose log could be captured.
-        runner = platform.host.runner()
+        runner = platform.kernel.host.runner()
         run = RunSpec(
             request=scratch,
             environment=env,
             module_name=spec.name,
             module_path=spec.path,
             module_version=spec.version,
-            mirrors=platform.host.provider_mirrors(),
+            mirrors=platform.kernel.host.provider_mirrors(),
             sensitive_inputs=spec.sensitive_inputs,
         )
         try:
@@ -368,10 +361,10 @@ class Suggestions:
         )
         findings = [
             f.model_copy(update={"stage": "plan"})
-            for f in platform.host.evaluate_policy(subject)
+            for f in platform.kernel.host.evaluate_policy(subject)
             if f.rule_id != "destroy.protected"  # a what-if plan destroys nothing
         ]
-        return findings, platform.host.estimate_cost(patched, plan)
+        return findings, platform.kernel.host.estimate_cost(patched, plan)
 
     # -- applying -----------------------------------------------------------------------------
 
@@ -387,10 +380,10 @@ class Suggestions:
         platform = self._platform
         report = self.for_request(actor, request_id, what_if=False)
         suggestion = report.get(suggestion_id)
-        current = platform.read(actor, request_id)
+        current = reads.read(platform.kernel, actor, request_id)
         planned = any(a.plan_digest for a in current.attempts(_plan_kind()))
-        updated = platform.update(actor, request_id, suggestion.patch)
-        platform._emit(
+        updated = changes.update(platform.kernel, actor, request_id, suggestion.patch)
+        platform.kernel.emit(
             updated,
             "suggestion_applied",
             actor,
@@ -402,12 +395,11 @@ class Suggestions:
             },
         )
         if plan and planned:
-            updated = platform.plan(actor, request_id)
+            updated = planning.plan(platform.kernel, actor, request_id)
         return updated
 
 
 def _plan_kind() -> Any:
-    from tfpilot_core.models import RunKind
 
     return RunKind.PLAN
 

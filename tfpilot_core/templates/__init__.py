@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tfpilot_core.catalog.types import coerce_into
 from tfpilot_core.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -31,11 +32,11 @@ from tfpilot_core.errors import (
     NotFoundError,
     ValidationError,
 )
-from tfpilot_core.models import Role, utcnow
+from tfpilot_core.models import RequestQuery, Role, utcnow
 
 if TYPE_CHECKING:
+    from tfpilot_core.lifecycle.kernel import SupportsKernel
     from tfpilot_core.models import Request
-    from tfpilot_core.platform import Platform
 
 #: The keyed-record namespace of templates.
 NAMESPACE = "templates"
@@ -153,15 +154,15 @@ def overridable(template: Template, inputs: Mapping[str, Any]) -> tuple[dict[str
 class Templates:
     """Templates in the platform's store; writes need the admin role."""
 
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
+    def __init__(self, platform: SupportsKernel) -> None:
+        self.kernel = platform.kernel
 
     # -- reading ------------------------------------------------------------------------------
 
     def record(self, name: str) -> TemplateRecord:
         """The stored template ``name`` with every version; :class:`NotFoundError` if none."""
         _check_name(name)
-        found = self.platform.store.get_record(NAMESPACE, name)
+        found = self.kernel.store.get_record(NAMESPACE, name)
         if found is None:
             raise NotFoundError(f"template {name!r} does not exist")
         return TemplateRecord.model_validate(found.value)
@@ -185,7 +186,7 @@ class Templates:
     ) -> builtins.list[TemplateRecord]:
         """Templates, by name (current versions matching ``module``/``environment``)."""
         found = []
-        for raw in self.platform.store.list_records(NAMESPACE):
+        for raw in self.kernel.store.list_records(NAMESPACE):
             record = TemplateRecord.model_validate(raw.value)
             current = record.current
             if record.retired and not include_retired:
@@ -257,15 +258,14 @@ class Templates:
         current = record.current.version
         older: list[dict[str, Any]] = []
         cursor: str | None = None
-        from tfpilot_core.models import RequestQuery
 
         while True:
-            page = self.platform.store.list_requests(
+            page = self.kernel.store.list_requests(
                 RequestQuery(module=record.current.module, limit=1000, cursor=cursor)
             )
             items = page.items
             if actor is not None:
-                items = self.platform.access.readable(actor, items)
+                items = self.kernel.access.readable(actor, items)
             for request in items:
                 placement = request.placement
                 version = getattr(placement, "template_version", None)
@@ -276,7 +276,7 @@ class Templates:
                             "environment": placement.environment,
                             "project": placement.project,
                             "template_version": version,
-                            "status": self.platform.status(request).value,
+                            "status": self.kernel.status(request).value,
                         }
                     )
             cursor = page.next_cursor
@@ -316,12 +316,12 @@ class Templates:
                 locked=list(locked),
                 allowed_overrides=None if allowed_overrides is None else list(allowed_overrides),
                 created_by=actor,
-                created_at=self.platform._clock(),
+                created_at=self.kernel.now(),
             )
         )
         record = TemplateRecord(name=name, versions=[template])
         try:
-            self.platform.store.put_record(
+            self.kernel.store.put_record(
                 NAMESPACE, name, record.model_dump(mode="json"), expected_version=None
             )
         except (AlreadyExistsError, ConflictError):
@@ -348,7 +348,7 @@ class Templates:
         if unknown:
             raise _problem(unknown[0], "unknown", f"cannot change {unknown[0]} of a template")
         for _attempt in range(10):
-            stored = self.platform.store.get_record(NAMESPACE, _check_name(name))
+            stored = self.kernel.store.get_record(NAMESPACE, _check_name(name))
             if stored is None:
                 raise NotFoundError(f"template {name!r} does not exist")
             record = TemplateRecord.model_validate(stored.value)
@@ -360,13 +360,13 @@ class Templates:
                         **changes,
                         "version": record.current.version + 1,
                         "created_by": actor,
-                        "created_at": self.platform._clock(),
+                        "created_at": self.kernel.now(),
                     }
                 )
             )
             record.versions.append(new)
             try:
-                self.platform.store.put_record(
+                self.kernel.store.put_record(
                     NAMESPACE,
                     name,
                     record.model_dump(mode="json"),
@@ -380,7 +380,7 @@ class Templates:
     def retire(self, actor: str, name: str) -> TemplateRecord:
         """Retire ``name``: new requests cannot use it; existing requests are unchanged."""
         self._admin(actor, "retire")
-        stored = self.platform.store.get_record(NAMESPACE, _check_name(name))
+        stored = self.kernel.store.get_record(NAMESPACE, _check_name(name))
         if stored is None:
             raise NotFoundError(f"template {name!r} does not exist")
         record = TemplateRecord.model_validate(stored.value)
@@ -388,14 +388,14 @@ class Templates:
             return record
         record.retired = True
         record.retired_by = actor
-        record.retired_at = self.platform._clock()
-        self.platform.store.put_record(
+        record.retired_at = self.kernel.now()
+        self.kernel.store.put_record(
             NAMESPACE, name, record.model_dump(mode="json"), expected_version=stored.version
         )
         return record
 
     def _admin(self, actor: str, verb: str) -> None:
-        role = self.platform.config.role_of(actor)
+        role = self.kernel.config.role_of(actor)
         if role.rank < Role.ADMIN.rank:
             raise ForbiddenError(
                 f"{actor} ({role.value}) may not {verb} templates: needs role admin"
@@ -403,11 +403,10 @@ class Templates:
 
     def _validated(self, template: Template) -> Template:
         """Check a template against its module: known inputs, valid defaults, known environment."""
-        from tfpilot_core.catalog.types import coerce_into
 
-        spec = self.platform.catalog.get(template.module)
+        spec = self.kernel.catalog.get(template.module)
         if template.environment is not None:
-            self.platform.environment(template.environment)
+            self.kernel.environment(template.environment)
         problems: list[FieldProblem] = []
         named = [
             *(("defaults", n) for n in template.defaults),

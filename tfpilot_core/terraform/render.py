@@ -31,7 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.catalog.spec import load_module
 from tfpilot_core.errors import ConfigError, FieldProblem, ValidationError
+from tfpilot_core.files import private_dir
+from tfpilot_core.interfaces import ModuleLocation
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import RunSpec
@@ -118,7 +121,6 @@ class RenderedModule:
 
         Unchanged files are left alone so their modification times stay meaningful.
         """
-        from tfpilot_core.files import private_dir
 
         private_dir(directory)
         for name, data in sorted(self.files.items()):
@@ -174,8 +176,6 @@ def module_interface(path: Path, version: str = "") -> ModuleInterface:
 @functools.lru_cache(maxsize=256)
 def _module_interface(path: str, version: str) -> ModuleInterface:
     # ``version`` is part of the cache key only: a changed module has a new digest.
-    from tfpilot_core.catalog.spec import load_module
-    from tfpilot_core.interfaces import ModuleLocation
 
     spec = load_module(ModuleLocation(name=Path(path).name, path=Path(path)))
     return ModuleInterface(

@@ -46,9 +46,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tfpilot_core.catalog.ids import validate_request_id
 from tfpilot_core.errors import ConfigError, TfpilotError
 from tfpilot_core.files import tree_fingerprint
+from tfpilot_core.interfaces import RunResult
 from tfpilot_core.log import get_logger
+from tfpilot_core.masking import sensitive_strings
+from tfpilot_core.terraform.cliconfig import render_cli_config
+from tfpilot_core.terraform.executor import Executor, build_env, resolve_engine
+from tfpilot_core.terraform.render import CONFIG_FILE, module_interface, render, write_atomic
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Runner, RunResult, RunSpec
@@ -133,7 +139,6 @@ class LocalRunner:
 
     def workdir(self, request_id: str) -> Path:
         """The working directory of ``request_id`` (validated again: it becomes a path)."""
-        from tfpilot_core.catalog.ids import validate_request_id
 
         request_id = validate_request_id(request_id)
         root = self.root.resolve()
@@ -177,15 +182,6 @@ class LocalRunner:
 
     def _prepare(self, spec: RunSpec, directory: Path) -> _Run:
         """Render, write the CLI config, build the executor, and ``init`` if needed."""
-        from tfpilot_core.masking import sensitive_strings
-        from tfpilot_core.terraform.cliconfig import render_cli_config
-        from tfpilot_core.terraform.executor import Executor, build_env, resolve_engine
-        from tfpilot_core.terraform.render import (
-            CONFIG_FILE,
-            module_interface,
-            render,
-            write_atomic,
-        )
 
         engine = resolve_engine(self.settings.binary)
         try:
@@ -277,7 +273,6 @@ class LocalRunner:
     # -- results --------------------------------------------------------------------------
 
     def _result(self, run: _Run | None, **fields: Any) -> RunResult:
-        from tfpilot_core.interfaces import RunResult
 
         if run is not None:
             fields.setdefault("log", run.log_text())
@@ -308,7 +303,6 @@ class LocalRunner:
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
     def _record_plan(self, directory: Path, plan_file: bytes, digest: str) -> None:
-        from tfpilot_core.terraform.render import write_atomic
 
         records = self._plan_records(directory)
         records.pop(_sha256(plan_file), None)
@@ -325,7 +319,6 @@ class LocalRunner:
 
         ``destroy`` makes a destroy plan (``plan -destroy``), applied later with :meth:`apply`.
         """
-        from tfpilot_core.masking import sensitive_strings
 
         directory = self.workdir(spec.request.id)
         run: _Run | None = None
@@ -397,7 +390,6 @@ class LocalRunner:
                 if refusal:
                     run.messages.append(refusal)
                     return self._result(run, success=False, error=refusal, exit_code=1)
-                from tfpilot_core.terraform.render import write_atomic
 
                 write_atomic(directory / APPLY_PLAN_FILE, plan_file)
                 applied = run.executor.run(
@@ -429,7 +421,6 @@ class LocalRunner:
 
     def _check_plan(self, run: _Run, plan_file: bytes, expected: str | None) -> str | None:
         """Why ``plan_file`` must not be applied here, or ``None``."""
-        from tfpilot_core.terraform.render import CONFIG_FILE
 
         if expected is None:
             return (

@@ -95,7 +95,7 @@ class Tools:
             from tfpilot_policy_builtin.plugin import registration
             from tfpilot_policy_builtin.settings import PolicySettings
         except ImportError:
-            return {"engines": self.platform._policy_engines(), "environments": {}}
+            return {"engines": self.platform.kernel.policy_engines(), "environments": {}}
         host = self.platform.host
         settings = host.settings_for(registration())
         assert isinstance(settings, PolicySettings)

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pluggy
+# The core's one marker: a plugin-defined hook is specified like the core's own.
+from tfpilot_core.hookspecs import hookspec
 
 if TYPE_CHECKING:
     from tfpilot_policy_builtin.api import Rule
-
-hookspec = pluggy.HookspecMarker("tfpilot")
 
 
 @hookspec

@@ -1,5 +1,5 @@
 """``tfpilot policy check`` without pydantic: the built-in rules judged from the configuration
-snapshot (:mod:`tfpilot_core.quick`).
+snapshot (:mod:`tfpilot_core.cli.startup_cache`).
 
 :func:`check` runs first in the command. It answers only when it gives exactly the full path's
 answer, and otherwise returns ``None`` (then the full path runs, and reports any error as always):
@@ -118,7 +118,7 @@ def _prepare(
 ) -> tuple[list[Rule], EffectiveParams, EnvironmentView] | None:
     if "opentelemetry" in sys.modules:
         return None
-    from tfpilot_core import quick
+    from tfpilot_core.cli import startup_cache as quick
 
     snap = quick.snapshot(state)
     if snap is None:

@@ -551,7 +551,7 @@ def effective_policy(platform: Platform, environment: str | None) -> dict[str, A
     for _plugin, registration in host.registrations(Kind.POLICY_ENGINE):
         if selected is not None and registration.name not in selected:
             continue
-        engine = registration.factory(host.settings_for(registration), host.context)
+        engine = registration.build_factory()(host.settings_for(registration), host.context)
         describe = getattr(engine, "effective_policy", None)
         engines[registration.name] = (
             describe(envs) if describe is not None else {"description": registration.description}
