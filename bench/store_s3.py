@@ -13,9 +13,19 @@ the server and the measured client do not share one interpreter lock, and talks 
    (``environment="prod"``, ``status="applied"``), with the index against without it (without:
    LIST every document, GET all of them, filter and sort: what a store without an index must do).
 
+3. **The request-count model** (``--counts``, alone): the S3 requests each operation makes
+   (counted by the store's botocore event hook, ``S3Store.calls``, not timed) at 1,000 and at
+   10,000 stored requests: create, update, show, list first page, list by status, count by
+   environment, one drift shard of 50, a deliverer pass with 10 due deliveries (among one outbox
+   record per 10 requests) and the catalog's usage count. 100,000 is extrapolated from the
+   counts: only LIST calls grow with the store (one page per 1,000 index keys; their growth per
+   1,000 requests is solved from the two sizes), every other request is per result, taken as
+   measured at the larger size.
+
 Run with (the ``test`` extra of plugins/store_s3 installed)::
 
     .venv/bin/python bench/store_s3.py [--rounds 5] [--small 2000] [--large 10000]
+    .venv/bin/python bench/store_s3.py --counts [--small 1000] [--large 10000]
 """
 
 from __future__ import annotations
@@ -156,11 +166,103 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def _counts(store: Any, seeded: int) -> dict[str, int]:
+    """S3 requests of each operation of the model, on a store holding ``seeded`` requests."""
+    from types import SimpleNamespace
+
+    from tfpilot_core.lifecycle import derive_status
+    from tfpilot_core.models import RequestQuery, utcnow
+    from tfpilot_core.notifications import outbox
+    from tfpilot_core.query.rows import applied_shard, readable_rows
+    from tfpilot_core.runs.executor import shard_count
+    from tfpilot_core.stores.cas import update_request
+
+    # What the query layer needs of a platform here: the store, statuses, read grants.
+    allow = SimpleNamespace(may=lambda *a, **k: True)
+    kernel = SimpleNamespace(store=store, status=derive_status, access=allow)
+
+    def total(func: Callable[[], object]) -> tuple[int, int]:
+        with store.calls.counting() as calls:
+            func()
+        return calls.get("total", 0), calls.get("ListObjectsV2", 0)
+
+    applied = seeded // 4  # every fourth request of _request() is applied
+    shards = shard_count(applied, per_shard=50)
+    now = utcnow()
+    # One outbox record per 10 requests, delivered (no due entry), and 10 due deliveries.
+    for i in range(seeded // 10 - _counts_outbox.get(id(store), 0)):
+        n = _counts_outbox.get(id(store), 0) + i
+        store.put_record(
+            "outbox", f"dlv_done_{n:06d}", {"state": "delivered"}, expected_version=None
+        )
+    _counts_outbox[id(store)] = seeded // 10
+    for i in range(10):
+        key = f"dlv_due_{seeded}_{i}"
+        value = {"state": "pending", "next_at": (now - timedelta(seconds=i + 1)).isoformat()}
+        outbox.will_be_due(store, "outbox", key, value)
+        store.put_record("outbox", key, value, expected_version=None)
+    due: list[Any] = []
+    result = {
+        "create": total(lambda: store.create_request(_request(10**6 + seeded))),
+        "update": total(
+            lambda: update_request(
+                store, _request(1).id, lambda r: r.model_copy(update={"inputs": {"n": seeded}})
+            )
+        ),
+        "show": total(lambda: store.get_request(_request(2).id)),
+        "list first page (20)": total(lambda: store.list_requests(RequestQuery(limit=20))),
+        "list applied (20)": total(
+            lambda: store.list_requests(RequestQuery(limit=20, status="applied"))
+        ),
+        "count by environment": total(lambda: store.index_rows(environments=["dev"])),
+        "drift shard (~50 members)": total(lambda: applied_shard(kernel, 0, shards)),
+        "deliverer reads 10 due": total(
+            lambda: due.extend(outbox.due_records(store, "outbox", now))
+        ),
+        "catalog usage count": total(
+            lambda: readable_rows(kernel, "alice", modules=["bucket"], with_status=True)
+        ),
+    }
+    assert len(due) >= 10, "the due index lost a due delivery"
+    for record in due:  # delivered: out of the due index, so the next size measures its own 10
+        store.put_record(
+            "outbox", record.key, {"state": "delivered"}, expected_version=record.version
+        )
+        outbox.moved(store, "outbox", record.key, record.value, {"state": "delivered"})
+    member_count = len(applied_shard(kernel, 0, shards) or [])
+    print(f"   ({applied} applied, {shards} shards: shard 0 has {member_count} members)")
+    return result
+
+
+#: Outbox records already seeded per store (the sizes are measured on one growing store).
+_counts_outbox: dict[int, int] = {}
+
+
+def _count_model(store: Any, small: int, large: int) -> None:
+    seeded = _seed(store, 0, small)
+    print(f"seeded {small} requests through the store in {seeded:.1f} s")
+    at_small = _counts(store, small)
+    seeded = _seed(store, small, large)
+    print(f"seeded {large - small} more ({large} in all) in {seeded:.1f} s")
+    at_large = _counts(store, large)
+    print("\n3. S3 requests per operation (counted by the botocore hook, not timed)")
+    print(
+        f"   {'operation':28s} {small:>8,d} {large:>8,d} {100_000:>9,d} (LIST pages extrapolated)"
+    )
+    for name, (a, a_lists) in at_small.items():
+        b, b_lists = at_large[name]
+        # LIST pages grow with the index (1,000 keys each); every other request is per result.
+        per_thousand = (b_lists - a_lists) / ((large - small) / 1000)
+        lists = a_lists + per_thousand * (100_000 - small) / 1000
+        print(f"   {name:28s} {a:8d} {b:8d} {b - b_lists + lists:9.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--large", type=int, default=10_000)
+    parser.add_argument("--counts", action="store_true", help="the request-count model only")
     args = parser.parse_args()
 
     for name, value in {
@@ -204,6 +306,9 @@ def main() -> None:
         parallel = S3Store(**settings, workers=16)
         sequential = S3Store(**settings, workers=1)
         print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, moto server in a child")
+        if args.counts:
+            _count_model(parallel, args.small if args.small != 2000 else 1000, args.large)
+            return
 
         seeded = _seed(parallel, 0, args.small)
         print(f"seeded {args.small} requests through the store in {seeded:.1f} s")

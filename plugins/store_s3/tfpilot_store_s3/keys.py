@@ -8,6 +8,7 @@ Under the configured prefix ``<p>``::
     <p>records/<namespace>/<encoded key>       a keyed record (JSON, version inside)
     <p>index/all/<entry>                       one listing entry per request
     <p>index/status/<status>/<entry>           status markers (may be stale: see store.py)
+    <p>index/due/<namespace>/<due>~<key>       due-time entries of records (the outbox), empty
 
 An index ``<entry>`` is ``<inverted created time><inverted id>~<env>~<module>~<project>~<author>``.
 S3 lists keys in ascending byte order, so inverting the time (``10**19 - microseconds``) and the
@@ -132,6 +133,16 @@ def parse_entry(name: str) -> IndexEntry | None:
     except (ValueError, KeyError):
         return None
     return IndexEntry(_TIME_BASE - inverted_time, request_id, *fields)
+
+
+#: Digits of the due time (microseconds since the epoch) in a due-index name.
+_DUE_DIGITS = 20
+
+
+def due_name(at: datetime, key: str) -> str:
+    """The name of the due entry ``(at, key)``: fixed-width time first, so that ascending key
+    order (what S3 lists) is due order, then the record's encoded key."""
+    return f"{to_us(at):0{_DUE_DIGITS}d}{SEPARATOR}{record_name(key)}"
 
 
 def record_name(key: str) -> str:

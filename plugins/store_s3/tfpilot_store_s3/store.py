@@ -59,6 +59,7 @@ from tfpilot_core.errors import (
     FieldProblem,
     NotFoundError,
     PluginError,
+    StoreCorruptionError,
     ValidationError,
 )
 from tfpilot_core.lifecycle import DEFAULT_STALE_AFTER, STALEABLE, RequestStatus, derive_status
@@ -99,8 +100,6 @@ _APPEND_ATTEMPTS = 1000
 _SEEN_MAX = 50_000
 #: A ghost index entry (no matching document) younger than this may belong to a write in flight.
 _GHOST_GRACE = timedelta(hours=1)
-#: Digits of the due time (microseconds since the epoch) in a due-index key.
-_DUE_DIGITS = 20
 
 
 class S3StoreError(PluginError):
@@ -108,10 +107,6 @@ class S3StoreError(PluginError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, plugin="store_s3")
-
-
-class StoreCorruptionError(S3StoreError):
-    """Stored bytes do not match their recorded sha256 (corruption or tampering)."""
 
 
 class _Precondition(Exception):
@@ -736,7 +731,6 @@ class S3Store:
                 yield name, entry
 
     def _load_entry(self, entry: keys.IndexEntry) -> Request | str | None:
-        from tfpilot_core.stores.sqlite import StoreCorruptionError
 
         try:
             return self._read(entry.request_id)[0]
@@ -1189,11 +1183,11 @@ class S3Store:
         """Add the due entry ``(at, key)``: one empty object (one PUT)."""
         check_namespace(namespace)
         check_record_key(key)
-        self._put(self._due_prefix(namespace) + _due_name(at, key), b"")
+        self._put(self._due_prefix(namespace) + keys.due_name(at, key), b"")
 
     def clear_due(self, namespace: str, key: str, at: datetime) -> None:
         """Remove the due entry ``(at, key)`` (one DELETE; a missing entry is fine)."""
-        name = self._due_prefix(namespace) + _due_name(at, key)
+        name = self._due_prefix(namespace) + keys.due_name(at, key)
         self._call("DeleteObject", None, lambda: self.client.delete_object(**self._at(name)))
 
     def due_keys(
@@ -1229,11 +1223,6 @@ class S3Store:
             ),
             key=lambda r: r.key,
         )
-
-
-def _due_name(at: datetime, key: str) -> str:
-    # Fixed-width microseconds first: ascending key order is due order.
-    return f"{keys.to_us(at):0{_DUE_DIGITS}d}~{keys.record_name(key)}"
 
 
 def _parse_status(value: str | None) -> RequestStatus | None:
