@@ -14,6 +14,9 @@ field (``inputs.<name>...``) and the rule:
 ``reserved_tag``  a user tag with the ``tfpilot:`` prefix
 ``name_pattern``  a name that breaks the naming rules (or is too long for its suffix)
 ``id_pattern``    the request id is malformed
+``validation``    a ``validation`` block of the module's variable refused the value (checked by
+                  Terraform itself, :mod:`~tfpilot_core.catalog.terraform_check`; the message is
+                  the module's own)
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from tfpilot_core.errors import FieldProblem, ValidationError
 
+from . import terraform_check
 from .ids import SUFFIX_LENGTH, request_suffix, validate_request_id
 from .spec import MAX_NAME_LENGTH, InputSpec, ModuleSpec
 from .types import Kind, coerce_into, field_path
@@ -140,6 +144,9 @@ def normalize_inputs(
             )
         result[name] = value
 
+    if not problems and terraform_check.enabled():
+        # The module's own rules (validation blocks), evaluated by Terraform itself.
+        problems = terraform_check.default_checker().check(spec, result)
     if problems:
         raise ValidationError(problems, subject=f"inputs for {spec.name}")
     return result
