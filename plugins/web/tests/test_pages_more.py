@@ -406,3 +406,13 @@ def test_policy_preview_fragment(client: TestClient, tokens: dict[str, str]) -> 
     assert "region" not in good.text
     # Without the session's CSRF token the preview is refused like any form post.
     assert client.post("/catalog-preview/test/bucket", data={"project": "x"}).status_code == 403
+
+
+def test_catalog_shows_usage_to_readers(
+    client: TestClient, platform: Platform, tokens: dict[str, str]
+) -> None:
+    seed(platform)
+    assert "Requests you can see" not in client.get("/catalog", headers=HTML).text
+    log_in(client, tokens["admin"])
+    page = client.get("/catalog", headers=HTML).text
+    assert '<td data-usage="test/bucket">3</td>' in page

@@ -34,3 +34,22 @@ def choices(modules: Sequence[Any]) -> dict[str, list[str]]:
     return {
         f: sorted({str(getattr(m, f, "")) for m in modules if getattr(m, f, "")}) for f in FILTERS
     }
+
+
+def usage(request: Any) -> dict[str, dict[str, Any]]:
+    """Per module: how many requests the logged-in reader may see, and their average monthly
+    cost where estimated (the query layer, scoped to the reader); empty when anonymous."""
+    from tfpilot_core.query.model import Aggregate, GroupBy, Query
+    from tfpilot_web.deps import optional_actor, state_of
+
+    actor = optional_actor(request)
+    if actor is None:
+        return {}
+    platform = state_of(request).platform
+    result = platform.query(actor, Query(aggregate=Aggregate.SUM_COST, group_by=GroupBy.MODULE))
+    found: dict[str, dict[str, Any]] = {}
+    for group in result.groups:
+        known = group.count - group.unknown_cost
+        average = round(group.monthly_cost / known, 2) if known else None
+        found[group.key] = {"count": group.count, "average": average, "estimated": known}
+    return found

@@ -12,7 +12,7 @@ from typing import Any
 
 def include_more_pages(app: Any) -> None:
     """Add every page router of this part to ``app``."""
-    from tfpilot_web.catalog_search import catalog_filter, choices
+    from tfpilot_web.catalog_search import catalog_filter, choices, usage
     from tfpilot_web.pages import templates
     from tfpilot_web.pages_admin import build_admin_pages
     from tfpilot_web.pages_chat import build_chat_pages
@@ -21,7 +21,9 @@ def include_more_pages(app: Any) -> None:
     from tfpilot_web.pages_preview import build_preview_pages
     from tfpilot_web.pages_templates import build_templates_pages
 
-    templates.env.globals.update(catalog_filter=catalog_filter, catalog_choices=choices)
+    templates.env.globals.update(
+        catalog_filter=catalog_filter, catalog_choices=choices, catalog_usage=usage
+    )
     for build in (
         build_metrics_pages,
         build_templates_pages,
