@@ -1,0 +1,65 @@
+"""``tfpilot modules init``: a starting tfpilot.module.toml from a module's variables, on public
+module layouts (``public_modules/``); with a few lines added the module is in the catalog."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tfpilot_core.catalog.init_metadata import starting_metadata
+from tfpilot_core.catalog.spec import METADATA_FILE, load_module
+from tfpilot_core.catalog.validation import normalize_inputs
+from tfpilot_core.cli import cli
+from tfpilot_core.cli.app import App
+from tfpilot_core.interfaces import ModuleLocation
+
+PUBLIC = Path(__file__).parent / "public_modules"
+
+
+def fresh(tmp_path: Path, name: str) -> Path:
+    """A copy of a public layout without its metadata file."""
+    copy = tmp_path / name
+    shutil.copytree(PUBLIC / name, copy)
+    (copy / METADATA_FILE).unlink()
+    return copy
+
+
+def test_cloudposse_enums_and_tags_are_read(tmp_path: Path) -> None:
+    data = tomllib.loads(starting_metadata(fresh(tmp_path, "cloudposse-null-label")))
+    assert data["tags_input"] == "tags"
+    assert data["inputs"]["label_key_case"]["allowed"] == ["lower", "title", "upper"]
+    assert data["inputs"]["label_value_case"]["allowed"] == ["lower", "title", "upper", "none"]
+    assert "name_input" not in data  # a decision left to a person (commented)
+
+
+def test_gcp_labels_are_not_made_the_tags_input(tmp_path: Path) -> None:
+    text = starting_metadata(fresh(tmp_path, "google-simple-bucket"))
+    assert "tags_input" not in tomllib.loads(text)
+    assert '# tags_input = "labels"' in text
+
+
+def test_init_then_a_few_lines_make_a_catalog_module(tmp_path: Path) -> None:
+    directory = fresh(tmp_path, "azure-avm-storage-account")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["modules", "init", str(directory)], obj=App())
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(cli, ["modules", "init", str(directory)], obj=App())
+    assert again.exit_code != 0 and "--force" in again.output
+    with (directory / METADATA_FILE).open("a") as handle:  # the few lines a person adds
+        handle.write(
+            '\n[[examples]]\ntitle = "Default"\n'
+            'inputs = { name = "stacct0001", resource_group_name = "rg-shop" }\n'
+        )
+    spec = load_module(ModuleLocation(name="azure/storage-account", path=directory))
+    assert spec.tags_input == "tags" and spec.examples[0].name == "default"
+    rid = "req_dev_sa_k3x9pq"
+    inputs = normalize_inputs(
+        spec,
+        spec.examples[0].inputs,
+        request_id=rid,
+        server_tags={"tfpilot:request_id": rid},
+    )
+    assert inputs["tags"] == {"tfpilot:request_id": rid} and inputs["location"] is None
