@@ -117,6 +117,8 @@ class InputSpec(_Model):
     required: bool = False
     default: Any = None
     sensitive: bool = False
+    #: ``ephemeral = true`` (Terraform 1.10+): never stored in a plan; implies ``sensitive``.
+    ephemeral: bool = False
     immutable: bool = False
     read_only: bool = False
     nullable: bool = True
@@ -189,6 +191,12 @@ class ModuleSpec(_Model):
     def sensitive_inputs(self) -> list[str]:
         """Names of the inputs whose values must be masked wherever they could leave tfpilot."""
         return [name for name, item in self.inputs.items() if item.sensitive]
+
+    @property
+    def ephemeral_inputs(self) -> list[str]:
+        """Names of the ``ephemeral`` inputs: passed to Terraform for each command, never
+        written into the rendered files or a saved plan."""
+        return [name for name, item in self.inputs.items() if item.ephemeral]
 
     def input_json_schema(self) -> dict[str, Any]:
         """A JSON Schema (draft 2020-12) for the ``inputs`` object of a request for this module.
@@ -599,7 +607,8 @@ def _input_from_variable(name: str, body: dict[str, Any], file: Path) -> InputSp
         label=_label(name),
         required=required,
         default=default,
-        sensitive=body.get("sensitive") is True,
+        sensitive=body.get("sensitive") is True or body.get("ephemeral") is True,
+        ephemeral=body.get("ephemeral") is True,
         nullable=body.get("nullable") is not False,
         validations=validations,
         file=str(file),

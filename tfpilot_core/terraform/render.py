@@ -111,6 +111,9 @@ class RenderedModule:
     """The rendered root module: file name -> bytes."""
 
     files: Mapping[str, bytes]
+    #: ``TF_VAR_<name>`` -> value of each ephemeral input: given to every Terraform command
+    #: (plan and apply alike, as Terraform requires), never written to a file or a saved plan.
+    environment: Mapping[str, str] = field(default_factory=dict)
 
     def rendered_digest(self) -> str:
         """sha256 of the rendered files (see :func:`rendered_digest`)."""
@@ -166,6 +169,8 @@ class ModuleInterface:
     sensitive_outputs: frozenset[str]
     #: Provider local name -> full source address, from the module's ``required_providers``.
     providers: Mapping[str, str] = field(default_factory=dict)
+    #: Inputs the module declares ``ephemeral = true`` (Terraform 1.10+).
+    ephemeral_inputs: frozenset[str] = frozenset()
 
 
 def module_interface(path: Path, version: str = "") -> ModuleInterface:
@@ -184,6 +189,7 @@ def _module_interface(path: str, version: str) -> ModuleInterface:
         outputs=tuple(spec.outputs),
         sensitive_outputs=frozenset(spec.sensitive_outputs),
         providers=_required_providers(Path(path)),
+        ephemeral_inputs=frozenset(spec.ephemeral_inputs),
     )
 
 
@@ -292,8 +298,13 @@ def render(
     # where it would override the module's default instead of falling back to it.
     given = sorted(n for n, v in inputs.items() if v is not None)
     variables: dict[str, Any] = {}
+    ephemeral = set(info.ephemeral_inputs)
     for name in given:
-        variables[name] = {"sensitive": True} if name in sensitive else {}
+        if name in ephemeral:
+            # Ephemeral at the root too: a plain root variable would put the value in the plan.
+            variables[name] = {"ephemeral": True}
+        else:
+            variables[name] = {"sensitive": True} if name in sensitive else {}
     call: dict[str, Any] = {"source": str(module_path)}
     for name in given:
         call[name] = f"${{var.{name}}}"
@@ -335,7 +346,12 @@ def render(
     if providers:
         config["provider"] = {k: dict(v) for k, v in sorted(providers.items())}
 
-    values = {name: inputs[name] for name in given}
+    values = {name: inputs[name] for name in given if name not in ephemeral}
+    # A string variable takes TF_VAR_ literally; other types are read as HCL, which JSON is.
+    environment = {
+        f"TF_VAR_{name}": value if isinstance(value, str) else json.dumps(value)
+        for name, value in ((n, inputs[n]) for n in given if n in ephemeral)
+    }
     try:
         tfvars = canonical_json(values)
     except (TypeError, ValueError) as exc:
@@ -343,7 +359,7 @@ def render(
             [FieldProblem("inputs", "json", f"an input value cannot be written as JSON: {exc}")],
             subject=f"inputs of {spec.request.id}",
         ) from None
-    return RenderedModule({CONFIG_FILE: canonical_json(config), TFVARS_FILE: tfvars})
+    return RenderedModule({CONFIG_FILE: canonical_json(config), TFVARS_FILE: tfvars}, environment)
 
 
 def mirror_sources(mirrors: Sequence[ProviderMirror]) -> list[str]:

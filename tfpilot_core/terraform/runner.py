@@ -215,7 +215,13 @@ class LocalRunner:
             mirrors_env=mirrors_env,
             extra=self.settings.env,
         )
-        hidden = set(spec.sensitive_inputs) | set(interface.sensitive_inputs)
+        # Ephemeral inputs reach Terraform only through its environment, for this command.
+        env.update(rendered.environment)
+        hidden = (
+            set(spec.sensitive_inputs)
+            | set(interface.sensitive_inputs)
+            | set(interface.ephemeral_inputs)
+        )
         secrets: list[str] = []
         for name in hidden:
             secrets += sensitive_strings(spec.request.inputs.get(name), True)
