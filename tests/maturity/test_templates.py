@@ -210,6 +210,8 @@ def test_cli_locked_field_refused_and_template_recorded(
         home, "--json", "templates", "update", "logs", "--set", "region=local-3", user="carol"
     )
     assert code == 0, out
+    # --set changes the named input only: versioning=true stays in v2.
+    assert json.loads(out)["versions"][1]["defaults"] == {"versioning": True, "region": "local-3"}
     code, out = _cli(home, "--json", "templates", "diff", "logs")
     assert code == 0 and len(json.loads(out)["older"]) == 1, out
     code, out = _cli(home, "templates", "retire", "logs", user="carol")
