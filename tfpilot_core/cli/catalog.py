@@ -571,6 +571,7 @@ def templates_diff(name: str) -> None:
 @click.argument("path", type=click.Path(file_okay=False, exists=True))
 @click.option("--force", is_flag=True, help="Replace an existing tfpilot.module.toml.")
 @click.option("--print", "print_only", is_flag=True, help="Print it instead of writing it.")
+@json_option
 def modules_init(path: str, force: bool, print_only: bool) -> None:
     """Write a starting tfpilot.module.toml for the module at PATH, from its variables.
 
@@ -590,11 +591,17 @@ def modules_init(path: str, force: bool, print_only: bool) -> None:
 
     directory = Path(path)
     text = starting_metadata(directory)
-    if print_only:
-        click.echo(text, nl=False)
-        return
     target = directory / METADATA_FILE
+    if print_only:
+        emit(
+            {"path": str(target), "written": False, "text": text},
+            lambda: click.echo(text, nl=False),
+        )
+        return
     if target.exists() and not force:
         raise ConflictError(f"{target} exists: use --force to replace it")
     target.write_text(text)
-    click.echo(f"wrote {target}: review it, then add examples and the name input")
+    emit(
+        {"path": str(target), "written": True, "text": text},
+        lambda: click.echo(f"wrote {target}: review it, then add examples and the name input"),
+    )
