@@ -258,3 +258,19 @@ def test_any_valid_name_gets_a_safe_suffix(env: str, base: str) -> None:
     result = normalize_inputs(spec, {"name": base}, request_id=rid, server_tags={})
     assert result["name"] == f"{base}-{rid[-6:]}"
     assert re.fullmatch(r"[a-z][a-z0-9-]*", result["name"]) and len(result["name"]) <= 63
+
+
+def test_explicit_null_as_terraform_reads_it(make_module: ModuleFactory) -> None:
+    # The engine agrees (tests/catalog/test_terraform_types.py, test_terraform_check.py).
+    tf = (
+        'variable "kept" {\n  type = string\n  default = "d"\n}\n'
+        'variable "strict" {\n  type = string\n  default = "d"\n  nullable = false\n}\n'
+        'variable "needed" {\n  type = string\n  nullable = false\n}\n'
+    )
+    spec = load_module(ModuleLocation("x/nulls", make_module(tf=tf, meta=None, outputs=None)))
+    got = normalize(spec, {"kept": None, "strict": None, "needed": "x"})
+    assert got == {"kept": None, "strict": "d", "needed": "x"}
+    assert normalize(spec, {"needed": "x"})["kept"] == "d"  # absent: the default
+    with pytest.raises(ValidationError) as caught:
+        normalize(spec, {"needed": None})
+    assert rules(caught) == {("inputs.needed", "required")}
