@@ -36,7 +36,12 @@ def _names(value: str) -> tuple[str, ...]:
     help="The infra repository's checkout.",
 )
 @click.option("--ref", help="The tfpilot ref the callers use (tag or commit SHA) [v<version>].")
-@click.option("--tfpilot-repository", default="tfpilot/tfpilot", show_default=True)
+@click.option(
+    "--tfpilot-repository",
+    default="tfpilot/tfpilot",
+    show_default=True,
+    help="The repository holding tfpilot's reusable workflows, owner/name.",
+)
 @click.option(
     "--install-from",
     type=click.Choice(["index", "source", "wheelhouse"]),
@@ -52,9 +57,19 @@ def _names(value: str) -> tuple[str, ...]:
     show_default=True,
     help="The plugins jobs install (and tfpilot.toml selects).",
 )
-@click.option("--environments", default="dev stage prod", show_default=True)
+@click.option(
+    "--environments",
+    default="dev stage prod",
+    show_default=True,
+    help="The environments, in promotion order (space or comma separated).",
+)
 @click.option("--account-id", default="123456789012", help="The AWS account of the roles.")
-@click.option("--region", default="us-east-1", show_default=True)
+@click.option(
+    "--region",
+    default="us-east-1",
+    show_default=True,
+    help="The AWS region of the store and state buckets.",
+)
 @click.option("--bucket", default="acme-tfpilot", show_default=True, help="The S3 store bucket.")
 @click.option("--sarif", is_flag=True, help="Upload policy findings to code scanning.")
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
