@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 def make_github(settings: GitHubSettings) -> Github:
     """A PyGithub client for ``settings`` (lazy objects: no GET for a repo or workflow handle)."""
-    from github import Auth, Github, GithubRetry
+    from github import Github, GithubRetry
 
     retry = GithubRetry(
         total=settings.max_retries,
@@ -40,7 +40,7 @@ def make_github(settings: GitHubSettings) -> Github:
         respect_retry_after_header=True,
     )
     return Github(
-        auth=Auth.Token(settings.token),
+        auth=_auth(settings, retry),
         base_url=settings.api_url.rstrip("/"),
         timeout=int(settings.timeout_seconds),
         retry=retry,
@@ -49,6 +49,42 @@ def make_github(settings: GitHubSettings) -> Github:
         seconds_between_requests=settings.seconds_between_requests or None,
         seconds_between_writes=settings.seconds_between_writes or None,
     )
+
+
+#: (API, repository, App id) -> the App's installation there (stable: asked once per process).
+_INSTALLATIONS: dict[tuple[str, str, int], int] = {}
+
+
+def _auth(settings: GitHubSettings, retry: Any) -> Any:
+    """A token, or the GitHub App's installation (its token is made and renewed by PyGithub)."""
+    from github import Auth, GithubException, GithubIntegration
+
+    if settings.token is not None:
+        return Auth.Token(settings.token)
+    assert settings.app_id is not None and settings.private_key is not None  # the validator's
+    app = Auth.AppAuth(settings.app_id, settings.private_key)
+    key = (settings.api_url, settings.repository, settings.app_id)
+    installation = settings.installation_id or _INSTALLATIONS.get(key)
+    if installation is None:
+        owner, name = settings.repository.split("/")
+        integration = GithubIntegration(
+            auth=app,
+            base_url=settings.api_url.rstrip("/"),
+            timeout=int(settings.timeout_seconds),
+            retry=retry,
+        )
+        try:
+            installation = integration.get_repo_installation(owner, name).id
+        except GithubException as exc:
+            raise ConfigError(
+                f"GitHub App {settings.app_id} is not installed on {settings.repository} or its "
+                f"key was refused ({exc.status}): check [plugins.github] app_id and private_key",
+                key="plugins.github.app_id",
+            ) from None
+        finally:
+            integration.close()
+        _INSTALLATIONS[key] = installation
+    return app.get_installation_auth(installation)
 
 
 def describe(exc: BaseException, repository: str) -> Exception:
@@ -63,7 +99,8 @@ def describe(exc: BaseException, repository: str) -> Exception:
     if isinstance(exc, GithubException):
         if exc.status == 401:
             return ConfigError(
-                "GitHub rejected the token (401 Bad credentials): check [plugins.github] token",
+                "GitHub rejected the credentials (401 Bad credentials): check [plugins.github] "
+                "token (or app_id and private_key)",
                 key="plugins.github.token",
             )
         if exc.status == 404:

@@ -7,7 +7,7 @@ registered with the log masker).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _REPO = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 
@@ -29,8 +29,15 @@ class GitHubSettings(BaseModel):
 
     #: The infra repository, ``owner/name``: request files, PRs and the workflows live there.
     repository: str = Field(pattern=_REPO)
-    #: A token with contents, pull-requests, actions and checks write on the repository.
-    token: str = Field(min_length=1, repr=False)
+    #: A token with contents, pull-requests, actions and checks write on the repository, or
+    #: (instead) a GitHub App installed on it: ``app_id`` and ``private_key`` (its PEM).
+    token: str | None = Field(default=None, min_length=1, repr=False)
+    #: The GitHub App's id (with ``private_key``): tfpilot acts as the App's installation.
+    app_id: int | None = Field(default=None, gt=0)
+    #: The App's private key (PEM), as a reference: ``{ "$file" = "/run/secrets/app.pem" }``.
+    private_key: str | None = Field(default=None, min_length=1, repr=False)
+    #: The installation on the repository (default: asked from GitHub with the App's JWT).
+    installation_id: int | None = Field(default=None, gt=0)
     #: The REST API root (GitHub Enterprise Server: ``https://HOST/api/v3``).
     api_url: str = "https://api.github.com"
     #: The branch PRs target and workflows are dispatched from.
@@ -60,6 +67,17 @@ class GitHubSettings(BaseModel):
     seconds_between_writes: float = Field(default=1.0, ge=0)
     #: Upload policy findings as SARIF to code scanning (needs security-events: write).
     sarif: bool = False
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> GitHubSettings:
+        app = self.app_id is not None or self.private_key is not None
+        if self.token is not None and app:
+            raise ValueError("set either token or app_id with private_key, not both")
+        if self.token is None and not (self.app_id is not None and self.private_key):
+            raise ValueError("set token, or app_id and private_key (a GitHub App)")
+        if self.installation_id is not None and not app:
+            raise ValueError("installation_id needs app_id and private_key")
+        return self
 
     @field_validator("path")
     @classmethod

@@ -18,6 +18,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -100,8 +101,16 @@ class GitHubStandIn:
             "tfpilot-drift.yml",
         ),
         return_run_details: bool = True,
+        app_id: int | None = None,
+        app_public_key: str | None = None,
+        installation_id: int = 4242,
     ) -> None:
         self.token = token
+        #: A GitHub App installed on the repository: JWTs signed by its key (RS256, ``iss`` the
+        #: App id) may ask for the installation and an installation token (which is ``token``).
+        self.app_id = app_id
+        self.app_public_key = app_public_key
+        self.installation_id = installation_id
         self.return_run_details = return_run_details
         owner, name = repository.split("/")
         self.repo = _Repo(owner, name)
@@ -284,6 +293,8 @@ class GitHubStandIn:
         body: Any,
     ) -> tuple[int, dict[str, str], Any]:
         auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        if self.app_id is not None and auth.startswith("Bearer ") and auth.count(".") == 2:
+            return self._app_route(method, path, auth.removeprefix("Bearer "))
         if auth not in (f"token {self.token}", f"Bearer {self.token}"):
             return 401, {}, {"message": "Bad credentials", "status": "401"}
         for fault in self.faults:
@@ -304,6 +315,30 @@ class GitHubStandIn:
             if match and handler[0] == method:
                 answer: tuple[int, dict[str, str], Any] = handler[1](query, body, *match.groups())
                 return answer
+        return 404, {}, {"message": "Not Found", "status": "404"}
+
+    def _app_route(self, method: str, path: str, jwt_token: str) -> tuple[int, dict[str, str], Any]:
+        """What a GitHub App's JWT may do: find its installation, make an installation token."""
+        import jwt
+
+        try:
+            claims = jwt.decode(
+                jwt_token,
+                self.app_public_key or "",
+                algorithms=["RS256"],
+                options={"require": ["iat", "exp", "iss"]},
+            )
+        except jwt.InvalidTokenError as exc:
+            return 401, {}, {"message": f"A JSON web token could not be decoded: {exc}"}
+        if str(claims["iss"]) != str(self.app_id) or claims["exp"] - claims["iat"] > 600:
+            return 401, {}, {"message": "'Issuer' or 'Expiration time' claim is invalid"}
+        repo = f"/repos/{self.repo.owner}/{self.repo.name}/installation"
+        if method == "GET" and path == repo:
+            return 200, {}, {"id": self.installation_id, "app_id": self.app_id}
+        tokens = f"/app/installations/{self.installation_id}/access_tokens"
+        if method == "POST" and path == tokens:
+            expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return 201, {}, {"token": self.token, "expires_at": expires, "permissions": {}}
         return 404, {}, {"message": "Not Found", "status": "404"}
 
     def _routes(self) -> list[tuple[str, tuple[str, Any]]]:
