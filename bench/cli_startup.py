@@ -159,8 +159,25 @@ TINY_PLAN = {
 }
 
 
-def compare_commands(runs: int) -> dict[str, float]:
-    """The three small commands of issue 11, each against ``import click``; ratios by name."""
+# Seeds the store of the bench's home with requests through the embedding API (as a user would).
+_SEED = """
+import sys
+from tfpilot_core import Platform
+platform = Platform.from_config()
+envs = ("dev", "stage", "prod")
+for i in range(int(sys.argv[1])):
+    last = platform.create("alice", module="sandbox/bucket", environment=envs[i % 3],
+                           project="shop", inputs={"name": f"b{i}"})
+print(last.id)
+"""
+
+
+def compare_commands(runs: int, requests: int = 0) -> dict[str, float]:
+    """The small commands, each against ``import click``; ratios by name.
+
+    With ``requests`` > 0 the store first holds that many requests (created through
+    ``Platform.create``), and ``requests show`` and ``timeline`` of one of them are timed too.
+    """
     import tempfile
 
     tfpilot = tfpilot_executable()
@@ -173,11 +190,29 @@ def compare_commands(runs: int) -> dict[str, float]:
         env.pop("TFPILOT_CONFIG", None)
         # The first run creates the embedded store, so that the timed runs list an empty one.
         wall_time([tfpilot, "requests", "list"], cwd=home, env=env)
-        for label, args in (
+        commands: list[tuple[str, list[str]]] = [
             ("tfpilot requests list", ["requests", "list"]),
             ("tfpilot modules list", ["modules", "list"]),
             ("tfpilot policy check (1 resource)", ["policy", "check", "tiny.json"]),
-        ):
+        ]
+        if requests:
+            started = time.perf_counter()
+            seeded = subprocess.run(
+                [PYTHON, "-c", _SEED, str(requests)],
+                capture_output=True,
+                text=True,
+                cwd=home,
+                env=env,
+                check=True,
+            )
+            one = seeded.stdout.strip().splitlines()[-1]
+            took = time.perf_counter() - started
+            print(f"\nseeded {requests} requests in {took:.1f} s (Platform.create)")
+            commands += [
+                ("tfpilot requests show", ["requests", "show", one]),
+                ("tfpilot timeline", ["timeline", one]),
+            ]
+        for label, args in commands:
             print()
             ratios[label] = _compare(
                 label, [tfpilot, *args], runs, COMMAND_TARGET_RATIO, cwd=home, env=env
@@ -282,6 +317,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="timed runs of each command")
     parser.add_argument("--top", type=int, default=10, help="slowest imports to show")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=0,
+        help="requests to create in the store before timing the commands (default: none)",
+    )
     args = parser.parse_args()
 
     # Timings mean little without the machine and how busy it was.
@@ -289,7 +330,7 @@ def main() -> int:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(f"python {sys.version.split()[0]} at {PYTHON}; nproc {cpus}; load average {load}")
     compare_startup(args.runs)
-    compare_commands(args.runs)
+    compare_commands(args.runs, args.requests)
     progress_overhead()
 
     print()

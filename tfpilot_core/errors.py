@@ -196,6 +196,12 @@ class ConflictError(TfpilotError):
     exit_code = ExitCode.CONFLICT
 
 
+class StoreCorruptionError(ConflictError):
+    """Stored bytes do not match their recorded digest, or a stored document cannot be read
+    (disk corruption or tampering), in any store. Exit code 8, like any conflict with what is
+    stored."""
+
+
 class LockedError(ConflictError):
     """Another run holds the request's lock and it has not expired."""
 

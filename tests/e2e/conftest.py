@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tfpilot_core.platform import Platform
+from tfpilot_core.testing.fixtures import PlatformFactory
 
 USERS = """
 [users.alice]
@@ -86,26 +87,19 @@ def modules_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_platform(
-    tmp_path: Path, modules_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., Platform]:
-    """``make_platform(engine="embedded", extra_config="")``: a platform in a fresh home."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
+def make_platform(tfpilot_platform: PlatformFactory, modules_root: Path) -> Callable[..., Platform]:
+    """``make_platform(engine="embedded", extra_config="")``: a platform in a fresh home
+    (the shared ``tfpilot_platform`` fixture), with this suite's users and test modules."""
 
     def build(engine: str = "embedded", extra_config: str = "", **kwargs: Any) -> Platform:
         binary = 'binary = "terraform"\n' if engine == "binary" else ""
-        config = home / "tfpilot.toml"
-        config.write_text(
-            USERS
-            + f"[plugins.local]\n{binary}timeout_seconds = 300\n"
+        return tfpilot_platform(
+            f"[plugins.local]\n{binary}timeout_seconds = 300\n"
             + f'[plugins.modules_dir]\npaths = ["{modules_root}"]\n'
-            + extra_config
+            + extra_config,
+            users=USERS,
+            **kwargs,
         )
-        environ = {"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(config)}
-        return Platform.from_config(environ=environ, **kwargs)
 
     return build
 

@@ -8,10 +8,8 @@ between the token and the verdict.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from tfpilot_core.errors import ForbiddenError
 from tfpilot_core.identity import IdentityRequest
 from tfpilot_core.identity.github_actions import GitHubActionsIdentity, GitHubActionsSettings
 from tfpilot_core.identity.local import LocalIdentity
+from tfpilot_core.testing.http import StandInHandler, StandInServer
 
 ISSUER = "https://token.actions.githubusercontent.com"
 
@@ -49,36 +48,23 @@ def jwks_server(keys: _Keys) -> Iterator[dict[str, Any]]:
     """A JWKS endpoint and an Actions-like token endpoint on 127.0.0.1."""
     state: dict[str, Any] = {"token": None, "asked": []}
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(StandInHandler):
         def do_GET(self) -> None:
             if self.path.startswith("/jwks"):
-                body = json.dumps(keys.jwks()).encode()
+                self.send_json(200, keys.jwks())
             elif self.path.startswith("/token"):
                 state["asked"].append((self.path, self.headers.get("Authorization")))
                 if self.headers.get("Authorization") != "Bearer request-token":
-                    self.send_response(401)
-                    self.end_headers()
+                    self.send_json(401, {"message": "Bad credentials"})
                     return
-                body = json.dumps({"value": state["token"]}).encode()
+                self.send_json(200, {"value": state["token"]})
             else:
-                self.send_response(404)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                self.send_json(404, {"message": "Not Found"})
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state["url"] = f"http://127.0.0.1:{server.server_address[1]}"
+    server = StandInServer(Handler).start()
+    state["url"] = server.url
     yield state
-    server.shutdown()
+    server.stop()
 
 
 def _token(keys: _Keys, *, key: Any = None, **overrides: Any) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tfpilot_core.testing.http import StandInHandler, StandInServer
 
 
 class Receiver:
@@ -27,9 +27,9 @@ class Receiver:
         }
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StandInHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
+                body = self.body()
                 found = parsers.get(self.path)
                 if found is None or self.headers.get("Content-Type") != "application/x-protobuf":
                     self.send_response(404)
@@ -44,12 +44,8 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(b"")
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = StandInServer(Handler).start()
+        self.url = self.server.url
 
     def spans(self) -> list[Any]:
         return [
@@ -133,4 +129,4 @@ def plain_modules(tmp_path: Path) -> Path:
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
-    r.server.shutdown()
+    r.server.stop()

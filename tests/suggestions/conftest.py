@@ -12,6 +12,7 @@ import pytest
 
 from tfpilot_core import hookimpl
 from tfpilot_core.platform import Platform
+from tfpilot_core.testing.fixtures import PlatformFactory
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,21 +77,15 @@ def aws_pack() -> object:
 
 
 @pytest.fixture
-def make_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Platform]:
+def make_platform(tfpilot_platform: PlatformFactory) -> Callable[..., Platform]:
     """``make_platform(extra_plugins=(), extra_config="")``: a platform in a fresh home."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
 
     def build(extra_plugins: Sequence[tuple[str, object]] = (), extra_config: str = "") -> Platform:
-        config = home / "tfpilot.toml"
-        config.write_text(
-            CONFIG + f'[plugins.modules_dir]\npaths = ["{REPO / "modules"}"]\n' + extra_config
+        return tfpilot_platform(
+            f'[plugins.modules_dir]\npaths = ["{REPO / "modules"}"]\n' + extra_config,
+            users=CONFIG,
+            extra_plugins=[("aws_pack", aws_pack()), *extra_plugins],
         )
-        environ = {"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(config)}
-        plugins = [("aws_pack", aws_pack()), *extra_plugins]
-        return Platform.from_config(environ=environ, extra_plugins=plugins)
 
     return build
 

@@ -59,6 +59,7 @@ from tfpilot_core.errors import (
     ConflictError,
     FieldProblem,
     NotFoundError,
+    StoreCorruptionError,
     TfpilotError,
     ValidationError,
 )
@@ -146,11 +147,6 @@ CREATE TABLE IF NOT EXISTS records (
     PRIMARY KEY (namespace, key)
 ) WITHOUT ROWID;
 """
-
-
-class StoreCorruptionError(ConflictError):
-    """Stored bytes do not match their recorded digest, or a stored document cannot be read
-    (disk corruption or tampering). Exit code 8, like any conflict with what is stored."""
 
 
 def load_request(document: str | bytes, request_id: str) -> Request:

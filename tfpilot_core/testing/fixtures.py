@@ -6,13 +6,19 @@
 * ``tfpilot_config``: a default :class:`~tfpilot_core.config.Config` whose home is a temporary
   directory (edit ``tfpilot_config.plugins[...]`` to configure plugins);
 * ``tfpilot_host``: a :class:`~tfpilot_core.plugins.PluginHost` over the two above;
+* ``tfpilot_platform``: ``tfpilot_platform(extra_config="", users=USERS, extra_plugins=())``
+  builds a real :class:`~tfpilot_core.Platform` in a fresh home (``HOME``, ``TFPILOT_HOME`` and
+  ``TFPILOT_CONFIG`` point into the test's temporary directory; no Terraform CLI configuration
+  of the machine is read), with four users (alice developer, bob approver, carol admin, vera
+  viewer) unless ``users`` says otherwise; ``tfpilot_platform.home`` is that home;
 * ``span_exporter``: an in-memory OpenTelemetry exporter holding the spans of this test;
 * ``log_capture``: the structlog events of this test, as dicts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tfpilot_core.config import Config, load_config
 from tfpilot_core.log import merge_context
+from tfpilot_core.platform import Platform
 from tfpilot_core.plugins import LoadedPlugins, PluginHost, PluginInfo, load_plugins
 from tfpilot_core.registrations import PluginContext
 
@@ -120,3 +127,53 @@ def tfpilot_host(tfpilot_plugins: LoadedPlugins, tfpilot_config: Config) -> Plug
     """A plugin host over ``tfpilot_plugins`` and ``tfpilot_config``."""
     context = PluginContext.for_config(tfpilot_config)
     return PluginHost(tfpilot_plugins, tfpilot_config, context)
+
+
+#: The users of a test platform: one per role.
+USERS = """
+[users.alice]
+role = "developer"
+[users.bob]
+role = "approver"
+[users.carol]
+role = "admin"
+[users.vera]
+role = "viewer"
+"""
+
+
+@dataclass(frozen=True)
+class PlatformFactory:
+    """Builds platforms over ``home/tfpilot.toml`` (see the ``tfpilot_platform`` fixture)."""
+
+    home: Path
+
+    def __call__(
+        self,
+        extra_config: str = "",
+        *,
+        users: str = USERS,
+        extra_plugins: Sequence[tuple[str, object]] = (),
+        entry_points: bool = True,
+    ) -> Platform:
+        """A platform whose configuration is ``users`` then ``extra_config`` (TOML)."""
+        config = self.home / "tfpilot.toml"
+        config.write_text(users + extra_config)
+        environ = {"TFPILOT_HOME": str(self.home), "TFPILOT_CONFIG": str(config)}
+        return Platform.from_config(
+            environ=environ, extra_plugins=extra_plugins, entry_points=entry_points
+        )
+
+
+@pytest.fixture
+def tfpilot_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PlatformFactory:
+    """``tfpilot_platform(extra_config="", users=USERS, extra_plugins=())``: a platform in a
+    fresh home, built from the installed plugins (the sandbox's modules and provider when the
+    ``tfpilot-sandbox`` plugin is installed)."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TFPILOT_HOME", str(home))
+    # Never the machine's ~/.terraformrc (or a registry it names): Terraform reads this file only.
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
+    return PlatformFactory(home)

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gh_support import TOKEN, USERS, github_section
 
 from tfpilot_core.platform import Platform
+from tfpilot_core.testing.fixtures import PlatformFactory
 from tfpilot_runner_github.testing import GitHubStandIn
 
 
@@ -28,28 +29,22 @@ def standin() -> Iterator[GitHubStandIn]:
 
 @pytest.fixture
 def make_platform(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin: GitHubStandIn
+    tfpilot_platform: PlatformFactory, monkeypatch: pytest.MonkeyPatch, standin: GitHubStandIn
 ) -> Callable[..., Platform]:
     """``make_platform(runner="github", extra="")``: a platform in a fresh home."""
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
     for name in list(os.environ):
         if name.startswith("GITHUB_"):
             monkeypatch.delenv(name)
 
     def build(runner: str = "github", extra: str = "", github: str | None = None) -> Platform:
-        config = home / "tfpilot.toml"
-        config.write_text(
+        return tfpilot_platform(
             f'[core]\nrunner = "{runner}"\n'
             + USERS
             + "[plugins.local]\ntimeout_seconds = 300\n"
             + (github if github is not None else github_section(standin.url))
-            + extra
+            + extra,
+            users="",
         )
-        environ = {"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(config)}
-        return Platform.from_config(environ=environ)
 
     return build
 

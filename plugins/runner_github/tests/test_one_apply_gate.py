@@ -10,7 +10,6 @@ attempt recorded as failed, and nothing applied.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from tfpilot_core.platform import Platform
 from tfpilot_core.registrations import Registration
 from tfpilot_core.runs.executor import execute_apply, execute_plan
 from tfpilot_core.testing import plugin_with
+from tfpilot_core.testing.fixtures import PlatformFactory
 from tfpilot_runner_github.testing import GitHubStandIn
 
 
@@ -40,37 +40,30 @@ class _NeedsAReviewer:
         ]
 
 
-def _platform(home: Path, url: str) -> Platform:
-    config = home / "tfpilot.toml"
-    config.write_text(
-        '[core]\nrunner = "github"\npolicy_engines = ["probe"]\n'
-        'environments = [{ key = "dev", auto_apply = true }, { key = "prod", protected = true }]\n'
-        + USERS
-        + "[plugins.local]\ntimeout_seconds = 300\n"
-        + github_section(url)
-    )
+def _platform(tfpilot_platform: PlatformFactory, url: str) -> Platform:
     probe = plugin_with(
         "tfpilot_register_policy_engines",
         lambda: [Registration(name="probe", factory=lambda settings, context: _NeedsAReviewer())],
     )
-    return Platform.from_config(
-        environ={"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(config)},
+    return tfpilot_platform(
+        '[core]\nrunner = "github"\npolicy_engines = ["probe"]\n'
+        'environments = [{ key = "dev", auto_apply = true }, { key = "prod", protected = true }]\n'
+        + USERS
+        + "[plugins.local]\ntimeout_seconds = 300\n"
+        + github_section(url),
+        users="",
         extra_plugins=[("probe", probe)],
     )
 
 
 @pytest.mark.slow
 def test_the_job_refuses_an_unapproved_plan_with_a_mandatory_finding_as_apply_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin: GitHubStandIn
+    tfpilot_platform: PlatformFactory, monkeypatch: pytest.MonkeyPatch, standin: GitHubStandIn
 ) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
     for name in list(os.environ):
         if name.startswith("GITHUB_"):
             monkeypatch.delenv(name)
-    platform = _platform(home, standin.url)
+    platform = _platform(tfpilot_platform, standin.url)
     request = platform.plan("alice", create(platform).id)
     planned = execute_plan(platform, request.id, request.latest(RunKind.PLAN).id)
     plan = planned.latest(RunKind.PLAN)
