@@ -159,7 +159,7 @@ def _layer(module: str) -> str:
         # A capability's settings model is plain data that the configuration validates.
         return "base"
     head = parts[1]
-    if head in ("cli", "platform"):
+    if head in ("cli", "platform", "testing"):
         return "top"
     if head in CAPABILITIES:
         return "capability"
