@@ -10,9 +10,16 @@ masked plan (the platform parses and masks once for policy, cost and summary), s
 work is what the ``llm`` summariser adds: :func:`tfpilot_core.facts.extract_facts` (which
 includes the rules summary) and fitting the prompt to its budget with litellm's
 ``token_counter``. Both sides are alternated in one process and the medians compared.
-Target: at most 2x ``json.loads``; the prompt stays under ``max_prompt_tokens``.
+Target: at most 2x ``json.loads``; the prompt stays under ``max_prompt_tokens``. The facts carry
+attribute changes (paths with masked before/after values) for every listed resource.
 
-    .venv/bin/python bench/summary.py [--resources N] [--rounds R] [--budget TOKENS]
+``--plans P`` adds the second measure (issue 28): a real plan of a sandbox bucket (real
+Terraform, the embedded engine) in a fresh process each time, with the rules summariser and
+with the ``llm`` summariser pointed at an unreachable model server (``timeout_seconds`` 5,
+litellm not yet imported, as in a CLI process). Target: the plan with the unreachable model
+takes at most its timeout plus 110% of the plan without a model.
+
+    .venv/bin/python bench/summary.py [--resources N] [--rounds R] [--budget TOKENS] [--plans P]
 """
 
 from __future__ import annotations
@@ -39,7 +46,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--budget", type=int, default=4000)
     parser.add_argument("--destructive-every", type=int, default=333)
+    parser.add_argument("--plans", type=int, default=0, help="plans per summariser (0: skip)")
     args = parser.parse_args()
+    if args.plans:
+        plans(args.plans)
 
     from plan_parse import resource
 
@@ -145,6 +155,71 @@ def main() -> None:
         )
     if counted > args.budget:
         raise SystemExit("prompt over budget")
+
+
+#: Run in a fresh process: one plan of a sandbox bucket, its duration printed as JSON.
+_PLAN_ONE = """
+import json, sys, time
+from tfpilot_core.platform import Platform
+environ = {"TFPILOT_HOME": sys.argv[1], "TFPILOT_CONFIG": sys.argv[2]}
+platform = Platform.from_config(environ=environ)
+request = platform.create("alice", module="sandbox/bucket", environment="dev", project="shop",
+                          inputs={"name": "bench"})
+started = time.perf_counter()
+planned = platform.plan("alice", request.id)
+took = time.perf_counter() - started
+print(json.dumps({"seconds": took, "summarizer": planned.summary.summarizer,
+                  "reason": planned.summary.fallback_reason}))
+"""
+
+
+def plans(count: int) -> None:
+    """Time ``count`` plans each with the rules summariser and an unreachable model."""
+    import socket
+    import subprocess
+    import tempfile
+
+    timeout = 5.0
+    with socket.socket() as sock:  # bound, never listening: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+        configs = {
+            "rules": "",
+            "llm, unreachable": (
+                '[core]\nsummarizer = "llm"\n[plugins.summarize_llm]\n'
+                f'model = "openai/gpt-4o-mini"\napi_base = "{url}"\napi_key = "sk-bench"\n'
+                f"timeout_seconds = {timeout}\n"
+            ),
+        }
+        times: dict[str, list[float]] = {name: [] for name in configs}
+        reasons: set[str] = set()
+        for _ in range(count):
+            for name, extra in configs.items():
+                with tempfile.TemporaryDirectory() as tmp:
+                    config = Path(tmp) / "tfpilot.toml"
+                    config.write_text('[users.alice]\nrole = "developer"\n' + extra)
+                    env = {**os.environ, "HOME": tmp, "TF_CLI_CONFIG_FILE": f"{tmp}/none.tfrc"}
+                    out = subprocess.run(
+                        [sys.executable, "-c", _PLAN_ONE, tmp, str(config)],
+                        capture_output=True,
+                        text=True,
+                        env=env,
+                        timeout=600,
+                        check=True,
+                    )
+                    result = json.loads(out.stdout.strip().splitlines()[-1])
+                    times[name].append(result["seconds"])
+                    if result["reason"]:
+                        reasons.add(result["reason"])
+    rules = statistics.median(times["rules"])
+    llm = statistics.median(times["llm, unreachable"])
+    bound = timeout + 1.1 * rules
+    print(f"plans ({count} each, fresh processes, real Terraform, load {os.getloadavg()[0]:.1f}):")
+    print(f"  rules summariser:            median {rules:6.2f} s {sorted(times['rules'])}")
+    print(f"  llm, unreachable, timeout 5: median {llm:6.2f} s {sorted(times['llm, unreachable'])}")
+    verdict = "met" if llm <= bound else "NOT met"
+    print(f"  bound (timeout + 110% of rules): {bound:.2f} s -> {verdict}")
+    print(f"  recorded reasons: {sorted(reasons)}")
 
 
 if __name__ == "__main__":

@@ -128,6 +128,16 @@ def masked_plan() -> Plan:
     return Plan.parse(PLAN).masked(sensitive_inputs=["password"])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def litellm_loaded() -> None:
+    """litellm imported once, before any test's deadline: a cold import takes longer than a
+    test's timeout on a loaded machine, and then the summary falls back (tested on its own in
+    test_a_slow_client_load_does_not_hold_the_plan)."""
+    from tfpilot_summarize_llm.summarizer import _import_litellm
+
+    _import_litellm()
+
+
 @pytest.fixture
 def fake_llm() -> Iterator[FakeLLM]:
     """A running fake server."""

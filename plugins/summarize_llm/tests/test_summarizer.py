@@ -206,3 +206,38 @@ def test_check_answer_rules() -> None:
         check_answer(json.dumps(bad), facts, max_chars=2000)
     with pytest.raises(Exception, match="over budget"):
         check_answer(json.dumps(good), facts, max_chars=20)
+
+
+def test_an_unreachable_server_is_named(make_summarizer: Make) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on (bound, never accepted)
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+        summary = make_summarizer(api_base=url).summarize(REQUEST, masked_plan(), CONTEXT)
+    assert summary.fallback_reason == f"llm (openai/test-model): model server unreachable at {url}"
+
+
+def test_a_slow_client_load_does_not_hold_the_plan(
+    make_summarizer: Make, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tfpilot_summarize_llm import summarizer as module
+
+    real = module._import_litellm
+
+    def slow_import() -> object:
+        time.sleep(3)  # a cold import of litellm on a loaded machine
+        return real()
+
+    monkeypatch.setattr(module, "_import_litellm", slow_import)
+    monkeypatch.setattr(module, "_warmed", False)
+    started = time.monotonic()
+    summary = make_summarizer(timeout_seconds=1, cache=False).summarize(
+        REQUEST, masked_plan(), CONTEXT
+    )
+    elapsed = time.monotonic() - started
+    assert summary.summarizer == "rules"
+    assert summary.fallback_reason == (
+        "llm (openai/test-model): timed out after 1 s (loading the model client)"
+    )
+    assert elapsed < 1.8, f"the summary took {elapsed:.2f}s with a 1s timeout"

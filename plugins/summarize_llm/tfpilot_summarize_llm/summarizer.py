@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -454,6 +455,10 @@ def _import_litellm() -> Any:
             )
             import h11  # noqa: F401
             import openai  # noqa: F401
+
+            # The token counter loads its encodings (a second or more) on first use.
+            for model in ("gpt-4o-mini", "gpt-3.5-turbo"):
+                litellm.token_counter(model=model, text="warm-up")
         except Exception as exc:  # a warm-up that fails costs only the first call's time
             log.info("llm_warm_up_failed", error=type(exc).__name__)
     return litellm
@@ -570,6 +575,68 @@ class LLMSummarizer:
 
     # -- the summariser -----------------------------------------------------------------------
 
+    def _within_deadline(self, work: Any) -> Checked:
+        """``work()`` on a daemon thread, waited for ``timeout_seconds`` at most in all.
+
+        Everything the model part does counts: importing litellm (seconds on a loaded machine,
+        the first time in a process), counting tokens, the call, the checks. A plan never waits
+        longer than the configured timeout; the import finishes in the background and the next
+        summary of the process finds it done.
+        """
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = work()
+            except BaseException as exc:  # reported to the caller, whatever it is
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=run, name="tfpilot-llm-summary", daemon=True)
+        worker.start()
+        worker.join(self.settings.timeout_seconds)
+        if worker.is_alive():
+            loading = "" if "litellm" in sys.modules and _warmed else " (loading the model client)"
+            raise TimeoutError(f"no answer within {self.settings.timeout_seconds:g} s{loading}")
+        if "error" in outcome:
+            raise outcome["error"]
+        result: Checked = outcome["value"]
+        return result
+
+    def _checked(self, extractor: FactsExtractor, started: float) -> Checked:
+        """The model's checked answer for ``extractor``'s facts (cached or asked for)."""
+        # The cache key is the fitted facts' digest: equal facts make an equal prompt.
+        facts, messages, tokens = self.fit(extractor)
+        key = self.cache_key(facts)
+        cached = self._cached(key) if self.settings.cache else None
+        truth = Truth.of(facts, extractor)
+        if cached is not None:
+            checked = check_answer(
+                json.dumps(cached),
+                facts,
+                max_chars=self.settings.max_answer_chars,
+                truth=truth,
+            )
+            log.info("llm_summary_cached", model=self.settings.model, cache_key=key[:16])
+        else:
+            prompt = json.dumps(messages)
+            content = self._complete(messages)
+            log.info(
+                "llm_summary_answer",
+                model=self.settings.model,
+                prompt_tokens=tokens,
+                prompt_chars=len(prompt),
+                prompt_sha256=_digest(prompt),
+                answer_chars=len(content),
+                answer_sha256=_digest(content),
+                seconds=round(time.monotonic() - started, 3),
+            )
+            checked = check_answer(
+                content, facts, max_chars=self.settings.max_answer_chars, truth=truth
+            )
+            if self.settings.cache:
+                self._remember(key, json.loads(_strip_fence(content)))
+        return checked
+
     def summarize(self, request: Request, plan: Plan, context: SummaryContext) -> PlanSummary:
         """A checked model narrative over the rules summary, or the rules summary and why."""
         from tfpilot_core.models import PlanSummary
@@ -579,37 +646,7 @@ class LLMSummarizer:
         rules_text, rules_md = extractor.rules_text, extractor.rules_markdown
         started = time.monotonic()
         try:
-            # The cache key is the fitted facts' digest: equal facts make an equal prompt.
-            facts, messages, tokens = self.fit(extractor)
-            key = self.cache_key(facts)
-            cached = self._cached(key) if self.settings.cache else None
-            truth = Truth.of(facts, extractor)
-            if cached is not None:
-                checked = check_answer(
-                    json.dumps(cached),
-                    facts,
-                    max_chars=self.settings.max_answer_chars,
-                    truth=truth,
-                )
-                log.info("llm_summary_cached", model=self.settings.model, cache_key=key[:16])
-            else:
-                prompt = json.dumps(messages)
-                content = self._complete(messages)
-                log.info(
-                    "llm_summary_answer",
-                    model=self.settings.model,
-                    prompt_tokens=tokens,
-                    prompt_chars=len(prompt),
-                    prompt_sha256=_digest(prompt),
-                    answer_chars=len(content),
-                    answer_sha256=_digest(content),
-                    seconds=round(time.monotonic() - started, 3),
-                )
-                checked = check_answer(
-                    content, facts, max_chars=self.settings.max_answer_chars, truth=truth
-                )
-                if self.settings.cache:
-                    self._remember(key, json.loads(_strip_fence(content)))
+            checked = self._within_deadline(lambda: self._checked(extractor, started))
         except Exception as exc:
             reason = _reason(exc, self.settings)
             log.warning(
@@ -673,7 +710,8 @@ def describe_model_error(exc: BaseException, settings: LLMSettings | None = None
     names = " ".join(type(e).__name__ for e in chain)
     messages = " ".join(str(e)[:500] for e in chain)
     if isinstance(exc, TimeoutError) or "timeout" in names.lower():
-        return f"timed out after {timeout:g} s" if timeout else "timed out"
+        loading = " (loading the model client)" if "loading the model client" in messages else ""
+        return (f"timed out after {timeout:g} s" if timeout else "timed out") + loading
     if "APIConnectionError" in names or _UNREACHABLE.search(f"{names} {messages}"):
         return f"model server unreachable at {where}"
     status = getattr(exc, "status_code", None)
