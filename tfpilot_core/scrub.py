@@ -11,7 +11,7 @@ sensitive value, and no single error may flood the log. Everything that logs pas
   variables of each frame (a traceback with locals printed a request's headers and body in full:
   1.2 MB and the bearer token for one failed call).
 
-Three nets, from specific to general: values known to be secret (:func:`register` here and
+Three nets, from specific to general: values known to be secret (:func:`register`, called by
 :func:`tfpilot_core.telemetry.register_secrets`: resolved secrets, sensitive inputs), token shapes
 (``Bearer ...``, ``xoxb-...``, ``ghp_...``, ``tfp_...``, ``sha256=<hex>``, JWTs, private keys), and
 values whose *name* says they are secret (``password=...``, ``"token": "..."``, a ``cookie``
@@ -102,14 +102,6 @@ def register(values: Iterable[str]) -> None:
     _secrets.update(v for v in values if isinstance(v, str) and len(v) >= 4)
 
 
-def _known_secrets() -> set[str]:
-    telemetry = sys.modules.get("tfpilot_core.telemetry")
-    found = set(_secrets)
-    if telemetry is not None:
-        found.update(getattr(telemetry, "_secrets", ()))
-    return found
-
-
 def is_sensitive_name(name: str) -> bool:
     """Whether a field, header, cookie or parameter called ``name`` holds a secret."""
     return bool(_SENSITIVE_NAME.match(name))
@@ -117,7 +109,7 @@ def is_sensitive_name(name: str) -> bool:
 
 def scrub_text(text: str, *, limit: int | None = MAX_FIELD_CHARS) -> str:
     """``text`` with every credential and known secret replaced, cut to ``limit`` characters."""
-    for secret in sorted(_known_secrets(), key=len, reverse=True):
+    for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, REDACTED)
     for pattern, replacement in _PATTERNS:

@@ -22,7 +22,12 @@ _secrets: set[str] = set()
 
 def register_secrets(values: Iterable[str]) -> None:
     """Strings the log masker must never print (resolved secrets, sensitive inputs)."""
-    _secrets.update(v for v in values if isinstance(v, str) and len(v) >= 4)
+    from tfpilot_core import scrub
+
+    found = [v for v in values if isinstance(v, str) and len(v) >= 4]
+    _secrets.update(found)
+    # The scrubber of other loggers' lines (uvicorn's) knows them too.
+    scrub.register(found)
 
 
 def _mask_secrets(
