@@ -25,7 +25,8 @@ class Terminal(io.StringIO):
 
 def test_steps_come_from_log_lines() -> None:
     assert step_of("terraform_started", {"command": "plan"}) == "terraform plan"
-    assert step_of("policy_evaluated", {}) == "policy"
+    assert step_of("event", {"type": "plan_succeeded"}) == "policy, cost and summary"
+    assert step_of("event", {"type": "request_created"}) is None
     assert step_of("something_else", {}) is None
 
 

@@ -23,12 +23,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Frames of the spinner (plain ASCII: any terminal font has them).
 FRAMES = "|/-\\"
-#: Log events that start a step, and the words shown for them.
-STEPS = {
-    "terraform_started": None,  # "terraform <command>", from the line's own fields
-    "policy_evaluated": "policy",
-    "cost_estimated": "cost",
-    "summary_ready": "summary",
+#: Lifecycle events (logged as ``event`` lines with their ``type``) and the step that follows.
+EVENT_STEPS = {
+    "plan_started": "rendering",
+    "apply_started": "applying",
+    "destroy_started": "destroying",
+    "policy_evaluated": "cost and summary",
+    "cost_estimated": "summary",
+    "plan_succeeded": "policy, cost and summary",
 }
 
 
@@ -43,12 +45,16 @@ def verbose_option(func: F) -> F:
 
 
 def step_of(event: str, fields: dict[str, Any]) -> str | None:
-    """The step a log line starts (``terraform plan``, ``policy``, ...), or ``None``."""
-    if event not in STEPS:
-        return None
+    """The step a log line starts (``terraform plan``, ``cost and summary``, ...), or ``None``.
+
+    Terraform's commands say themselves (``terraform_started``, with the command); the
+    lifecycle's events (``event`` lines) say what comes after them.
+    """
     if event == "terraform_started":
         return f"terraform {fields.get('command') or ''}".strip()
-    return STEPS[event]
+    if event == "event":
+        return EVENT_STEPS.get(str(fields.get("type")))
+    return None
 
 
 class Spinner:
