@@ -503,8 +503,15 @@ def build_pages() -> APIRouter:
     def drift_page(request: Request, actor: str = Depends(page_actor)) -> HTMLResponse:
         from tfpilot_web.api import drift_items
 
-        items = drift_items(state_of(request).platform, actor, 500)
-        return render(request, "drift.html", {"items": items})
+        platform = state_of(request).platform
+        items = drift_items(platform, actor, 500)
+        # The attribute paths are on each drifted request's last check (read only for those).
+        paths = {
+            i.id: review.drift_paths(core.read(platform, actor, i.id))
+            for i in items
+            if i.drift is not None and i.drift.result.value == "drifted"
+        }
+        return render(request, "drift.html", {"items": items, "paths": paths})
 
     return router
 
@@ -631,6 +638,7 @@ def _request_context(
         "blocking": [f for f in request.policy_findings if f.level.value == "blocking"],
         "drifted": drifted,
         "drift": drift,
+        "drift_paths": review.drift_paths(request),
         "approve_error": None,
         "confirm_error": None,
         "stale": False,

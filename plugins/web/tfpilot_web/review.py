@@ -281,3 +281,15 @@ def drift_state(view: dict[str, Any]) -> str:
     if not drift:
         return "unchecked"
     return str(drift.get("result") or "unchecked")
+
+
+def drift_paths(request: Request) -> dict[str, list[str]]:
+    """The attribute paths of the last drift check, by address (from its run's details)."""
+    drift = request.drift
+    if drift is None or drift.run_id is None:
+        return {}
+    for attempt in request.attempts(RunKind.DRIFT):
+        if attempt.id == drift.run_id:
+            paths = attempt.details.get("paths")
+            return dict(paths) if isinstance(paths, dict) else {}
+    return {}
