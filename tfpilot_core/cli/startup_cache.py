@@ -32,6 +32,7 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.layout import sqlite_holds_no_request
 from tfpilot_core.paths import database_file, home_dir, locate_config
 from tfpilot_core.references import SECRET_WORDS, is_reference
 
@@ -278,21 +279,7 @@ def store_is_empty(state: App) -> bool:
     db = database_file(settings.get("path"), snap.home, snap.source)
     if not os.path.exists(db):
         return True
-    import sqlite3
-
-    from tfpilot_core.layout import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
-
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0)
-        try:
-            (version,) = conn.execute("PRAGMA user_version").fetchone()
-            if version != SCHEMA_VERSION:
-                return False
-            return conn.execute("SELECT 1 FROM requests LIMIT 1").fetchone() is None
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return False
+    return sqlite_holds_no_request(db)
 
 
 # -- the catalog listing -------------------------------------------------------------------------
