@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 import tfpilot_core.parse_cache as parse_cache
 from tfpilot_core.errors import ConfigError, FieldProblem
@@ -165,6 +165,40 @@ class InputSpec(_Model):
         return schema
 
 
+class Naming(_Model):
+    """How the module's name input is formed: ``[naming]`` in ``tfpilot.module.toml``.
+
+    By default tfpilot appends ``-<request suffix>`` to a lowercase DNS-label-like base (unique
+    names). A module whose names follow other rules says so: ``suffix = false`` (the user's name
+    as is), ``separator = ""`` (Azure storage accounts allow no hyphen), ``pattern`` (the whole
+    name as the provider allows it, e.g. ``^[a-z0-9]{3,24}$``, or IAM's ``^[A-Za-z0-9+=,.@_-]+$``
+    for ``CiDeployer``), ``max_length`` (of the whole name), ``keep_suffixes`` (kept last, after
+    the request suffix: SQS FIFO queues end in ``.fifo``).
+    """
+
+    suffix: bool = True
+    separator: str = "-"
+    max_length: int = Field(default=MAX_NAME_LENGTH, ge=1, le=1024)
+    pattern: str | None = None
+    keep_suffixes: list[str] = Field(default_factory=list)
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+
+#: What the tags input's keys must look like: ``tags`` (AWS/Azure style: any key) or
+#: ``gcp-labels`` (lowercase letters, digits, ``_`` and ``-``; tfpilot's keys are written
+#: ``tfpilot_request_id``).
+TAGS_FORMATS = ("tags", "gcp-labels")
+
+
 class ModuleSpec(_Model):
     """Everything tfpilot knows about a catalog module."""
 
@@ -182,6 +216,10 @@ class ModuleSpec(_Model):
     name_input: str | None = None
     #: The ``map(string)`` input into which server-authoritative tags are merged.
     tags_input: str | None = None
+    #: How the name input is formed (suffix, separator, pattern, length).
+    naming: Naming = Field(default_factory=Naming)
+    #: The key rules of the tags input (see :data:`TAGS_FORMATS`).
+    tags_format: str = "tags"
     examples: list[Example] = Field(default_factory=list)
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
     outputs: list[str] = Field(default_factory=list)
@@ -215,8 +253,13 @@ class ModuleSpec(_Model):
                     schema["type"] = (
                         schema["type"][0] if len(schema["type"]) == 1 else schema["type"]
                     )
-                schema["pattern"] = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
-                schema["maxLength"] = MAX_NAME_LENGTH - 7  # "-" + a 6-character suffix
+                naming = self.naming
+                added = len(naming.separator) + 6 if naming.suffix else 0
+                if naming.pattern is None:
+                    schema["pattern"] = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
+                elif not naming.suffix:
+                    schema["pattern"] = naming.pattern  # the whole name: what the user types
+                schema["maxLength"] = naming.max_length - added
             if name == self.tags_input:
                 schema["propertyNames"] = {"not": {"pattern": "^tfpilot:"}}
             properties[name] = schema
@@ -365,6 +408,8 @@ _TOP_KEYS: dict[str, type] = {
     "owner": str,
     "name_input": str,
     "tags_input": str,
+    "naming": dict,
+    "tags_format": str,
     "examples": list,
     "inputs": dict,
 }
@@ -492,6 +537,19 @@ def load_module(location: ModuleLocation) -> ModuleSpec:
         ):
             problems.append(("tags_input", f"variable {tags_input!r} must be of type map(string)"))
 
+    naming = Naming()
+    raw_naming = meta.get("naming")
+    if isinstance(raw_naming, dict):
+        try:
+            naming = Naming.model_validate(raw_naming)
+        except ValidationError as exc:
+            for error in exc.errors():
+                where = ".".join(str(part) for part in error["loc"])
+                problems.append((f"naming.{where}", str(error["msg"])))
+    tags_format = meta.get("tags_format", "tags")
+    if tags_format not in TAGS_FORMATS:
+        problems.append(("tags_format", f"must be one of {', '.join(TAGS_FORMATS)}"))
+
     examples: list[Example] = []
     raw_examples = meta.get("examples", [])
     if isinstance(raw_examples, list):
@@ -555,6 +613,8 @@ def load_module(location: ModuleLocation) -> ModuleSpec:
         owner=str(meta.get("owner", "")),
         name_input=name_input if isinstance(name_input, str) else None,
         tags_input=tags_input if isinstance(tags_input, str) else None,
+        naming=naming,
+        tags_format=str(tags_format),
         examples=examples,
         inputs=inputs,
         outputs=outputs,

@@ -30,7 +30,7 @@ from tfpilot_core.errors import FieldProblem, ValidationError
 
 from . import terraform_check
 from .ids import SUFFIX_LENGTH, request_suffix, validate_request_id
-from .spec import MAX_NAME_LENGTH, InputSpec, ModuleSpec
+from .spec import MAX_NAME_LENGTH, InputSpec, ModuleSpec, Naming
 from .types import Kind, coerce_into, field_path
 
 __all__ = ["RESERVED_TAG_PREFIX", "normalize_inputs", "split_name"]
@@ -126,11 +126,13 @@ def normalize_inputs(
                 given, current, has_previous = None, input_spec.default, False
         value = _normalize_one(spec, input_spec, given, current, has_previous, path, problems)
         if name == spec.tags_input:
-            value = _merge_tags(value, given, server_tags, path, problems)
+            value = _merge_tags(value, given, server_tags, path, problems, spec.tags_format)
         elif name == spec.name_input and request_id and (given is not None or not has_previous):
             # New names get the suffix, including one taken from the module's default (names
             # must be unique); a previous value kept as is already carries it.
-            value = _suffix_name(value, request_id, path, problems)
+            value = _suffix_name(
+                value, request_id, path, problems, spec.naming, from_default=given is None
+            )
         if (
             input_spec.immutable
             and previous is not None
@@ -197,42 +199,81 @@ def _check_allowlist(
         problems.append(FieldProblem(path, "allowlist", f"must be one of {shown}"))
 
 
+#: GCP label keys and values: lowercase letters, digits, "_" and "-", at most 63 characters.
+_LABEL_CHARS = re.compile(r"[^a-z0-9_-]")
+
+
+def provider_tags(server_tags: Mapping[str, str], tags_format: str) -> dict[str, str]:
+    """tfpilot's tags written in a form the provider accepts.
+
+    ``tags`` keeps them as they are (``tfpilot:request_id``); ``gcp-labels`` writes keys and
+    values GCP accepts (``tfpilot_request_id``, lowercase, other characters as ``_``, 63 at
+    most), since a colon in a label key is refused by the provider at plan time.
+    """
+    if tags_format != "gcp-labels":
+        return dict(server_tags)
+    return {
+        _LABEL_CHARS.sub("_", key.lower())[:63]: _LABEL_CHARS.sub("_", str(value).lower())[:63]
+        for key, value in server_tags.items()
+    }
+
+
+def _reserved_prefix(tags_format: str) -> str:
+    return "tfpilot_" if tags_format == "gcp-labels" else RESERVED_TAG_PREFIX
+
+
 def _merge_tags(
     value: Any,
     given: Any,
     server_tags: Mapping[str, str],
     path: str,
     problems: list[FieldProblem],
+    tags_format: str = "tags",
 ) -> Any:
     """User tags (without reserved keys) plus the server's tags, which win."""
     if value is None:
         value = {}
     if not isinstance(value, dict):
         return value  # a type problem is already reported
+    prefixes = {RESERVED_TAG_PREFIX, _reserved_prefix(tags_format)}
     if isinstance(given, Mapping):
         for key in given:
-            if isinstance(key, str) and key.lower().startswith(RESERVED_TAG_PREFIX):
+            if isinstance(key, str) and key.lower().startswith(tuple(prefixes)):
                 problems.append(
                     FieldProblem(
                         field_path(path, key),
                         "reserved_tag",
-                        f"tags starting with {RESERVED_TAG_PREFIX!r} are set by tfpilot only",
+                        f"tags starting with {_reserved_prefix(tags_format)!r} are set by "
+                        "tfpilot only",
                     )
                 )
     # Stale server tags from a previous revision are dropped; the current ones are added last.
     merged = {
         k: v
         for k, v in value.items()
-        if not (isinstance(k, str) and k.lower().startswith(RESERVED_TAG_PREFIX))
+        if not (isinstance(k, str) and k.lower().startswith(tuple(prefixes)))
     }
-    merged.update(server_tags)
+    merged.update(provider_tags(server_tags, tags_format))
     return merged
 
 
-def _suffix_name(value: Any, request_id: str, path: str, problems: list[FieldProblem]) -> Any:
-    """Check a name's base and append the request's suffix (once)."""
-    if not isinstance(value, str):
-        return value  # a type problem is already reported
+def _suffix_name(
+    value: Any,
+    request_id: str,
+    path: str,
+    problems: list[FieldProblem],
+    naming: Naming,
+    *,
+    from_default: bool = False,
+) -> Any:
+    """Check a name and form it as the module says (by default: append the request's suffix,
+    once)."""
+    if not isinstance(value, str) or (value == "" and from_default):
+        # A type problem is already reported; a module whose name defaults to "" builds it
+        # from other inputs: a request without a name is the module's to handle.
+        return value
+    if naming != _DEFAULT_NAMING:
+        return _module_name(value, request_id, path, problems, naming)
     base = split_name(value, request_id)
     if not _NAME.fullmatch(base):
         problems.append(
@@ -255,3 +296,36 @@ def _suffix_name(value: Any, request_id: str, path: str, problems: list[FieldPro
         )
         return value
     return f"{base}-{request_suffix(request_id)}"
+
+
+_DEFAULT_NAMING = Naming()
+
+
+def _module_name(
+    value: str, request_id: str, path: str, problems: list[FieldProblem], naming: Naming
+) -> str:
+    """A name formed by the module's ``[naming]`` rules, checked against its pattern and length."""
+    keep = next((s for s in naming.keep_suffixes if s and value.endswith(s)), "")
+    core = value[: -len(keep)] if keep else value
+    tail = naming.separator + request_suffix(request_id) if naming.suffix else ""
+    base = core[: -len(tail)] if tail and core.endswith(tail) else core
+    name = base + tail + keep
+    if naming.pattern is not None and not re.fullmatch(naming.pattern, name):
+        problems.append(
+            FieldProblem(
+                path,
+                "name_pattern",
+                f"{name!r} does not match the module's pattern "
+                f"{naming.pattern}" + (" (the request suffix included)" if tail else ""),
+            )
+        )
+    elif len(name) > naming.max_length:
+        problems.append(
+            FieldProblem(
+                path,
+                "name_pattern",
+                f"must be at most {naming.max_length - len(tail) - len(keep)} characters"
+                + (f" (a {len(tail)}-character suffix is added)" if tail else ""),
+            )
+        )
+    return name
