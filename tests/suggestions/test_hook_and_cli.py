@@ -125,3 +125,22 @@ def test_suggest_command_lists_and_applies(
 
     code, _ = _cli(["suggest", "apply", request.id], home, capsys)
     assert code == 2  # usage
+
+
+def test_rejected_proposals_are_listed_in_the_text_output(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tfpilot_core.cli.suggest import _render
+    from tfpilot_core.suggestions.service import Rejected, SuggestionReport
+
+    report = SuggestionReport(
+        request_id="req_dev_bucket_abc234",
+        revision=1,
+        rejected=[
+            Rejected("retag", "llm", "offered as cheaper, but its cost effect is +0.00 USD/month")
+        ],
+    )
+    _render(report)
+    out = capsys.readouterr().out
+    assert "rejected (1): proposals that failed a check" in out
+    assert "retag  [llm]  offered as cheaper, but its cost effect is +0.00 USD/month" in out

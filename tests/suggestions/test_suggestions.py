@@ -258,3 +258,39 @@ def test_after_a_plan_cost_and_plan_policy_come_from_what_if_plans(make_platform
     latest = updated.latest(__import__("tfpilot_core.models").models.RunKind.PLAN)
     assert latest is not None and latest.revision == 2 and latest.plan_digest
     assert updated.cost is not None and updated.cost.monthly == small
+
+
+def test_a_cheaper_proposal_that_is_not_cheaper_is_rejected(make_platform: Make) -> None:
+    class Retagger:
+        """Calls a tag change "cheaper" (issue 28: a "cheaper" suggestion at +0.00 USD)."""
+
+        id = "retag-cheaper"
+
+        def suggest(self, ctx: SuggestionContext) -> Iterable[Proposal]:
+            yield Proposal("Cheaper tags", "tags cost less", "cheaper", {"tags": {"team": "x"}})
+
+    @hookimpl(optionalhook=True)
+    def tfpilot_register_suggesters(host: Any) -> list[Any]:
+        return [Retagger()]
+
+    plugin = SimpleNamespace(tfpilot_register_suggesters=tfpilot_register_suggesters)
+    platform = make_platform(extra_plugins=[("retag", plugin)])
+    request = platform.create(
+        "alice",
+        module="sandbox/instance",
+        environment="dev",
+        project="shop",
+        inputs={"name": "web", "size": "large"},
+    )
+    # Before a plan the cost effect is unknown: offered, with the cost unknown.
+    unplanned = platform.suggestions.for_request("alice", request.id)
+    assert "retag-cheaper" in by_id(unplanned)
+    platform.plan("alice", request.id)
+    report = platform.suggestions.for_request("alice", request.id)
+    assert report.what_if, report.what_if_note
+    assert "retag-cheaper" not in by_id(report)
+    reasons = {r.id: r.reason for r in report.rejected}
+    assert reasons["retag-cheaper"] == "offered as cheaper, but its cost effect is +0.00 USD/month"
+    # The real cheaper one is still offered, with a negative effect.
+    size = by_id(report)["smaller-size"].cost
+    assert size is not None and size.delta is not None and size.delta < 0

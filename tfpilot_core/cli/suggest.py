@@ -59,6 +59,10 @@ def _render(report: SuggestionReport) -> None:
             click.echo(f"    cost     unknown: {s.cost_note}")
         if s.unused_opt_outs:
             click.echo(f"    opt-outs no longer needed: {', '.join(s.unused_opt_outs)}")
+    if report.rejected:
+        click.echo(f"\n  rejected ({len(report.rejected)}): proposals that failed a check")
+        for r in report.rejected:
+            click.echo(f"    {r.id}  [{r.source}]  {r.reason}")
     if report.unused_opt_outs:
         click.echo(f"\n  opt-outs no finding needs: {', '.join(report.unused_opt_outs)}")
     if report.suggestions:

@@ -253,6 +253,11 @@ class Suggestions:
             else:
                 after = after + outcome[0]
                 cost, cost_note = _cost_effect(baseline[1], outcome[1])
+        delta = cost.delta if cost is not None else None
+        if proposal.kind == "cheaper" and cost is not None and delta is not None and delta >= 0:
+            # Priced and not cheaper: offering it as cheaper would be a false claim.
+            reject(f"offered as cheaper, but its cost effect is {delta:+.2f} {cost.currency}/month")
+            return None
         before_keys = {FindingRef.of(f).key: FindingRef.of(f) for f in before}
         after_keys = {FindingRef.of(f).key: FindingRef.of(f) for f in after}
         clears = [ref for key, ref in before_keys.items() if key not in after_keys]
