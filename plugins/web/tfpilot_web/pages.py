@@ -583,10 +583,16 @@ def _request_context(
     digest = core.current_plan_digest(request)
     running = any(a.status.value != "completed" for runs in request.runs.values() for a in runs)
     busy = status in BUSY or running
+    destroying = review.destroy_requester(request) is not None
     buttons = [
-        {"action": key, "label": label}
+        {"action": key, "label": "Apply the destroy" if destroying and key == "apply" else label}
         for key, (action, _, label) in ACTIONS.items()
-        if status in _OFFERED[key] and core.may(platform, actor, action, request)
+        if status in _OFFERED[key]
+        and core.may(platform, actor, action, request)
+        # Applying a destroy plan destroys: the core asks for the destroy right too.
+        and not (
+            key == "apply" and destroying and not core.may(platform, actor, Action.DESTROY, request)
+        )
     ]
     may_approve = (
         status == "plan_ready"

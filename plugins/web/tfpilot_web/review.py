@@ -107,6 +107,9 @@ def next_step(platform: Platform, actor: str, request: Request, status: str) -> 
         return step
     if status == "plan_ready":
         return needs(Action.APPROVE, "approval", "an approver")
+    if status == "approved" and destroy_requester(request) is not None:
+        # Applying a destroy plan is a destroy: it needs the destroy right.
+        return needs(Action.DESTROY, "the apply of the destroy", "someone allowed to destroy")
     if status == "approved":
         return needs(Action.APPLY, "the apply", "someone allowed to apply")
     if status in ("request_created", "failed"):
