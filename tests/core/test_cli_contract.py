@@ -305,3 +305,31 @@ def test_a_runbook_template_is_never_printed_raw() -> None:
     # Outside a request (an error before one is read) the unknown placeholders are left empty.
     filled = fill("https://wiki/rb?module={module}&env={environment}&req={request}", None)
     assert "{" not in filled and filled == "https://wiki/rb?module=&env=&req="
+
+
+def test_a_blocked_plan_exits_9_naming_the_rule_and_suggests_no_approval(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tfpilot_core.cli.requests import _next_step, exit_if_blocked
+    from tfpilot_core.models import PolicyFinding, PolicyLevel
+    from tfpilot_core.testing import make_request
+
+    request = make_request("req_prod_bucket_k3x9pq", environment="prod")
+    request.policy_findings = [
+        PolicyFinding(
+            rule_id="s3.public_access",
+            level=PolicyLevel.BLOCKING,
+            message="the bucket is public",
+            address="aws_s3_bucket.this",
+        )
+    ]
+    hint = _next_step(request, "plan_ready")
+    assert hint is not None and "approve" not in hint.split(";")[0] and "suggest" in hint
+    with (
+        click.Context(click.Command("plan"), obj=App()),
+        pytest.raises(click.exceptions.Exit) as ended,
+    ):
+        exit_if_blocked(request)
+    assert ended.value.exit_code == ExitCode.POLICY
+    err = capsys.readouterr().err
+    assert "blocked by policy: s3.public_access on aws_s3_bucket.this: the bucket is public" in err
