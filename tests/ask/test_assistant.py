@@ -217,3 +217,65 @@ def test_requests_new_from_an_answers_file(
     refused = CliRunner().invoke(cli, ["requests", "new", "--module", "test/bucket"], obj=state)
     assert refused.exit_code == 2
     assert "use --assist" in refused.output
+
+
+def test_modules_are_ranked_with_synonyms_over_all_fields() -> None:
+    # The shipped catalog (sandbox and AWS modules): issue 28's "a small vm for builds" kept
+    # the instance module out of the top 5 with word overlap.
+    import tempfile
+    from pathlib import Path
+
+    home = Path(tempfile.mkdtemp())
+    (home / "home").mkdir()
+    config = home / "tfpilot.toml"
+    config.write_text('[users.alice]\nrole = "developer"\n')
+    platform = Platform.from_config(
+        config, environ={"TFPILOT_HOME": str(home / "home"), "TFPILOT_CONFIG": ""}
+    )
+    modules = platform.catalog.list()
+    names = {m.name for m in modules}
+    assert {"sandbox/instance", "aws/sqs-queue", "aws/s3-bucket", "aws/ecr-repo"} <= names
+
+    def top(description: str) -> str:
+        return rank_modules(modules, description)[0].name
+
+    assert top("a small vm for builds") == "sandbox/instance"
+    assert top("a server for the demo") == "sandbox/instance"
+    assert top("an sqs for orders") == "aws/sqs-queue"
+    assert top("storage for backups") == "aws/s3-bucket"
+    assert top("container images") == "aws/ecr-repo"
+    assert top("permissions for the ci") == "aws/iam-role"
+
+
+def test_with_a_module_given_the_description_still_informs_proposals(
+    platform: Platform,
+) -> None:
+    class Listener(Proposer):
+        def __init__(self) -> None:
+            super().__init__({})
+            self.descriptions: list[str] = []
+
+        def propose(self, module: ModuleSpec, name: str, description: str) -> Any:
+            self.descriptions.append(description)
+            return None
+
+    proposer = Listener()
+    answers = {
+        "describe": "audit logs kept for a year",
+        "environment": "dev",
+        "project": "shop",
+        "inputs": {"name": "logs", "region": "local-1", "size": "2"},
+        "confirm": "no",
+    }
+    run_assistant(
+        platform, "alice", AnswersConversation(answers), module="test/bucket", proposer=proposer
+    )
+    assert proposer.descriptions and set(proposer.descriptions) == {"audit logs kept for a year"}
+    # Without an answer, the module's own description is what the proposer gets.
+    proposer = Listener()
+    del answers["describe"]
+    run_assistant(
+        platform, "alice", AnswersConversation(answers), module="test/bucket", proposer=proposer
+    )
+    spec = platform.catalog.get("test/bucket")
+    assert set(proposer.descriptions) == {spec.description}

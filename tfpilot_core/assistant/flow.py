@@ -151,21 +151,94 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 1}
 
 
-def rank_modules(modules: Sequence[ModuleSpec], description: str) -> list[ModuleSpec]:
-    """Modules by how well their name, description, category and inputs match ``description``.
+#: Words that mean the same thing in a request for infrastructure: a description word matches a
+#: module word of its group. Kept small and concrete (kinds of resources), not a thesaurus.
+SYNONYMS: tuple[frozenset[str], ...] = (
+    frozenset({"vm", "instance", "server", "machine", "compute", "host", "ec2", "box", "node"}),
+    frozenset({"queue", "sqs", "message", "messages", "messaging", "pubsub", "broker"}),
+    frozenset({"bucket", "storage", "s3", "blob", "object", "objects", "files", "store"}),
+    frozenset({"database", "db", "rds", "postgres", "mysql", "sql"}),
+    frozenset({"role", "iam", "permission", "permissions", "access", "policy"}),
+    frozenset({"log", "logs", "logging", "cloudwatch"}),
+    frozenset({"registry", "ecr", "image", "images", "container", "containers", "docker"}),
+)
+_SYNONYM_OF = {word: group for group in SYNONYMS for word in group}
+#: Words that say nothing about which module is meant.
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "for",
+        "to",
+        "of",
+        "and",
+        "or",
+        "in",
+        "on",
+        "with",
+        "my",
+        "our",
+        "we",
+        "i",
+        "need",
+        "want",
+        "some",
+        "new",
+        "small",
+        "big",
+        "large",
+        "please",
+        "create",
+        "make",
+        "get",
+        "give",
+        "me",
+        "it",
+        "that",
+        "this",
+    ]
+)
+#: How much a word found in each part of a module counts.
+_WEIGHTS = {"name": 4, "category": 3, "examples": 2, "description": 2, "inputs": 1}
 
-    A plain word-overlap score (name and category words count double); ties keep catalog order.
+
+def _stems(words: set[str]) -> set[str]:
+    # "buckets" matches "bucket": compare without a plural s as well.
+    return words | {w[:-1] for w in words if w.endswith("s") and len(w) > 3}
+
+
+def rank_modules(modules: Sequence[ModuleSpec], description: str) -> list[ModuleSpec]:
+    """Modules by how well they match ``description``, best first (ties keep catalog order).
+
+    Each description word (stop words left out, plurals folded) scores where it is found: in the
+    module's name (4), category (3), examples' titles and descriptions (2), description (2), or
+    input labels and descriptions (1); a word of the same :data:`SYNONYMS` group counts as
+    the word itself, so "a small vm for builds" finds the instance module.
     """
-    wanted = _words(description)
+    wanted = _stems(_words(description) - _STOP)
+    expanded: dict[str, set[str]] = {w: {w} | set(_SYNONYM_OF.get(w, ())) for w in wanted}
 
     def score(spec: ModuleSpec) -> int:
-        strong = _words(spec.name.replace("/", " ").replace("-", " ")) | _words(spec.category)
-        weak = _words(spec.description)
-        for item in spec.inputs.values():
-            weak |= _words(item.label) | _words(item.description)
-        # "buckets" matches "bucket": compare without a plural s as well.
-        stems = wanted | {w[:-1] for w in wanted if w.endswith("s")}
-        return 2 * len(stems & strong) + len(stems & weak)
+        parts = {
+            "name": _words(spec.name.replace("/", " ").replace("-", " ")),
+            "category": _words(spec.category),
+            "examples": set().union(
+                *(_words(e.title) | _words(e.description) for e in spec.examples)
+            ),
+            "description": _words(spec.description),
+            "inputs": set().union(
+                *(_words(i.label) | _words(i.description) for i in spec.inputs.values())
+            ),
+        }
+        total = 0
+        for words in expanded.values():
+            best = max(
+                (_WEIGHTS[part] for part, found in parts.items() if words & _stems(found)),
+                default=0,
+            )
+            total += best
+        return total
 
     return sorted(modules, key=lambda s: -score(s))
 
@@ -231,7 +304,13 @@ class _Flow:
     def module(self, given: str | None) -> ModuleSpec:
         catalog = self.kernel.catalog
         if given is not None:
-            return catalog.get(given)
+            spec = catalog.get(given)
+            # The module is chosen, but what the user needs still informs the proposals.
+            description = self.conv.ask(
+                Question("describe", f"What is this {spec.name} for? (optional)", default="")
+            )
+            self.transcript.append({"question": "describe", "answer": description})
+            return spec
         modules = catalog.list()
         if not modules:
             raise ValidationError([FieldProblem("module", "catalog", "the catalog is empty")])
@@ -406,8 +485,9 @@ def run_assistant(
         proposer = find_proposer(platform)
     flow = _Flow(platform, actor, conversation, proposer)
     spec = flow.module(module)
-    description = next(
-        (t["answer"] for t in flow.transcript if t["question"] == "describe"), spec.description
+    description = (
+        next((t["answer"] for t in flow.transcript if t["question"] == "describe"), "")
+        or spec.description
     )
     conversation.say(f"Module {spec.name}: {spec.description}")
     env, proj = flow.placement(environment, project)
