@@ -81,10 +81,10 @@ class Snapshot:
         for env in self.core.get("environments", []):
             if env.get("key") == key:
                 return dict(env)
-        from tfpilot_core.errors import ConfigError
+        from tfpilot_core.errors import UnknownEnvironmentError
 
-        known = ", ".join(e.get("key", "") for e in self.core.get("environments", []))
-        raise ConfigError(f"unknown environment {key!r} (configured: {known})", key="environment")
+        known = [str(e.get("key", "")) for e in self.core.get("environments", [])]
+        raise UnknownEnvironmentError(key, known)
 
 
 def _cache_dir() -> str:
