@@ -228,6 +228,11 @@ def test_chat_assistant_creates_a_request_after_yes(
             value = answers.get(k, "")
         admin.post(location, data={"csrf_token": csrf_of(page), "key": k, "answer": value})
     assert seen.count("input:region") == 2 and "not accepted" in page
+    # An empty answer is stored as the default it took (replays stay the same with a model).
+    record = platform.store.get_record("web_chat", location.rsplit("/", 1)[1])
+    assert record is not None
+    stored = {a["key"]: a["answer"] for a in record.value["answers"]}
+    assert stored["input:versioning"] == "true" and stored["confirm"] == "yes"
     assert "confirm" in seen
     created = platform.list("admin", RequestQuery()).items
     assert len(created) == 1 and created[0].inputs["region"] == "local-2"

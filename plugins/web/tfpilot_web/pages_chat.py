@@ -243,6 +243,9 @@ def take_answer(
         if len(answers) >= MAX_ANSWERS:
             return
         text = form.get("answer", "")[:MAX_ANSWER]
+        if text == "" and pending["default"] not in (None, ""):
+            # The default as it was offered: a model's proposal may differ on the next replay.
+            text = str(pending["default"])
         if pending["secret"]:
             _secrets[(conversation_id, len(answers))] = text
             answers.append({"key": key, "answer": MASK if text else "", "secret": True})
