@@ -77,7 +77,7 @@ class Snapshot:
     selected: dict[str, str]
 
     def environment(self, key: str) -> dict[str, Any]:
-        """The environment named ``key``; else the ``ConfigError`` of ``Config.environment``."""
+        """The environment named ``key``; else the error of ``Config.environment`` (exit 3)."""
         for env in self.core.get("environments", []):
             if env.get("key") == key:
                 return dict(env)
