@@ -7,17 +7,14 @@ decision capabilities fail closed, side-effect capabilities are isolated and rec
 
 from __future__ import annotations
 
-import contextlib
-import sys
-import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from opentelemetry import trace
+# The host traces every hook call: load the OpenTelemetry API (hookcalls spans are real then).
+import opentelemetry.trace  # noqa: F401
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -37,11 +34,10 @@ from tfpilot_core.errors import (
     ConfigError,
     DuplicateRegistrationError,
     PluginError,
-    PluginFailedError,
-    TfpilotError,
 )
 from tfpilot_core.facts import scrub_secrets
-from tfpilot_core.log import bound, get_logger
+from tfpilot_core.hookcalls import HookCaller
+from tfpilot_core.log import get_logger
 from tfpilot_core.models import DriftReport, DriftResult
 from tfpilot_core.registrations import (
     LEGACY_OBJECT_KINDS,
@@ -53,8 +49,6 @@ from tfpilot_core.registrations import (
 )
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import Span
-
     from tfpilot_core.config import Config
     from tfpilot_core.interfaces import (
         CostEstimator,
@@ -82,7 +76,6 @@ if TYPE_CHECKING:
     from tfpilot_core.plan import Plan
 
 T = TypeVar("T")
-tracer = trace.get_tracer("tfpilot")
 # Logging through the facade, as in discovery: debug lines must not cost structlog's import.
 log: Any = get_logger("tfpilot.plugins")
 
@@ -97,19 +90,6 @@ __all__ = [
     "new_manager",
     "register_commands",
 ]
-
-
-def _structlog_bound(fields: dict[str, str]) -> AbstractContextManager[Any]:
-    """structlog's own context binding too, once something has imported structlog anyway.
-
-    tfpilot's processor merges :func:`bound`; this keeps the fields for a structlog set up
-    elsewhere (a test capturing logs, an application embedding tfpilot).
-    """
-    if "structlog" not in sys.modules:
-        return nullcontext()
-    import structlog
-
-    return structlog.contextvars.bound_contextvars(**fields)
 
 
 @dataclass
@@ -135,7 +115,7 @@ def _config_keys() -> dict[Kind, str]:
 _CONFIG_KEYS = _config_keys()
 
 
-class PluginHost:
+class PluginHost(HookCaller):
     """The typed facade through which the core uses plugins.
 
     One method per capability, so mypy checks every call site. Every call opens a span
@@ -158,85 +138,12 @@ class PluginHost:
 
         if not allow_conflicts:
             plugins.check_conflicts()
-        self.plugins = plugins
+        super().__init__(plugins)
         self.config = config
         # Factories reach the facade through their context, to call plugin-defined hooks.
         self.context = replace(context, host=self)
-        self.failures: list[Failure] = []
         self._registrations: dict[Kind, list[_Selected]] = {}
         self._built: dict[tuple[Kind, str], Any] = {}
-
-    # -- generic machinery -------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _span(
-        self, name: str, *, hook: str, plugin: str | None = None, request_id: str | None = None
-    ) -> Iterator[Span]:
-        attributes: dict[str, str] = {"tfpilot.hook": hook}
-        fields: dict[str, str] = {"hook": hook}
-        if plugin is not None:
-            info = self.plugins.info(plugin)
-            attributes["tfpilot.plugin"] = plugin
-            attributes["tfpilot.distribution"] = info.distribution
-            fields.update(plugin=plugin, distribution=info.distribution)
-        if request_id is not None:
-            attributes["tfpilot.request_id"] = request_id
-            fields["request_id"] = request_id
-        with (
-            tracer.start_as_current_span(name, attributes=attributes) as span,
-            bound(**fields),
-            _structlog_bound(fields),
-        ):
-            yield span
-
-    def _call(
-        self,
-        kind: Kind,
-        plugin: str,
-        hook: str,
-        func: Callable[[], T],
-        *,
-        request_id: str | None = None,
-    ) -> T | None:
-        """Run one plugin's part of a hook call under its span and the kind's error policy.
-
-        Returns ``None`` when a side-effect plugin failed (the failure is recorded).
-        """
-        with self._span(
-            f"{hook} {plugin}", hook=hook, plugin=plugin, request_id=request_id
-        ) as span:
-            started = time.perf_counter()
-            try:
-                result = func()
-            except TfpilotError as exc:
-                from opentelemetry.trace import Status, StatusCode
-
-                # A plugin raising the core's own errors (not found, conflict, validation) means
-                # what the error says; it is not a plugin failure.
-                span.set_status(Status(StatusCode.ERROR, exc.message))
-                if kind.decision:
-                    raise
-                self._isolate(kind, plugin, hook, exc, span)
-                return None
-            except Exception as exc:
-                from opentelemetry.trace import Status, StatusCode
-
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-                if kind.decision:
-                    log.error("plugin_failed", error=f"{type(exc).__name__}: {exc}", fail="closed")
-                    raise PluginFailedError(plugin=plugin, hook=hook, cause=exc) from exc
-                self._isolate(kind, plugin, hook, exc, span)
-                return None
-            finally:
-                span.set_attribute("tfpilot.duration_ms", (time.perf_counter() - started) * 1000)
-            return result
-
-    def _isolate(self, kind: Kind, plugin: str, hook: str, exc: BaseException, span: Span) -> None:
-        error = f"{type(exc).__name__}: {exc}"
-        span.set_attribute("tfpilot.isolated", True)
-        self.failures.append(Failure(kind.value, plugin, hook, error))
-        log.warning("plugin_failed", error=error, fail="isolated")
 
     def registrations(self, kind: Kind) -> list[tuple[str, Registration[Any]]]:
         """Every registration of ``kind`` with the plugin that made it.
@@ -681,36 +588,6 @@ class PluginHost:
             by_prefix[prefix] = plugin
             found.append((plugin, routes))
         return found
-
-    def call_extension(
-        self, hook: str, *, decision: bool = True, request_id: str | None = None, **kwargs: Any
-    ) -> list[tuple[str, Any]]:
-        """Call a hook that a plugin added (``tfpilot_add_hookspecs``), one plugin at a time.
-
-        Returns ``(plugin, result)`` for every implementation that returned something other
-        than ``None``. Traced like every other hook; with ``decision=True`` an implementation that
-        raises stops the caller with :class:`PluginFailedError` naming it, otherwise it is
-        recorded and skipped.
-        """
-        caller = getattr(self.plugins.manager.hook, hook, None)
-        if caller is None or caller.spec is None:
-            raise PluginError(f"no plugin defines the hook {hook!r}")
-        kind = Kind.POLICY_ENGINE if decision else Kind.EVENT_OBSERVER
-        results: list[tuple[str, Any]] = []
-        with self._span(hook, hook=hook, request_id=request_id):
-            for impl in reversed(caller.get_hookimpls()):
-                plugin = impl.plugin_name
-                function = impl.function
-                found = self._call(
-                    kind,
-                    plugin,
-                    hook,
-                    lambda f=function: f(**kwargs),  # type: ignore[misc]
-                    request_id=request_id,
-                )
-                if found is not None:
-                    results.append((plugin, found))
-        return results
 
     def _plugin_of(self, kind: Kind, name: str) -> str:
         for plugin, registration in self.registrations(kind):

@@ -31,9 +31,14 @@ from tfpilot_core.models import Environment, PolicyFinding
 from tfpilot_core.plan import Plan
 from tfpilot_policy_builtin.engine import STANDALONE_ENVIRONMENT, BuiltinPolicyEngine
 from tfpilot_policy_builtin.formats import finding_record
-from tfpilot_policy_builtin.judge import STANDALONE, Finding, assemble_rules, judge_plan
+from tfpilot_policy_builtin.judge import (
+    STANDALONE,
+    EnvironmentView,
+    Finding,
+    assemble_rules,
+    judge_plan,
+)
 from tfpilot_policy_builtin.params import EffectiveParams
-from tfpilot_policy_builtin.quick import EnvironmentView
 from tfpilot_policy_builtin.settings import PolicySettings
 from tfpilot_policy_builtin.testing import PlanBuilder
 
@@ -490,14 +495,16 @@ def test_the_quick_inputs_judge_as_the_engine(
 
 
 def test_a_pack_that_fails_leaves_the_answer_to_the_full_path() -> None:
-    # Called directly, a pack hook that raises is not reported by the quick path (which has no
-    # tracing host): it answers "not quick", and the full path reports the failure as always.
+    # The quick path calls packs through the core's one hook caller: a pack that raises is a
+    # PluginFailedError naming it (fail closed), which sends the command to the full path,
+    # which reports the same failure as always.
     import tfpilot_policy_builtin.plugin as policy_plugin
     from tfpilot_core import hookimpl
     from tfpilot_core.cli.app import App
+    from tfpilot_core.errors import PluginFailedError
+    from tfpilot_core.hookcalls import HookCaller
     from tfpilot_core.plugins import load_plugins
     from tfpilot_policy_builtin.judge import collect_pack_rules
-    from tfpilot_policy_builtin.quick import _DirectPacks, _NotQuick
 
     class Broken:
         @hookimpl
@@ -508,5 +515,6 @@ def test_a_pack_that_fails_leaves_the_answer_to_the_full_path() -> None:
     state.loaded = load_plugins(
         entry_points=False, extra=[("policy_builtin", policy_plugin), ("broken", Broken())]
     )
-    with pytest.raises(_NotQuick):
-        collect_pack_rules(_DirectPacks(state))
+    assert state.loaded is not None
+    with pytest.raises(PluginFailedError, match="broken"):
+        collect_pack_rules(HookCaller(state.loaded))

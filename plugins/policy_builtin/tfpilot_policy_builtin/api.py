@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 from tfpilot_core.levels import PolicyLevel
 
 if TYPE_CHECKING:
-    from tfpilot_core.models import CostEstimate, Environment, Request
+    from tfpilot_core.models import CostEstimate, Request
     from tfpilot_core.plan import Plan
     from tfpilot_policy_builtin.index import PlanIndex
+    from tfpilot_policy_builtin.judge import EnvironmentView
     from tfpilot_policy_builtin.params import EffectiveParams
 
 
@@ -41,7 +42,7 @@ class RequestContext:
     """What a request-stage check sees: the inputs, the environment and the rule parameters."""
 
     inputs: Mapping[str, Any]
-    environment: Environment
+    environment: EnvironmentView
     params: EffectiveParams
     module: str = ""
     #: This rule's own parameters (``[plugins.policy_builtin.rule_params."<id>"]``).
@@ -55,7 +56,7 @@ class PlanContext:
 
     plan: Plan
     index: PlanIndex
-    environment: Environment
+    environment: EnvironmentView
     params: EffectiveParams
     rule_params: Mapping[str, Any] = field(default_factory=dict)
     #: The request whose plan this is (``None`` when a plan is checked on its own).

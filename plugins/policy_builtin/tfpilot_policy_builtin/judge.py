@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tfpilot_core.errors import (
@@ -36,6 +36,39 @@ ENGINE_NAME = "policy_builtin"
 PACK_HOOK = "tfpilot_register_policy_rules"
 #: The environment ``policy check`` judges in without ``--env``: unprotected, defaults only.
 STANDALONE: dict[str, Any] = {"key": "any", "slug": "standalone", "protected": False}
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentView:
+    """The environment as every rule sees it, on every path: ``key`` and ``protected``, and every
+    other field of ``Environment`` as an attribute (packs' rules may read them). Plain data, so
+    the engine and ``policy check`` judge alike whether or not pydantic is loaded."""
+
+    key: str
+    protected: bool
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dump(cls, data: Mapping[str, Any]) -> EnvironmentView:
+        """From ``Environment.model_dump(mode="json")`` (or :data:`judge.STANDALONE`)."""
+        return cls(key=str(data["key"]), protected=bool(data["protected"]), fields=dict(data))
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "fields":  # not set yet: never recurse
+            raise AttributeError(name)
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def environment_view(environment: Any) -> EnvironmentView:
+    """``environment`` as rules see it: an ``Environment`` (its JSON dump), a mapping, or a view."""
+    if isinstance(environment, EnvironmentView):
+        return environment
+    if isinstance(environment, Mapping):
+        return EnvironmentView.from_dump(environment)
+    return EnvironmentView.from_dump(environment.model_dump(mode="json"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,20 +239,19 @@ def judge_request(
     rules: Sequence[Rule],
     params: EffectiveParams,
     inputs: Mapping[str, Any],
-    environment: Environment,
+    environment: Environment | EnvironmentView | Mapping[str, Any],
     opt_outs: Sequence[OptOutLike] = (),
     *,
     module: str = "",
 ) -> list[Finding]:
     """Findings on a request's inputs, before any plan."""
+    view = environment_view(environment)
     findings: list[Finding] = []
     for rule in rules:
         level = level_of(rule, params.levels)
         if level is None:
             continue
-        ctx = RequestContext(
-            inputs, environment, params, module, params.rule_params.get(rule.id, {})
-        )
+        ctx = RequestContext(inputs, view, params, module, params.rule_params.get(rule.id, {}))
         hits = run_rule(rule, functools.partial(rule.check_request, ctx))
         findings += grade(rule, level, hits, opt_outs, "request")
     return findings
@@ -229,7 +261,7 @@ def judge_plan(
     rules: Sequence[Rule],
     params: EffectiveParams,
     plan: Plan,
-    environment: Environment,
+    environment: Environment | EnvironmentView | Mapping[str, Any],
     opt_outs: Sequence[OptOutLike] = (),
     *,
     request: Request | None = None,
@@ -237,12 +269,13 @@ def judge_plan(
 ) -> list[Finding]:
     """Findings on a parsed plan: every resource change, child modules included.
 
-    ``environment`` is read by the built-in rules for its ``key`` and ``protected`` only; packs'
-    rules get what the caller passed (a real ``Environment`` in the engine).
+    Rules see the environment as an :class:`EnvironmentView` (the built-in ones read its ``key``
+    and ``protected``), whoever calls.
     """
     from tfpilot_policy_builtin.index import PlanIndex
 
     index = PlanIndex(plan)
+    view = environment_view(environment)
     findings: list[Finding] = []
     for rule in rules:
         level = level_of(rule, params.levels)
@@ -251,7 +284,7 @@ def judge_plan(
         ctx = PlanContext(
             plan,
             index,
-            environment,
+            view,
             params,
             params.rule_params.get(rule.id, {}),
             request=request,

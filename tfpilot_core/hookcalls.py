@@ -1,0 +1,176 @@
+"""Calling hooks one plugin at a time: spans, log context and the error policy, in one place.
+
+:class:`HookCaller` is what every call of a hook goes through. The typed facade of the configured
+capabilities (:class:`~tfpilot_core.plugins.PluginHost`) is one; a command that needs only a
+plugin-defined hook (``policy check`` calling policy packs) builds one over the discovered plugins
+without a configuration. The span and log fields are ``tfpilot.hook``, ``tfpilot.plugin``,
+``tfpilot.distribution`` and ``tfpilot.request_id``; decision kinds fail closed
+(:class:`~tfpilot_core.errors.PluginFailedError` naming the plugin), side-effect kinds are isolated
+and recorded in :attr:`HookCaller.failures`.
+
+Spans are real once the OpenTelemetry API is loaded (the host loads it; the CLI sets up the SDK);
+before that nothing could record them, so a light command does not import the API to make
+no-op spans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, TypeVar
+
+from tfpilot_core.discovery import Failure, LoadedPlugins
+from tfpilot_core.errors import PluginError, PluginFailedError, TfpilotError
+from tfpilot_core.log import bound, get_logger
+from tfpilot_core.registrations import Kind
+
+T = TypeVar("T")
+# Logging through the facade: debug lines must not cost structlog's import.
+log: Any = get_logger("tfpilot.plugins")
+
+
+class _NoSpan:
+    """What a span is before the OpenTelemetry API is loaded: nothing records it."""
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Nothing to record."""
+
+    def record_exception(self, exception: BaseException) -> None:
+        """Nothing to record."""
+
+
+def _start_span(name: str, attributes: Mapping[str, str]) -> AbstractContextManager[Any]:
+    api = sys.modules.get("opentelemetry.trace")
+    if api is None:
+        return nullcontext(_NoSpan())
+    tracer = api.get_tracer("tfpilot")
+    return tracer.start_as_current_span(name, attributes=dict(attributes))  # type: ignore[no-any-return]
+
+
+def _error_status(span: Any, description: str) -> None:
+    api = sys.modules.get("opentelemetry.trace")
+    if api is not None and not isinstance(span, _NoSpan):
+        span.set_status(api.Status(api.StatusCode.ERROR, description))
+
+
+def _structlog_bound(fields: dict[str, str]) -> AbstractContextManager[Any]:
+    """structlog's own context binding too, once something has imported structlog anyway.
+
+    tfpilot's processor merges :func:`bound`; this keeps the fields for a structlog set up
+    elsewhere (a test capturing logs, an application embedding tfpilot).
+    """
+    if "structlog" not in sys.modules:
+        return nullcontext()
+    import structlog
+
+    return structlog.contextvars.bound_contextvars(**fields)
+
+
+class HookCaller:
+    """Calls hooks of the discovered ``plugins`` one implementation at a time (see the module)."""
+
+    def __init__(self, plugins: LoadedPlugins) -> None:
+        self.plugins = plugins
+        #: Side-effect plugins' failures, recorded instead of raised.
+        self.failures: list[Failure] = []
+
+    # -- generic machinery -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _span(
+        self, name: str, *, hook: str, plugin: str | None = None, request_id: str | None = None
+    ) -> Iterator[Any]:
+        attributes: dict[str, str] = {"tfpilot.hook": hook}
+        fields: dict[str, str] = {"hook": hook}
+        if plugin is not None:
+            info = self.plugins.info(plugin)
+            attributes["tfpilot.plugin"] = plugin
+            attributes["tfpilot.distribution"] = info.distribution
+            fields.update(plugin=plugin, distribution=info.distribution)
+        if request_id is not None:
+            attributes["tfpilot.request_id"] = request_id
+            fields["request_id"] = request_id
+        with (
+            _start_span(name, attributes) as span,
+            bound(**fields),
+            _structlog_bound(fields),
+        ):
+            yield span
+
+    def _call(
+        self,
+        kind: Kind,
+        plugin: str,
+        hook: str,
+        func: Callable[[], T],
+        *,
+        request_id: str | None = None,
+    ) -> T | None:
+        """Run one plugin's part of a hook call under its span and the kind's error policy.
+
+        Returns ``None`` when a side-effect plugin failed (the failure is recorded).
+        """
+        with self._span(
+            f"{hook} {plugin}", hook=hook, plugin=plugin, request_id=request_id
+        ) as span:
+            started = time.perf_counter()
+            try:
+                result = func()
+            except TfpilotError as exc:
+                # A plugin raising the core's own errors (not found, conflict, validation) means
+                # what the error says; it is not a plugin failure.
+                _error_status(span, exc.message)
+                if kind.decision:
+                    raise
+                self._isolate(kind, plugin, hook, exc, span)
+                return None
+            except Exception as exc:
+                span.record_exception(exc)
+                _error_status(span, f"{type(exc).__name__}: {exc}")
+                if kind.decision:
+                    log.error("plugin_failed", error=f"{type(exc).__name__}: {exc}", fail="closed")
+                    raise PluginFailedError(plugin=plugin, hook=hook, cause=exc) from exc
+                self._isolate(kind, plugin, hook, exc, span)
+                return None
+            finally:
+                span.set_attribute("tfpilot.duration_ms", (time.perf_counter() - started) * 1000)
+            return result
+
+    def _isolate(self, kind: Kind, plugin: str, hook: str, exc: BaseException, span: Any) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        span.set_attribute("tfpilot.isolated", True)
+        self.failures.append(Failure(kind.value, plugin, hook, error))
+        log.warning("plugin_failed", error=error, fail="isolated")
+
+    def call_extension(
+        self, hook: str, *, decision: bool = True, request_id: str | None = None, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        """Call a hook that a plugin added (``tfpilot_add_hookspecs``), one plugin at a time.
+
+        Returns ``(plugin, result)`` for every implementation that returned something other
+        than ``None``. Traced like every other hook; with ``decision=True`` an implementation that
+        raises stops the caller with :class:`PluginFailedError` naming it, otherwise it is
+        recorded and skipped.
+        """
+        caller = getattr(self.plugins.manager.hook, hook, None)
+        if caller is None or caller.spec is None:
+            raise PluginError(f"no plugin defines the hook {hook!r}")
+        kind = Kind.POLICY_ENGINE if decision else Kind.EVENT_OBSERVER
+        results: list[tuple[str, Any]] = []
+        with self._span(hook, hook=hook, request_id=request_id):
+            for impl in reversed(caller.get_hookimpls()):
+                plugin = impl.plugin_name
+                function = impl.function
+                found = self._call(
+                    kind,
+                    plugin,
+                    hook,
+                    lambda f=function: f(**kwargs),  # type: ignore[misc]
+                    request_id=request_id,
+                )
+                if found is not None:
+                    results.append((plugin, found))
+        return results
