@@ -10,6 +10,9 @@ evaluated, ``$GITHUB_OUTPUT`` and ``$GITHUB_ENV`` read back) in the checked-out 
   if the caller grants every permission the called job asks for (GitHub refuses the run
   otherwise).
 * A composite action used by path (``./x/action.yml``) runs its own steps (``if:`` evaluated).
+* A job granted ``id-token: write`` gets ``ACTIONS_ID_TOKEN_REQUEST_URL``/``_TOKEN`` of
+  :class:`OidcStandIn` (when the runner has one), which signs RS256 tokens with the job's claims
+  (repository, actor, ref, run id) and serves its JWKS, as GitHub's token service does.
 * ``uses:`` steps of third-party actions are played by local equivalents: checkout (the
   workspace is there; with ``repository:`` the tfpilot checkout appears at ``path``),
   setup-python (``python_bin``, a fresh virtualenv, goes first on ``PATH``: nothing of tfpilot is
@@ -72,6 +75,8 @@ class LocalActions:
     python_bin: Path | None = None
     #: The tfpilot checkout that reusable workflows and ``repository:`` checkouts come from.
     tfpilot_root: Path = ROOT
+    #: GitHub's OIDC token service, for jobs granted id-token: write.
+    oidc: OidcStandIn | None = None
     #: artifact name -> the run id that uploaded it
     uploaded_by: dict[str, str] = field(default_factory=dict)
 
@@ -155,6 +160,16 @@ class LocalActions:
             "RUNNER_OS": "Linux",
         }
         env = dict(base)
+        if self.oidc is not None and (job.get("permissions") or {}).get("id-token") == "write":
+            claims = {
+                "repository": self.repository,
+                "actor": actor,
+                "ref": "refs/heads/main",
+                "run_id": run_id,
+                "sub": f"repo:{self.repository}:ref:refs/heads/main",
+                "workflow": str(wf.get("name", workflow)),
+            }
+            env.update(self.oidc.for_job(claims))
         for layer in [*env_layers, job.get("env")]:
             env.update(self._env(layer, context))
         result = JobResult()
@@ -332,6 +347,83 @@ class LocalActions:
         self._steps(
             action["runs"]["steps"], inner, env, run_id, result, temp, where, composite=True
         )
+
+
+class OidcStandIn:
+    """GitHub Actions' OIDC token service on 127.0.0.1: ``/token?audience=X`` (with the job's
+    request token) answers a signed token for that job; ``/jwks`` the public key."""
+
+    issuer = "https://token.actions.githubusercontent.com"
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        from tfpilot_core.testing.http import StandInHandler, StandInServer
+
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._jobs: dict[str, dict[str, Any]] = {}
+        #: (audience, actor) of every token issued.
+        self.issued: list[tuple[str, str]] = []
+        standin = self
+
+        class Handler(StandInHandler):
+            def do_GET(self) -> None:
+                if self.path.startswith("/jwks"):
+                    self.send_json(200, standin.jwks())
+                    return
+                if not self.path.startswith("/token"):
+                    self.send_json(404, {"message": "Not Found"})
+                    return
+                bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                claims = standin._jobs.get(bearer)
+                if claims is None:
+                    self.send_json(401, {"message": "Bad credentials"})
+                    return
+                query = dict(
+                    part.split("=", 1) for part in self.path.partition("?")[2].split("&") if part
+                )
+                self.send_json(200, {"value": standin.sign(claims, query.get("audience", ""))})
+
+        self._server = StandInServer(Handler)
+
+    def start(self) -> OidcStandIn:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def url(self) -> str:
+        return str(self._server.url)
+
+    def jwks(self) -> dict[str, Any]:
+        from jwt.algorithms import RSAAlgorithm
+
+        public = json.loads(RSAAlgorithm.to_jwk(self._key.public_key()))
+        public.update(kid="actions", use="sig", alg="RS256")
+        return {"keys": [public]}
+
+    def sign(self, claims: dict[str, Any], audience: str) -> str:
+        import time
+
+        import jwt
+
+        now = int(time.time())
+        body = {**claims, "iss": self.issuer, "aud": audience, "iat": now, "exp": now + 300}
+        self.issued.append((audience, str(claims.get("actor"))))
+        return jwt.encode(body, self._key, algorithm="RS256", headers={"kid": "actions"})
+
+    def for_job(self, claims: dict[str, Any]) -> dict[str, str]:
+        """The variables GitHub sets in a job granted ``id-token: write``."""
+        import secrets
+
+        request_token = secrets.token_hex(16)
+        self._jobs[request_token] = claims
+        return {
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}/token?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": request_token,
+        }
 
 
 def _load(path: Path) -> dict[Any, Any]:

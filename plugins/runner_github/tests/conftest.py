@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,3 +86,13 @@ def actions_install(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
 
     root = tmp_path_factory.mktemp("actions-install")
     return {"wheelhouse": build_wheelhouse(root / "wheelhouse"), "bin": job_virtualenv(root)}
+
+
+@pytest.fixture(scope="session")
+def oidc() -> Iterator[Any]:
+    """GitHub Actions' OIDC token service (and its JWKS) for the jobs the harness runs."""
+    from actions_local import OidcStandIn
+
+    server = OidcStandIn().start()
+    yield server
+    server.stop()

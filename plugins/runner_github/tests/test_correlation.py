@@ -109,7 +109,7 @@ def test_one_correlation_id_across_dispatcher_and_job(
             "OTEL_TRACES_EXPORTER": "none",
             "TFPILOT_USER": "alice",
             "TFPILOT_HOME": str(world["tmp"] / "dispatcher" / ".tfpilot"),
-            "TFPILOT_CONFIG": str(world["actions"].workspace / "tfpilot.toml"),
+            "TFPILOT_CONFIG": str(world["dispatcher_config"]),
         },
         capture_output=True,
         text=True,

@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 import pytest
-from actions_local import LocalActions
+from actions_local import LocalActions, OidcStandIn
 from fastapi.testclient import TestClient
 from gh_support import SECRET, TOKEN, USERS, deliver, run_event
 
@@ -71,6 +71,7 @@ def world(
     aws_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     actions_install: dict[str, Path],
+    oidc: OidcStandIn,
 ) -> dict[str, Any]:
     bucket = f"tfp-{uuid.uuid4().hex[:16]}"
     boto3.client("s3", region_name="us-east-1", endpoint_url=moto_s3).create_bucket(Bucket=bucket)
@@ -88,7 +89,15 @@ def world(
         if relative.startswith(".github/"):
             (workspace / relative).parent.mkdir(parents=True, exist_ok=True)
             (workspace / relative).write_text(text)
-    (workspace / "tfpilot.toml").write_text(config_text(standin, moto_s3, bucket, shared))
+    # The jobs act as their OIDC token's verified actor (identity github_actions, no user named
+    # by a variable); the dispatcher keeps its own copy of the configuration and identity.
+    text = config_text(standin, moto_s3, bucket, shared)
+    jobs_text = text.replace("[core]\n", '[core]\nidentity = "github_actions"\n', 1) + (
+        f'[plugins.github_actions]\nrepositories = ["acme/infra"]\njwks_url = "{oidc.url}/jwks"\n'
+    )
+    (workspace / "tfpilot.toml").write_text(jobs_text)
+    dispatcher_config = tmp_path / "dispatcher.toml"
+    dispatcher_config.write_text(text)
     home = tmp_path / "dispatcher"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -98,7 +107,7 @@ def world(
         monkeypatch.delenv(name, raising=False)
     environ = {
         "TFPILOT_HOME": str(home / ".tfpilot"),
-        "TFPILOT_CONFIG": str(workspace / "tfpilot.toml"),
+        "TFPILOT_CONFIG": str(dispatcher_config),
     }
     platform = Platform.from_config(environ=environ)
     actions = LocalActions(
@@ -117,8 +126,16 @@ def world(
             "TFPILOT_AWS_REGION": "us-east-1",
         },
         python_bin=actions_install["bin"],
+        oidc=oidc,
     )
-    return {"platform": platform, "actions": actions, "tmp": tmp_path, "shared": shared}
+    return {
+        "platform": platform,
+        "actions": actions,
+        "tmp": tmp_path,
+        "shared": shared,
+        "dispatcher_config": dispatcher_config,
+        "oidc": oidc,
+    }
 
 
 def job(world: dict[str, Any], standin: GitHubStandIn, name: str) -> Any:
@@ -250,6 +267,7 @@ def test_the_whole_flow(world: dict[str, Any], standin: GitHubStandIn, span_expo
 
     # Nightly drift: the shards job, then the matrix job of each shard (in their own homes).
     actions = world["actions"]
+    issued = len(world["oidc"].issued)
     shards = actions.run_job(
         "tfpilot-drift.yml", "drift/shards", run_id="901", home=world["tmp"] / "s"
     )
@@ -275,6 +293,8 @@ def test_the_whole_flow(world: dict[str, Any], standin: GitHubStandIn, span_expo
     )
     assert _items(drift.own_steps[0]["stdout"]) == [{"request": rid, "result": "drifted"}]
     assert platform.get(rid).drift.result.value == "drifted"
+    # The drift jobs acted through their OIDC token (audience tfpilot), no TFPILOT_USER.
+    assert ("tfpilot", "tfpilot-bot") in world["oidc"].issued[issued:]
     assert status(platform, rid) == "applied"
 
     # Destroy is a reviewed change: a destroy plan on a cleanup PR removing exactly the file.
