@@ -14,6 +14,10 @@ The metrics page is measured on its own home holding ``--metrics-requests`` requ
 over three environments and five projects, by the platform): a GET of ``/metrics`` over HTTP
 (computed, charted and rendered as HTML) against a run of ``tfpilot metrics --json`` (the command
 people run, process start included), both after the rollup is up to date. Target: at most 1.5x.
+
+The request page of a plan of ``--review-resources`` resources (default 500, real Terraform) is
+measured against the page of a 1-resource plan: its size (target: at most 1 MB) and its render
+time (``bench/review_page.py``).
 """
 
 from __future__ import annotations
@@ -62,11 +66,18 @@ def main() -> None:
     parser.add_argument("--metrics-requests", type=int, default=10_000)
     parser.add_argument("--skip-metrics", action="store_true")
     parser.add_argument("--skip-list", action="store_true")
+    parser.add_argument("--review-resources", type=int, default=500)
+    parser.add_argument("--skip-review", action="store_true")
     args = parser.parse_args()
     if not args.skip_list:
         list_and_request_page(args)
     if not args.skip_metrics:
         metrics_page(args)
+    if not args.skip_review:
+        # The request page of a large plan: size and render time (bench/review_page.py).
+        from review_page import run as review_page
+
+        review_page(args.review_resources, args.runs)
 
 
 def _serve(environ: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
