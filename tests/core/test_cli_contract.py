@@ -333,3 +333,29 @@ def test_a_blocked_plan_exits_9_naming_the_rule_and_suggests_no_approval(
     assert ended.value.exit_code == ExitCode.POLICY
     err = capsys.readouterr().err
     assert "blocked by policy: s3.public_access on aws_s3_bucket.this: the bucket is public" in err
+
+
+def _complete(words: str, env: dict[str, str]) -> list[str]:
+    """What bash completion offers for the last word of ``words`` (click's bash protocol)."""
+    result = subprocess.run(
+        _entry(env=env),
+        env={
+            **env,
+            "_TFPILOT_COMPLETE": "bash_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines() if "," in line]
+
+
+def test_completion_of_environments_modules_and_request_ids(home: Path) -> None:
+    request_id = _request(home)
+    env = {**os.environ, "TFPILOT_USER": "alice"}
+    assert _complete("tfpilot requests create --env ", env) == ["dev", "stage", "prod"]
+    assert _complete("tfpilot modules show sandbox/bu", env) == ["sandbox/bucket"]
+    assert _complete("tfpilot timeline req_dev_", env) == [request_id]
+    assert _complete("tfpilot timeline req_prod_", env) == []
