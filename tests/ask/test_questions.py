@@ -10,6 +10,7 @@ import pytest
 from query_world import IDS, MODULES, NOW
 
 from tfpilot_core.ask import ask, parse_question
+from tfpilot_core.ask.answer import render_answer
 from tfpilot_core.platform import Platform
 from tfpilot_core.query import Query
 
@@ -92,6 +93,13 @@ TABLE: list[tuple[str, dict[str, Any], Any]] = [
     ("what did bob apply in the last 30 days?", {"appliers": ["bob"], "applied_since": DAYS30}, [12, 5]),
     ("requests deployed by dave", {"appliers": ["dave"]}, [9]),
     ("how much does project shop cost?", {"projects": ["shop"], "aggregate": "sum_cost"}, "160"),
+    # Per-request people: the answer names them (expected: ("text", the answer's sentence)).
+    (f"who approved {IDS[4]}?", {"ids": [IDS[4]], "who": "approvers"}, ("text", f"{IDS[4]}: approved by dave.")),
+    (f"who applied {IDS[1]}", {"ids": [IDS[1]], "who": "appliers"}, ("text", f"{IDS[1]}: applied by alice.")),
+    (f"who approved {IDS[6]}?", {"ids": [IDS[6]], "who": "approvers"}, ("text", f"{IDS[6]}: not approved.")),
+    (f"who created {IDS[2]}?", {"ids": [IDS[2]], "who": "authors"}, ("text", f"{IDS[2]}: created by bob.")),
+    ("who applied prod requests this week?", {"environments": ["prod"], "applied_since": WEEK, "who": "appliers"}, ("text", f"{IDS[11]}: applied by alice.")),
+    ("who planned the failed requests?", {"statuses": ["failed"], "who": "planners"}, ("text", f"{IDS[7]}: planned by carol.")),
 ]  # fmt: skip
 
 
@@ -103,6 +111,8 @@ def check_answer(platform: Platform, actor: str, query: Query, expected: Any) ->
         assert [r.id for r in result.rows] == [IDS[n] for n in expected]
     elif isinstance(expected, str):
         assert str(result.total_cost) == expected
+    elif isinstance(expected, tuple):
+        assert render_answer(result) == expected[1]
     else:
         got = {
             g.key: (str(g.monthly_cost) if query.aggregate.value == "sum_cost" else g.count)

@@ -74,6 +74,20 @@ def render_answer(result: QueryResult) -> str:
         return head + f" By {q.group_by.value}: " + "; ".join(parts)
     if not result.rows:
         return "No requests match."
+    if q.who is not None:
+        # "who approved REQ": the people of each request, named.
+        verb = {
+            "approvers": "approved by",
+            "appliers": "applied by",
+            "planners": "planned by",
+            "authors": "created by",
+        }[q.who]
+        lines = []
+        for r in result.rows:
+            people = [r.author] if q.who == "authors" else list(getattr(r, q.who))
+            done = verb.removesuffix(" by")
+            lines.append(f"{r.id}: {verb} {', '.join(people)}" if people else f"{r.id}: not {done}")
+        return "; ".join(lines) + "."
     shown = len(result.rows)
     more = f" (showing {shown})" if shown < result.count else ""
     noun = "request matches" if result.count == 1 else "requests match"

@@ -351,6 +351,11 @@ def parse_question(
         fields["aggregate"] = Aggregate.SUM_COST
     t.take(r"\b(?:per month|a month|monthly|in total|usd|dollars)\b")
 
+    # -- request ids (before events: an id looks like an event type) ------------------------
+    ids = [m.group("id") for m in t.take(r"\b(?P<id>req_[a-z0-9_]+)\b")]
+    if ids:
+        fields["ids"] = ids
+
     # -- events (before time: "a plan_failed event this week") -------------------------------
     events: list[tuple[str, int]] = []
     phrases = {
@@ -381,6 +386,17 @@ def parse_question(
             )
     t.take(r"\b(?:had|have|has|with|an?|some|any)\s+(?=\s*(?:event|events)\b)|\bevents?\b")
 
+    # -- "who approved ...": the people to name; request ids -------------------------------
+    for m in t.take(r"\bwho\s+(?=(?P<verb>approved|applied|deployed|planned|created|requested)\b)"):
+        fields["who"] = _PEOPLE_VERBS.get(m.group("verb"), "authors")
+    if "who" in fields and fields["who"] != "authors":
+        # The verb of "who approved" is not a status ("approved" requests): spent here unless
+        # a time phrase anchors on it below.
+        people_verb = {"approvers": "approvers", "appliers": "appliers", "planners": "planners"}
+        who_role = people_verb[fields["who"]]
+    else:
+        who_role = None
+
     # -- people: who approved, applied or planned (the verb stays: it anchors a time) -------
     people: dict[str, list[str]] = {}
     for verb, role in _PEOPLE_VERBS.items():
@@ -403,7 +419,7 @@ def parse_question(
     # -- time ranges (each attached to the nearest anchor word before it) -------------------
     event_since: datetime | None = None
     anchors = list(_ANCHORS)
-    if "approvers" in people:
+    if "approvers" in people or who_role == "approvers":
         anchors.append((re.compile(r"\b(?:approved|approve)\b"), "approved"))
     for m in _TIME_RE.finditer(t.text):
         try:
@@ -445,10 +461,10 @@ def parse_question(
                 size = len(word.group(0))
                 t.text = t.text[:nearest] + " " * size + t.text[nearest + size :]
     t.take(_TIME_RE)
-    # The verbs of the people filters, when no time phrase spent them.
+    # The verbs of the people filters and of "who ...", when no time phrase spent them.
     for role, verbs in _ROLE_WORDS.items():
-        if role in people:
-            t.take(rf"\b(?:{verbs})\b")
+        if role in people or role == who_role or (role == "authors" and "who" in fields):
+            t.take(rf"\b(?:{verbs}|requested)\b")
     for role, who in people.items():
         fields[role] = who
     if events:

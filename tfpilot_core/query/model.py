@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -134,6 +134,12 @@ class Query(_Model):
     approvers: list[str] = Field(default_factory=list)
     appliers: list[str] = Field(default_factory=list)
     planners: list[str] = Field(default_factory=list)
+    #: Only these requests (by id): "who approved req_prod_s3bucket_abc234".
+    ids: list[Annotated[str, Field(pattern=r"^req_[a-z0-9_]{1,120}$")]] = Field(
+        default_factory=list, max_length=100
+    )
+    #: Which people the answer names for each request listed (the rows carry them all).
+    who: Literal["approvers", "appliers", "planners", "authors"] | None = None
     cost: list[CostFilter] = Field(default_factory=list)
     events: list[EventFilter] = Field(default_factory=list)
     aggregate: Aggregate = Aggregate.LIST
@@ -170,6 +176,10 @@ class ResultRow(_Model):
     cost_delta: Decimal | None = None
     drift: str | None = None
     drift_checked_at: datetime | None = None
+    #: Who approved it, who ran a successful apply of it, who started a plan of it.
+    approvers: list[str] = Field(default_factory=list)
+    appliers: list[str] = Field(default_factory=list)
+    planners: list[str] = Field(default_factory=list)
 
 
 class Group(_Model):

@@ -45,11 +45,14 @@ def _anyone(get: Callable[[Request], list[str]], wanted: frozenset[str]) -> Chec
 def people_checks(
     query: Query, applied_at: Callable[[Request], datetime | None]
 ) -> list[tuple[str, Check]]:
-    """The checks of ``query``'s people filters and upper time bounds (named for the plan).
+    """The checks of ``query``'s ids, people filters and upper time bounds (named for the plan).
 
     ``applied_at`` is the query engine's "when was it applied" (one rule, passed in).
     """
     checks: list[tuple[str, Check]] = []
+    if query.ids:
+        ids = frozenset(query.ids)
+        checks.append(("id", lambda r, s: r.id in ids))
     for name, values, get in (
         ("approver", query.approvers, approvers),
         ("applier", query.appliers, appliers),

@@ -7,6 +7,7 @@ from datetime import datetime
 from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.models import Conclusion, Request, RunKind
 from tfpilot_core.query.model import ResultRow
+from tfpilot_core.query.people import appliers, approvers, planners
 
 __all__ = ["applied_at", "row_of"]
 
@@ -35,4 +36,7 @@ def row_of(request: Request, status: RequestStatus) -> ResultRow:
         cost_delta=cost.delta if cost else None,
         drift=request.drift.result.value if request.drift else None,
         drift_checked_at=request.drift.checked_at if request.drift else None,
+        approvers=approvers(request),
+        appliers=appliers(request),
+        planners=planners(request),
     )

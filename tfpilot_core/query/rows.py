@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.models import Request
 from tfpilot_core.query.model import Aggregate, GroupBy, Query, QueryResult, SortKey
+from tfpilot_core.query.results import row_of
 from tfpilot_core.stores.rows import IndexRow, RowIndexedStore
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ def answerable(query: Query) -> bool:
         or query.approvers
         or query.appliers
         or query.planners
+        or query.ids
+        or query.who is not None
         or query.cost
         or query.events
     ):
@@ -121,8 +124,6 @@ def answer_from_rows(
     platform: Any, actor: str, plan: QueryPlan, store: Any, describe: list[str]
 ) -> QueryResult | None:
     """The answer to ``plan`` from ``store``'s index rows, or ``None`` when it cannot give one."""
-    from tfpilot_core.query.engine import row_of
-
     query = plan.query
     if not isinstance(store, RowIndexedStore) or not answerable(query):
         return None
