@@ -275,3 +275,65 @@ def test_any_tool_call_is_a_valid_query_or_refused(arguments: Any) -> None:
         return
     assert isinstance(query, Query)
     assert set(json.loads(raw)) <= set(Query.model_fields)
+
+
+#: The question table's other half (issue 28): questions the offline parser refuses, answered
+#: through tool calling. (question, the query the model calls the tool with, the exact answer)
+TOOL_TABLE: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "who signed off on the shop bucket in prod?",
+        {"projects": ["shop"], "environments": ["prod"], "modules": ["aws/s3-bucket"],
+         "who": "approvers"},
+        f"{IDS[4]}: approved by dave.",
+    ),
+    (
+        "which of carol's approvals went live this week?",
+        {"approvers": ["carol"], "applied_since": "2026-06-08T00:00:00Z"},
+        f"1 request matches: {IDS[1]}",
+    ),
+    (
+        "who pushed the billing role to production?",
+        {"projects": ["billing"], "environments": ["prod"], "modules": ["aws/iam-role"],
+         "who": "appliers"},
+        f"{IDS[5]}: applied by bob.",
+    ),
+    (
+        "how many things did bob ship last month?",
+        {"appliers": ["bob"], "applied_since": "2026-05-11T12:00:00Z", "aggregate": "count"},
+        "2 requests match.",
+    ),
+    (
+        "anything that got rolled out in may?",
+        {"applied_since": "2026-05-01T00:00:00Z", "applied_before": "2026-06-01T00:00:00Z"},
+        f"3 requests match: {IDS[3]}, {IDS[5]}, {IDS[4]}",
+    ),
+    (
+        "whose queue in stage is still waiting to go out?",
+        {"environments": ["stage"], "modules": ["aws/sqs-queue"], "statuses": ["approved"],
+         "who": "authors"},
+        f"{IDS[8]}: created by dave.",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "query", "expected"), TOOL_TABLE, ids=[t[0] for t in TOOL_TABLE]
+)
+def test_the_question_table_through_tool_calling(
+    server: FakeLLM,
+    make: Callable[..., Platform],
+    question: str,
+    query: dict[str, Any],
+    expected: str,
+) -> None:
+    from tfpilot_core.ask import parse_question
+
+    # The offline parser refuses it (it never guesses) ...
+    assert not parse_question(question, now=NOW, actor="admin").understood
+    # ... and the model's tool call, validated into a Query, answers it exactly.
+    platform = make(server.url)
+    server.tool_calls = [call(query)]
+    answer = ask(platform, "admin", question, now=NOW)
+    assert answer.answered is True and answer.answered_by == "llm", answer.text
+    assert answer.query == query
+    assert answer.text == expected
