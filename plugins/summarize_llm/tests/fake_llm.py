@@ -22,7 +22,8 @@ A request offering ``tools`` (``tfpilot ask`` with a model) is checked like Open
 (every tool a ``function`` with a name and an object schema, ``tool_choice`` naming one of them:
 400 otherwise) and answered with :attr:`FakeLLM.tool_calls` (``[{"name", "arguments"}]``, the
 arguments a raw string, so malformed JSON can be sent). A ``PROPOSE:`` prompt (the assistant's
-value proposer) is answered with ``{"value": proposals[input name]}``.
+value proposer) is answered with ``{"value": proposals[input name]}``; a ``FAILURE:`` prompt
+(a failed run to explain) with :attr:`FakeLLM.explanation`.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ class FakeLLM:
         self.suggestions: list[dict[str, Any]] = []
         #: The tool calls a request with ``tools`` is answered with (raw argument strings).
         self.tool_calls: list[dict[str, str]] = []
+        #: What a ``FAILURE:`` prompt (a failed run to explain) is answered with.
+        self.explanation: dict[str, Any] = {}
         #: What a ``PROPOSE:`` prompt is answered with, by input name (missing: null).
         self.proposals: dict[str, Any] = {}
         self.bodies: list[bytes] = []
@@ -224,6 +227,11 @@ class FakeLLM:
             if mode == "invalid_json":
                 return "Something nice, maybe."
             return json.dumps({"value": self.proposals.get(facts["input"]["name"])})
+        if user.startswith("FAILURE:\n"):
+            json.loads(user.split("FAILURE:\n", 1)[1])  # the failure facts, as JSON
+            if mode == "invalid_json":
+                return "It probably failed because of the cloud."
+            return json.dumps(self.explanation)
         if user.startswith("REQUEST:\n"):
             json.loads(user.split("REQUEST:\n", 1)[1])  # it must be JSON, like the facts
             if mode == "invalid_json":
