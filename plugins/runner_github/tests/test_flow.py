@@ -36,13 +36,13 @@ from tfpilot_runner_github.webhook import create_webhook_app
 ROOT = Path(__file__).parents[3]
 pytestmark = pytest.mark.slow
 #: What the jobs install (the setup action's `plugins`): the sandbox provides the cloud here.
-INSTALL_SET = ("store_s3", "runner_github", "sandbox")
+INSTALL_SET = ("store_s3", "runner_github", "policy_builtin", "sandbox")
 
 
 def config_text(standin: GitHubStandIn, endpoint: str, bucket: str, shared: Path) -> str:
     """The infra repository's tfpilot.toml: S3 store, github runner, state outside workdirs."""
     return (
-        '[core]\nstore = "s3"\nrunner = "github"\n'
+        '[core]\nstore = "s3"\nrunner = "github"\npolicy_engines = ["policy_builtin"]\n'
         + USERS
         + '[users.tfpilot-bot]\nrole = "developer"\n'
         + f'[plugins.store_s3]\nbucket = "{bucket}"\nendpoint_url = "{endpoint}"\n'
@@ -210,6 +210,11 @@ def test_the_whole_flow(world: dict[str, Any], standin: GitHubStandIn, span_expo
     assert f"Plan digest: `{plan.plan_digest}`" in body and "is **plan_ready**" in body
     [check] = standin.repo.checks.values()
     assert check["head_sha"] == pr["head"]["sha"] and check["conclusion"] == "success"
+    # The job judged the plan with the installed policy engine and estimated its cost.
+    assert check["output"]["title"].startswith("0 policy finding(s)")
+    after = [e.type for e in platform.timeline("alice", rid)]
+    after = after[after.index("plan_succeeded") :]
+    assert "policy_evaluated" in after and "cost_estimated" in after, after
     # A late workflow_run event changes nothing.
     late = deliver(
         client, "workflow_run", run_event(standin, int(dispatch["run_id"]), "in_progress")
