@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.models import Request
@@ -24,8 +24,15 @@ from tfpilot_core.query.model import Aggregate, GroupBy, Query, QueryResult, Sor
 from tfpilot_core.query.results import row_of
 from tfpilot_core.stores.rows import IndexRow, RowIndexedStore
 
-if TYPE_CHECKING:
-    from tfpilot_core.query.engine import QueryPlan
+
+class CompiledQuery(Protocol):
+    """What this module reads of the engine's compiled plan (``engine.QueryPlan``), named here
+    so that the two modules do not import each other."""
+
+    query: Query
+    index_statuses: list[str]
+    checks: list[tuple[str, Callable[[Request, RequestStatus | None], bool]]]
+
 
 __all__ = [
     "aggregate_rows",
@@ -121,7 +128,7 @@ def row_of_request(request: Request, status: RequestStatus | None) -> IndexRow:
 
 
 def answer_from_rows(
-    platform: Any, actor: str, plan: QueryPlan, store: Any, describe: list[str]
+    platform: Any, actor: str, plan: CompiledQuery, store: Any, describe: list[str]
 ) -> QueryResult | None:
     """The answer to ``plan`` from ``store``'s index rows, or ``None`` when it cannot give one."""
     query = plan.query

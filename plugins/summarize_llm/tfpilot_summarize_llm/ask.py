@@ -101,7 +101,7 @@ class LLMQuestionModel:
         """The chat messages: the rules, the context (no store data), the question (scrubbed)."""
         from tfpilot_core.facts import Scrubber
 
-        scrub = Scrubber(self.summarizer._secrets())
+        scrub = Scrubber(self.summarizer.secrets())
         context = {
             "now": now.isoformat(),
             "environments": list(environments),

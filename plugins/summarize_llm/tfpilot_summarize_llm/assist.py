@@ -46,7 +46,7 @@ class LLMValueProposer:
         item = module.inputs.get(name)
         if item is None or item.sensitive:
             return None
-        scrub = Scrubber(self.summarizer._secrets())
+        scrub = Scrubber(self.summarizer.secrets())
         return {
             "module": module.name,
             "module_description": scrub.text(module.description or ""),
@@ -78,7 +78,7 @@ class LLMValueProposer:
         ]
         started = time.monotonic()
         try:
-            content = self.summarizer._complete(messages)
+            content = self.summarizer.complete(messages)
         except Exception as exc:
             log.warning("llm_propose_failed", input=name, error=type(exc).__name__)
             return None

@@ -98,7 +98,7 @@ class LLMFailureExplainer:
             {"role": "user", "content": "FAILURE:\n" + json.dumps(rules.facts.to_dict())},
         ]
         try:
-            content = self.summarizer._complete(messages)
+            content = self.summarizer.complete(messages)
             cause, text, evidence = check_explanation(content, rules)
         except Exception as exc:
             reason = describe_model_error(exc, settings)

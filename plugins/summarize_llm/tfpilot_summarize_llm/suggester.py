@@ -52,7 +52,7 @@ class LLMSuggester:
         """What the model is told about the request (masked and scrubbed)."""
         from tfpilot_core.masking import MASK
 
-        scrub = Scrubber(self.summarizer._secrets())
+        scrub = Scrubber(self.summarizer.secrets())
         spec = ctx.module
         inputs: dict[str, Any] = {}
         for name, item in spec.inputs.items():
@@ -100,7 +100,7 @@ class LLMSuggester:
         ]
         started = time.monotonic()
         try:
-            content = self.summarizer._complete(messages)
+            content = self.summarizer.complete(messages)
         except Exception as exc:
             log.warning("llm_suggestions_failed", error=type(exc).__name__)
             return []

@@ -508,12 +508,13 @@ class LLMSummarizer:
                 return facts, messages, tokens
         raise AnswerRejected(f"the prompt is over budget (at least {tokens} > {budget} tokens)")
 
-    def _secrets(self) -> list[str]:
+    def secrets(self) -> list[str]:
+        """Strings to scrub from anything that leaves (the configured API key)."""
         return [self.settings.api_key.get_secret_value()] if self.settings.api_key else []
 
     # -- the call -----------------------------------------------------------------------------
 
-    def _complete(self, messages: list[dict[str, str]]) -> str:
+    def complete(self, messages: list[dict[str, str]]) -> str:
         """The model's answer text, or an exception; never waits past ``timeout_seconds``."""
         litellm = _import_litellm()
         settings = self.settings
@@ -619,7 +620,7 @@ class LLMSummarizer:
             log.info("llm_summary_cached", model=self.settings.model, cache_key=key[:16])
         else:
             prompt = json.dumps(messages)
-            content = self._complete(messages)
+            content = self.complete(messages)
             log.info(
                 "llm_summary_answer",
                 model=self.settings.model,
@@ -641,7 +642,7 @@ class LLMSummarizer:
         """A checked model narrative over the rules summary, or the rules summary and why."""
         from tfpilot_core.models import PlanSummary
 
-        secrets = self._secrets()
+        secrets = self.secrets()
         extractor = FactsExtractor(request, plan, context, secrets=secrets)
         rules_text, rules_md = extractor.rules_text, extractor.rules_markdown
         started = time.monotonic()
