@@ -115,6 +115,11 @@ class CoreSettings(BaseModel):
     environments: list[Environment] = Field(default_factory=lambda: list(DEFAULT_ENVIRONMENTS))
     #: Seconds after which an unfinished run counts as stale (and its lock as expired).
     stale_after_seconds: int = Field(default=7200, ge=60)
+    #: The environment variable holding the key that signs each request's event-chain anchor
+    #: (HMAC-SHA256), so that a forged append or a moved anchor is detected by ``audit
+    #: verify``; unset: anchors are kept unsigned (truncation and rewritten tails are still
+    #: detected). The key itself never sits in the file.
+    chain_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     #: Limits on request inputs (see :mod:`tfpilot_core.limits`).
     max_input_depth: int = Field(default=32, ge=1, le=256)
     max_value_bytes: int = Field(default=64 * 1024, ge=1)

@@ -302,11 +302,14 @@ class Placement(_Model):
 
 
 class ChainAnchor(_Model):
-    """The head of a request's event hash chain, kept outside the event stream (on the request).
+    """The head of a request's event hash chain, kept outside the event stream.
 
-    Written with the request's compare-and-swap each time an event is appended
-    (:func:`tfpilot_core.chain.next_anchor`), so a cut, rewritten or forged end of the stream no
-    longer matches it; signed when a chain key is configured, so it cannot be forged either.
+    Stored beside the request (a record of namespace ``chain_anchors``, written with
+    compare-and-swap each time an event is appended: ``Kernel.append`` in
+    :mod:`tfpilot_core.lifecycle.kernel`, :func:`tfpilot_core.chain.next_anchor`), so a cut,
+    rewritten or forged end of the stream no longer matches it; signed when ``[core]
+    chain_key_env`` names a key, so it cannot be forged either. ``Request.chain_anchor`` carries
+    it when a request is read for its audit record.
     """
 
     #: How many events the stream holds.
@@ -348,7 +351,8 @@ class Request(_Model):
     promoted_to: list[str] = Field(default_factory=list)
     #: What a promotion reused from its source and what it made anew (tfpilot_core.promotion).
     promotion: dict[str, Any] | None = None
-    #: The anchored head of the event hash chain (``None`` on requests older than anchors).
+    #: The anchored head of the event hash chain, attached when the request is read for its
+    #: audit record (it is stored beside the request, not in it; ``None``: not attached).
     chain_anchor: ChainAnchor | None = None
     #: Who made each revision (create and updates), oldest first.
     revision_authors: list[RevisionAuthor] = Field(default_factory=list)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 import re
 import time
 import uuid
@@ -28,6 +29,7 @@ import tfpilot_core.log as log_context
 from tfpilot_core.access import Access
 from tfpilot_core.catalog import Catalog
 from tfpilot_core.catalog.ids import validate_request_id
+from tfpilot_core.chain import anchor_of, event_digest, next_anchor, verify
 from tfpilot_core.errors import (
     AlreadyExistsError,
     ConfigError,
@@ -50,6 +52,7 @@ from tfpilot_core.logs.runner import CapturingRunner
 from tfpilot_core.masking import MASK, mask_keys
 from tfpilot_core.metrics.live import LiveMetricsStore
 from tfpilot_core.models import (
+    ChainAnchor,
     Conclusion,
     CostEstimate,
     Environment,
@@ -78,6 +81,8 @@ log = get_logger("tfpilot.lifecycle")
 tracer = trace.get_tracer("tfpilot")
 
 LOCKS = "locks"
+#: Records holding each request's chain anchor (see :meth:`Kernel.append`).
+ANCHORS = "chain_anchors"
 IDEMPOTENCY = "idempotency"
 #: How long an idempotency key replays its first result.
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -260,8 +265,7 @@ class Kernel:
             correlation_id=correlation_id or current_correlation_id(),
             data=dict(data or {}),
         )
-        # Through the live-metrics seam, which also counts the event (+ live OTel metrics).
-        stored = LiveMetricsStore(self.host.store()).append_event(event, request)
+        stored = self.append(event, request)
         log.info("event", type=type_, request_id=request.id, actor=actor)
         # Routed to the outbox, not sent inline: sending waits until no lock is held and is
         # bounded by [notifications] budget_seconds (tfpilot_core.notifications.service).
@@ -269,6 +273,65 @@ class Kernel:
             sink.record(stored, request)
         self.host.observe(stored, request)
         return stored
+
+    def append(self, event: Event, request: Request | None = None) -> Event:
+        """Append ``event`` and move its request's chain anchor with it (compare-and-swap).
+
+        Every event of a request goes through here (the lifecycle's and the outbox's), so the
+        anchor (a record beside the request, namespace ``chain_anchors``) always names the head
+        of its history: a cut, a rewritten tail or an append past this method is found by
+        ``audit verify`` (:func:`tfpilot_core.chain.verify`). The request document itself is
+        not rewritten, so its version counts changes of its facts only.
+        """
+        # Through the live-metrics seam, which also counts the event (+ live OTel metrics).
+        stored = LiveMetricsStore(self.host.store()).append_event(event, request)
+        key = self.chain_key()
+        for attempt in range(20):
+            record = self.store.get_record(ANCHORS, stored.request_id)
+            anchor = ChainAnchor.model_validate(record.value) if record is not None else None
+            moved: ChainAnchor | None
+            try:
+                moved = next_anchor(anchor, stored, key=key)
+            except ValueError:
+                # Another writer appended meanwhile (or the history predates anchors): anchor
+                # the stream as stored, if its links hold and it extends the anchored head.
+                events = self.store.list_events(stored.request_id)
+                if not verify(events, None).ok or not _extends(events, anchor):
+                    raise ConflictError(
+                        f"the event history of {stored.request_id} does not extend its anchored "
+                        "head: run `tfpilot audit verify` on it"
+                    ) from None
+                moved = anchor_of(events, key=key)
+                if moved is None or (anchor is not None and moved.events <= anchor.events):
+                    return stored  # someone else moved the anchor past this event already
+            try:
+                self.store.put_record(
+                    ANCHORS,
+                    stored.request_id,
+                    moved.model_dump(mode="json"),
+                    expected_version=record.version if record is not None else None,
+                )
+                return stored
+            except (ConflictError, AlreadyExistsError):
+                time.sleep(0.002 * (attempt + 1))  # another append moved it: read and fold again
+        raise ConflictError(f"the chain anchor of {stored.request_id} is contended; retry")
+
+    def chain_anchor(self, request_id: str) -> ChainAnchor | None:
+        """The anchored head of the request's event history (``None`` before its first event)."""
+        record = self.store.get_record(ANCHORS, request_id)
+        return ChainAnchor.model_validate(record.value) if record is not None else None
+
+    def chain_key(self) -> bytes | None:
+        """The key that signs chain anchors (``[core] chain_key_env``), or ``None``."""
+        name = self.config.core.chain_key_env
+        if not name:
+            return None
+        value = os.environ.get(name)
+        if not value:
+            raise ConfigError(
+                f"[core] chain_key_env names {name}, which is not set", key="core.chain_key_env"
+            )
+        return value.encode()
 
     # -- locks and idempotency ----------------------------------------------------------------
 
@@ -594,6 +657,15 @@ def plans_destroys(runner: Runner) -> bool:
 def dispatching(runner: Runner) -> bool:
     """Whether the runner starts runs elsewhere (its attempts begin ``queued``)."""
     return any(getattr(target, "dispatches", False) for target in _unwrapped(runner))
+
+
+def _extends(events: Sequence[Event], anchor: ChainAnchor | None) -> bool:
+    """Whether ``events`` keep the anchored head where the anchor says it is."""
+    if anchor is None:
+        return True
+    if len(events) < anchor.events:
+        return False
+    return event_digest(events[anchor.events - 1]) == anchor.head
 
 
 def findings_data(findings: Sequence[PolicyFinding]) -> list[dict[str, Any]]:

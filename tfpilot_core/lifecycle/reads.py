@@ -70,12 +70,18 @@ def audit(
     """
     request = kernel.get(request_id) if actor is None else read(kernel, actor, request_id)
     chain = promotion_chain(request, actor) if promotion_chain is not None else []
+    request = request.model_copy(update={"chain_anchor": kernel.chain_anchor(request_id)})
     return audit_record(
-        request, kernel.store.list_events(request_id), kernel.status(request), chain=chain
+        request,
+        kernel.store.list_events(request_id),
+        kernel.status(request),
+        chain=chain,
+        chain_key=kernel.chain_key(),
     )
 
 
 def verify_audit(kernel: Kernel, actor: str, request_id: str) -> ChainReport:
-    """Check the request's event hash chain, if ``actor`` may read it."""
+    """Check the request's event hash chain against its anchor, if ``actor`` may read it."""
     read(kernel, actor, request_id)
-    return verify(kernel.store.list_events(request_id))
+    events = kernel.store.list_events(request_id)
+    return verify(events, kernel.chain_anchor(request_id), key=kernel.chain_key())

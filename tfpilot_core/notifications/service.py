@@ -400,7 +400,7 @@ class Notifications:
         if state == DEAD and value.get("runbook_url"):
             data["runbook_url"] = value["runbook_url"]
         try:
-            self._store.append_event(
+            self.kernel.append(
                 Event(
                     request_id=str(value["request_id"]),
                     type=types.get(state, "notification_failed"),
