@@ -6,16 +6,21 @@ otherwise only cost a warning (an unknown ``[plugins.<name>]`` section) and the 
 without policy, cost or notifications. :func:`missing` finds those; :func:`require` turns the
 first into one line naming the plugin and the install set.
 
-It takes plain values so any caller can use it: ``tfpilot init verify`` (run by the
-``setup-tfpilot`` action after the install) and, when the lead wires it, the core's
-configuration validation in jobs (``Platform.from_config`` after ``host.validate_settings()``).
+:func:`missing` and :func:`require` take plain values; :func:`check_host` applies them to a
+plugin host. Callers: ``tfpilot init verify`` (run by the ``setup-tfpilot`` action after the
+install) and, to be wired, the core's configuration validation in jobs
+(``Platform.from_config`` after ``host.validate_settings()``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from tfpilot_core.errors import PluginError
+
+if TYPE_CHECKING:
+    from tfpilot_core.plugins import PluginHost
 
 #: ``[core]`` key -> what it selects (only kinds whose absence would go unnoticed otherwise).
 SELECTING_KEYS: dict[str, str] = {
@@ -88,3 +93,29 @@ def require(problems: Sequence[str], install_set: str | None) -> None:
         f"{problems[0]} is selected in the configuration but not installed{more}: add it to the "
         f"plugins installed with tfpilot ({where})"
     )
+
+
+def check_host(
+    host: PluginHost, install_set: str | None, unread: Sequence[str] | None = None
+) -> None:
+    """:func:`require` over a plugin host: what its configuration selects against what its
+    plugins register. ``unread``: what ``host.validate_settings()`` returned (asked here when
+    not given)."""
+    from tfpilot_core.registrations import Kind
+
+    kinds = {
+        "policy_engines": Kind.POLICY_ENGINE,
+        "cost_estimators": Kind.COST_ESTIMATOR,
+        "notifiers": Kind.NOTIFIER,
+        "summarizer": Kind.SUMMARIZER,
+        "store": Kind.STORE,
+        "runner": Kind.RUNNER,
+    }
+    registered = {
+        key: [registration.name for _, registration in host.registrations(kind)]
+        for key, kind in kinds.items()
+    }
+    selected = {key: getattr(host.config.core, key) for key in kinds}
+    if unread is None:
+        unread = host.validate_settings()
+    require(missing(selected, registered, unread), install_set)

@@ -151,27 +151,12 @@ def init_verify(install_set: str) -> None:
     Example:
       tfpilot init verify --install-set "store_s3 runner_github policy_builtin"
     """
-    from tfpilot_core import required_plugins
     from tfpilot_core.plugins import PluginHost
-    from tfpilot_core.registrations import Kind, PluginContext
+    from tfpilot_core.registrations import PluginContext
+    from tfpilot_core.required_plugins import check_host
 
     state = app()
     config = state.config
-    host = PluginHost(state.plugins, config, PluginContext.for_config(config))
-    unread = host.validate_settings()
-    kinds = {
-        "policy_engines": Kind.POLICY_ENGINE,
-        "cost_estimators": Kind.COST_ESTIMATOR,
-        "notifiers": Kind.NOTIFIER,
-        "summarizer": Kind.SUMMARIZER,
-        "store": Kind.STORE,
-        "runner": Kind.RUNNER,
-    }
-    registered = {
-        key: [registration.name for _, registration in host.registrations(kind)]
-        for key, kind in kinds.items()
-    }
-    selected = {key: getattr(config.core, key) for key in kinds}
-    required_plugins.require(required_plugins.missing(selected, registered, unread), install_set)
+    check_host(PluginHost(state.plugins, config, PluginContext.for_config(config)), install_set)
     data = {"ok": True, "install_set": list(_names(install_set))}
     emit(data, lambda: click.echo("every selected plugin is installed"))
