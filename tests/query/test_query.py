@@ -16,6 +16,7 @@ from query_world import IDS, NOW, WORLD, make_platform, seed
 
 from tfpilot_core.ask import ask
 from tfpilot_core.interfaces import Store
+from tfpilot_core.lifecycle.kernel import Kernel
 from tfpilot_core.platform import Platform
 from tfpilot_core.query import IndexedStore, Query
 
@@ -42,7 +43,20 @@ class ProtocolOnly:
         return getattr(self._store, name)
 
 
+class GenericKernel(Kernel):
+    """A kernel whose store is seen through the Store protocol alone (the query layer reads
+    the kernel's store)."""
+
+    @property
+    def store(self) -> Store:
+        return ProtocolOnly(super().store)  # type: ignore[return-value]
+
+
 class GenericPlatform(Platform):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kernel.__class__ = GenericKernel
+
     @property
     def store(self) -> Store:
         return ProtocolOnly(super().store)  # type: ignore[return-value]
