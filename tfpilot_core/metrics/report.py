@@ -69,11 +69,15 @@ def parse_since(text: str) -> timedelta:
 
     units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
     number, unit = text[:-1], text[-1:].lower()
-    if unit not in units or not number.isdigit() or int(number) <= 0:
+    if unit not in units or not (number.isascii() and number.isdigit()) or int(number) <= 0:
         raise ValidationError(
             [FieldProblem("since", "duration", "use a number and m, h, d or w, e.g. 7d")]
         )
-    return timedelta(seconds=int(number) * units[unit])
+    # Bounded, so that no window overflows a datetime (issue 27 item 7): 100 years at most.
+    seconds = int(number) * units[unit] if len(number) <= 9 else None
+    if seconds is None or seconds > 36_500 * 86400:
+        raise ValidationError([FieldProblem("since", "duration", "at most 36500d (100 years)")])
+    return timedelta(seconds=seconds)
 
 
 class _Group:
