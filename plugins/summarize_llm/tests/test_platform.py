@@ -212,3 +212,40 @@ def test_help_and_plan_without_an_llm_never_import_litellm(
     assert seen["code"] in (0, None), seen["out"]
     assert json.loads(seen["out"])["summary"]["summarizer"] == "rules"
     assert seen["litellm"] is False
+
+
+def test_facts_of_real_plans_carry_attribute_changes(
+    make_platform: Callable[..., tuple[Platform, dict[str, str]]],
+) -> None:
+    """Real Terraform on the sandbox: what a creation sets and an update in place (tags,
+    versioning) reach the model as attribute paths with before and after values. (The catalog
+    refuses changing a replace-forcing input on update; replacements are covered by the
+    plan fixture of test_facts.py.)"""
+
+    def last_facts(server: FakeLLM) -> dict[str, Any]:
+        prompt = json.loads(server.bodies[-1])["messages"][-1]["content"]
+        return dict(json.loads(prompt.split("FACTS:\n", 1)[1]))
+
+    with FakeLLM() as server:
+        approver = '[users.bob]\nrole = "approver"\n'
+        platform, _ = make_platform(llm_config(server.url, timeout=60) + approver)
+        request = platform.create(
+            "alice",
+            module="sandbox/bucket",
+            environment="dev",
+            project="shop",
+            inputs={"name": "facts", "tags": {"team": "a"}},
+        )
+        request = platform.plan("alice", request.id)
+        created = last_facts(server)["created"][0]
+        assert {c["path"]: c["after"] for c in created["changes"]}["public_access"] is False
+        platform.approve("bob", request.id)
+        platform.apply("bob", request.id)
+
+        request = platform.update("alice", request.id, {"tags": {"team": "b"}, "versioning": False})
+        request = platform.plan("alice", request.id)
+        assert request.summary is not None and request.summary.model, request.summary
+        [updated] = last_facts(server)["updated"]
+        changes = {c["path"]: (c["before"], c["after"]) for c in updated["changes"]}
+        assert changes["tags.team"] == ("a", "b")
+        assert changes["versioning"] == (True, False)
