@@ -128,7 +128,8 @@ REFUSED = object()
 
 def same(ours: Any, theirs: Any, tftype: TfType) -> bool:
     if tftype.kind.value == "set" and isinstance(ours, list) and isinstance(theirs, list):
-        return sorted(map(json.dumps, ours)) == sorted(map(json.dumps, theirs))
+        # Terraform orders sets itself; numbers compare by value (1e21 == 10**21).
+        return sorted(map(_canonical, ours)) == sorted(map(_canonical, theirs))
     if isinstance(ours, dict) and isinstance(theirs, dict):
         if set(ours) != set(theirs):
             return False
@@ -143,6 +144,12 @@ def same(ours: Any, theirs: Any, tftype: TfType) -> bool:
     if isinstance(ours, int | float) and isinstance(theirs, int | float):
         return float(ours) == float(theirs)
     return bool(ours == theirs)
+
+
+def _canonical(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(float(value))
+    return json.dumps(value, sort_keys=True)
 
 
 def _child(tftype: TfType, key: Any) -> TfType:
