@@ -63,3 +63,18 @@ def test_init_then_a_few_lines_make_a_catalog_module(tmp_path: Path) -> None:
         server_tags={"tfpilot:request_id": rid},
     )
     assert inputs["tags"] == {"tfpilot:request_id": rid} and inputs["location"] is None
+
+
+def test_sensitive_and_ephemeral_inputs_are_named(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text('resource "terraform_data" "this" {}\n')
+    (tmp_path / "variables.tf").write_text(
+        'variable "db_password" {\n  type = string\n}\n'
+        'variable "api_token" {\n  type = string\n  sensitive = true\n}\n'
+        'variable "session" {\n  type = string\n  ephemeral = true\n}\n'
+    )
+    text = starting_metadata(tmp_path)
+    data = tomllib.loads(text)
+    assert data["inputs"]["db_password"]["sensitive"] is True  # the name says secret
+    assert "api_token" not in data.get("inputs", {})  # Terraform marks it already
+    assert "# Sensitive in variables.tf (masked everywhere): api_token" in text
+    assert "# Ephemeral in variables.tf (never stored in a plan or a file): session" in text

@@ -8,9 +8,10 @@ person to make:
   label keys cannot hold tfpilot's ``tfpilot:`` keys);
 * ``allowed`` lists: from ``validation`` conditions of the form ``contains([literals], var.X)``
   (a literal list of strings or numbers only);
-* ``sensitive``: inputs Terraform already marks sensitive are listed in a comment (tfpilot masks
-  them anyway); inputs whose names say secret (``password``, ``secret``, ``token``,
-  ``private_key``) but are not marked are marked here;
+* ``sensitive`` and ``ephemeral``: inputs Terraform already marks so are listed in a comment
+  (tfpilot masks them, and never stores ephemeral ones in a plan, anyway); inputs whose names
+  say secret (``password``, ``secret``, ``token``, ``private_key``) but are not marked are
+  marked here;
 * ``name_input``: left commented: tfpilot appends ``-<suffix>`` to it, which only fits modules
   whose name rules allow it (an Azure storage account name does not);
 * one example with the required inputs, commented, to fill in.
@@ -100,9 +101,15 @@ def starting_metadata(path: Path) -> str:
             '# name_input = "name"  # tfpilot would append -<6 characters>: only if the '
             "module's name rules allow it"
         )
-    marked = [n for n, item in spec.inputs.items() if item.sensitive]
+    marked = [n for n, item in spec.inputs.items() if item.sensitive and not item.ephemeral]
     if marked:
         lines.append(f"# Sensitive in variables.tf (masked everywhere): {', '.join(marked)}")
+    ephemeral = spec.ephemeral_inputs
+    if ephemeral:
+        lines.append(
+            "# Ephemeral in variables.tf (never stored in a plan or a file): "
+            + ", ".join(ephemeral)
+        )
     required = [n for n, item in spec.inputs.items() if item.required]
     lines += ["", "# [[examples]]", '# title = "A first request"']
     example = ", ".join(f'{n} = ""' for n in required)
