@@ -150,3 +150,14 @@ def test_variable_blocks_skip_braces_in_strings_heredocs_and_comments() -> None:
     blocks = variable_blocks([text])
     assert blocks.count("variable") == 2 and 'resource "r"' not in blocks
     assert blocks.strip().endswith("variable b { type = string }")
+
+
+def test_use_engine_sets_the_engine_of_normalize_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(terraform_check, "_default", None)
+    terraform_check.use_engine("/no/such/terraform")
+    assert terraform_check.default_checker().binary == "/no/such/terraform"
+    monkeypatch.setenv(terraform_check.SWITCH, "1")
+    # A missing engine makes the check inconclusive, never a refusal.
+    spec = module("cloudposse-null-label")
+    assert normalize(spec, {"id_length_limit": 3})["id_length_limit"] == 3
+    assert "no Terraform" in str(terraform_check.default_checker().last_skipped)

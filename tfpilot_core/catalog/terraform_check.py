@@ -253,6 +253,14 @@ class VariableChecker:
 _default: VariableChecker | None = None
 
 
+def use_engine(binary: str | None) -> None:
+    """Check with this Terraform from now on (the runner's ``binary`` setting: ``None`` the
+    embedded one, ``"auto"``, ``"terraform"``, a path). The platform calls it with its
+    configuration so that inputs are checked by the Terraform that will plan them."""
+    global _default
+    _default = VariableChecker(binary)
+
+
 def default_checker() -> VariableChecker:
     """The process's checker with the default engine (what :func:`normalize_inputs` uses)."""
     global _default
