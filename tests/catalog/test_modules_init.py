@@ -35,10 +35,21 @@ def test_cloudposse_enums_and_tags_are_read(tmp_path: Path) -> None:
     assert "name_input" not in data  # a decision left to a person (commented)
 
 
-def test_gcp_labels_are_not_made_the_tags_input(tmp_path: Path) -> None:
-    text = starting_metadata(fresh(tmp_path, "google-simple-bucket"))
-    assert "tags_input" not in tomllib.loads(text)
-    assert '# tags_input = "labels"' in text
+def test_gcp_labels_get_the_gcp_label_format(tmp_path: Path) -> None:
+    directory = fresh(tmp_path, "google-simple-bucket")
+    text = starting_metadata(directory)
+    data = tomllib.loads(text)
+    assert (data["tags_input"], data["tags_format"]) == ("labels", "gcp-labels")
+    (directory / METADATA_FILE).write_text(text)
+    spec = load_module(ModuleLocation(name="google/bucket", path=directory))
+    rid = "req_dev_gcs_k3x9pq"
+    inputs = normalize_inputs(
+        spec,
+        {"name": "assets", "project_id": "p", "location": "EU"},
+        request_id=rid,
+        server_tags={"tfpilot:request_id": rid},
+    )
+    assert inputs["labels"] == {"tfpilot_request_id": rid}
 
 
 def test_init_then_a_few_lines_make_a_catalog_module(tmp_path: Path) -> None:

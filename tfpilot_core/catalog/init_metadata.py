@@ -4,8 +4,8 @@ What can be read from ``variables.tf`` is written; what is a decision is left co
 person to make:
 
 * ``tags_input``: the ``map(string)`` (or ``map(any)``) input named ``tags``, ``labels``,
-  ``common_tags``, ``default_tags`` or ending in ``_tags`` (``labels`` is left commented: GCP
-  label keys cannot hold tfpilot's ``tfpilot:`` keys);
+  ``common_tags``, ``default_tags`` or ending in ``_tags`` (``labels`` with
+  ``tags_format = "gcp-labels"``: GCP label keys cannot hold tfpilot's ``tfpilot:`` keys);
 * ``allowed`` lists: from ``validation`` conditions of the form ``contains([literals], var.X)``
   (a literal list of strings or numbers only);
 * ``sensitive`` and ``ephemeral``: inputs Terraform already marks so are listed in a comment
@@ -87,11 +87,10 @@ def starting_metadata(path: Path) -> str:
         'owner = ""',
     ]
     if tags == "labels":
-        # GCP label keys allow lowercase letters, digits, "_" and "-" only: tfpilot's own keys
-        # (tfpilot:request_id...) would be refused by the provider at plan time.
-        lines.append(
-            '# tags_input = "labels"  # not set: label keys cannot hold tfpilot\'s "tfpilot:" keys'
-        )
+        # GCP label keys allow lowercase letters, digits, "_" and "-" only: tfpilot writes its
+        # own keys as tfpilot_request_id there.
+        lines.append('tags_input = "labels"')
+        lines.append('tags_format = "gcp-labels"  # label keys: tfpilot_request_id, not tfpilot:')
     elif tags is not None:
         lines.append(f"tags_input = {_toml(tags)}  # tfpilot adds its own tags (tfpilot:*) here")
     else:
