@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.errors import NotFoundError
@@ -302,8 +303,6 @@ def markdown(document: Mapping[str, Any], *, max_resources: int = 50) -> str:
 
     Text from the plan is HTML-escaped: GitHub renders HTML inside ``<details>``.
     """
-    from html import escape
-
     lines = []
     resources = list(document.get("resources", []))
     for r in resources[:max_resources]:
@@ -330,6 +329,4 @@ def markdown(document: Mapping[str, Any], *, max_resources: int = 50) -> str:
 
 
 def _cell(text: str) -> str:
-    from html import escape
-
     return escape(text).replace("|", "\\|").replace("\n", " ")[:300]

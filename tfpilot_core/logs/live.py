@@ -16,6 +16,8 @@ from collections import OrderedDict, deque
 from contextlib import ExitStack
 from typing import Any
 
+from tfpilot_core import log
+
 #: Lines kept per attempt (the stored log keeps everything once the run is over).
 MAX_LINES = 2000
 #: Attempts kept (oldest dropped first).
@@ -29,8 +31,6 @@ _installed: ExitStack | None = None
 def _listener(event: str, fields: dict[str, Any]) -> None:
     if event != "terraform_output":
         return
-    from tfpilot_core import log
-
     attempt = fields.get("attempt_id") or log.fields().get("attempt_id")
     line = fields.get("line")
     if not attempt or not isinstance(line, str):
@@ -50,10 +50,8 @@ def follow() -> None:
     with _lock:
         if _installed is not None:
             return
-        from tfpilot_core.log import listening
-
         stack = ExitStack()
-        stack.enter_context(listening(_listener))
+        stack.enter_context(log.listening(_listener))
         _installed = stack
 
 
