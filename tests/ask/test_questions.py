@@ -19,6 +19,7 @@ TODAY = "2026-06-10T00:00:00Z"
 DAYS7 = "2026-06-03T12:00:00Z"
 DAYS30 = "2026-05-11T12:00:00Z"
 OPEN = ["request_created", "planning", "plan_ready", "approved", "applying"]
+PROJECTS = ("shop", "billing", "search")
 
 C = "count"
 
@@ -93,6 +94,9 @@ TABLE: list[tuple[str, dict[str, Any], Any]] = [
     ("what did bob apply in the last 30 days?", {"appliers": ["bob"], "applied_since": DAYS30}, [12, 5]),
     ("requests deployed by dave", {"appliers": ["dave"]}, [9]),
     ("how much does project shop cost?", {"projects": ["shop"], "aggregate": "sum_cost"}, "160"),
+    # Bare project names that exist (issue 28: "total monthly cost of shop in prod").
+    ("total monthly cost of shop in prod", {"projects": ["shop"], "environments": ["prod"], "aggregate": "sum_cost"}, "125"),
+    ("how many billing requests failed?", {"projects": ["billing"], "statuses": ["failed"], "aggregate": C}, 1),
     # Per-request people: the answer names them (expected: ("text", the answer's sentence)).
     (f"who approved {IDS[4]}?", {"ids": [IDS[4]], "who": "approvers"}, ("text", f"{IDS[4]}: approved by dave.")),
     (f"who applied {IDS[1]}", {"ids": [IDS[1]], "who": "appliers"}, ("text", f"{IDS[1]}: applied by alice.")),
@@ -133,7 +137,7 @@ def test_the_table_is_large_enough() -> None:
 def test_question(
     platform: Platform, question: str, expected_query: dict[str, Any], expected: Any
 ) -> None:
-    parsed = parse_question(question, now=NOW, actor="alice", modules=MODULES)
+    parsed = parse_question(question, now=NOW, actor="alice", modules=MODULES, projects=PROJECTS)
     assert parsed.query is not None, parsed.reason
     assert parsed.query.described() == expected_query
     check_answer(platform, "admin", parsed.query, expected)
@@ -198,3 +202,18 @@ def test_the_ask_command(platform: Platform, monkeypatch: pytest.MonkeyPatch) ->
     out = CliRunner().invoke(cli, ["ask", "which", "requests", "use", "memory?"], obj=state)
     assert out.exit_code == 3
     assert "cannot answer" in out.stdout and "tfpilot ask 'how many" in out.stdout
+
+
+def test_bare_project_names_come_from_what_the_asker_may_read(platform: Platform) -> None:
+    answer = ask(platform, "admin", "total monthly cost of shop in prod", now=NOW)
+    assert answer.answered and answer.query == {
+        "projects": ["shop"],
+        "environments": ["prod"],
+        "aggregate": "sum_cost",
+    }
+    # vera reads project shop only: "billing" is not a name she can use, so it is refused.
+    answer = ask(platform, "vera", "how many billing requests failed?", now=NOW)
+    assert answer.answered is False and "billing" in answer.text
+    # A word that is no project is refused, never guessed.
+    answer = ask(platform, "admin", "total monthly cost of shoes in prod", now=NOW)
+    assert answer.answered is False and "shoes" in answer.text

@@ -11,7 +11,7 @@ import structlog
 from tfpilot_core.ask.parser import EXAMPLES, parse_question
 from tfpilot_core.models import utcnow
 from tfpilot_core.query.engine import run_query
-from tfpilot_core.query.model import Aggregate, Query, QueryResult
+from tfpilot_core.query.model import Aggregate, GroupBy, Query, QueryResult
 
 if TYPE_CHECKING:
     from tfpilot_core.lifecycle.kernel import SupportsKernel
@@ -105,7 +105,21 @@ def ask(
     except Exception:  # a broken catalog must not stop questions that need no module names
         modules = []
     when = now or utcnow()
-    parsed = parse_question(question, now=when, actor=actor, environments=envs, modules=modules)
+    # Bare project names ("the cost of shop in prod") are read only for projects that exist
+    # and the asker may read (one grouped count: the index rows on the embedded store).
+    groups = run_query(
+        platform.kernel,
+        actor,
+        Query(aggregate=Aggregate.COUNT, group_by=GroupBy.PROJECT, limit=10_000),
+    ).groups
+    parsed = parse_question(
+        question,
+        now=when,
+        actor=actor,
+        environments=envs,
+        modules=modules,
+        projects=[g.key for g in groups],
+    )
     query, by = parsed.query, "parser"
     if query is None:
         query, by = _model_query(

@@ -267,6 +267,7 @@ def parse_question(
         ("prod", "production"),
     ),
     modules: Sequence[str] = (),
+    projects: Sequence[str] = (),
 ) -> Parsed:
     """Parse ``question`` into a query, or say which words were not understood.
 
@@ -274,6 +275,7 @@ def parse_question(
     :param actor: who "my requests" and "I" are.
     :param environments: ``(key, slug)`` of every configured environment.
     :param modules: catalog module names ("aws/s3-bucket"; "s3-bucket" works when unique).
+    :param projects: project names that exist: read bare ("the cost of shop in prod").
     """
     if len(question) > 500:
         return Parsed(question, None, reason="the question is too long (at most 500 characters)")
@@ -525,10 +527,14 @@ def parse_question(
             envs.append(env_key)
     if envs:
         fields["environments"] = envs
-    projects = [m.group("p") for m in t.take(rf"\bprojects?\s+(?P<p>{_NAME})\b")]
-    projects += [m.group("p") for m in t.take(rf"\b(?P<p>{_NAME})\s+project\b")]
-    if projects:
-        fields["projects"] = projects
+    chosen_projects = [m.group("p") for m in t.take(rf"\bprojects?\s+(?P<p>{_NAME})\b")]
+    chosen_projects += [m.group("p") for m in t.take(rf"\b(?P<p>{_NAME})\s+project\b")]
+    for name in sorted(projects, key=len, reverse=True):
+        # A bare name only when it is a project that exists (the parser never guesses).
+        if t.take(rf"(?<![a-z0-9/_.-]){re.escape(name)}(?![a-z0-9/_.-])"):
+            chosen_projects.append(name)
+    if chosen_projects:
+        fields["projects"] = chosen_projects
     chosen: list[str] = []
     for m in t.take(r"\bmodules?\s+(?P<m>[a-z0-9][a-z0-9/-]*)"):
         chosen.append(_module_name(m.group("m"), modules) or m.group("m"))
