@@ -159,3 +159,26 @@ def test_a_stale_digest_keeps_the_comment_and_links_to_the_new_plan(
     assert 'data-testid="new-plan"' in answer.text and 'value="LGTM, ship"' in answer.text
     assert "is not the current plan" in answer.text
     assert platform.get(request_id).approvals == []
+
+
+def test_the_edit_form_saved_unchanged_is_accepted(
+    client: Any, platform: Platform, tokens: dict[str, str]
+) -> None:
+    import html
+
+    request_id = _planned(platform)
+    log_in(client, tokens["dev"])
+    page = client.get(f"/requests/{request_id}/edit", headers=HTML).text
+    found = re.search(r'<textarea id="f-tags"[^>]*>([^<]*)</textarea>', page)
+    assert found is not None and "tfpilot:" not in found.group(1)  # the server's own tags
+    answer = client.post(
+        f"/requests/{request_id}/edit",
+        data={
+            "csrf_token": csrf_of(page),
+            "input.name": "b1",
+            "input.tags": html.unescape(found.group(1)),
+        },
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text

@@ -665,7 +665,15 @@ def _edit_form(
     spec = platform.catalog.get(found.placement.module)
     fields = form_fields(spec.input_json_schema())
     if values is None:
-        view = core.view(platform, found)["inputs"]
+        from tfpilot_core.catalog.validation import RESERVED_TAG_PREFIX
+
+        view = dict(core.view(platform, found)["inputs"])
+        tags = view.get(spec.tags_input or "")
+        if isinstance(tags, dict):
+            # The tags tfpilot sets itself are not the user's to edit (the core refuses them).
+            view[spec.tags_input or ""] = {
+                k: v for k, v in tags.items() if not k.startswith(RESERVED_TAG_PREFIX)
+            }
         values = {f.name: _form_value(view.get(f.name)) for f in fields if not f.sensitive}
     return render(
         request,
