@@ -285,7 +285,7 @@ class PluginHost(HookCaller):
                 found = self._build(kind, name, optional=False)
             except ConfigError as exc:
                 if names is None and not kind.decision:
-                    log.info("capability_skipped", kind=kind.value, name=name, reason=exc.message)
+                    log.debug("capability_skipped", kind=kind.value, name=name, reason=exc.message)
                     continue
                 raise
             if found is not None:

@@ -41,7 +41,12 @@ from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.catalog.ids import request_suffix
 from tfpilot_core.catalog.validation import RESERVED_TAG_PREFIX, split_name
-from tfpilot_core.errors import ConfigError, ForbiddenError, NotFoundError, TfpilotError
+from tfpilot_core.errors import (
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    TfpilotError,
+)
 from tfpilot_core.lifecycle import RequestStatus, changes
 from tfpilot_core.masking import MASK
 from tfpilot_core.models import Conclusion, CostEstimate, DriftResult, RequestQuery, RunKind
@@ -60,8 +65,8 @@ if TYPE_CHECKING:
 GATES = ("applied", "drift_free", "drift_check_age", "soak", "path")
 
 
-class GateRefused(ForbiddenError):
-    """A promotion gate refused; ``gate`` names it."""
+class GateRefused(ConflictError):
+    """A promotion gate refused; ``gate`` names it (a state, not a permission: exit 8)."""
 
     def __init__(self, gate: str, message: str) -> None:
         super().__init__(f"promotion refused by gate {gate!r}: {message}")

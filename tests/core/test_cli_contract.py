@@ -202,11 +202,6 @@ def test_exit_codes_by_meaning(home: Path) -> None:
     assert "unknown key 'stroe' (did you mean 'store'?)" in broken.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the lifecycle raises ForbiddenError for 'no approved plan'; the lead switches it to "
-    "ConflictError (issue 30 report): remove this mark then",
-)
 def test_apply_without_an_approved_plan_is_a_state_conflict(home: Path) -> None:
     request_id = _request(home)
     result = run("--as", "bob", "apply", request_id)

@@ -208,7 +208,7 @@ def test_cli_promote_refuses_unapplied_and_dry_run_shows_gates(
     result = runner.invoke(
         cli, ["--as", "alice", "requests", "promote", dev.id], obj=App(), env=env
     )
-    assert result.exit_code == 6 and "gate 'applied'" in result.output
+    assert result.exit_code == 8 and "gate 'applied'" in result.output
     result = runner.invoke(
         cli,
         ["--as", "alice", "--json", "requests", "promote", dev.id, "--dry-run"],

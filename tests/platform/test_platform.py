@@ -128,9 +128,9 @@ def test_update_voids_plan_and_approval(platform: Platform) -> None:
     request = platform.update("dev", request.id, {"tags": {"team": "web"}})
     assert request.revision == 2
     assert platform.status(request) is RequestStatus.REQUEST_CREATED
-    with pytest.raises(ForbiddenError, match="no approved plan"):
+    with pytest.raises(ConflictError, match="no approved plan"):
         platform.apply("appr", request.id)
-    with pytest.raises(ForbiddenError, match="no successful plan of revision 2"):
+    with pytest.raises(ConflictError, match="no successful plan of revision 2"):
         platform.approve("appr", request.id)
 
 
@@ -184,7 +184,7 @@ def test_failed_plan_and_apply_are_recorded(platform: Platform, runner: Any) -> 
     request = platform.get(request.id)
     assert platform.status(request) is RequestStatus.FAILED
     # A retry needs a new plan: the failed apply's approval no longer leads to apply.
-    with pytest.raises(ForbiddenError):
+    with pytest.raises(ConflictError):
         platform.apply("appr", request.id)
     assert "apply_failed" in events(platform, request.id)
 
@@ -280,14 +280,14 @@ def test_promote_copies_user_inputs_to_the_next_environment(
         project="shop",
         inputs={"name": "logs", "tags": {"team": "a"}},
     )
-    with pytest.raises(ForbiddenError, match="only applied requests can be promoted"):
+    with pytest.raises(ConflictError, match="only applied requests can be promoted"):
         platform.promote("dev", request.id)
     platform.plan("dev", request.id)
     platform.approve("appr", request.id)
     platform.apply("appr", request.id)
     runner.drifted = True
     platform.check_drift("dev", request.id)
-    with pytest.raises(ForbiddenError, match="has drift"):
+    with pytest.raises(ConflictError, match="has drift"):
         platform.promote("dev", request.id)
     runner.drifted = False
     platform.check_drift("dev", request.id)

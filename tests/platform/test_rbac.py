@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tfpilot_core.errors import ForbiddenError
+from tfpilot_core.errors import ConflictError, ForbiddenError
 from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.models import DEFAULT_ENVIRONMENTS, Environment, Role
 from tfpilot_core.platform import Platform
@@ -106,7 +106,7 @@ def test_update_after_approval_voids_it(platform: Platform, runner: Any) -> None
     assert platform.status(request) is RequestStatus.APPROVED
     request = platform.update("dana", request.id, {"tags": {"team": "b"}})
     assert platform.status(request) is RequestStatus.REQUEST_CREATED
-    with pytest.raises(ForbiddenError):
+    with pytest.raises(ConflictError):
         platform.apply("appr", request.id)
     assert "apply" not in runner.calls
 

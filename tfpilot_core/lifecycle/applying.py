@@ -92,12 +92,13 @@ def apply_gate(
         or current.plan_digest is None
         or (status is not RequestStatus.APPROVED and not automatic)
     ):
-        raise ForbiddenError(
+        # A state, not a permission: exit 8 (a conflict with what is stored), not 6.
+        raise ConflictError(
             f"request {request.id} has no approved plan to apply (status {status.value}){why}"
         )
     approval = current_approval(request)
     if approval is None and not automatic:
-        raise ForbiddenError(f"request {request.id}: the plan was not approved")
+        raise ConflictError(f"request {request.id}: the plan was not approved")
     spec = kernel.catalog.get(request.placement.module)
     if current.module_version and spec.version != current.module_version:
         raise ConflictError(

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from tfpilot_core.errors import (
     ConflictError,
     FieldProblem,
-    ForbiddenError,
     PolicyBlockedError,
     ValidationError,
 )
@@ -37,7 +36,8 @@ def approve(
     status = kernel.status(request)
     plan = current_plan(request)
     if status is not RequestStatus.PLAN_READY or plan is None or plan.plan_digest is None:
-        raise ForbiddenError(
+        # A state, not a permission: exit 8.
+        raise ConflictError(
             f"request {request_id} has no successful plan of revision {request.revision} to "
             f"approve (status {status.value})"
         )

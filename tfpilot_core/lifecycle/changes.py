@@ -155,7 +155,7 @@ def update(
     check_input_limits(inputs, kernel.config.core)
     status = kernel.status(request)
     if status in UPDATE_BLOCKED:
-        raise ForbiddenError(f"request {request_id} cannot be updated while {status.value}")
+        raise ConflictError(f"request {request_id} cannot be updated while {status.value}")
     spec = kernel.catalog.get(request.placement.module)
     if request.placement.template_id and kernel.templates is not None:
         # A template's locked fields stay locked after the create, too.
@@ -169,7 +169,7 @@ def update(
             current = kernel.get(request_id)
             status = kernel.status(current)
             if status in UPDATE_BLOCKED:
-                raise ForbiddenError(f"request {request_id} cannot be updated while {status.value}")
+                raise ConflictError(f"request {request_id} cannot be updated while {status.value}")
             # Inputs not given keep their values: normalize_inputs patches over ``previous``.
             normalized = normalize_inputs(
                 spec,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from tfpilot_core.errors import ForbiddenError
+from tfpilot_core.errors import ConflictError
 from tfpilot_core.lifecycle import RequestStatus, is_stale
 from tfpilot_core.lifecycle.kernel import Kernel, changed_meanwhile
 from tfpilot_core.models import (
@@ -35,14 +35,14 @@ def check_drift(
     kernel.access.check(actor, Action.DRIFT_CHECK, request)
     status = kernel.status(request)
     if status is not RequestStatus.APPLIED:
-        raise ForbiddenError(
+        raise ConflictError(
             f"only applied requests are checked for drift; {request_id} is {status.value}"
         )
     runner = runner or kernel.runner()
     with kernel.locked(request_id, actor, "drift"):
         with changed_meanwhile(request_id):
             if kernel.status(kernel.get(request_id)) is not RequestStatus.APPLIED:
-                raise ForbiddenError(f"{request_id} is no longer applied")
+                raise ConflictError(f"{request_id} is no longer applied")
         request, attempt = kernel.start_attempt(
             request_id, RunKind.DRIFT, actor, kernel.config.core.runner
         )

@@ -623,7 +623,9 @@ def changed_meanwhile(request_id: str) -> Iterator[None]:
     """A check that passed before the lock and fails under it: someone else acted first."""
     try:
         yield
-    except (ForbiddenError, PolicyBlockedError) as exc:
+    except (ForbiddenError, PolicyBlockedError, ConflictError) as exc:
+        if isinstance(exc, LockedError):
+            raise
         raise ConflictError(
             f"request {request_id} changed while this action waited for it: {exc.message}"
         ) from None

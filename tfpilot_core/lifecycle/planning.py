@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 
-from tfpilot_core.errors import ForbiddenError
+from tfpilot_core.errors import ConflictError
 from tfpilot_core.interfaces import SummaryContext
 from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.lifecycle.attempts import record_dispatch
@@ -80,11 +80,11 @@ def plan_checks(kernel: Kernel, actor: str, request: Request, *, destroy: bool) 
             or applied is None
             or applied.conclusion is not Conclusion.SUCCESS
         ):
-            raise ForbiddenError(
+            raise ConflictError(
                 f"only applied requests can be destroyed; {request.id} is {status.value}"
             )
     elif status not in PLAN_FROM:
-        raise ForbiddenError(f"request {request.id} cannot be planned while {status.value}")
+        raise ConflictError(f"request {request.id} cannot be planned while {status.value}")
 
 
 def plan(kernel: Kernel, actor: str, request_id: str, *, destroy: bool = False) -> Request:

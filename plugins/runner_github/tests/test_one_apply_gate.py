@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from gh_support import USERS, create, github_section
 
-from tfpilot_core.errors import ForbiddenError, NotFoundError
+from tfpilot_core.errors import ConflictError, NotFoundError
 from tfpilot_core.models import Conclusion, PolicyFinding, PolicyLevel, RunKind, RunStatus
 from tfpilot_core.platform import Platform
 from tfpilot_core.registrations import Registration
@@ -71,7 +71,7 @@ def test_the_job_refuses_an_unapproved_plan_with_a_mandatory_finding_as_apply_do
     assert [f.level for f in planned.policy_findings] == [PolicyLevel.MANDATORY]
 
     # The local path: auto_apply stays inside policy, so this plan needs an approver.
-    with pytest.raises(ForbiddenError) as local:
+    with pytest.raises(ConflictError) as local:
         platform.apply("carol", request.id)
     assert "auto_apply stays inside policy" in local.value.message
 
@@ -86,7 +86,7 @@ def test_the_job_refuses_an_unapproved_plan_with_a_mandatory_finding_as_apply_do
         plan_digest=plan.plan_digest,
         module_version=plan.module_version,
     )
-    with pytest.raises(ForbiddenError) as job:
+    with pytest.raises(ConflictError) as job:
         execute_apply(platform, request.id, attempt.id)
     assert job.value.message == local.value.message
 
