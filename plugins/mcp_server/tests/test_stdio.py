@@ -121,7 +121,8 @@ def test_draft_request_validates_and_previews_without_creating(world: World) -> 
     assert got["good"]["inputs"]["name"].startswith("logs-")
     assert got["good"]["inputs"]["tags"]["tfpilot:project"] == "shop"
     assert got["before"]["count"] == got["after"]["count"] == 12
-    assert got["schema"]["properties"]["region"]["enum"] == ["local-1", "local-2", "local-3"]
+    # Terraform variables are nullable unless `nullable = false` (issue 29): null is allowed.
+    assert got["schema"]["properties"]["region"]["enum"] == ["local-1", "local-2", "local-3", None]
     assert "sandbox/bucket" in {m["name"] for m in got["catalog"]["modules"]}
     assert "dev" in got["policy"]["environments"]
 
