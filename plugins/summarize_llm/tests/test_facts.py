@@ -191,11 +191,12 @@ def test_attribute_changes_of_any_values(before: object, after: object) -> None:
 
 
 def _normal(value: object) -> object:
+    # Children first, then null members dropped and an empty map read as null, at any depth.
     if isinstance(value, dict):
-        value = {k: _normal(v) for k, v in value.items() if v is not None}
-        return value or None
+        items = {k: _normal(v) for k, v in value.items()}
+        return {k: v for k, v in items.items() if v is not None} or None
     if isinstance(value, list):
-        return [_normal(v) if isinstance(v, dict | list) else v for v in value]
+        return [_normal(v) for v in value]
     return value
 
 
