@@ -41,6 +41,9 @@ role = "viewer"
 timeout_seconds = 300
 [plugins.sandbox]
 root = "{sandbox}"
+[plugins.web]
+# Every test logs in afresh from 127.0.0.1: more than the default attempts per minute.
+login_attempts_per_minute = 1000
 """
 
 pytestmark = [
