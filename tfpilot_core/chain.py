@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.models import ChainAnchor
+
 if TYPE_CHECKING:
     from tfpilot_core.models import ChainAnchor, Event
 
@@ -148,7 +150,6 @@ def next_anchor(
     anchored head (another writer appended in between: re-read and retry), so that an anchor is
     never moved past events it has not seen.
     """
-    from tfpilot_core.models import ChainAnchor
 
     expected_seq = (anchor.events if anchor is not None else 0) + 1
     if appended.seq != expected_seq:
@@ -168,7 +169,6 @@ def anchor_of(events: Sequence[Event], *, key: bytes | None = None) -> ChainAnch
 
     Only for a stream that :func:`verify` accepts: it trusts what it is given.
     """
-    from tfpilot_core.models import ChainAnchor
 
     if not events:
         return None

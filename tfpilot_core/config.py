@@ -31,6 +31,7 @@ from tfpilot_core.models import DEFAULT_ENVIRONMENTS, Environment, Role
 from tfpilot_core.notifications.settings import NotificationSettings
 from tfpilot_core.paths import home_dir, locate_config
 from tfpilot_core.references import SECRET_WORDS, is_reference
+from tfpilot_core.telemetry import register_secrets
 
 ENV_PREFIX = "TFPILOT_"
 #: Environment variables that are tfpilot's own switches, not configuration overrides.
@@ -337,7 +338,6 @@ def _problem_text(problem: Any) -> str:
 
 def _secret(value: str) -> str:
     # A resolved secret must never reach a log line, whichever plugin logs it.
-    from tfpilot_core.telemetry import register_secrets
 
     register_secrets([value])
     return value

@@ -100,7 +100,7 @@ class HookCaller:
         ):
             yield span
 
-    def _call(
+    def call(
         self,
         kind: Kind,
         plugin: str,
@@ -164,7 +164,7 @@ class HookCaller:
             for impl in reversed(caller.get_hookimpls()):
                 plugin = impl.plugin_name
                 function = impl.function
-                found = self._call(
+                found = self.call(
                     kind,
                     plugin,
                     hook,

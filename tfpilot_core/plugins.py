@@ -164,7 +164,7 @@ class PluginHost(HookCaller):
                         if "host" in impl.argnames
                         else impl.function
                     )
-                    result = self._call(kind, plugin, hook, call)
+                    result = self.call(kind, plugin, hook, call)
                     for registration in result or []:
                         if kind in LEGACY_OBJECT_KINDS and not isinstance(
                             registration, Registration
@@ -243,7 +243,7 @@ class PluginHost(HookCaller):
             key = (kind, name)
             if key not in self._built:
                 settings = self.settings_for(registration)
-                self._built[key] = self._call(
+                self._built[key] = self.call(
                     kind,
                     plugin,
                     f"{kind.value}.build",
@@ -368,7 +368,7 @@ class PluginHost(HookCaller):
         with self._span("policy.evaluate", hook="policy_engine.evaluate", request_id=request_id):
             for name, engine in engines:
                 plugin = self._plugin_of(Kind.POLICY_ENGINE, name)
-                result = self._call(
+                result = self.call(
                     Kind.POLICY_ENGINE,
                     plugin,
                     "policy_engine.evaluate",
@@ -398,7 +398,7 @@ class PluginHost(HookCaller):
         with self._span("cost.estimate", hook="cost_estimator.estimate", request_id=request.id):
             for name, estimator in estimators:
                 plugin = self._plugin_of(Kind.COST_ESTIMATOR, name)
-                estimate = self._call(
+                estimate = self.call(
                     Kind.COST_ESTIMATOR,
                     plugin,
                     "cost_estimator.estimate",
@@ -441,7 +441,7 @@ class PluginHost(HookCaller):
                     continue
                 plugin, summarizer = found
                 before = len(self.failures)
-                summary = self._call(
+                summary = self.call(
                     Kind.SUMMARIZER,
                     plugin,
                     "summarizer.summarize",
@@ -465,7 +465,7 @@ class PluginHost(HookCaller):
         assert found is not None
         plugin, detector = found
         with self._span("drift.check", hook="drift_detector.check", request_id=request.id):
-            report = self._call(
+            report = self.call(
                 Kind.DRIFT_DETECTOR,
                 plugin,
                 "drift_detector.check",
@@ -485,7 +485,7 @@ class PluginHost(HookCaller):
             for name, notifier in notifiers:
                 plugin = self._plugin_of(Kind.NOTIFIER, name)
                 before = len(self.failures)
-                self._call(
+                self.call(
                     Kind.NOTIFIER,
                     plugin,
                     "notifier.notify",
@@ -530,7 +530,7 @@ class PluginHost(HookCaller):
         observers = self._selected(Kind.EVENT_OBSERVER, None)
         for name, observer in observers:
             plugin = self._plugin_of(Kind.EVENT_OBSERVER, name)
-            self._call(
+            self.call(
                 Kind.EVENT_OBSERVER,
                 plugin,
                 "event_observer.on_event",
@@ -543,7 +543,7 @@ class PluginHost(HookCaller):
         result: list[tuple[str, ModuleLocation]] = []
         for name, source in self._selected(Kind.MODULE_SOURCE, None):
             plugin = self._plugin_of(Kind.MODULE_SOURCE, name)
-            found = self._call(
+            found = self.call(
                 Kind.MODULE_SOURCE,
                 plugin,
                 "module_source.modules",
@@ -632,7 +632,7 @@ class _TracedProxy:
 
         def traced(*args: Any, **kwargs: Any) -> Any:
             request_id = _request_id_of(args, kwargs)
-            return self._host._call(
+            return self._host.call(
                 self._kind,
                 self._plugin,
                 f"{self._kind.value}.{attr}",

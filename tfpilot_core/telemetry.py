@@ -1,7 +1,10 @@
-"""Tracing and logging set-up, for applications (the CLI) only.
+"""Logging set-up and the secrets every log line is masked of, for applications (the CLI) only.
 
-Library code calls ``opentelemetry.trace.get_tracer(...)`` and ``structlog.get_logger()`` and never
-configures either. :func:`setup_tracing` and :func:`setup_logging` are called once by the CLI.
+Library code calls ``structlog.get_logger()`` (through :mod:`tfpilot_core.log`) and never
+configures it; :func:`setup_logging` is called once by the CLI. Exporting traces, metrics and
+logs over OpenTelemetry is :mod:`tfpilot_core.otel`, which the CLI loads only when asked to
+(``--trace`` or an ``OTEL_*_EXPORTER``): the OpenTelemetry API costs a small command a good part
+of its start-up.
 """
 
 from __future__ import annotations
@@ -12,18 +15,18 @@ import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
+import tfpilot_core.log as log
+import tfpilot_core.scrub as scrub
+from tfpilot_core.log import merge_context
 from tfpilot_core.masking import MASK
+from tfpilot_core.scrub import scrub_event
 
-_configured_tracing = False
-_configured_metrics = False
 _otel_logger: Any = None
 _secrets: set[str] = set()
 
 
 def register_secrets(values: Iterable[str]) -> None:
     """Strings the log masker must never print (resolved secrets, sensitive inputs)."""
-    from tfpilot_core import scrub
-
     found = [v for v in values if isinstance(v, str) and len(v) >= 4]
     _secrets.update(found)
     # The scrubber of other loggers' lines (uvicorn's) knows them too.
@@ -47,12 +50,30 @@ def _mask_secrets(
 def _add_trace_ids(
     _: Any, __: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    # Correlation: every log line names the trace (and span) it happened in.
-    from tfpilot_core.logs.correlation import current_ids
-
-    for key, value in current_ids().items():
-        event_dict.setdefault(key, value)
+    # Correlation: every log line names the trace (and span) it happened in. Those ids exist
+    # only once tfpilot_core.logs.correlation has joined a session (every lifecycle action does):
+    # a command that never loaded it has none, and need not pay for the OpenTelemetry API.
+    correlation = sys.modules.get("tfpilot_core.logs.correlation")
+    if correlation is not None:
+        for key, value in correlation.current_ids().items():
+            event_dict.setdefault(key, value)
     return event_dict
+
+
+def telemetry_wanted(*, console: bool = False) -> bool:
+    """Whether anything asks for OpenTelemetry export: ``--trace`` (``console``), or an
+    ``OTEL_TRACES_EXPORTER``/``OTEL_METRICS_EXPORTER``/``OTEL_LOGS_EXPORTER`` other than ``none``
+    (then the CLI loads :mod:`tfpilot_core.otel`)."""
+    return console or any(
+        os.environ.get(f"OTEL_{signal}_EXPORTER", "none") not in ("", "none")
+        for signal in ("TRACES", "METRICS", "LOGS")
+    )
+
+
+def use_otel_logger(logger: Any) -> None:
+    """Send every log line (after masking) to ``logger`` too (``otel.setup_otel_logs``)."""
+    global _otel_logger
+    _otel_logger = logger
 
 
 def _to_otel_logs(
@@ -90,8 +111,6 @@ def setup_logging(*, fmt: str = "console", level: str = "warning") -> None:
     structlog is configured when it is first imported, not here: a command that logs nothing at
     ``level`` then never imports it (see :mod:`tfpilot_core.log`).
     """
-    from tfpilot_core import log
-
     if fmt == "console" and os.environ.get("TFPILOT_LOG_FORMAT") == "json":
         fmt = "json"
 
@@ -140,9 +159,6 @@ def _configure_structlog() -> None:
         return
     import structlog
 
-    from tfpilot_core.log import merge_context
-    from tfpilot_core.scrub import scrub_event
-
     fmt, numeric = _pending_logging
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -170,201 +186,3 @@ def _configure_structlog() -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-
-
-def _attempt_attributes(span: Any) -> None:
-    # Every span names the correlation id, and inside an attempt its request id, revision and
-    # attempt id (the fields bound by tfpilot_core.logs.correlation).
-    from tfpilot_core import log
-    from tfpilot_core.logs.correlation import ATTEMPT_FIELDS, correlation_id
-
-    bound = log.fields()
-    bound.setdefault("correlation_id", correlation_id())
-    existing = span.attributes or {}
-    for key in ATTEMPT_FIELDS:
-        value = bound.get(key)
-        if value is not None and f"tfpilot.{key}" not in existing:
-            span.set_attribute(f"tfpilot.{key}", value)
-
-
-def setup_tracing(*, console: bool = False) -> bool:
-    """Install the OpenTelemetry SDK if anything asks for traces; returns whether it did.
-
-    ``console=True`` (``--trace``) prints spans to stderr. Otherwise the standard variables
-    decide: ``OTEL_TRACES_EXPORTER`` (``console``, ``otlp``, ``none``) and
-    ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` (read by the SDK itself). ``otlp`` needs the
-    ``opentelemetry-exporter-otlp`` package.
-    """
-    global _configured_tracing
-    exporter_name = "console" if console else os.environ.get("OTEL_TRACES_EXPORTER", "none")
-    if _configured_tracing or exporter_name in ("", "none"):
-        return False
-    from opentelemetry import trace
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
-
-    from tfpilot_core.errors import ConfigError
-
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
-    provider = TracerProvider(resource=resource)
-    exporter: Any
-    if exporter_name == "console":
-        exporter = ConsoleSpanExporter(out=sys.stderr)
-    elif exporter_name == "otlp":
-        try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                OTLPSpanExporter,
-            )
-        except ImportError:
-            raise ConfigError(
-                "OTEL_TRACES_EXPORTER=otlp needs the opentelemetry-exporter-otlp package",
-                key="OTEL_TRACES_EXPORTER",
-            ) from None
-        exporter = OTLPSpanExporter()
-    else:
-        raise ConfigError(
-            f"unsupported exporter {exporter_name!r} (console, otlp, none)",
-            key="OTEL_TRACES_EXPORTER",
-        )
-    from opentelemetry.sdk.trace import SpanProcessor
-
-    class AttemptAttributes(SpanProcessor):
-        """Adds the bound attempt ids to each span as it starts."""
-
-        def on_start(self, span: Any, parent_context: Any = None) -> None:
-            _attempt_attributes(span)
-
-    provider.add_span_processor(AttemptAttributes())
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    _configured_tracing = True
-    return True
-
-
-def _otlp_missing(variable: str) -> Exception:
-    from tfpilot_core.errors import ConfigError
-
-    return ConfigError(
-        f"{variable}=otlp needs the opentelemetry-exporter-otlp-proto-http package",
-        key=variable,
-    )
-
-
-def setup_metrics() -> bool:
-    """Install the metrics SDK when ``OTEL_METRICS_EXPORTER`` is ``otlp`` or ``console``.
-
-    OTLP over HTTP: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (``/v1/metrics`` is appended) or
-    ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT``, read by the exporter; the reader exports every
-    ``OTEL_METRIC_EXPORT_INTERVAL`` ms and once more at shutdown.
-    """
-    global _configured_metrics
-    name = os.environ.get("OTEL_METRICS_EXPORTER", "none")
-    if _configured_metrics or name in ("", "none"):
-        return False
-    from opentelemetry import metrics
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import (
-        ConsoleMetricExporter,
-        PeriodicExportingMetricReader,
-    )
-    from opentelemetry.sdk.resources import Resource
-
-    from tfpilot_core.errors import ConfigError
-
-    exporter: Any
-    if name == "console":
-        exporter = ConsoleMetricExporter(out=sys.stderr)
-    elif name == "otlp":
-        try:
-            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-                OTLPMetricExporter,
-            )
-        except ImportError:
-            raise _otlp_missing("OTEL_METRICS_EXPORTER") from None
-        exporter = OTLPMetricExporter()
-    else:
-        raise ConfigError(
-            f"unsupported exporter {name!r} (console, otlp, none)", key="OTEL_METRICS_EXPORTER"
-        )
-    from opentelemetry.sdk.metrics.view import View
-
-    from tfpilot_core.metrics import live
-
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
-    # Series keep only the bounded attributes; the attempt and correlation ids that tfpilot
-    # measures beside them go to the exemplars (trace-based: recordings inside a sampled trace).
-    views = [View(instrument_name="tfpilot.*", attribute_keys=set(live.SERIES_ATTRIBUTES))]
-    metrics.set_meter_provider(
-        MeterProvider(
-            resource=resource,
-            metric_readers=[PeriodicExportingMetricReader(exporter)],
-            views=views,
-        )
-    )
-    live.reset()
-    live.ids_in_exemplars = True
-    _configured_metrics = True
-    return True
-
-
-def setup_otel_logs() -> bool:
-    """Send every log line to OTLP logs when ``OTEL_LOGS_EXPORTER`` is ``otlp`` or ``console``.
-
-    Lines are sent after masking, with the trace and span ids of where they happened.
-    """
-    global _otel_logger
-    name = os.environ.get("OTEL_LOGS_EXPORTER", "none")
-    if _otel_logger is not None or name in ("", "none"):
-        return False
-    from opentelemetry._logs import set_logger_provider
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
-    from opentelemetry.sdk.resources import Resource
-
-    from tfpilot_core.errors import ConfigError
-
-    exporter: Any
-    if name == "console":
-        exporter = ConsoleLogExporter(out=sys.stderr)
-    elif name == "otlp":
-        try:
-            from opentelemetry.exporter.otlp.proto.http._log_exporter import (
-                OTLPLogExporter,
-            )
-        except ImportError:
-            raise _otlp_missing("OTEL_LOGS_EXPORTER") from None
-        exporter = OTLPLogExporter()
-    else:
-        raise ConfigError(
-            f"unsupported exporter {name!r} (console, otlp, none)", key="OTEL_LOGS_EXPORTER"
-        )
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
-    provider = LoggerProvider(resource=resource)
-    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
-    set_logger_provider(provider)
-    _otel_logger = provider.get_logger("tfpilot")
-    return True
-
-
-def setup_telemetry(*, console: bool = False) -> bool:
-    """Traces, metrics and logs export per the ``OTEL_*`` variables; whether any was set up."""
-    traced = setup_tracing(console=console)
-    measured = setup_metrics()
-    logged = setup_otel_logs()
-    return traced or measured or logged
-
-
-def shutdown_tracing() -> None:
-    """Flush spans, metrics and logs before the process exits."""
-    from opentelemetry import metrics, trace
-    from opentelemetry._logs import get_logger_provider
-
-    for provider in (
-        trace.get_tracer_provider(),
-        metrics.get_meter_provider(),
-        get_logger_provider(),
-    ):
-        shutdown = getattr(provider, "shutdown", None)
-        if callable(shutdown):
-            shutdown()

@@ -240,4 +240,6 @@ def test_resolved_secrets_are_masked_in_logs(
     finally:
         structlog.configure(**previous)
     err = capsys.readouterr().err
-    assert "posting" in err and "xoxb-very-secret-token" not in err and "(sensitive)" in err
+    assert "posting" in err and "xoxb-very-secret-token" not in err
+    # Masked by the registered secret, then the scrubber's token rule (issue 27): either mask.
+    assert "(sensitive)" in err or "(redacted)" in err

@@ -31,7 +31,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tfpilot_core.errors import FieldProblem
+from tfpilot_core.errors import ExternalToolError, FieldProblem
+from tfpilot_core.log import get_logger
+from tfpilot_core.terraform.executor import build_env, resolve_engine
 
 from .types import field_path
 
@@ -179,8 +181,6 @@ class VariableChecker:
         return list(found)
 
     def _run(self, spec: ModuleSpec, inputs: Mapping[str, Any]) -> list[FieldProblem]:
-        from tfpilot_core.errors import ExternalToolError
-        from tfpilot_core.terraform.executor import build_env, resolve_engine
 
         try:
             engine = resolve_engine(self.binary)
@@ -243,7 +243,6 @@ class VariableChecker:
         return sorted(problems, key=lambda p: (p.field, p.message))
 
     def _skip(self, reason: str) -> list[FieldProblem]:
-        from tfpilot_core.log import get_logger
 
         self.last_skipped = reason
         get_logger("tfpilot.catalog").warning("request_time_check_inconclusive", reason=reason)

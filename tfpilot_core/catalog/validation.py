@@ -26,9 +26,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import tfpilot_core.catalog.terraform_check as terraform_check
 from tfpilot_core.errors import FieldProblem, ValidationError
 
-from . import terraform_check
 from .ids import SUFFIX_LENGTH, request_suffix, validate_request_id
 from .spec import MAX_NAME_LENGTH, InputSpec, ModuleSpec, Naming
 from .types import Kind, coerce_into, field_path

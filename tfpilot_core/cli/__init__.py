@@ -145,7 +145,8 @@ class TfpilotGroup(click.Group):
             if state is not None and state.debug:
                 raise
             from tfpilot_core.cli.hints import identity_hint
-            from tfpilot_core.logs.runbooks import cli_runbook, failure_kind
+            from tfpilot_core.cli.runbooks import cli_runbook
+            from tfpilot_core.logs.runbooks import failure_kind
 
             hint = identity_hint(state, exc) if state is not None else None
             runbook = cli_runbook(failure_kind(ctx.invoked_subcommand, exc))
@@ -214,7 +215,7 @@ def cli(
     trace: bool,
 ) -> None:
     """tfpilot: request infrastructure safely, from a catalog of Terraform modules."""
-    from tfpilot_core.telemetry import setup_logging, setup_telemetry, shutdown_tracing
+    from tfpilot_core.telemetry import setup_logging, telemetry_wanted
 
     state = ctx.ensure_object(App)
     if config_path is not None:
@@ -226,8 +227,12 @@ def cli(
     state.debug = debug
     state.strict_plugins = strict_plugins
     setup_logging(fmt=log_format, level=log_level)
-    if setup_telemetry(console=trace):
-        ctx.call_on_close(shutdown_tracing)
+    if telemetry_wanted(console=trace):
+        # Loaded only when asked for: the OpenTelemetry API costs a small command its budget.
+        from tfpilot_core.otel import setup_telemetry, shutdown_tracing
+
+        if setup_telemetry(console=trace):
+            ctx.call_on_close(shutdown_tracing)
 
 
 def main(argv: list[str] | None = None) -> None:

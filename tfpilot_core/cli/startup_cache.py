@@ -214,14 +214,16 @@ def save(state: App) -> None:
     if _read(path, key) is not None:
         return
     from tfpilot_core.errors import TfpilotError
-    from tfpilot_core.registrations import Kind
+    from tfpilot_core.registrations import LEGACY_OBJECT_KINDS, Kind
 
     config = state.config
     host = state.host
     plugin_settings: dict[str, dict[str, Any]] = {}
     selected: dict[str, str] = {}
     try:
-        for kind in Kind:
+        # Suggesters, question models and value proposers are asked for per use (their hooks
+        # may import a model client): no quick path needs them.
+        for kind in (k for k in Kind if k not in LEGACY_OBJECT_KINDS):
             for plugin, registration in host.registrations(kind):
                 if kind is Kind.STORE and registration.name == config.core.store:
                     selected["store"] = plugin

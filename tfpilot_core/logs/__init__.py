@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from tfpilot_core.logs.artifacts import artifact_name, read
+from tfpilot_core.logs.search import index_log
 from tfpilot_core.masking import scrub_text
 
 if TYPE_CHECKING:
@@ -24,11 +26,6 @@ __all__ = ["CUT_MARKER", "LOG_CAP", "artifact_name", "cap", "capture", "read"]
 LOG_CAP = 256_000
 #: Put where text was cut out; ``{cut}`` is the number of bytes removed.
 CUT_MARKER = "\n[... tfpilot cut {cut} bytes here: the log exceeded {cap} bytes ...]\n"
-
-
-def artifact_name(attempt_id: str) -> str:
-    """The artifact that holds the log of ``attempt_id``."""
-    return f"{attempt_id}.log"
 
 
 def cap(text: str, limit: int = LOG_CAP) -> str:
@@ -67,12 +64,5 @@ def capture(
     )
     body = header + masked
     digest = store.put_artifact(request.id, artifact_name(attempt.id), body.encode())
-    from tfpilot_core.logs.search import index_log
-
     index_log(store, request, attempt, body)
     return digest
-
-
-def read(store: Store, request_id: str, attempt_id: str) -> str:
-    """The captured log of one attempt (:class:`~tfpilot_core.errors.NotFoundError` if none)."""
-    return store.get_artifact(request_id, artifact_name(attempt_id)).decode(errors="replace")

@@ -16,7 +16,7 @@ from collections import OrderedDict, deque
 from contextlib import ExitStack
 from typing import Any
 
-from tfpilot_core import log
+import tfpilot_core.log as log
 
 #: Lines kept per attempt (the stored log keeps everything once the run is over).
 MAX_LINES = 2000

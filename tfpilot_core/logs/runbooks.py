@@ -11,10 +11,46 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from tfpilot_core.errors import ExternalToolError, LockedError, PolicyBlockedError
+from tfpilot_core.models import Conclusion, DriftResult, PolicyLevel
 
 if TYPE_CHECKING:
     from tfpilot_core.config import Config
     from tfpilot_core.models import Request
+
+#: The placeholders a runbook or link template may hold.
+PLACEHOLDERS = ("request", "module", "environment", "project", "event", "user")
+
+
+def fill(template: str, request: Request | None, **extra: str) -> str:
+    """``template`` with {request}, {module}, {environment}, {project} (URL-quoted) filled in."""
+    values = dict(extra)
+    if request is not None:
+        values.update(
+            request=request.id,
+            module=request.placement.module,
+            environment=request.placement.environment,
+            project=request.placement.project,
+        )
+    out = template
+    for name, value in values.items():
+        # Quoted: a module name such as "aws/s3-bucket" must not turn into a path of its own.
+        out = out.replace("{" + name + "}", quote(str(value), safe=""))
+    # What is not known here (no request at hand) is left empty: a raw "{module}" is never shown.
+    for name in PLACEHOLDERS:
+        out = out.replace("{" + name + "}", "")
+    return out
+
+
+def runbook_url(config: Config, kind: str, request: Request | None) -> str | None:
+    """The runbook for failure ``kind`` (``plan_failed``, ``apply_failed``, ...), or ``None``."""
+    template = config.notifications.runbooks.get(kind)
+    if template is None:
+        return None
+    return fill(template, request, event=kind)
+
 
 #: Failure kind -> the runbook shipped with tfpilot.
 DEFAULT_RUNBOOKS: dict[str, str] = {
@@ -49,8 +85,6 @@ def shipped(relative: str) -> str:
 def runbook_for(config: Config | None, kind: str, request: Request | None = None) -> str | None:
     """The runbook for failure ``kind``: the configured one, else the shipped default."""
     if config is not None:
-        from tfpilot_core.notifications import runbook_url
-
         configured = runbook_url(config, kind, request)
         if configured:
             return configured
@@ -60,7 +94,6 @@ def runbook_for(config: Config | None, kind: str, request: Request | None = None
 
 def failure_kind(command: str | None, error: Exception) -> str | None:
     """The failure kind of ``error`` raised by CLI command ``command`` (``None``: no runbook)."""
-    from tfpilot_core.errors import ExternalToolError, LockedError, PolicyBlockedError
 
     if isinstance(error, LockedError):
         return "state_locked"
@@ -78,7 +111,6 @@ def failure_kind(command: str | None, error: Exception) -> str | None:
 
 def request_kind(request: Request, status: str) -> str | None:
     """The failure kind a request is in now (its latest failed run, drift, a block)."""
-    from tfpilot_core.models import Conclusion, DriftResult, PolicyLevel
 
     if request.drift is not None and request.drift.result is DriftResult.DRIFTED:
         return "drift_detected"
@@ -97,22 +129,3 @@ def request_kind(request: Request, status: str) -> str | None:
                 latest.kind.value, f"{latest.kind.value}_failed"
             )
     return None
-
-
-def cli_runbook(kind: str | None, request: Request | None = None) -> str | None:
-    """:func:`runbook_for` with the configuration of the running CLI command, if any."""
-    if kind is None:
-        return None
-    import click
-
-    from tfpilot_core.cli.app import App
-
-    ctx = click.get_current_context(silent=True)
-    state = ctx.find_object(App) if ctx is not None else None
-    config = None
-    if state is not None:
-        try:
-            config = state.config
-        except Exception:  # a broken configuration already has its own error; use defaults
-            config = None
-    return runbook_for(config, kind, request)

@@ -28,7 +28,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tfpilot_core.metrics.feed import SQLiteFeed, connect, sqlite_path
+from tfpilot_core.errors import FieldProblem, NotFoundError, ValidationError
+from tfpilot_core.logs.artifacts import read
+from tfpilot_core.metrics.feed import ScanFeed, SQLiteFeed, connect, sqlite_path
 from tfpilot_core.models import RunKind
 
 if TYPE_CHECKING:
@@ -148,8 +150,6 @@ def _index_events(conn: sqlite3.Connection, feed: SQLiteFeed) -> None:
 def _fts_query(query: str) -> str:
     words = _WORD.findall(query)
     if not words:
-        from tfpilot_core.errors import FieldProblem, ValidationError
-
         raise ValidationError([FieldProblem("query", "words", "give at least one word to find")])
     return " ".join('"' + w.replace('"', "") + '"' for w in words)
 
@@ -225,10 +225,6 @@ def _scan(
     limit: int,
     max_requests: int = SCAN_MAX_REQUESTS,
 ) -> dict[str, Any]:
-    from tfpilot_core.errors import NotFoundError
-    from tfpilot_core.logs import read
-    from tfpilot_core.metrics.feed import ScanFeed
-
     words = [w.lower() for w in _WORD.findall(query)]
     hits: list[Hit] = []
     looked = 0

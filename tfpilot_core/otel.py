@@ -1,0 +1,217 @@
+"""Traces, metrics and logs exported over OpenTelemetry, per the standard ``OTEL_*`` variables.
+
+For applications only (the CLI loads this module when ``--trace`` or an ``OTEL_*_EXPORTER`` asks
+for it); library code uses the OpenTelemetry API and never configures it. Log lines reach the
+log backend through :func:`tfpilot_core.telemetry.use_otel_logger`, after the same masking as
+the console's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import tfpilot_core.log as log
+from tfpilot_core import telemetry
+from tfpilot_core.errors import ConfigError
+from tfpilot_core.logs.correlation import ATTEMPT_FIELDS, correlation_id
+from tfpilot_core.metrics import live
+
+__all__ = [
+    "setup_metrics",
+    "setup_otel_logs",
+    "setup_telemetry",
+    "setup_tracing",
+    "shutdown_tracing",
+]
+
+_configured_tracing = False
+_configured_metrics = False
+_logs_configured = False
+
+
+def _attempt_attributes(span: Any) -> None:
+    # Every span names the correlation id, and inside an attempt its request id, revision and
+    # attempt id (the fields bound by tfpilot_core.logs.correlation).
+    bound = log.fields()
+    bound.setdefault("correlation_id", correlation_id())
+    existing = span.attributes or {}
+    for key in ATTEMPT_FIELDS:
+        value = bound.get(key)
+        if value is not None and f"tfpilot.{key}" not in existing:
+            span.set_attribute(f"tfpilot.{key}", value)
+
+
+def setup_tracing(*, console: bool = False) -> bool:
+    """Install the OpenTelemetry SDK if anything asks for traces; returns whether it did.
+
+    ``console=True`` (``--trace``) prints spans to stderr. Otherwise the standard variables
+    decide: ``OTEL_TRACES_EXPORTER`` (``console``, ``otlp``, ``none``) and
+    ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` (read by the SDK itself). ``otlp`` needs the
+    ``opentelemetry-exporter-otlp`` package.
+    """
+    global _configured_tracing
+    exporter_name = "console" if console else os.environ.get("OTEL_TRACES_EXPORTER", "none")
+    if _configured_tracing or exporter_name in ("", "none"):
+        return False
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
+    provider = TracerProvider(resource=resource)
+    exporter: Any
+    if exporter_name == "console":
+        exporter = ConsoleSpanExporter(out=sys.stderr)
+    elif exporter_name == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                OTLPSpanExporter,
+            )
+        except ImportError:
+            raise ConfigError(
+                "OTEL_TRACES_EXPORTER=otlp needs the opentelemetry-exporter-otlp package",
+                key="OTEL_TRACES_EXPORTER",
+            ) from None
+        exporter = OTLPSpanExporter()
+    else:
+        raise ConfigError(
+            f"unsupported exporter {exporter_name!r} (console, otlp, none)",
+            key="OTEL_TRACES_EXPORTER",
+        )
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class AttemptAttributes(SpanProcessor):
+        """Adds the bound attempt ids to each span as it starts."""
+
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            _attempt_attributes(span)
+
+    provider.add_span_processor(AttemptAttributes())
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    _configured_tracing = True
+    return True
+
+
+def _otlp_missing(variable: str) -> Exception:
+    return ConfigError(
+        f"{variable}=otlp needs the opentelemetry-exporter-otlp-proto-http package",
+        key=variable,
+    )
+
+
+def setup_metrics() -> bool:
+    """Install the metrics SDK when ``OTEL_METRICS_EXPORTER`` is ``otlp`` or ``console``.
+
+    OTLP over HTTP: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (``/v1/metrics`` is appended) or
+    ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT``, read by the exporter; the reader exports every
+    ``OTEL_METRIC_EXPORT_INTERVAL`` ms and once more at shutdown.
+    """
+    global _configured_metrics
+    name = os.environ.get("OTEL_METRICS_EXPORTER", "none")
+    if _configured_metrics or name in ("", "none"):
+        return False
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import (
+        ConsoleMetricExporter,
+        PeriodicExportingMetricReader,
+    )
+    from opentelemetry.sdk.resources import Resource
+
+    exporter: Any
+    if name == "console":
+        exporter = ConsoleMetricExporter(out=sys.stderr)
+    elif name == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+                OTLPMetricExporter,
+            )
+        except ImportError:
+            raise _otlp_missing("OTEL_METRICS_EXPORTER") from None
+        exporter = OTLPMetricExporter()
+    else:
+        raise ConfigError(
+            f"unsupported exporter {name!r} (console, otlp, none)", key="OTEL_METRICS_EXPORTER"
+        )
+    from opentelemetry.sdk.metrics.view import View
+
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
+    # Series keep only the bounded attributes; the attempt and correlation ids that tfpilot
+    # measures beside them go to the exemplars (trace-based: recordings inside a sampled trace).
+    views = [View(instrument_name="tfpilot.*", attribute_keys=set(live.SERIES_ATTRIBUTES))]
+    metrics.set_meter_provider(
+        MeterProvider(
+            resource=resource,
+            metric_readers=[PeriodicExportingMetricReader(exporter)],
+            views=views,
+        )
+    )
+    live.reset()
+    live.ids_in_exemplars = True
+    _configured_metrics = True
+    return True
+
+
+def setup_otel_logs() -> bool:
+    """Send every log line to OTLP logs when ``OTEL_LOGS_EXPORTER`` is ``otlp`` or ``console``.
+
+    Lines are sent after masking, with the trace and span ids of where they happened.
+    """
+    global _logs_configured
+    name = os.environ.get("OTEL_LOGS_EXPORTER", "none")
+    if _logs_configured or name in ("", "none"):
+        return False
+    from opentelemetry._logs import set_logger_provider
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
+    from opentelemetry.sdk.resources import Resource
+
+    exporter: Any
+    if name == "console":
+        exporter = ConsoleLogExporter(out=sys.stderr)
+    elif name == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.http._log_exporter import (
+                OTLPLogExporter,
+            )
+        except ImportError:
+            raise _otlp_missing("OTEL_LOGS_EXPORTER") from None
+        exporter = OTLPLogExporter()
+    else:
+        raise ConfigError(
+            f"unsupported exporter {name!r} (console, otlp, none)", key="OTEL_LOGS_EXPORTER"
+        )
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
+    provider = LoggerProvider(resource=resource)
+    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    set_logger_provider(provider)
+    telemetry.use_otel_logger(provider.get_logger("tfpilot"))
+    _logs_configured = True
+    return True
+
+
+def setup_telemetry(*, console: bool = False) -> bool:
+    """Traces, metrics and logs export per the ``OTEL_*`` variables; whether any was set up."""
+    traced = setup_tracing(console=console)
+    measured = setup_metrics()
+    logged = setup_otel_logs()
+    return traced or measured or logged
+
+
+def shutdown_tracing() -> None:
+    """Flush spans, metrics and logs before the process exits."""
+    from opentelemetry import metrics, trace
+    from opentelemetry._logs import get_logger_provider
+
+    for provider in (
+        trace.get_tracer_provider(),
+        metrics.get_meter_provider(),
+        get_logger_provider(),
+    ):
+        shutdown = getattr(provider, "shutdown", None)
+        if callable(shutdown):
+            shutdown()
