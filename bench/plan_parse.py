@@ -75,10 +75,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
-    from tfpilot_core.default_plugins.summarizer_rules import RulesSummarizer
     from tfpilot_core.interfaces import SummaryContext
     from tfpilot_core.models import Placement, Request
     from tfpilot_core.plan import Plan
+    from tfpilot_core.summary_rules import RulesSummarizer
 
     data = make_plan(args.resources)
     request = Request(

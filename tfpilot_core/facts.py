@@ -31,6 +31,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.masking import MASK, deep_equal, sensitive_strings
+from tfpilot_core.plan import Action
+from tfpilot_core.summary_rules import (
+    REASONS,
+    changed_attributes,
+    replace_attributes,
+    summarize_plan,
+)
+
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import SummaryContext
     from tfpilot_core.models import Request
@@ -346,7 +355,6 @@ def _shown(value: Any, clean: Any) -> Any:
 
 
 def _equal(left: Any, right: Any) -> bool:
-    from tfpilot_core.masking import deep_equal
 
     try:
         return bool(left == right)
@@ -440,7 +448,6 @@ def _truthy(value: Any) -> bool:
 
 def _public(name: str, value: Any) -> bool | None:
     """Whether ``value`` of attribute ``name`` means public access (None: not an exposure)."""
-    from tfpilot_core.masking import MASK
 
     lowered = name.lower()
     if value in (MASK, UNKNOWN):
@@ -459,7 +466,6 @@ def _public(name: str, value: Any) -> bool | None:
 
 def _encrypted(name: str, value: Any) -> bool | None:
     """Whether ``value`` of attribute ``name`` means encryption on (None: not about it)."""
-    from tfpilot_core.masking import MASK
 
     lowered = name.lower()
     if "encrypt" not in lowered or value in (MASK, UNKNOWN):
@@ -505,7 +511,6 @@ def exposure_changes(
 
 def _sensitive_input_values(request: Request, plan: Plan) -> list[str]:
     """Values of the request's inputs that the masked plan shows as masked (sensitive inputs)."""
-    from tfpilot_core.masking import MASK, sensitive_strings
 
     found: list[str] = []
     for name, variable in plan.variables.items():
@@ -543,8 +548,6 @@ class FactsExtractor:
         *,
         secrets: Sequence[str] = (),
     ) -> None:
-        from tfpilot_core.default_plugins.summarizer_rules import summarize_plan
-        from tfpilot_core.plan import Action
 
         self.request = request
         self.plan = plan
@@ -643,7 +646,6 @@ class FactsExtractor:
     def _changes(
         self, change: ResourceChange, max_attributes: int, omitted: dict[str, int]
     ) -> tuple[tuple[AttributeChange, ...], int]:
-        from tfpilot_core.plan import Action
 
         # Kept: fitting a prompt builds the facts of the same changes several times.
         diff = self._diffs.get(id(change))
@@ -672,12 +674,6 @@ class FactsExtractor:
         findings, imports and moves each (every destructive change and exposure change always)
         and at most ``max_attributes`` changed paths per resource, the rest counted in
         ``omitted``. Only listed items are built and scrubbed."""
-        from tfpilot_core.default_plugins.summarizer_rules import (
-            REASONS,
-            changed_attributes,
-            replace_attributes,
-        )
-        from tfpilot_core.plan import Action
 
         clean = self.scrubber.text
         omitted: dict[str, int] = {}

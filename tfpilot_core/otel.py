@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 import tfpilot_core.log as log
-from tfpilot_core import telemetry
+import tfpilot_core.telemetry as telemetry
 from tfpilot_core.errors import ConfigError
 from tfpilot_core.logs.correlation import ATTEMPT_FIELDS, correlation_id
 from tfpilot_core.metrics import live

@@ -8,8 +8,7 @@ first into one line naming the plugin and the install set.
 
 :func:`missing` and :func:`require` take plain values; :func:`check_host` applies them to a
 plugin host. Callers: ``tfpilot init verify`` (run by the ``setup-tfpilot`` action after the
-install) and, to be wired, the core's configuration validation in jobs
-(``Platform.from_config`` after ``host.validate_settings()``).
+install) and the lifecycle kernel, built in a GitHub Actions job (``GITHUB_ACTIONS=true``).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from tfpilot_core.errors import PluginError
+from tfpilot_core.registrations import Kind
 
 if TYPE_CHECKING:
     from tfpilot_core.plugins import PluginHost
@@ -101,8 +101,6 @@ def check_host(
     """:func:`require` over a plugin host: what its configuration selects against what its
     plugins register. ``unread``: what ``host.validate_settings()`` returned (asked here when
     not given)."""
-    from tfpilot_core.registrations import Kind
-
     kinds = {
         "policy_engines": Kind.POLICY_ENGINE,
         "cost_estimators": Kind.COST_ESTIMATOR,

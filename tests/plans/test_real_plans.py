@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from tfpilot_core.default_plugins.summarizer_rules import summarize_plan
 from tfpilot_core.interfaces import SummaryContext
 from tfpilot_core.models import Environment
 from tfpilot_core.plan import Plan
+from tfpilot_core.summary_rules import summarize_plan
 from tfpilot_core.testing.store_conformance import make_request
 from tfpilot_policy_builtin.engine import BuiltinPolicyEngine
 from tfpilot_policy_builtin.settings import PolicySettings

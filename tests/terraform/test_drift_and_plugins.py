@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tfpilot_core.default_plugins.drift_refresh import RefreshDriftDetector
+from tfpilot_core.drift_detection import RefreshDriftDetector
 from tfpilot_core.interfaces import Runner, RunResult, RunSpec
 from tfpilot_core.models import DriftResult
 from tfpilot_core.plugins import DEFAULT_PLUGINS, PluginHost

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tfpilot_core.default_plugins.drift_refresh import RefreshDriftDetector
-from tfpilot_core.default_plugins.summarizer_rules import RulesSummarizer
+from tfpilot_core.drift_detection import RefreshDriftDetector
 from tfpilot_core.errors import ExternalToolError
 from tfpilot_core.interfaces import RunSpec, SummaryContext
 from tfpilot_core.models import DriftResult
 from tfpilot_core.plan import Action, Plan
 from tfpilot_core.registrations import ProviderMirror
+from tfpilot_core.summary_rules import RulesSummarizer
 from tfpilot_core.terraform.render import CONFIG_FILE, TFVARS_FILE
 from tfpilot_core.terraform.runner import LocalRunner
 

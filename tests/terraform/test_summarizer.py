@@ -8,11 +8,6 @@ from typing import Any
 
 import pytest
 
-from tfpilot_core.default_plugins.summarizer_rules import (
-    RulesSummarizer,
-    changed_attributes,
-    summarize_plan,
-)
 from tfpilot_core.interfaces import SummaryContext
 from tfpilot_core.models import (
     CostEstimate,
@@ -22,6 +17,11 @@ from tfpilot_core.models import (
     Request,
 )
 from tfpilot_core.plan import Plan
+from tfpilot_core.summary_rules import (
+    RulesSummarizer,
+    changed_attributes,
+    summarize_plan,
+)
 
 SECRETS = ("TOPSECRET-before", "TOPSECRET-after", "TOPSECRET-create", "TOPSECRET-drift", "hunter2")
 

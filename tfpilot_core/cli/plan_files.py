@@ -112,8 +112,8 @@ def plan_report(plan: Plan, request: Request) -> dict[str, Any]:
     """What ``plan show --json`` prints of a *masked* plan: counts, operations, completeness,
     the rules summary and the attribute diff."""
     from tfpilot_core import plan_diff
-    from tfpilot_core.default_plugins.summarizer_rules import summarize_plan
     from tfpilot_core.interfaces import SummaryContext
+    from tfpilot_core.summary_rules import summarize_plan
 
     text, markdown = summarize_plan(request, plan, SummaryContext())
     return {

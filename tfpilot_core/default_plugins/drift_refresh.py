@@ -1,83 +1,32 @@
-"""The default drift detector, ``refresh``: a refresh-only plan through the configured runner.
+"""The default drift detector plugin, ``refresh`` (:mod:`tfpilot_core.drift_detection`).
 
-Selected by ``[core] drift_detector = "refresh"`` (the default); it takes no settings. It asks
-the runner for ``plan -refresh-only -detailed-exitcode`` and reads the plan's ``resource_drift``:
-
-* drift found -> ``drifted``, with the drifted addresses and, per address, the attribute paths
-  that changed out of band (:meth:`~tfpilot_core.plan.Plan.drifted_paths`);
-* a clean plan -> ``none``;
-* a failed run (or a plan that cannot be read) -> ``error``, with the runner's message.
-
-Imports happen inside the functions, so that discovering plugins stays light.
-
-The plan's JSON is the judge, not only the exit code: Terraform 1.11 exits 2 on some refresh-only
-plans that find no differences (seen with the sandbox provider), which is not drift.
+Only the hook lives here, with a lazy reference: discovering plugins does not import the
+detector. ``RefreshDriftDetector`` was importable from this module before 0.2 and still is.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import Any
 
 from tfpilot_core.hookspecs import hookimpl
-
-if TYPE_CHECKING:
-    from tfpilot_core.interfaces import DriftDetector, Runner, RunSpec
-    from tfpilot_core.models import DriftReport
-    from tfpilot_core.registrations import NoSettings, PluginContext, Registration
+from tfpilot_core.registrations import Registration
 
 NAME = "refresh"
 
 
-class RefreshDriftDetector:
-    """Checks for drift with a refresh-only plan (see the module docstring)."""
-
-    def check(self, spec: RunSpec, runner: Runner) -> DriftReport:
-        """The drift report of ``spec``'s request; never raises for a drifted world."""
-        from tfpilot_core.errors import TfpilotError
-        from tfpilot_core.models import DriftReport, DriftResult
-        from tfpilot_core.plan import Plan
-
-        result = runner.plan(spec, refresh_only=True)
-        if not result.success or result.plan_json is None:
-            error = result.error or result.log or "the refresh-only plan failed"
-            return DriftReport(result=DriftResult.ERROR, error=error[-4000:], detector=NAME)
-        if result.exit_code not in (0, 2):
-            return DriftReport(
-                result=DriftResult.ERROR,
-                error=f"unexpected exit code {result.exit_code} from a refresh-only plan",
-                detector=NAME,
-            )
-        try:
-            plan = Plan.parse(result.plan_json)
-        except TfpilotError as exc:
-            return DriftReport(result=DriftResult.ERROR, error=exc.message, detector=NAME)
-        addresses = plan.drifted_addresses
-        if not addresses:
-            return DriftReport(result=DriftResult.NONE, detector=NAME)
-        # Paths only, never values: a drifted value may be sensitive.
-        return DriftReport(
-            result=DriftResult.DRIFTED,
-            addresses=addresses,
-            paths=plan.drifted_paths(),
-            detector=NAME,
-        )
-
-
-def build_detector(settings: NoSettings, context: PluginContext) -> DriftDetector:
-    """The factory."""
-    return RefreshDriftDetector()
-
-
 @hookimpl
-def tfpilot_register_drift_detectors() -> list[Registration[DriftDetector]]:
+def tfpilot_register_drift_detectors() -> list[Registration[Any]]:
     """Register the ``refresh`` drift detector (refresh-only plans, the default)."""
-    # Imported here: discovering plugins (and `tfpilot --help`) must not load pydantic.
-    from tfpilot_core.registrations import Registration
-
     return [
         Registration(
             name=NAME,
-            factory=build_detector,
+            factory="tfpilot_core.drift_detection:build_detector",
             description="Refresh-only plan through the configured runner (the default)",
         )
     ]
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the 0.1 import path of the detector (moved to tfpilot_core.drift_detection).
+    return getattr(importlib.import_module("tfpilot_core.drift_detection"), name)

@@ -67,6 +67,7 @@ from tfpilot_core.models import (
     utcnow,
 )
 from tfpilot_core.registrations import Kind
+from tfpilot_core.required_plugins import check_host
 from tfpilot_core.stores.cas import update_request
 
 if TYPE_CHECKING:
@@ -167,6 +168,10 @@ class Kernel:
         self._catalog: Catalog | None = None
         # Log context of the attempt running under each held lock (see start_attempt).
         self._attempt_logs: dict[str, Any] = {}
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            # Unattended, a selected policy engine, estimator or notifier that is not installed
+            # must stop the job (one line naming it), never leave it planning without it.
+            check_host(host, os.environ.get("TFPILOT_INSTALL_SET"))
 
     @property
     def kernel(self) -> Kernel:

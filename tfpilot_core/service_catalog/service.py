@@ -31,6 +31,7 @@ from tfpilot_core.log import get_logger
 from tfpilot_core.masking import mask_keys
 from tfpilot_core.models import Placement, Request, RequestQuery
 from tfpilot_core.plan import Plan
+from tfpilot_core.query.rows import readable_rows
 from tfpilot_core.terraform.render import module_interface, normalize_source
 
 from .models import (
@@ -166,7 +167,6 @@ class ServiceCatalog:
 
     def _usage(self, actor: str, modules: set[str]) -> dict[str, Usage]:
         """Counts of the requests ``actor`` may read, per module, environment and status."""
-        from tfpilot_core.query.rows import readable_rows
 
         found: dict[str, Usage] = {}
         # From the store's index rows where it keeps them: no document read (docs/store.md).

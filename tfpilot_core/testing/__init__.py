@@ -11,7 +11,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from tfpilot_core.hookspecs import hookimpl
+from tfpilot_core.interfaces import ModuleLocation
+from tfpilot_core.models import Event
 from tfpilot_core.registrations import Registration
+from tfpilot_core.testing.store_conformance import make_request as build
 
 
 def plugin_with(hook: str, registrations: Callable[[], list[Registration[Any]]]) -> object:
@@ -29,7 +32,6 @@ def plugin_with(hook: str, registrations: Callable[[], list[Registration[Any]]])
 
 def module_source_plugin(modules: Mapping[str, Path], *, name: str = "test") -> object:
     """A plugin offering catalog modules from directories: ``{"test/bucket": path}``."""
-    from tfpilot_core.interfaces import ModuleLocation
 
     class _Source:
         def modules(self) -> list[ModuleLocation]:
@@ -47,7 +49,6 @@ def make_request(request_id: str = "req-1", **fields: Any) -> Any:
     Keyword arguments: ``environment``, ``module``, ``project``, ``author``, ``created_at``,
     ``inputs``, ``runs`` (see :func:`tfpilot_core.testing.store_conformance.make_request`).
     """
-    from tfpilot_core.testing.store_conformance import make_request as build
 
     return build(request_id, **fields)
 
@@ -55,6 +56,5 @@ def make_request(request_id: str = "req-1", **fields: Any) -> Any:
 def make_event(request_id: str = "req-1", type_: str = "request_created", **fields: Any) -> Any:
     """An :class:`~tfpilot_core.models.Event` of ``type_`` for ``request_id`` (``data``,
     ``actor``, ``seq``... as keyword arguments), as an observer or notifier receives it."""
-    from tfpilot_core.models import Event
 
     return Event(request_id=request_id, type=type_, **fields)

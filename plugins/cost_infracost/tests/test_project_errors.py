@@ -15,10 +15,10 @@ import pytest
 from infracost_standin import KEY, StandIn, plan_doc
 
 from tfpilot_core.cost import delta_phrase, estimate_dict, is_partial, render_text
-from tfpilot_core.default_plugins.summarizer_rules import summarize_plan
 from tfpilot_core.interfaces import SummaryContext
 from tfpilot_core.models import CostEstimate, Environment, PolicyLevel, Request
 from tfpilot_core.plan import Plan
+from tfpilot_core.summary_rules import summarize_plan
 from tfpilot_core.testing.store_conformance import make_request
 from tfpilot_cost_infracost.budget import budget_rules
 from tfpilot_cost_infracost.estimator import InfracostEstimator

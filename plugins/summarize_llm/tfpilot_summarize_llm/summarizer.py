@@ -678,7 +678,7 @@ class LLMSummarizer:
 
 
 def _md(text: str) -> str:
-    from tfpilot_core.default_plugins.summarizer_rules import _md as escape
+    from tfpilot_core.summary_rules import _md as escape
 
     return escape(text)
 
