@@ -92,7 +92,7 @@ class Tools:
         envs = [config.environment(environment)] if environment else list(config.core.environments)
         try:
             from tfpilot_policy_builtin.engine import BuiltinPolicyEngine, collect_pack_rules
-            from tfpilot_policy_builtin.plugin import registration
+            from tfpilot_policy_builtin.registration import registration
             from tfpilot_policy_builtin.settings import PolicySettings
         except ImportError:
             return {"engines": self.platform.kernel.policy_engines(), "environments": {}}

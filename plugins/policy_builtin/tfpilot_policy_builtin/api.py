@@ -22,8 +22,31 @@ if TYPE_CHECKING:
     from tfpilot_core.models import CostEstimate, Request
     from tfpilot_core.plan import Plan
     from tfpilot_policy_builtin.index import PlanIndex
-    from tfpilot_policy_builtin.judge import EnvironmentView
     from tfpilot_policy_builtin.params import EffectiveParams
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentView:
+    """The environment as every rule sees it, on every path: ``key`` and ``protected``, and every
+    other field of ``Environment`` as an attribute (packs' rules may read them). Plain data, so
+    the engine and ``policy check`` judge alike whether or not pydantic is loaded."""
+
+    key: str
+    protected: bool
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dump(cls, data: Mapping[str, Any]) -> EnvironmentView:
+        """From ``Environment.model_dump(mode="json")`` (or :data:`judge.STANDALONE`)."""
+        return cls(key=str(data["key"]), protected=bool(data["protected"]), fields=dict(data))
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "fields":  # not set yet: never recurse
+            raise AttributeError(name)
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 @dataclass(frozen=True, slots=True)

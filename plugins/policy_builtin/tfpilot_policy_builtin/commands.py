@@ -30,7 +30,7 @@ _RANK = {"advisory": 0, "mandatory": 1, "blocking": 2, "never": 3}
 def configured_engine() -> BuiltinPolicyEngine:
     """The engine with this configuration's ``[plugins.policy_builtin]`` and installed packs."""
     from tfpilot_policy_builtin.engine import BuiltinPolicyEngine, collect_pack_rules
-    from tfpilot_policy_builtin.plugin import registration
+    from tfpilot_policy_builtin.registration import registration
     from tfpilot_policy_builtin.settings import PolicySettings
 
     state = app()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tfpilot_core.errors import (
@@ -24,7 +24,7 @@ from tfpilot_core.errors import (
     TfpilotError,
 )
 from tfpilot_core.levels import PolicyLevel
-from tfpilot_policy_builtin.api import Hit, PlanContext, RequestContext, Rule
+from tfpilot_policy_builtin.api import EnvironmentView, Hit, PlanContext, RequestContext, Rule
 from tfpilot_policy_builtin.rules import builtin_rules
 
 if TYPE_CHECKING:
@@ -36,30 +36,6 @@ ENGINE_NAME = "policy_builtin"
 PACK_HOOK = "tfpilot_register_policy_rules"
 #: The environment ``policy check`` judges in without ``--env``: unprotected, defaults only.
 STANDALONE: dict[str, Any] = {"key": "any", "slug": "standalone", "protected": False}
-
-
-@dataclass(frozen=True, slots=True)
-class EnvironmentView:
-    """The environment as every rule sees it, on every path: ``key`` and ``protected``, and every
-    other field of ``Environment`` as an attribute (packs' rules may read them). Plain data, so
-    the engine and ``policy check`` judge alike whether or not pydantic is loaded."""
-
-    key: str
-    protected: bool
-    fields: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dump(cls, data: Mapping[str, Any]) -> EnvironmentView:
-        """From ``Environment.model_dump(mode="json")`` (or :data:`judge.STANDALONE`)."""
-        return cls(key=str(data["key"]), protected=bool(data["protected"]), fields=dict(data))
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "fields":  # not set yet: never recurse
-            raise AttributeError(name)
-        try:
-            return self.fields[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 def environment_view(environment: Any) -> EnvironmentView:

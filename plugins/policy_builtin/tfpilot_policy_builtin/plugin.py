@@ -10,38 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core import hookimpl
+from tfpilot_policy_builtin.registration import NAME as NAME
+from tfpilot_policy_builtin.registration import build_engine as build_engine
+from tfpilot_policy_builtin.registration import registration
 
 if TYPE_CHECKING:
     import click
     import pluggy
 
-    from tfpilot_core.interfaces import PolicyEngine
-    from tfpilot_core.registrations import PluginContext, Registration
-    from tfpilot_policy_builtin.settings import PolicySettings
-
-NAME = "policy_builtin"
-
-
-def build_engine(settings: PolicySettings, context: PluginContext) -> PolicyEngine:
-    """The factory: the engine with the built-in rules and every selected policy pack."""
-    from tfpilot_policy_builtin.engine import BuiltinPolicyEngine, collect_pack_rules
-
-    packs = collect_pack_rules(context.host, settings.packs) if context.host is not None else []
-    source = str(context.config_path) if context.config_path else "<defaults>"
-    return BuiltinPolicyEngine(settings, packs, source=source)
-
-
-def registration() -> Registration[Any]:
-    """The engine's registration: name ``policy_builtin``, settings ``[plugins.policy_builtin]``."""
     from tfpilot_core.registrations import Registration
-    from tfpilot_policy_builtin.settings import PolicySettings
-
-    return Registration(
-        name=NAME,
-        factory=build_engine,
-        settings_model=PolicySettings,
-        description="Built-in rules on request inputs and plans, with levels per environment",
-    )
 
 
 @hookimpl

@@ -372,7 +372,7 @@ def create_webhook_app(platform: Platform, *, infra: InfraRepo | None = None) ->
     configured (``webhook_secret``), else nothing could be verified and the app refuses to start.
     """
     from tfpilot_core.errors import ConfigError
-    from tfpilot_runner_github.plugin import infra_for
+    from tfpilot_runner_github.registration import infra_for
 
     infra = infra or infra_for(platform)
     secret = infra.settings.webhook_secret

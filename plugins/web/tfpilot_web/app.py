@@ -60,7 +60,7 @@ RESERVED_PREFIXES = (
 
 def load_settings(platform: Platform) -> WebSettings:
     """``[plugins.web]``, validated (secrets resolved) like every plugin section."""
-    from tfpilot_web.plugin import web_registration
+    from tfpilot_web.registration import web_registration
     from tfpilot_web.settings import WebSettings
 
     settings = platform.host.settings_for(web_registration())

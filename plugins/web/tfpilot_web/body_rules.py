@@ -24,7 +24,7 @@ GITHUB_MAX = 25 * MIB
 
 def web_body_rules(public_prefixes: Iterable[str] = ()) -> list[BodyRule]:
     """The rules of the web server; ``public_prefixes``: plugin routes that authenticate alone."""
-    from tfpilot_web.plugin import SLACK_PREFIX
+    from tfpilot_web.registration import SLACK_PREFIX
 
     public = set(public_prefixes)
     rules = [

@@ -15,48 +15,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core import hookimpl
+from tfpilot_core.registrations import Registration
+from tfpilot_web.registration import NAME as NAME
+from tfpilot_web.registration import SLACK_PREFIX as SLACK_PREFIX
+from tfpilot_web.registration import web_registration
 
 if TYPE_CHECKING:
     import click
 
-    from tfpilot_core.registrations import PluginContext, Registration, Routes
-    from tfpilot_web.settings import WebSettings
-
-NAME = "web"
-SLACK_PREFIX = "/integrations/slack"
-
-
-def build_slack_routes(settings: WebSettings, context: PluginContext) -> Routes | None:
-    """The factory: Slack interactivity, or ``None`` when no signing secret is configured."""
-    from tfpilot_core.registrations import Routes
-
-    if not settings.slack_signing_secret:
-        return None
-
-    def app(platform: Any) -> Any:
-        from tfpilot_web.slack import build_slack_router
-
-        return build_slack_router(platform, settings)
-
-    return Routes(
-        prefix=SLACK_PREFIX,
-        app=app,
-        public=True,  # Slack signs its requests; the route verifies them itself
-        description="Slack interactivity: approve buttons in Slack messages",
-    )
-
-
-def web_registration() -> Registration[Any]:
-    """The registration whose section, ``[plugins.web]``, holds the server's settings."""
-    from tfpilot_core.registrations import Registration
-    from tfpilot_web.settings import WebSettings
-
-    return Registration(
-        name=NAME,
-        factory=build_slack_routes,
-        settings_model=WebSettings,
-        description="Slack interactivity for tfpilot serve (approve from a Slack message)",
-    )
+    from tfpilot_core.registrations import PluginContext, Routes
 
 
 @hookimpl
@@ -68,7 +35,6 @@ def tfpilot_register_routes() -> list[Registration[Routes]]:
 @hookimpl
 def tfpilot_register_identity_providers() -> list[Registration[Any]]:
     """Register ``api_token``: the CLI's actor is the user of the token in ``$TFPILOT_TOKEN``."""
-    from tfpilot_core.registrations import Registration
 
     def build(settings: Any, context: PluginContext) -> Any:
         from tfpilot_web.auth import TokenIdentityProvider
