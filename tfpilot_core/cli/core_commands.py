@@ -29,7 +29,10 @@ def plugins_command(ctx: click.Context) -> None:
         return
     loaded = app().plugins
     infos = sorted(loaded.infos.values(), key=lambda i: (not i.default, i.name))
-    data = list_envelope([info.to_dict() for info in infos])
+    listed = [info.to_dict() for info in infos]
+    # ``plugins`` repeats the items under their own name: scripts written for the bare list of
+    # 0.1 read one key or the other (``.plugins[]``), whichever shape they were written for.
+    data = list_envelope(listed, plugins=listed)
 
     def render() -> None:
         rows = [[i.name, i.distribution, i.version or "-", i.status] for i in infos]

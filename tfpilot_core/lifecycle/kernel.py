@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from opentelemetry import trace
 
+import tfpilot_core.catalog.terraform_check as terraform_check
 import tfpilot_core.log as log_context
 from tfpilot_core.access import Access
 from tfpilot_core.catalog import Catalog
@@ -168,6 +169,10 @@ class Kernel:
         self._catalog: Catalog | None = None
         # Log context of the attempt running under each held lock (see start_attempt).
         self._attempt_logs: dict[str, Any] = {}
+        # Inputs are checked at request time by the runner's configured Terraform; without one,
+        # by a terraform/tofu on PATH if there is one (it starts in a fifth of the embedded
+        # engine's time: docs/modules.md), else the embedded engine.
+        terraform_check.use_engine(self.config.plugins.get("local", {}).get("binary") or "auto")
         if os.environ.get("GITHUB_ACTIONS") == "true":
             # Unattended, a selected policy engine, estimator or notifier that is not installed
             # must stop the job (one line naming it), never leave it planning without it.

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 
+import tfpilot_core.plan_diff as plan_diff
 from tfpilot_core.errors import ConflictError
 from tfpilot_core.interfaces import SummaryContext
 from tfpilot_core.lifecycle import RequestStatus
@@ -166,6 +167,9 @@ def judge_plan(
     parsed = Plan.parse(result.plan_json)
     digest = kernel.store.put_artifact(request.id, f"{attempt_id}.tfplan", result.plan_file)
     masked = parsed.masked(sensitive_inputs=spec.sensitive_inputs)
+    # The structured diff (plan review page, PR comment, API), rendered once from the masked
+    # plan, wherever the plan ran.
+    plan_diff.record(kernel.store, request.id, digest, masked)
     # Cost before policy, so that budget rules judge this plan's estimate. A promoted request
     # whose plan creates what its source's apply did may reuse its estimate (promotion's rule).
     reused = kernel.cost_reuse(request, masked) if kernel.cost_reuse is not None else None
@@ -202,6 +206,8 @@ def conclude_plan(
         current.summary = summary
 
     counts = {a.value: n for a, n in parsed.counts().items()}
+    # Imports, moves, forgets and deferred changes: invisible in the counts, yet state changes.
+    operations = parsed.operations()
     request = kernel.finish_attempt(
         request_id,
         attempt,
@@ -212,6 +218,7 @@ def conclude_plan(
         details={
             **attempt.details,
             "counts": counts,
+            "operations": operations,
             "findings": findings_data(findings),
             "cost": cost.model_dump(mode="json") if cost else None,
         },
@@ -220,7 +227,7 @@ def conclude_plan(
         request,
         "plan_succeeded",
         actor,
-        {"run": attempt.id, "plan_digest": digest, "counts": counts},
+        {"run": attempt.id, "plan_digest": digest, "counts": counts, "operations": operations},
     )
     kernel.emit_policy(request, actor, "plan", findings)
     blocking = [f for f in findings if f.level is PolicyLevel.BLOCKING]

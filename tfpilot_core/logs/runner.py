@@ -16,12 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import tfpilot_core.plan_diff as plan_diff
 from tfpilot_core.log import get_logger
 from tfpilot_core.logs import capture
 from tfpilot_core.masking import sensitive_strings
 from tfpilot_core.models import RunStatus
-from tfpilot_core.plan import Plan
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Runner, RunResult, RunSpec, Store
@@ -89,21 +87,7 @@ class CapturingRunner:
         else:
             result = self._runner.plan(spec, refresh_only=refresh_only)
         self._capture(spec, result)
-        if not refresh_only:
-            self._record_diff(spec, result)
         return result
-
-    def _record_diff(self, spec: RunSpec, result: RunResult) -> None:
-        if not result.success or not result.plan_json or result.plan_file is None:
-            return
-        import hashlib
-
-        try:
-            masked = Plan.parse(result.plan_json).masked(sensitive_inputs=spec.sensitive_inputs)
-            digest = hashlib.sha256(result.plan_file).hexdigest()  # the plan digest
-            plan_diff.record(self._store, spec.request.id, digest, masked)
-        except Exception as exc:  # a diff that cannot be stored must not change the run's outcome
-            log.warning("plan_diff_failed", request=spec.request.id, error=str(exc))
 
     def apply(
         self, spec: RunSpec, plan_file: bytes, *, rendered_digest: str | None = None
