@@ -18,10 +18,13 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
+from tfpilot_core.errors import NotFoundError
 from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.models import Request
-from tfpilot_core.query.model import Aggregate, GroupBy, Query, QueryResult, SortKey
+from tfpilot_core.query.model import Aggregate, Group, GroupBy, Query, QueryResult, SortKey
 from tfpilot_core.query.results import row_of
+from tfpilot_core.rbac import Action
+from tfpilot_core.runs.executor import shard_of
 from tfpilot_core.stores.rows import IndexRow, RowIndexedStore
 
 
@@ -51,7 +54,6 @@ def readable_placement(platform: Any, actor: str) -> Callable[[str, str], bool]:
     """Whether ``actor`` may read requests of ``(project, environment)``, asked of the platform's
     access decisions once per pair: reading depends on nothing else of a request (no four eyes,
     no author rule), so the answer for one request of a placement is the answer for all."""
-    from tfpilot_core.rbac import Action
 
     access = _kernel(platform).access
     decided: dict[tuple[str, str], bool] = {}
@@ -100,7 +102,6 @@ def _load(store: Any, ids: Sequence[str]) -> dict[str, Request]:
     many = getattr(store, "get_requests", None)
     if many is not None:
         return dict(many(ids))
-    from tfpilot_core.errors import NotFoundError
 
     found: dict[str, Request] = {}
     for rid in ids:
@@ -278,7 +279,6 @@ def aggregate_rows(result: QueryResult, query: Query, rows: Iterable[IndexRow]) 
     Plain lists while counting (setting attributes of a pydantic model costs more than the rest
     of the loop); the :class:`Group` models are built once at the end.
     """
-    from tfpilot_core.query.model import Group
 
     groups: dict[str, list[Any]] = {}
     total = Decimal(0)
@@ -326,7 +326,6 @@ def applied_shard(platform: Any, index: int, count: int) -> list[Request] | None
     carry, so a shard of 50 among 10,000 applied requests reads 50 documents (and, on S3, the
     status markers' keys: one LIST per 1,000).
     """
-    from tfpilot_core.runs.executor import shard_of
 
     kernel = _kernel(platform)
     store = getattr(kernel.store, "wrapped", kernel.store)

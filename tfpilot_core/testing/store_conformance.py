@@ -60,6 +60,8 @@ from tfpilot_core.models import (
     utcnow,
 )
 from tfpilot_core.stores.cas import update_request
+from tfpilot_core.stores.due import DueIndexStore
+from tfpilot_core.stores.rows import RowIndexedStore
 
 __all__ = ["BAD_IDS", "StoreConformance", "make_request"]
 
@@ -701,7 +703,6 @@ class StoreConformance:
 
     def test_index_rows_never_miss_a_match(self, store: Store) -> None:
         """``index_rows`` (tfpilot_core.stores.rows): every matching request, right fields."""
-        from tfpilot_core.stores.rows import RowIndexedStore
 
         if not isinstance(store, RowIndexedStore):
             pytest.skip("the store has no index_rows (optional)")
@@ -719,7 +720,6 @@ class StoreConformance:
 
     def test_due_index(self, store: Store) -> None:
         """``mark_due``/``clear_due``/``due_keys`` (tfpilot_core.stores.due): earliest first."""
-        from tfpilot_core.stores.due import DueIndexStore
 
         if not isinstance(store, DueIndexStore):
             pytest.skip("the store has no due index (optional)")
