@@ -35,9 +35,9 @@ from tfpilot_core.errors import (
     DuplicateRegistrationError,
     PluginError,
 )
-from tfpilot_core.facts import scrub_secrets
 from tfpilot_core.hookcalls import HookCaller
 from tfpilot_core.log import get_logger
+from tfpilot_core.masking import scrub_secrets
 from tfpilot_core.models import DriftReport, DriftResult
 from tfpilot_core.registrations import (
     LEGACY_OBJECT_KINDS,

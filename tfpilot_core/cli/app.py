@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tfpilot_core.config import Config
+    from tfpilot_core.lifecycle.reads import Reader
     from tfpilot_core.platform import Platform
     from tfpilot_core.plugins import LoadedPlugins, PluginHost
 
@@ -33,6 +34,7 @@ class App:
     loaded: LoadedPlugins | None = None
     _config: Config | None = field(default=None, repr=False)
     _host: PluginHost | None = field(default=None, repr=False)
+    _reader: Reader | None = field(default=None, repr=False)
     _platform: Platform | None = field(default=None, repr=False)
     _identity: str | None = field(default=None, repr=False)
 
@@ -80,6 +82,19 @@ class App:
 
             self._platform = Platform(self.host)
         return self._platform
+
+    @property
+    def reader(self) -> Platform | Reader:
+        """What read commands use: the platform when one is built, else the lifecycle's reads
+        over a kernel (the same functions, without importing the capabilities)."""
+        if self._platform is not None:
+            return self._platform
+        if self._reader is None:
+            from tfpilot_core.lifecycle.kernel import Kernel
+            from tfpilot_core.lifecycle.reads import Reader
+
+            self._reader = Reader(Kernel(self.host))
+        return self._reader
 
     @property
     def resolved_identity(self) -> str | None:

@@ -78,7 +78,7 @@ def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
 def request_data(request: Request) -> dict[str, Any]:
     """The JSON form of a request, with its derived status."""
     # One public form everywhere: sensitive inputs are write-only and show as "(sensitive)".
-    return app().platform.view(request)
+    return app().reader.view(request)
 
 
 def _next_step(request: Request, status: str) -> str | None:
@@ -131,13 +131,13 @@ def show_request(request: Request) -> None:
     """Print a request readably (or as JSON with ``--json``)."""
 
     def render() -> None:
-        status = app().platform.status(request)
+        status = app().reader.status(request)
         p = request.placement
         click.echo(f"{request.id}  [{status.value}]  revision {request.revision}")
         click.echo(f"  module      {p.module} ({p.module_version[:12]})")
         click.echo(f"  placement   project {p.project}, environment {p.environment}")
         click.echo(f"  author      {request.created_by}")
-        inputs = app().platform.view(request)["inputs"]
+        inputs = app().reader.view(request)["inputs"]
         click.echo("  inputs      " + json.dumps(inputs, sort_keys=True))
         for kind, attempts in request.runs.items():
             last = attempts[-1]
@@ -352,7 +352,7 @@ def show_command(request_id: str) -> None:
       tfpilot --json requests show req_dev_bucket_k3x9pq | jq .status
     """
     state = app()
-    show_request(state.platform.read(state.whoami(), request_id))
+    show_request(state.reader.read(state.whoami(), request_id))
 
 
 @requests_group.command("list")
@@ -399,7 +399,7 @@ def list_command(
         return
     from tfpilot_core.models import RequestQuery
 
-    platform = state.platform
+    platform = state.reader
     page = platform.list(
         state.whoami(),
         RequestQuery(
@@ -887,8 +887,8 @@ def timeline_command(request_id: str) -> None:
     """
     state = app()
     actor = state.whoami()
-    events = state.platform.timeline(actor, request_id)
-    request = state.platform.read(actor, request_id)
+    events = state.reader.timeline(actor, request_id)
+    request = state.reader.read(actor, request_id)
 
     def render() -> None:
         for event in events:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any
 
 from tfpilot_core.audit import audit_record
 from tfpilot_core.chain import ChainReport, verify
 from tfpilot_core.errors import TfpilotError
+from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.lifecycle.kernel import Kernel
 from tfpilot_core.masking import mask_keys
 from tfpilot_core.models import Event, Request, RequestPage, RequestQuery
@@ -85,3 +87,39 @@ def verify_audit(kernel: Kernel, actor: str, request_id: str) -> ChainReport:
     read(kernel, actor, request_id)
     events = kernel.store.list_events(request_id)
     return verify(events, kernel.chain_anchor(request_id), key=kernel.chain_key())
+
+
+class Reader:
+    """The authorized reads over a kernel, under the names ``Platform`` gives them.
+
+    For callers that only read (the CLI's read commands): they need the lifecycle's kernel, not
+    the capabilities the facade wires up (outbox, templates, promotion, queries, suggestions),
+    and start faster without importing them. Each method is the function above.
+    """
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+
+    def get(self, request_id: str) -> Request:
+        """The stored request, unchecked (``Kernel.get``)."""
+        return self.kernel.get(request_id)
+
+    def read(self, actor: str, request_id: str) -> Request:
+        """:func:`read`."""
+        return read(self.kernel, actor, request_id)
+
+    def view(self, request: Request) -> dict[str, Any]:
+        """:func:`view`."""
+        return view(self.kernel, request)
+
+    def list(self, actor: str, query: RequestQuery | None = None) -> RequestPage:
+        """:func:`list_requests`."""
+        return list_requests(self.kernel, actor, query)
+
+    def status(self, request: Request) -> RequestStatus:
+        """The request's derived status (``Kernel.status``)."""
+        return self.kernel.status(request)
+
+    def timeline(self, actor: str, request_id: str) -> builtins.list[Event]:
+        """:func:`timeline`."""
+        return timeline(self.kernel, actor, request_id)

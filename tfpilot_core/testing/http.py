@@ -3,8 +3,8 @@ JWKS, OTLP): a real HTTP server on loopback, in a thread, that a test starts and
 
 A stand-in supplies its request handler (a :class:`StandInHandler` subclass: ``do_GET``,
 ``do_POST``, ... with :meth:`StandInHandler.body`, :meth:`StandInHandler.json_body` and
-:meth:`StandInHandler.send_json`) and checks what it receives the way the real service does; this
-module only runs it::
+:meth:`StandInHandler.send_json`; any ``BaseHTTPRequestHandler`` works) and checks what it
+receives the way the real service does; this module only runs it::
 
     class Handler(StandInHandler):
         def do_GET(self) -> None:
@@ -75,7 +75,7 @@ class StandInServer:
     it is also a context manager that stops on exit.
     """
 
-    def __init__(self, handler: type[StandInHandler], *, port: int = 0) -> None:
+    def __init__(self, handler: type[BaseHTTPRequestHandler], *, port: int = 0) -> None:
         self._server = _Server(("127.0.0.1", port), handler)
         self._server.stand_in = self
         self.port = int(self._server.server_address[1])

@@ -17,8 +17,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tfpilot_core.testing.http import StandInServer
 
 BLOCK_TYPES = {
     "section",
@@ -68,7 +70,7 @@ class SlackStandIn:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: StandInServer | None = None
 
     # -- control -------------------------------------------------------------------------------
 
@@ -97,17 +99,15 @@ class SlackStandIn:
     def start(self) -> SlackStandIn:
         """Listen on 127.0.0.1 (the same port again after ``down``)."""
         port = getattr(self, "port", 0)
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # The one local HTTP server of the stand-ins (loopback, a daemon thread).
+        self._server = StandInServer(_handler(self), port=port).start()
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
         """Stop listening (connections are refused)."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def __enter__(self) -> SlackStandIn:

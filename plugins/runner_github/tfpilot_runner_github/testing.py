@@ -19,9 +19,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tfpilot_core.testing.http import StandInServer
 
 __all__ = ["Fault", "GitHubStandIn", "Seen"]
 
@@ -159,10 +161,9 @@ class GitHubStandIn:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # The one local HTTP server of the stand-ins (loopback, a free port, a daemon thread).
+        self._http = StandInServer(Handler)
+        self.port = self._http.port
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -173,13 +174,12 @@ class GitHubStandIn:
 
     def start(self) -> GitHubStandIn:
         """Serve in a daemon thread."""
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def inject(self, fault: Fault) -> None:
         """Queue a fault."""

@@ -17,8 +17,10 @@ import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tfpilot_core.testing.http import StandInServer
 
 __all__ = ["Fault", "FaultProxy", "MotoS3Server", "free_port"]
 
@@ -202,10 +204,9 @@ class FaultProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # The one local HTTP server of the stand-ins (loopback, a free port, a daemon thread).
+        self._http = StandInServer(Handler)
+        self.port = self._http.port
 
     @property
     def endpoint_url(self) -> str:
@@ -214,13 +215,12 @@ class FaultProxy:
 
     def start(self) -> FaultProxy:
         """Start serving in a daemon thread; returns self."""
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def inject(self, fault: Fault) -> None:
         """Apply ``fault`` to the next matching requests."""

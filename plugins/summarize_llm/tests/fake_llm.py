@@ -31,8 +31,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tfpilot_core.testing.http import StandInServer
 
 KEY = "sk-test-fake-llm-key-000000000000"
 
@@ -171,10 +173,9 @@ class FakeLLM:
                 except OSError:
                     pass  # the client gave up (a timeout test)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # The one local HTTP server of the stand-ins (loopback, a free port, a daemon thread).
+        self.server = StandInServer(Handler)
+        self.url = f"{self.server.url}/v1"
 
     def check_tools(self, request: dict[str, Any]) -> str | None:
         """What OpenAI would refuse in the request's ``tools`` and ``tool_choice`` (or None)."""
@@ -292,10 +293,9 @@ class FakeLLM:
         return "\n".join(b.decode("utf-8", "replace") for b in self.bodies)
 
     def __enter__(self) -> FakeLLM:
-        self._thread.start()
+        self.server.start()
         return self
 
     def __exit__(self, *_: Any) -> None:
         self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()

@@ -9,15 +9,15 @@ does, and can fail with a 500 on purpose.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tfpilot_core.platform import Platform
+from tfpilot_core.testing.http import StandInServer
 from tfpilot_web.settings import GithubOAuthSettings, WebSettings
 
 CLIENT_ID = "Iv1.test-client"
@@ -82,9 +82,9 @@ class FakeGithub:
                     return
                 self._send(200, {"login": login, "id": 1})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # The one local HTTP server of the stand-ins (loopback, a free port, a daemon thread).
+        self.server = StandInServer(Handler)
+        self.url = self.server.url
 
     def issue(self, code: str, login: str) -> str:
         """A code GitHub would send back to the callback for ``login``."""
@@ -96,10 +96,9 @@ class FakeGithub:
 def github() -> Iterator[FakeGithub]:
     """The stand-in GitHub, serving for the test."""
     fake = FakeGithub()
-    fake.thread.start()
+    fake.server.start()
     yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    fake.server.stop()
 
 
 def _settings(github: FakeGithub, **changes: Any) -> WebSettings:
