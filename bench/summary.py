@@ -7,7 +7,7 @@ with ``replace_paths``, drift) but the mix of a large real change: mostly creati
 replacements, the prompt cannot hold every destructive change and the summariser falls back to
 the rules summary, "over budget": that is measured too.) The summariser receives a parsed,
 masked plan (the platform parses and masks once for policy, cost and summary), so the measured
-work is what the ``llm`` summariser adds: :func:`tfpilot_core.facts.extract_facts` (which
+work is what the ``llm`` summariser adds: :func:`tfpilot_core.plan_facts.extract_facts` (which
 includes the rules summary) and fitting the prompt to its budget with litellm's
 ``token_counter``. Both sides are alternated in one process and the medians compared.
 Target: at most 2x ``json.loads``; the prompt stays under ``max_prompt_tokens``. The facts carry
@@ -53,7 +53,6 @@ def main() -> None:
 
     from plan_parse import resource
 
-    from tfpilot_core.facts import FactsExtractor, extract_facts
     from tfpilot_core.interfaces import SummaryContext
     from tfpilot_core.models import (
         CostEstimate,
@@ -63,6 +62,7 @@ def main() -> None:
         Request,
     )
     from tfpilot_core.plan import Plan
+    from tfpilot_core.plan_facts import FactsExtractor, extract_facts
     from tfpilot_summarize_llm.settings import LLMSettings
     from tfpilot_summarize_llm.summarizer import AnswerRejected, LLMSummarizer, _import_litellm
 

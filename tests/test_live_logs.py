@@ -1,4 +1,4 @@
-"""Live output of runs in progress (tfpilot_core.logs.live): lines follow the attempt bound on
+"""Live output of runs in progress (tfpilot_core.run_logs.live): lines follow the attempt bound on
 the log context, also from the executor's reader threads."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import contextvars
 import threading
 
 from tfpilot_core import log
-from tfpilot_core.logs import live
+from tfpilot_core.run_logs import live
 
 
 def test_lines_are_kept_per_attempt_from_any_thread_of_the_run() -> None:

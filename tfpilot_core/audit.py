@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfpilot_core.chain import verify
+from tfpilot_core.event_chain import verify
 from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.models import Event, Request, RunAttempt, RunKind
 

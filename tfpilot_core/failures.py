@@ -3,7 +3,7 @@
 :func:`failure_facts` turns Terraform's output of a failed run (its log, or the attempt's
 recorded ``error``) into :class:`FailureFacts`: the masked tail of the log and the error
 diagnostics (``Error: <summary>`` blocks of the human output, or ``"diagnostic"`` objects of
-``-json`` output). Everything is scrubbed with :class:`tfpilot_core.facts.Scrubber` (the values
+``-json`` output). Everything is scrubbed with :class:`tfpilot_core.plan_facts.Scrubber` (the values
 of sensitive inputs and anything that looks like a credential), so the facts can go to a page, a
 comment, a notification or a model prompt.
 
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tfpilot_core.facts import Scrubber
+from tfpilot_core.plan_facts import Scrubber
 
 __all__ = [
     "CAUSES",

@@ -306,7 +306,7 @@ class ChainAnchor(_Model):
 
     Stored beside the request (a record of namespace ``chain_anchors``, written with
     compare-and-swap each time an event is appended: ``Kernel.append`` in
-    :mod:`tfpilot_core.lifecycle.kernel`, :func:`tfpilot_core.chain.next_anchor`), so a cut,
+    :mod:`tfpilot_core.lifecycle.kernel`, :func:`tfpilot_core.event_chain.next_anchor`), so a cut,
     rewritten or forged end of the stream no longer matches it; signed when ``[core]
     chain_key_env`` names a key, so it cannot be forged either. ``Request.chain_anchor`` carries
     it when a request is read for its audit record.
@@ -314,7 +314,7 @@ class ChainAnchor(_Model):
 
     #: How many events the stream holds.
     events: int = Field(ge=0)
-    #: The digest of the last event (:func:`tfpilot_core.chain.event_digest`).
+    #: The digest of the last event (:func:`tfpilot_core.event_chain.event_digest`).
     head: str
     #: ``hmac-sha256:<hex>`` over request id, count and head, with the configured chain key.
     signature: str | None = None
@@ -432,7 +432,7 @@ class Event(_Model):
     correlation_id: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     #: The digest of the request's previous event (set by the store: a hash chain, see
-    #: :mod:`tfpilot_core.chain`); ``None`` for the first event.
+    #: :mod:`tfpilot_core.event_chain`); ``None`` for the first event.
     prev_digest: str | None = None
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import tfpilot_core.log as log
 import tfpilot_core.telemetry as telemetry
 from tfpilot_core.errors import ConfigError
-from tfpilot_core.logs.correlation import ATTEMPT_FIELDS, correlation_id
 from tfpilot_core.metrics import live
+from tfpilot_core.run_logs.correlation import ATTEMPT_FIELDS, correlation_id
 
 __all__ = [
     "setup_metrics",
@@ -33,7 +33,7 @@ _logs_configured = False
 
 def _attempt_attributes(span: Any) -> None:
     # Every span names the correlation id, and inside an attempt its request id, revision and
-    # attempt id (the fields bound by tfpilot_core.logs.correlation).
+    # attempt id (the fields bound by tfpilot_core.run_logs.correlation).
     bound = log.fields()
     bound.setdefault("correlation_id", correlation_id())
     existing = span.attributes or {}

@@ -42,8 +42,8 @@ from tfpilot_core.templates import Templates
 if TYPE_CHECKING:
     from tfpilot_core.access import Access
     from tfpilot_core.catalog import Catalog
-    from tfpilot_core.chain import ChainReport
     from tfpilot_core.config import Config
+    from tfpilot_core.event_chain import ChainReport
     from tfpilot_core.interfaces import Runner, Store
     from tfpilot_core.models import Environment, Event, Request, RequestPage, Role
     from tfpilot_core.query import Query, QueryResult
@@ -287,7 +287,7 @@ class Platform:
         return reads.audit(self.kernel, actor, request_id, self._promotions.chain)
 
     def verify_audit(self, actor: str, request_id: str) -> ChainReport:
-        """Check the request's event hash chain (:class:`~tfpilot_core.chain.ChainReport`)."""
+        """Check the request's event hash chain (:class:`~tfpilot_core.event_chain.ChainReport`)."""
         return reads.verify_audit(self.kernel, actor, request_id)
 
 

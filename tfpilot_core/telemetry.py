@@ -51,9 +51,9 @@ def _add_trace_ids(
     _: Any, __: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     # Correlation: every log line names the trace (and span) it happened in. Those ids exist
-    # only once tfpilot_core.logs.correlation has joined a session (every lifecycle action does):
-    # a command that never loaded it has none, and need not pay for the OpenTelemetry API.
-    correlation = sys.modules.get("tfpilot_core.logs.correlation")
+    # only once tfpilot_core.run_logs.correlation has joined a session (every lifecycle action
+    # does): a command that never loaded it has none, and need not pay for the OpenTelemetry API.
+    correlation = sys.modules.get("tfpilot_core.run_logs.correlation")
     if correlation is not None:
         for key, value in correlation.current_ids().items():
             event_dict.setdefault(key, value)

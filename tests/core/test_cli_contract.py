@@ -287,7 +287,7 @@ def test_a_bad_request_id_is_described_by_its_real_alphabet(home: Path) -> None:
 
 
 def test_runbooks_are_files_wherever_tfpilot_is_installed() -> None:
-    from tfpilot_core.logs.runbooks import DEFAULT_RUNBOOKS, runbook_for
+    from tfpilot_core.run_logs.runbooks import DEFAULT_RUNBOOKS, runbook_for
 
     for kind in DEFAULT_RUNBOOKS:
         found = runbook_for(None, kind)

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from tfpilot_core import log, telemetry
-from tfpilot_core.logs.correlation import attempt_context, correlation_id
 from tfpilot_core.models import RunKind
 from tfpilot_core.platform import Platform
+from tfpilot_core.run_logs.correlation import attempt_context, correlation_id
 
 
 @pytest.fixture

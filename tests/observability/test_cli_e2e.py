@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tfpilot_core.config import load_config
-from tfpilot_core.logs.runbooks import runbook_for
+from tfpilot_core.run_logs.runbooks import runbook_for
 
 pytestmark = pytest.mark.slow
 

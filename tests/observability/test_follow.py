@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from tfpilot_core.catalog.ids import new_request_id
 from tfpilot_core.cli import cli
 from tfpilot_core.cli.app import App
-from tfpilot_core.logs import capture
 from tfpilot_core.models import Conclusion, Placement, Request, RunAttempt, RunKind, RunStatus
+from tfpilot_core.run_logs import capture
 from tfpilot_core.stores.sqlite import SQLiteStore
 
 

@@ -8,11 +8,11 @@ import pytest
 
 from tfpilot_core.access import Access
 from tfpilot_core.config import load_config
-from tfpilot_core.logs import CUT_MARKER, cap, capture, read
-from tfpilot_core.logs.search import _scan, search
 from tfpilot_core.masking import MASK
 from tfpilot_core.models import Event, Placement, Request, RunAttempt, RunKind
 from tfpilot_core.rbac import Action
+from tfpilot_core.run_logs import CUT_MARKER, cap, capture, read
+from tfpilot_core.run_logs.search import _scan, search
 from tfpilot_core.stores.sqlite import SQLiteStore
 
 SECRET = "hunter2-very-secret"

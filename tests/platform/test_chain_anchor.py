@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tfpilot_core.audit import audit_record
-from tfpilot_core.chain import anchor_of, event_digest, next_anchor, verify
+from tfpilot_core.event_chain import anchor_of, event_digest, next_anchor, verify
 from tfpilot_core.models import ChainAnchor, Event, PolicyOverride, RunKind
 from tfpilot_core.platform import Platform
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tfpilot_core.chain import anchor_of
+from tfpilot_core.event_chain import anchor_of
 from tfpilot_core.platform import Platform
 
 

@@ -146,7 +146,7 @@ class TfpilotGroup(click.Group):
                 raise
             from tfpilot_core.cli.hints import identity_hint
             from tfpilot_core.cli.runbooks import cli_runbook
-            from tfpilot_core.logs.runbooks import failure_kind
+            from tfpilot_core.run_logs.runbooks import failure_kind
 
             hint = identity_hint(state, exc) if state is not None else None
             runbook = cli_runbook(failure_kind(ctx.invoked_subcommand, exc))

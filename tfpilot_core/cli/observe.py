@@ -109,8 +109,8 @@ def logs_show_command(request_id: str, number: int | None, follow: bool) -> None
       tfpilot logs req_dev_bucket_k3x9pq --follow
     """
     from tfpilot_core.errors import NotFoundError
-    from tfpilot_core.logs import read
     from tfpilot_core.models import RunStatus
+    from tfpilot_core.run_logs import read
 
     state = app()
     actor = state.whoami()
@@ -175,9 +175,9 @@ def logs_search_command(query: str, since: str | None, environment: str | None, 
     Example:
       tfpilot logs search "AccessDenied" --env prod --since 7d
     """
-    from tfpilot_core.logs.search import search
     from tfpilot_core.metrics import parse_since
     from tfpilot_core.models import utcnow
+    from tfpilot_core.run_logs.search import search
 
     state = app()
     start = utcnow() - parse_since(since) if since else None

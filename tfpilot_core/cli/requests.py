@@ -169,7 +169,7 @@ def show_request(request: Request) -> None:
         if hint:
             click.echo(f"  next        {hint}")
         from tfpilot_core.cli.runbooks import cli_runbook
-        from tfpilot_core.logs.runbooks import request_kind
+        from tfpilot_core.run_logs.runbooks import request_kind
 
         runbook = cli_runbook(request_kind(request, status.value), request)
         if runbook:
@@ -865,7 +865,7 @@ def format_event(event: Event, request: Request | None = None) -> str:
     details = ", ".join(parts)
     when = f"{event.at:%Y-%m-%d %H:%M:%S}"
     from tfpilot_core.cli.runbooks import cli_runbook
-    from tfpilot_core.logs.runbooks import DEFAULT_RUNBOOKS
+    from tfpilot_core.run_logs.runbooks import DEFAULT_RUNBOOKS
 
     runbook = cli_runbook(event.type, request) if event.type in DEFAULT_RUNBOOKS else None
     line = f"{event.seq:>4}  {when}  {event.type:<20} {event.actor:<10} {details}"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tfpilot_core.cli.app import App
-from tfpilot_core.logs.runbooks import runbook_for
+from tfpilot_core.run_logs.runbooks import runbook_for
 
 if TYPE_CHECKING:
     from tfpilot_core.models import Request

@@ -73,7 +73,7 @@ def _execute_attempt(
 
 def _attempt_ids(platform: Any, rid: str, aid: str, given: dict[str, Any]) -> Any:
     """The dispatcher's ids on this job's events, log lines and spans (its correlation id)."""
-    from tfpilot_core.logs.correlation import attempt_context
+    from tfpilot_core.run_logs.correlation import attempt_context
 
     revision = given.get("revision")
     correlation = given.get("correlation_id")

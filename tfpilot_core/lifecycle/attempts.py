@@ -17,8 +17,8 @@ from opentelemetry.propagate import inject
 from tfpilot_core.errors import ConflictError, NotFoundError
 from tfpilot_core.lifecycle.kernel import SupportsKernel
 from tfpilot_core.log import get_logger
-from tfpilot_core.logs.correlation import correlation_id
 from tfpilot_core.models import Conclusion, Request, RunAttempt, RunKind, RunStatus
+from tfpilot_core.run_logs.correlation import correlation_id
 from tfpilot_core.stores.cas import update_request
 
 if TYPE_CHECKING:

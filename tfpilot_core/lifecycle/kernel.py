@@ -30,7 +30,6 @@ import tfpilot_core.log as log_context
 from tfpilot_core.access import Access
 from tfpilot_core.catalog import Catalog
 from tfpilot_core.catalog.ids import validate_request_id
-from tfpilot_core.chain import anchor_of, event_digest, next_anchor, verify
 from tfpilot_core.errors import (
     AlreadyExistsError,
     ConfigError,
@@ -44,12 +43,10 @@ from tfpilot_core.errors import (
     TfpilotError,
     ValidationError,
 )
+from tfpilot_core.event_chain import anchor_of, event_digest, next_anchor, verify
 from tfpilot_core.interfaces import PolicyInput, RunSpec
 from tfpilot_core.lifecycle import STALEABLE, RequestStatus, derive_status
 from tfpilot_core.log import get_logger
-from tfpilot_core.logs.correlation import attempt_fields, current_ids, join_session
-from tfpilot_core.logs.correlation import correlation_id as current_correlation_id
-from tfpilot_core.logs.runner import CapturingRunner
 from tfpilot_core.masking import MASK, mask_keys
 from tfpilot_core.metrics.live import LiveMetricsStore
 from tfpilot_core.models import (
@@ -69,6 +66,9 @@ from tfpilot_core.models import (
 )
 from tfpilot_core.registrations import Kind
 from tfpilot_core.required_plugins import check_host
+from tfpilot_core.run_logs.correlation import attempt_fields, current_ids, join_session
+from tfpilot_core.run_logs.correlation import correlation_id as current_correlation_id
+from tfpilot_core.run_logs.runner import CapturingRunner
 from tfpilot_core.stores.cas import update_request
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ class Kernel:
         Every event of a request goes through here (the lifecycle's and the outbox's), so the
         anchor (a record beside the request, namespace ``chain_anchors``) always names the head
         of its history: a cut, a rewritten tail or an append past this method is found by
-        ``audit verify`` (:func:`tfpilot_core.chain.verify`). The request document itself is
+        ``audit verify`` (:func:`tfpilot_core.event_chain.verify`). The request document itself is
         not rewritten, so its version counts changes of its facts only.
         """
         # Through the live-metrics seam, which also counts the event (+ live OTel metrics).

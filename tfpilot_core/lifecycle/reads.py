@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tfpilot_core.audit import audit_record
-from tfpilot_core.chain import ChainReport, verify
 from tfpilot_core.errors import TfpilotError
+from tfpilot_core.event_chain import ChainReport, verify
 from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.lifecycle.kernel import Kernel
 from tfpilot_core.masking import mask_keys

@@ -53,7 +53,6 @@ from typing import Any, Literal
 
 from pydantic_core import to_json
 
-from tfpilot_core.chain import link
 from tfpilot_core.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -63,6 +62,7 @@ from tfpilot_core.errors import (
     TfpilotError,
     ValidationError,
 )
+from tfpilot_core.event_chain import link
 from tfpilot_core.files import private_dir, private_file
 from tfpilot_core.layout import SQLITE_SCHEMA_VERSION
 from tfpilot_core.lifecycle import DEFAULT_STALE_AFTER, STALEABLE, RequestStatus, derive_status

@@ -946,10 +946,10 @@ class S3Store:
             seq = self._last_seq.get(event.request_id)
         if seq is None:
             seq = self._max_seq(prefix, 0)
-        from tfpilot_core.chain import link
+        from tfpilot_core.event_chain import link
 
         for _ in range(_APPEND_ATTEMPTS):
-            # Chained to the event before it (tfpilot_core.chain); a lost race re-reads it.
+            # Chained to the event before it (tfpilot_core.event_chain); a lost race re-reads it.
             previous: Event | None = None
             if seq:
                 with self._seen_lock:

@@ -15,10 +15,10 @@ from decimal import Decimal
 
 import pytest
 
-from tfpilot_core.facts import extract_facts
 from tfpilot_core.interfaces import SummaryContext
 from tfpilot_core.models import CostEstimate, Placement, PolicyFinding, PolicyLevel, Request
 from tfpilot_core.plan import Plan
+from tfpilot_core.plan_facts import extract_facts
 from tfpilot_summarize_llm.summarizer import AnswerRejected, LLMSummarizer, check_answer
 
 from .conftest import change

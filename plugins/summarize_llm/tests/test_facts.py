@@ -7,7 +7,9 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tfpilot_core.facts import (
+from tfpilot_core.interfaces import SummaryContext
+from tfpilot_core.plan import Plan
+from tfpilot_core.plan_facts import (
     SECRET_MASK,
     UNKNOWN,
     FactsExtractor,
@@ -17,8 +19,6 @@ from tfpilot_core.facts import (
     numbers_in,
     scrub_secrets,
 )
-from tfpilot_core.interfaces import SummaryContext
-from tfpilot_core.plan import Plan
 
 from .conftest import CONTEXT, REQUEST, change, masked_plan
 

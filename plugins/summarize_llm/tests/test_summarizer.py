@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tfpilot_core.facts import FactsExtractor, extract_facts
 from tfpilot_core.plan import Plan
+from tfpilot_core.plan_facts import FactsExtractor, extract_facts
 from tfpilot_summarize_llm.summarizer import LLMSummarizer, check_answer
 
 from .conftest import CONTEXT, PLAN, REQUEST, SECRETS, change, masked_plan

@@ -99,7 +99,7 @@ class LLMQuestionModel:
         self, question: str, *, now: datetime, environments: Sequence[str], modules: Sequence[str]
     ) -> list[dict[str, str]]:
         """The chat messages: the rules, the context (no store data), the question (scrubbed)."""
-        from tfpilot_core.facts import Scrubber
+        from tfpilot_core.plan_facts import Scrubber
 
         scrub = Scrubber(self.summarizer.secrets())
         context = {

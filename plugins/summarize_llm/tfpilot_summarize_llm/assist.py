@@ -41,7 +41,7 @@ class LLMValueProposer:
 
     def facts(self, module: ModuleSpec, name: str, description: str) -> dict[str, Any] | None:
         """What the model is told (``None``: nothing, the input is sensitive or unknown)."""
-        from tfpilot_core.facts import Scrubber
+        from tfpilot_core.plan_facts import Scrubber
 
         item = module.inputs.get(name)
         if item is None or item.sensitive:
@@ -63,7 +63,7 @@ class LLMValueProposer:
 
     def propose(self, module: ModuleSpec, name: str, description: str) -> Any:
         """The model's proposed value for ``name`` (unchecked: the core checks it), or ``None``."""
-        from tfpilot_core.facts import SECRET_MASK
+        from tfpilot_core.plan_facts import SECRET_MASK
         from tfpilot_summarize_llm.summarizer import _digest
 
         facts = self.facts(module, name, description)

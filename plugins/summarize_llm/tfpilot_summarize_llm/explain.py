@@ -17,8 +17,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tfpilot_core.facts import numbers_in, scrub_secrets
 from tfpilot_core.failures import CAUSES, Explanation, explain_failure
+from tfpilot_core.plan_facts import numbers_in, scrub_secrets
 from tfpilot_summarize_llm.summarizer import AnswerRejected, describe_model_error
 
 if TYPE_CHECKING:

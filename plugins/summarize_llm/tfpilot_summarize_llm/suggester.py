@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from tfpilot_core.facts import Scrubber
+from tfpilot_core.plan_facts import Scrubber
 from tfpilot_core.suggestions.model import Proposal, SuggestionContext
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class LLMSuggester:
 
     def suggest(self, ctx: SuggestionContext) -> Iterable[Proposal]:
         """The model's proposals, unchecked (the core checks them); none on any error."""
-        from tfpilot_core.facts import SECRET_MASK
+        from tfpilot_core.plan_facts import SECRET_MASK
         from tfpilot_summarize_llm.summarizer import _digest
 
         facts = json.dumps(self.request_facts(ctx), sort_keys=True, default=str)

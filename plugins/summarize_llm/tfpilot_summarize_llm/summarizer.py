@@ -1,8 +1,8 @@
 """The ``llm`` summariser: facts first, masked, then a model's narrative that is checked.
 
-1. Facts (:func:`tfpilot_core.facts.extract_facts`) are computed from the masked plan, with every
-   sensitive value and every secret-looking string scrubbed. The prompt carries the facts only,
-   never the plan, and must fit ``max_prompt_tokens`` (litellm's token counter): the lists are
+1. Facts (:func:`tfpilot_core.plan_facts.extract_facts`) are computed from the masked plan, with
+   every sensitive value and every secret-looking string scrubbed. The prompt carries the facts
+   only, never the plan, and must fit ``max_prompt_tokens`` (litellm's token counter): the lists are
    trimmed (never the destructive changes) until it does, or the rules summary is used.
 2. The model is asked for JSON ``{"text": ..., "cited_addresses": [...]}``.
 3. The answer is checked (:func:`check_answer`): every cited address, and every address-shaped
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from tfpilot_core.facts import (
+from tfpilot_core.plan_facts import (
     EXPOSURE_KINDS,
     FactsExtractor,
     SummaryFacts,

@@ -242,7 +242,7 @@ def test_logs_and_metrics_when_the_core_has_them(
     rid = _create(client, tokens["dev"])["id"]
     client.post(f"/api/requests/{rid}/plan", headers=bearer(tokens["dev"]))
     headers = bearer(tokens["viv"])
-    if importlib.util.find_spec("tfpilot_core.logs"):
+    if importlib.util.find_spec("tfpilot_core.run_logs"):
         [entry] = client.get(f"/api/requests/{rid}/logs", headers=headers).json()
         assert entry["kind"] == "plan" and entry["conclusion"] == "success"
         assert client.get(f"/api/requests/{rid}/logs").status_code == 401

@@ -86,7 +86,7 @@ def build_router(platform: Platform | None = None) -> APIRouter:
     """The ``/api`` router; routes for capabilities the core offers are added when it has them.
 
     Mounted when present: ``platform.verify_audit`` (``/audit/verify``),
-    ``platform.suggestions`` (``/suggestions``), captured logs (``tfpilot_core.logs``,
+    ``platform.suggestions`` (``/suggestions``), captured logs (``tfpilot_core.run_logs``,
     ``/logs``) and metrics (``tfpilot_core.metrics``, ``/api/metrics``). Always: templates
     (``tfpilot_core.templates``), the stored cost estimate (``tfpilot_core.cost`` renderers) and
     ask (``tfpilot_core.ask``).
@@ -261,7 +261,7 @@ def build_router(platform: Platform | None = None) -> APIRouter:
             report = _platform(request).suggestions.for_request(actor, request_id, what_if=False)
             return _jsonable(report)
 
-    if _has_module("tfpilot_core.logs"):
+    if _has_module("tfpilot_core.run_logs"):
 
         @router.get("/requests/{request_id}/logs", responses=READ_ERRORS)
         def logs(request: Request, request_id: str, actor: Actor) -> list[dict[str, Any]]:
@@ -473,7 +473,7 @@ def _has_module(name: str) -> bool:
 
 def run_logs(platform: Platform, actor: str, request_id: str) -> list[dict[str, Any]]:
     """Each run attempt of a readable request with its captured (masked) log, oldest first."""
-    from tfpilot_core.logs import read as read_log
+    from tfpilot_core.run_logs import read as read_log
 
     found = core.read(platform, actor, request_id)
     attempts = sorted((a for runs in found.runs.values() for a in runs), key=lambda a: a.created_at)

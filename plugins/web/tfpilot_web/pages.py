@@ -158,7 +158,7 @@ def run_action(
 
 def build_pages() -> APIRouter:
     """The UI's routes (left out of the OpenAPI description)."""
-    from tfpilot_core.logs import live
+    from tfpilot_core.run_logs import live
 
     # Request pages show Terraform's output of runs in progress here as it comes.
     live.follow()
@@ -607,8 +607,8 @@ def _request_context(
     counts = plan.details.get("counts", {}) if plan is not None else {}
     from tfpilot_web.api import _has_module, run_logs
 
-    logs = run_logs(platform, actor, request.id) if _has_module("tfpilot_core.logs") else []
-    from tfpilot_core.logs import live
+    logs = run_logs(platform, actor, request.id) if _has_module("tfpilot_core.run_logs") else []
+    from tfpilot_core.run_logs import live
 
     for entry in logs:  # the actor may read this request (run_logs checked)
         if entry["log"] is None and entry["status"] != "completed":

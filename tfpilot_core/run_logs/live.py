@@ -1,6 +1,6 @@
 """Terraform's output of the runs in progress in this process, line by line, for live views.
 
-The stored log of an attempt (:func:`tfpilot_core.logs.capture`) exists only once the run is
+The stored log of an attempt (:func:`tfpilot_core.run_logs.capture`) exists only once the run is
 over. While Terraform runs, the executor logs each output line (``terraform_output``), already
 scrubbed of the request's secrets, with the attempt's log fields (``attempt_id``) bound by the
 lifecycle. :func:`follow` installs one listener (:func:`tfpilot_core.log.listening`) that keeps

@@ -4,7 +4,7 @@
 also when the run failed. The text is scrubbed of the request's sensitive values first, then cut
 to :data:`LOG_CAP` bytes (the head and the tail are kept, and the cut is marked in place), then
 stored as the artifact ``<attempt id>.log`` of the request. On the embedded store it is also
-indexed for full-text search (SQLite FTS5, see :mod:`tfpilot_core.logs.search`).
+indexed for full-text search (SQLite FTS5, see :mod:`tfpilot_core.run_logs.search`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from tfpilot_core.logs.artifacts import artifact_name, read
-from tfpilot_core.logs.search import index_log
 from tfpilot_core.masking import scrub_text
+from tfpilot_core.run_logs.artifacts import artifact_name, read
+from tfpilot_core.run_logs.search import index_log
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Store

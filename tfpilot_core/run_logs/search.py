@@ -29,9 +29,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.errors import FieldProblem, NotFoundError, ValidationError
-from tfpilot_core.logs.artifacts import read
 from tfpilot_core.metrics.feed import ScanFeed, SQLiteFeed, connect, sqlite_path
 from tfpilot_core.models import RunKind
+from tfpilot_core.run_logs.artifacts import read
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Store

@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.log import get_logger
-from tfpilot_core.logs import capture
 from tfpilot_core.masking import sensitive_strings
 from tfpilot_core.models import RunStatus
+from tfpilot_core.run_logs import capture
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Runner, RunResult, RunSpec, Store
