@@ -23,6 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# The same one-resource plan as cli_startup.py times (run as a script: its folder is on sys.path).
+from cli_startup import TINY_PLAN
+
 PYTHON = sys.executable
 TFPILOT = str(Path(PYTHON).parent / "tfpilot")
 
@@ -39,29 +42,6 @@ for i in range(int(sys.argv[1])):
 print(last.id if last else "")
 """
 
-#: A plan of one resource, as ``terraform show -json`` prints it.
-_TINY_PLAN = {
-    "format_version": "1.2",
-    "terraform_version": "1.11.4",
-    "resource_changes": [
-        {
-            "address": "aws_sqs_queue.q",
-            "mode": "managed",
-            "type": "aws_sqs_queue",
-            "name": "q",
-            "provider_name": "registry.terraform.io/hashicorp/aws",
-            "change": {
-                "actions": ["create"],
-                "before": None,
-                "after": {"name": "q", "sqs_managed_sse_enabled": True},
-                "after_unknown": {},
-                "before_sensitive": False,
-                "after_sensitive": {},
-            },
-        }
-    ],
-}
-
 Tree = tuple[str, dict[str, str], str]
 
 
@@ -69,7 +49,7 @@ def prepare(pythonpath: str | None, requests: int) -> Tree:
     """A home with a one-user configuration and ``requests`` requests; its environment."""
     home = tempfile.mkdtemp(prefix="tfpilot-ab-")
     Path(home, "tfpilot.toml").write_text('[users.alice]\nrole = "developer"\n')
-    Path(home, "tiny.json").write_text(json.dumps(_TINY_PLAN))
+    Path(home, "tiny.json").write_text(json.dumps(TINY_PLAN))
     dropped = ("TFPILOT_HOME", "TFPILOT_CONFIG", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(HOME=home, TFPILOT_USER="alice", TFPILOT_REQUEST_TIME_TERRAFORM="0")

@@ -9,20 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from tfpilot_core.platform import Platform
+from tfpilot_core.testing.fixtures import USERS as TEST_USERS
 
 TOKEN = "ghs_test_token"
 SECRET = "webhook-secret-for-tests"
 
-USERS = """
-[users.alice]
-role = "developer"
-[users.bob]
-role = "approver"
-[users.carol]
-role = "admin"
-[users.vera]
-role = "viewer"
-"""
+#: One user per role (the core's test users: alice, bob, carol, vera).
+USERS = TEST_USERS
 
 
 def github_section(url: str, **extra: Any) -> str:
