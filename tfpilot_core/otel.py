@@ -8,8 +8,10 @@ the console's.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import tfpilot_core.log as log
@@ -56,31 +58,16 @@ def setup_tracing(*, console: bool = False) -> bool:
     if _configured_tracing or exporter_name in ("", "none"):
         return False
     from opentelemetry import trace
-    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
-    provider = TracerProvider(resource=resource)
-    exporter: Any
-    if exporter_name == "console":
-        exporter = ConsoleSpanExporter(out=sys.stderr)
-    elif exporter_name == "otlp":
-        try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                OTLPSpanExporter,
-            )
-        except ImportError:
-            raise ConfigError(
-                "OTEL_TRACES_EXPORTER=otlp needs the opentelemetry-exporter-otlp package",
-                key="OTEL_TRACES_EXPORTER",
-            ) from None
-        exporter = OTLPSpanExporter()
-    else:
-        raise ConfigError(
-            f"unsupported exporter {exporter_name!r} (console, otlp, none)",
-            key="OTEL_TRACES_EXPORTER",
-        )
+    provider = TracerProvider(resource=_resource())
+    exporter = _exporter(
+        "OTEL_TRACES_EXPORTER",
+        exporter_name,
+        lambda: ConsoleSpanExporter(out=sys.stderr),
+        ("opentelemetry.exporter.otlp.proto.http.trace_exporter", "OTLPSpanExporter"),
+    )
     from opentelemetry.sdk.trace import SpanProcessor
 
     class AttemptAttributes(SpanProcessor):
@@ -96,11 +83,28 @@ def setup_tracing(*, console: bool = False) -> bool:
     return True
 
 
-def _otlp_missing(variable: str) -> Exception:
-    return ConfigError(
-        f"{variable}=otlp needs the opentelemetry-exporter-otlp-proto-http package",
-        key=variable,
-    )
+def _exporter(variable: str, name: str, console: Callable[[], Any], otlp: tuple[str, str]) -> Any:
+    """The exporter ``variable`` names: ``console``, or ``otlp`` (over HTTP; ``otlp`` is the
+    module and class, imported only when chosen). One rule for traces, metrics and logs."""
+    if name == "console":
+        return console()
+    if name == "otlp":
+        module, attribute = otlp
+        try:
+            return getattr(importlib.import_module(module), attribute)()
+        except ImportError:
+            raise ConfigError(
+                f"{variable}=otlp needs the opentelemetry-exporter-otlp-proto-http package",
+                key=variable,
+            ) from None
+    raise ConfigError(f"unsupported exporter {name!r} (console, otlp, none)", key=variable)
+
+
+def _resource() -> Any:
+    """The service's resource (``OTEL_SERVICE_NAME``, default ``tfpilot``)."""
+    from opentelemetry.sdk.resources import Resource
+
+    return Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
 
 
 def setup_metrics() -> bool:
@@ -120,32 +124,21 @@ def setup_metrics() -> bool:
         ConsoleMetricExporter,
         PeriodicExportingMetricReader,
     )
-    from opentelemetry.sdk.resources import Resource
 
-    exporter: Any
-    if name == "console":
-        exporter = ConsoleMetricExporter(out=sys.stderr)
-    elif name == "otlp":
-        try:
-            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-                OTLPMetricExporter,
-            )
-        except ImportError:
-            raise _otlp_missing("OTEL_METRICS_EXPORTER") from None
-        exporter = OTLPMetricExporter()
-    else:
-        raise ConfigError(
-            f"unsupported exporter {name!r} (console, otlp, none)", key="OTEL_METRICS_EXPORTER"
-        )
+    exporter = _exporter(
+        "OTEL_METRICS_EXPORTER",
+        name,
+        lambda: ConsoleMetricExporter(out=sys.stderr),
+        ("opentelemetry.exporter.otlp.proto.http.metric_exporter", "OTLPMetricExporter"),
+    )
     from opentelemetry.sdk.metrics.view import View
 
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
     # Series keep only the bounded attributes; the attempt and correlation ids that tfpilot
     # measures beside them go to the exemplars (trace-based: recordings inside a sampled trace).
     views = [View(instrument_name="tfpilot.*", attribute_keys=set(live.SERIES_ATTRIBUTES))]
     metrics.set_meter_provider(
         MeterProvider(
-            resource=resource,
+            resource=_resource(),
             metric_readers=[PeriodicExportingMetricReader(exporter)],
             views=views,
         )
@@ -168,25 +161,14 @@ def setup_otel_logs() -> bool:
     from opentelemetry._logs import set_logger_provider
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
-    from opentelemetry.sdk.resources import Resource
 
-    exporter: Any
-    if name == "console":
-        exporter = ConsoleLogExporter(out=sys.stderr)
-    elif name == "otlp":
-        try:
-            from opentelemetry.exporter.otlp.proto.http._log_exporter import (
-                OTLPLogExporter,
-            )
-        except ImportError:
-            raise _otlp_missing("OTEL_LOGS_EXPORTER") from None
-        exporter = OTLPLogExporter()
-    else:
-        raise ConfigError(
-            f"unsupported exporter {name!r} (console, otlp, none)", key="OTEL_LOGS_EXPORTER"
-        )
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "tfpilot")})
-    provider = LoggerProvider(resource=resource)
+    exporter = _exporter(
+        "OTEL_LOGS_EXPORTER",
+        name,
+        lambda: ConsoleLogExporter(out=sys.stderr),
+        ("opentelemetry.exporter.otlp.proto.http._log_exporter", "OTLPLogExporter"),
+    )
+    provider = LoggerProvider(resource=_resource())
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
     set_logger_provider(provider)
     telemetry.use_otel_logger(provider.get_logger("tfpilot"))

@@ -41,6 +41,7 @@ from tfpilot_core.masking import scrub_secrets
 from tfpilot_core.models import DriftReport, DriftResult
 from tfpilot_core.registrations import (
     LEGACY_OBJECT_KINDS,
+    START_KINDS,
     Kind,
     PluginContext,
     ProviderMirror,
@@ -221,7 +222,7 @@ class PluginHost(HookCaller):
         # Suggesters, question models and value proposers are asked for when used (their hooks
         # run per use) and validate their settings then; a section only they read is "unknown"
         # here only if no other capability of the plugin reads it too.
-        for kind in (k for k in Kind if k not in LEGACY_OBJECT_KINDS):
+        for kind in START_KINDS:
             for _, registration in self.registrations(kind):
                 readers.setdefault(registration.section, []).append(registration)
         unknown = []

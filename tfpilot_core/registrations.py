@@ -105,6 +105,9 @@ _HOOK_NAMES = {
 #: Kinds whose 0.1 hooks took ``host`` and returned the objects themselves: that shape still
 #: works (each object becomes a registration named after its ``id``), with a DeprecationWarning.
 LEGACY_OBJECT_KINDS = frozenset({Kind.SUGGESTER, Kind.QUESTION_MODEL, Kind.VALUE_PROPOSER})
+#: The kinds whose registrations are asked for once, at start (settings validation, the CLI's
+#: configuration snapshot): every kind but those, whose hooks run per use.
+START_KINDS: tuple[Kind, ...] = tuple(k for k in Kind if k not in LEGACY_OBJECT_KINDS)
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,7 @@ def save(state: App) -> None:
     if _read(path, key) is not None:
         return
     from tfpilot_core.errors import TfpilotError
-    from tfpilot_core.registrations import LEGACY_OBJECT_KINDS, Kind
+    from tfpilot_core.registrations import START_KINDS, Kind
 
     config = state.config
     host = state.host
@@ -223,7 +223,7 @@ def save(state: App) -> None:
     try:
         # Suggesters, question models and value proposers are asked for per use (their hooks
         # may import a model client): no quick path needs them.
-        for kind in (k for k in Kind if k not in LEGACY_OBJECT_KINDS):
+        for kind in START_KINDS:
             for plugin, registration in host.registrations(kind):
                 if kind is Kind.STORE and registration.name == config.core.store:
                     selected["store"] = plugin
