@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.config import load_config
 from tfpilot_core.lifecycle import (
-    RequestStatus,
     applying,
     approvals,
     changes,
@@ -30,6 +29,7 @@ from tfpilot_core.lifecycle import (
     reads,
 )
 from tfpilot_core.lifecycle.kernel import Kernel, sha256
+from tfpilot_core.lifecycle.reads import Reader
 from tfpilot_core.models import RequestQuery, utcnow
 from tfpilot_core.notifications.service import Notifications
 from tfpilot_core.plugins import PluginHost, load_plugins
@@ -51,18 +51,19 @@ if TYPE_CHECKING:
 __all__ = ["Platform", "sha256"]  # sha256: kept importable from here (it lived here)
 
 
-class Platform:
+class Platform(Reader):
     """The embedding API: create, update, plan, approve, apply, destroy, check_drift, read.
 
     Build it with :meth:`from_config` (the usual way) or from a
     :class:`~tfpilot_core.plugins.PluginHost` you assembled yourself. The ``actor`` of every
     action is passed in: the platform never guesses who is acting. :attr:`kernel` is what
     capabilities and custom actions build on (:class:`~tfpilot_core.lifecycle.kernel.Kernel`).
+    The reads (``get``, ``read``, ``view``, ``status``) are :class:`~.lifecycle.reads.Reader`'s.
     """
 
     def __init__(self, host: PluginHost, *, clock: Callable[[], datetime] = utcnow) -> None:
-        #: The shared core of every action (config, host, store, catalog, access, clock, ...).
-        self.kernel = Kernel(host, clock=clock)
+        # The kernel: the shared core of every action (config, host, store, catalog, clock, ...).
+        super().__init__(Kernel(host, clock=clock))
         #: Routing, the outbox, preferences and digests (:mod:`tfpilot_core.notifications`).
         self.notifications = Notifications(self.kernel)
         self.kernel.sinks.append(self.notifications)
@@ -134,10 +135,6 @@ class Platform:
     def environment(self, key: str) -> Environment:
         """The configured environment ``key``."""
         return self.kernel.environment(key)
-
-    def status(self, request: Request) -> RequestStatus:
-        """The request's status, derived from its facts now."""
-        return self.kernel.status(request)
 
     # -- actions (the rules: tfpilot_core.lifecycle) ------------------------------------------
 
@@ -234,21 +231,6 @@ class Platform:
         return drift.reconcile(self.kernel, actor, request_id)
 
     # -- reads --------------------------------------------------------------------------------
-
-    def get(self, request_id: str) -> Request:
-        """The stored request, unchecked: for code acting on the platform's own behalf.
-
-        Anything that shows a request to a person or another system uses :meth:`read`.
-        """
-        return self.kernel.get(request_id)
-
-    def read(self, actor: str, request_id: str) -> Request:
-        """The stored request, if ``actor`` may read it (else :class:`ForbiddenError`)."""
-        return reads.read(self.kernel, actor, request_id)
-
-    def view(self, request: Request) -> dict[str, Any]:
-        """The public JSON form of ``request``: sensitive inputs masked, status derived."""
-        return reads.view(self.kernel, request)
 
     def list(
         self, actor: str | RequestQuery | None = None, query: RequestQuery | None = None
