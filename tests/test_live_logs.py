@@ -40,3 +40,67 @@ def test_at_most_max_attempts_are_kept() -> None:
             logger.info("terraform_output", line=f"line {i}", stream="stdout")
     assert live.text("plan-1-many0000") is None
     assert live.text(f"plan-1-many{live.MAX_ATTEMPTS + 2:04d}") == f"line {live.MAX_ATTEMPTS + 2}"
+
+
+class _Artifacts:
+    """An artifact store that records each write (and can fail on purpose)."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.writes: list[tuple[str, str, str]] = []
+        self.fail = fail
+
+    def put_artifact(self, request_id: str, name: str, data: bytes) -> str:
+        if self.fail:
+            raise OSError("store unreachable")
+        self.writes.append((request_id, name, data.decode()))
+        return "digest"
+
+    def get_artifact(self, request_id: str, name: str) -> bytes:
+        for rid, stored, body in reversed(self.writes):
+            if (rid, stored) == (request_id, name):
+                return body.encode()
+        from tfpilot_core.errors import NotFoundError
+
+        raise NotFoundError(f"no artifact {name}")
+
+
+def test_a_job_ships_its_lines_to_the_store_while_it_runs_and_once_more_at_the_end() -> None:
+    store = _Artifacts()
+    logger = log.get_logger("tfpilot.terraform")
+    attempt = "plan-1-ship0001"
+    with log.bound(attempt_id=attempt), live.shipping(store, "req_dev_ship", attempt, every=0.01):  # type: ignore[arg-type]
+        logger.info("terraform_output", line="Initializing...", stream="stdout")
+        deadline = threading.Event()
+        for _ in range(200):  # the shipper runs on its own thread: wait for its first copy
+            if store.writes:
+                break
+            deadline.wait(0.01)
+        assert store.writes, "nothing was shipped while the run was going on"
+        first = len(store.writes)
+        deadline.wait(0.05)
+        assert len(store.writes) == first, "unchanged lines were written again"
+        logger.info("terraform_output", line="Plan: 1 to add", stream="stdout")
+    assert store.writes[-1] == (
+        "req_dev_ship",
+        "plan-1-ship0001.live.log",
+        "Initializing...\nPlan: 1 to add",
+    )
+    # A viewer in another process (no lines of the attempt there) reads the shipped copy.
+    store.put_artifact("req_dev_ship", live.shipped_name("plan-1-elsewhere"), b"from the job")
+    assert live.current(store, "req_dev_ship", "plan-1-elsewhere") == "from the job"  # type: ignore[arg-type]
+    assert live.current(store, "req_dev_ship", "plan-1-other000") is None  # type: ignore[arg-type]
+
+
+def test_a_store_that_fails_never_fails_the_run() -> None:
+    logger = log.get_logger("tfpilot.terraform")
+    with (
+        log.bound(attempt_id="plan-1-ship0002"),
+        live.shipping(
+            _Artifacts(fail=True),
+            "req_dev_ship",
+            "plan-1-ship0002",
+            every=0.01,  # type: ignore[arg-type]
+        ),
+    ):
+        logger.info("terraform_output", line="still running", stream="stdout")
+    assert live.text("plan-1-ship0002") == "still running"

@@ -31,6 +31,7 @@ from tfpilot_core.lifecycle.attempts import (
 from tfpilot_core.lifecycle.kernel import Kernel, SupportsKernel, sha256
 from tfpilot_core.log import get_logger
 from tfpilot_core.models import Request, RequestQuery, RunAttempt, RunKind, RunStatus
+from tfpilot_core.run_logs import live
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Runner
@@ -43,8 +44,19 @@ DEFAULT_EXECUTOR = "local"
 
 
 def executing_runner(platform: SupportsKernel, name: str = DEFAULT_EXECUTOR) -> Runner:
-    """The runner that runs Terraform here (traced, failing closed), not the dispatcher."""
-    return platform.kernel.host.runner(name)
+    """The runner that runs Terraform here (traced, failing closed), not the dispatcher.
+
+    Wrapped like every runner of the lifecycle (``Kernel.runner``): each run's output is stored
+    as the attempt's log, here as for a local run.
+    """
+    return platform.kernel.runner(name)
+
+
+@contextmanager
+def shipping_output(kernel: Kernel, request_id: str, attempt: RunAttempt) -> Iterator[None]:
+    """Copy the run's output lines to the store while it runs, for viewers elsewhere (the web)."""
+    with live.shipping(kernel.store, request_id, attempt.id):
+        yield
 
 
 @contextmanager
@@ -141,9 +153,10 @@ def execute_plan(
         )
         attempt = _claim(kernel, request, attempt_id, RunKind.PLAN)
         kept: list[bytes] = []
-        concluded = planning.run_plan(
-            kernel, kernel.get(request_id), attempt, spec, runner, keep=kept
-        )
+        with shipping_output(kernel, request_id, attempt):
+            concluded = planning.run_plan(
+                kernel, kernel.get(request_id), attempt, spec, runner, keep=kept
+            )
         if plan_out is not None and kept:
             _write_private(plan_out, kept[0])
         return concluded
@@ -209,7 +222,8 @@ def execute_apply(
                     )
         attempt = _claim(kernel, request, attempt_id, kind)
         request = kernel.get(request_id)
-        return applying.run_apply(kernel, request, attempt, plan, spec, data, runner)
+        with shipping_output(kernel, request_id, attempt):
+            return applying.run_apply(kernel, request, attempt, plan, spec, data, runner)
 
 
 def execute_destroy(
@@ -245,7 +259,8 @@ def execute_destroy(
             kernel, attempt.actor, without_attempt(request, attempt_id), destroy=True
         )
         attempt = _claim(kernel, request, attempt_id, RunKind.DESTROY)
-        return applying.run_legacy_destroy(kernel, kernel.get(request_id), attempt, runner)
+        with shipping_output(kernel, request_id, attempt):
+            return applying.run_legacy_destroy(kernel, kernel.get(request_id), attempt, runner)
 
 
 def execute_drift(

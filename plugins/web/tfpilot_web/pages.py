@@ -612,7 +612,7 @@ def _request_context(
 
     for entry in logs:  # the actor may read this request (run_logs checked)
         if entry["log"] is None and entry["status"] != "completed":
-            entry["live"] = live.text(entry["attempt"])
+            entry["live"] = live.current(platform.store, request.id, entry["attempt"])
     drift = request.drift
     drifted = drift is not None and drift.result.value == "drifted" and status == "applied"
     return {
