@@ -10,8 +10,7 @@ approval; four eyes counts whoever promoted it (``promoted_by``).
 ``applied``
     the source's last apply succeeded and nothing has changed since (status ``applied``);
 ``drift_free``
-    its last drift check found no drift (never checked counts as drift-free, unless
-    ``drift_check_age`` applies);
+    it has been checked for drift and its last check found none (never checked is refused);
 ``drift_check_age``
     with ``[core.promotion] max_drift_check_age_hours``, its last drift check is newer than that;
 ``soak``
@@ -37,6 +36,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.catalog.ids import request_suffix
@@ -139,8 +139,15 @@ class Promotions:
                 f"found {drift.result.value} ({addresses}); plan and apply it again, then check "
                 "drift",
             )
+        elif drift is None:
+            # Never checked is not drift-free: nothing says the source matches its state.
+            add(
+                "drift_free",
+                False,
+                f"{source.id} was never checked for drift: run tfpilot drift check {source.id}",
+            )
         else:
-            add("drift_free", True, "no drift found" if drift else "never checked for drift")
+            add("drift_free", True, f"no drift found at {drift.checked_at.isoformat()}")
         max_age = self._setting(self.settings.max_drift_check_age_hours, env)
         if max_age is None:
             add("drift_check_age", True, "not required")
@@ -655,14 +662,43 @@ def _matching_cost(
                 continue
             if _normalize(attributes.get(key), swaps) != _normalize(value, {}):
                 return no(f"{change.address}.{key} differs from the source's apply")
-    estimate = CostEstimate.model_validate(cost)
-    estimate = estimate.model_copy(update={"estimator": f"{estimate.estimator} (reused)"})
+    estimate = _as_target_estimate(CostEstimate.model_validate(cost))
     return estimate, {
         "reused": True,
         "from": source.id,
         "plan_digest": applied.plan_digest if applied is not None else None,
         "monthly": str(estimate.monthly) if estimate.monthly is not None else None,
     }
+
+
+#: The label a reused estimate's estimator carries (once, however long the chain).
+REUSED = " (reused)"
+
+
+def _as_target_estimate(source: CostEstimate) -> CostEstimate:
+    """The source's prices against the target's own baseline.
+
+    Only the monthly prices are the source's. The target's previous cost is its own state's,
+    and every change is a plain create, so it had none of these resources: each line's and
+    the total's previous cost is zero and the delta is the full monthly cost (a budget rule
+    judges the target's own change, never the source's last delta against the source's
+    state, which was zero for a source planned again after its first apply).
+    """
+    zero = Decimal(0)
+    lines = [
+        line.model_copy(update={"previous": zero, "delta": line.monthly}) for line in source.lines
+    ]
+    base = source.estimator
+    while base.endswith(REUSED):  # a stage estimate reused for prod says "(reused)" once
+        base = base[: -len(REUSED)]
+    return source.model_copy(
+        update={
+            "previous": zero,
+            "compared_to": None,
+            "lines": lines,
+            "estimator": f"{base}{REUSED}",
+        }
+    )
 
 
 def _swaps(source: Request, target: Request) -> dict[str, str]:

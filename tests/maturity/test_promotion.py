@@ -112,7 +112,7 @@ def test_dev_stage_prod_with_gates_reuse_and_the_chain(
     assert platform.get(stage.id).promotion["reuse"]["cost"]["reused"] is False
 
     # Gate: stage needs a drift check newer than 12h; there was none.
-    with pytest.raises(GateRefused, match=r"gate 'drift_check_age'.*never checked"):
+    with pytest.raises(GateRefused, match=r"gate 'drift_free'.*never checked"):
         platform.promote("carol", stage.id)
     platform.check_drift("alice", stage.id)
     # Gate: soak time not reached (24h in stage).
@@ -142,6 +142,8 @@ def test_dev_stage_prod_with_gates_reuse_and_the_chain(
     prod = platform.plan("carol", prod.id)
     assert prod.cost is not None and prod.cost.estimator == "sandbox (reused)"
     assert prod.cost.monthly == stage.cost.monthly
+    # Against prod's own (empty) state: the new bucket's full monthly cost is prod's delta.
+    assert prod.cost.previous == 0 and prod.cost.delta == prod.cost.monthly
     reuse = platform.get(prod.id).promotion["reuse"]["cost"]
     assert reuse["reused"] is True and reuse["from"] == stage.id
 
@@ -154,6 +156,7 @@ def test_dev_stage_prod_with_gates_reuse_and_the_chain(
     assert objects.get("sandbox_bucket", prod.inputs["name"])["versioning"] is True
 
     # Gate: the last environment.
+    platform.check_drift("carol", prod.id)
     with pytest.raises(GateRefused, match=r"gate 'path'.*last environment"):
         platform.promote("carol", prod.id)
 
@@ -177,6 +180,7 @@ def test_dev_stage_prod_with_gates_reuse_and_the_chain(
         "alice", module="sandbox/bucket", environment="dev", project="web", inputs={"name": "w"}
     )
     web = _ship(platform, web.id, "alice", "bob")
+    platform.check_drift("alice", web.id)
     web_stage = platform.promote("alice", web.id)
     assert web_stage.placement.template_id is None
     assert web_stage.promotion is not None

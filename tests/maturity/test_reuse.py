@@ -19,6 +19,7 @@ from tfpilot_core.models import (
 from tfpilot_core.plan import Plan
 from tfpilot_core.platform import Platform
 from tfpilot_core.promotion import Promotions, reusable_cost
+from tfpilot_core.stores.cas import update_request
 
 SOURCE = "req_stage_bucket_aaaaaa"
 TARGET = "req_prod_bucket_bbbbbb"
@@ -173,3 +174,60 @@ def test_the_module_version_is_reused_only_when_unchanged(platform: Platform) ->
         "reused": False,
         "reason": "the policy in force differs between stage and prod",
     }
+
+
+def test_a_reused_estimate_is_the_targets_own_delta_against_its_own_state(
+    platform: Platform,
+) -> None:
+    """The source was planned again after its first apply: its estimate says 2.30, was 2.30.
+
+    The target creates the bucket anew: its previous cost is its own state's (nothing), so its
+    delta is the full monthly cost, and a budget rule on the delta sees the new bucket.
+    """
+    _, target = _requests(platform)
+    again = {
+        "monthly": "2.30",
+        "previous": "2.30",
+        "currency": "USD",
+        "estimator": "sandbox",
+        "compared_to": "c" * 64,
+        "lines": [
+            {
+                "address": ADDRESS,
+                "resource_type": "sandbox_bucket",
+                "monthly": "2.30",
+                "previous": "2.30",
+                "delta": "0",
+            }
+        ],
+    }
+    _with_source_cost(platform, again)
+    estimate = reusable_cost(platform, target, _plan(["create"]))
+    assert estimate is not None
+    assert str(estimate.monthly) == "2.30" and estimate.previous == 0
+    assert str(estimate.delta) == "2.30" and estimate.compared_to is None
+    assert [(str(line.previous), str(line.delta)) for line in estimate.lines] == [("0", "2.30")]
+
+
+def test_the_reused_label_is_said_once_along_a_chain(platform: Platform) -> None:
+    _requests(platform)
+    _with_source_cost(platform, {**COST, "estimator": "sandbox (reused)"})
+    estimate = reusable_cost(platform, platform.get(TARGET), _plan(["create"]))
+    assert estimate is not None and estimate.estimator == "sandbox (reused)"
+
+
+def test_a_source_never_checked_for_drift_is_not_drift_free(platform: Platform) -> None:
+    source, _ = _requests(platform)
+    assert source.drift is None
+    gate = next(g for g in Promotions(platform).gates(source) if g["gate"] == "drift_free")
+    assert gate["ok"] is False and "never checked for drift" in gate["detail"]
+
+
+def _with_source_cost(platform: Platform, cost: dict[str, Any]) -> None:
+    """Give the source's applied plan the estimate ``cost``."""
+
+    def change(current: Request) -> Request:
+        current.runs[RunKind.PLAN][0].details["cost"] = cost
+        return current
+
+    update_request(platform.store, SOURCE, change)

@@ -90,6 +90,7 @@ def test_the_promoter_is_an_author(platform: Platform) -> None:
     request = _create(platform, "dev", env="stage")
     platform.plan("dev", request.id)
     _approve_and_apply(platform, request.id)
+    platform.check_drift("dev", request.id)  # never checked is not drift-free
     promoted = platform.promote("appr", request.id)
     assert promoted.placement.environment == "prod" and promoted.promoted_by == "appr"
     platform.plan("dev", promoted.id)
