@@ -229,3 +229,18 @@ class _PlanRunner:
         return RunResult(
             success=self.success, plan_json=document, plan_file=b"PLAN-" + bytes(refresh_only)
         )
+
+
+def test_a_finding_sits_beside_the_attribute_its_engine_names() -> None:
+    findings = [
+        PolicyFinding(
+            rule_id="public_access.blocked",
+            level=PolicyLevel.BLOCKING,
+            message="public_access is on",  # no attribute named in the words
+            address="sandbox_bucket.a",
+            attribute="public_access",
+        )
+    ]
+    document = plan_diff.build(plan_diff.changes(PLAN.masked()), findings=findings)
+    found = _by_address(document["resources"])
+    assert found["sandbox_bucket.a"]["findings"][0]["attribute"] == "public_access"

@@ -222,7 +222,8 @@ def build(
     """
     by_address: dict[str | None, list[dict[str, Any]]] = {}
     for f in findings:
-        attribute = _finding_attribute(f.message)
+        # The engine's word first; for engines that do not say, the attribute it names.
+        attribute = f.attribute or _finding_attribute(f.message)
         by_address.setdefault(f.address, []).append(
             {
                 "level": f.level.value,
