@@ -76,6 +76,25 @@ class Access:
         if action is Action.APPROVE and request is not None and env.protected:
             _four_eyes(actor, request, env)
 
+    def check_cancel(self, actor: str, request: Request, started_by: str) -> None:
+        """Raise :class:`ForbiddenError` unless ``actor`` may cancel a run ``started_by`` started.
+
+        Whoever started the run (still a developer or more here, inside the environment's
+        allow-list), or an admin of the request's project and environment.
+        """
+        role = self.role(
+            actor, project=request.placement.project, environment=request.placement.environment
+        )
+        if role is Role.ADMIN:
+            self.check(actor, Action.READ, request)
+            return
+        if actor != started_by:
+            raise ForbiddenError(
+                f"{actor} may not cancel a run of {request.id}: only who started it "
+                f"({started_by}) or an admin may"
+            )
+        self.check(actor, Action.PLAN, request)
+
     def may(
         self,
         actor: str,

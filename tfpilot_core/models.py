@@ -152,8 +152,6 @@ class PolicyFinding(_Model):
     address: str | None = None
     engine: str = ""
     stage: str = "plan"
-    #: The attribute of the resource at ``address`` the finding is about, when the engine says.
-    attribute: str | None = None
 
 
 class PolicyOverride(_Model):
@@ -184,6 +182,24 @@ class Approval(_Model):
     at: datetime = Field(default_factory=utcnow)
     comment: str = ""
     overrides: list[PolicyOverride] = Field(default_factory=list)
+
+
+class Rejection(_Model):
+    """A reviewer's refusal of one plan (its run and digest), with the reason.
+
+    ``request_changes`` marks a request for changes (the author is asked to revise) rather than a
+    rejection; both stop the plan from being approved or applied. A new plan run (after an
+    update, or a re-plan) is not covered by it.
+    """
+
+    actor: str
+    revision: int
+    plan_digest: str
+    #: The id of the plan attempt that was refused (a re-plan is a new attempt).
+    run: str
+    at: datetime = Field(default_factory=utcnow)
+    reason: str = Field(min_length=1)
+    request_changes: bool = False
 
 
 class DriftResult(enum.StrEnum):
@@ -340,6 +356,8 @@ class Request(_Model):
     updated_at: datetime = Field(default_factory=utcnow)
     runs: dict[RunKind, list[RunAttempt]] = Field(default_factory=dict)
     approvals: list[Approval] = Field(default_factory=list)
+    #: Rejections and requests for changes, oldest first (see :class:`Rejection`).
+    rejections: list[Rejection] = Field(default_factory=list)
     drift: DriftState | None = None
     cost: CostEstimate | None = None
     policy_findings: list[PolicyFinding] = Field(default_factory=list)

@@ -23,6 +23,7 @@ from tfpilot_core.config import load_config
 from tfpilot_core.lifecycle import (
     applying,
     approvals,
+    attempts,
     changes,
     drift,
     planning,
@@ -198,6 +199,20 @@ class Platform(Reader):
             comment=comment,
             overrides=overrides,
         )
+
+    def reject(
+        self, actor: str, request_id: str, *, plan_digest: str, reason: str,
+        request_changes: bool = False,
+    ) -> Request:  # fmt: skip
+        """Reject the current plan with a reason (``request_changes=True``: ask for changes)."""
+        return approvals.reject(
+            self.kernel, actor, request_id, plan_digest=plan_digest, reason=reason,
+            request_changes=request_changes,
+        )  # fmt: skip
+
+    def cancel(self, actor: str, request_id: str, attempt_id: str | None = None) -> Request:
+        """Cancel a queued run (:func:`~tfpilot_core.lifecycle.attempts.cancel`)."""
+        return attempts.cancel(self.kernel, actor, request_id, attempt_id)
 
     def apply(self, actor: str, request_id: str) -> Request:
         """Apply exactly the approved plan (:func:`~tfpilot_core.lifecycle.applying.apply`)."""

@@ -154,6 +154,8 @@ def test_every_status_is_covered() -> None:
         RequestStatus.PLANNING,
         RequestStatus.PLAN_READY,
         RequestStatus.APPROVED,
+        RequestStatus.REJECTED,
+        RequestStatus.CHANGES_REQUESTED,
         RequestStatus.APPLYING,
         RequestStatus.APPLIED,
         RequestStatus.DESTROYING,

@@ -7,9 +7,10 @@ steps, and are called alike by the local CLI, the HTTP API, MCP and the GitHub A
 
 - :mod:`~tfpilot_core.lifecycle.kernel`: what every action and capability needs (:class:`Kernel`);
 - :mod:`~tfpilot_core.lifecycle.changes`: create and update;
-- :mod:`~tfpilot_core.lifecycle.attempts`: run attempts recorded from elsewhere (dispatch, updates);
+- :mod:`~tfpilot_core.lifecycle.attempts`: run attempts recorded from elsewhere (dispatch, updates,
+  cancelling a queued run);
 - :mod:`~tfpilot_core.lifecycle.planning`: plan and destroy plans;
-- :mod:`~tfpilot_core.lifecycle.approvals`: approve;
+- :mod:`~tfpilot_core.lifecycle.approvals`: approve, reject and request changes;
 - :mod:`~tfpilot_core.lifecycle.applying`: the apply gate, apply and destroy;
 - :mod:`~tfpilot_core.lifecycle.drift`: drift checks and reconciling stale runs;
 - :mod:`~tfpilot_core.lifecycle.reads`: authorized reads (view, list, timeline, audit, verify).
@@ -23,6 +24,7 @@ from datetime import datetime, timedelta
 from tfpilot_core.models import (
     Approval,
     Conclusion,
+    Rejection,
     Request,
     RunAttempt,
     RunKind,
@@ -41,6 +43,10 @@ class RequestStatus(enum.StrEnum):
     PLANNING = "planning"
     PLAN_READY = "plan_ready"
     APPROVED = "approved"
+    #: A reviewer rejected the current plan (with a reason): it cannot be approved or applied.
+    REJECTED = "rejected"
+    #: A reviewer asked for changes to the current plan: update the request (or plan again).
+    CHANGES_REQUESTED = "changes_requested"
     APPLYING = "applying"
     APPLIED = "applied"
     DESTROYING = "destroying"
@@ -69,6 +75,28 @@ def is_stale(
     return is_active(attempt) and now - started > stale_after
 
 
+def withdrawn(attempt: RunAttempt) -> bool:
+    """A run cancelled while still queued: it never ran, so it changed nothing.
+
+    Such an attempt is kept (the timeline names it) but does not count for the status: the
+    request is as it was before the run was queued. A run cancelled after it started (say, in
+    GitHub's UI) did run, and counts as failed.
+    """
+    return (
+        attempt.status is RunStatus.COMPLETED
+        and attempt.conclusion is Conclusion.CANCELLED
+        and attempt.started_at is None
+    )
+
+
+def latest_counting(request: Request, kind: RunKind) -> RunAttempt | None:
+    """The latest attempt of ``kind`` that counts for the status (not :func:`withdrawn`)."""
+    for attempt in reversed(request.attempts(kind)):
+        if not withdrawn(attempt):
+            return attempt
+    return None
+
+
 def _succeeded(attempt: RunAttempt | None) -> bool:
     return attempt is not None and attempt.conclusion is Conclusion.SUCCESS
 
@@ -86,7 +114,7 @@ def current_plan(request: Request) -> RunAttempt | None:
 
     Plans of earlier revisions no longer count after an update.
     """
-    plan = request.latest(RunKind.PLAN)
+    plan = latest_counting(request, RunKind.PLAN)
     if plan is None or plan.revision != request.revision:
         return None
     return plan
@@ -103,14 +131,34 @@ def current_approval(request: Request) -> Approval | None:
     return None
 
 
+def current_rejection(request: Request) -> Rejection | None:
+    """The rejection (or request for changes) of the current plan run, if there is one.
+
+    A rejection binds to one plan run of one revision: an update or a new plan clears it.
+    """
+    plan = current_plan(request)
+    if not _succeeded(plan) or plan is None or plan.plan_digest is None:
+        return None
+    for rejection in reversed(request.rejections):
+        if (
+            rejection.revision == request.revision
+            and rejection.run == plan.id
+            and rejection.plan_digest == plan.plan_digest
+        ):
+            return rejection
+    return None
+
+
 def derive_status(
     request: Request, *, now: datetime | None = None, stale_after: timedelta = DEFAULT_STALE_AFTER
 ) -> RequestStatus:
     """The request's status, from its facts alone, by a fixed priority.
 
     destroy failed -> failed; destroyed; destroying; apply of the current plan failed -> failed;
-    plan failed -> failed; applying; applied; approved; plan_ready; planning; request_created.
-    A stale run (no result long after it started) counts as failed.
+    plan failed -> failed; applying; applied; rejected / changes_requested (over approved: one
+    reviewer's refusal stops the plan); approved; plan_ready; planning; request_created.
+    A stale run (no result long after it started) counts as failed; a run cancelled while
+    queued does not count at all (:func:`withdrawn`).
     """
     now = now or utcnow()
 
@@ -119,7 +167,7 @@ def derive_status(
             attempt is not None and is_stale(attempt, now=now, stale_after=stale_after)
         )
 
-    destroy = request.latest(RunKind.DESTROY)
+    destroy = latest_counting(request, RunKind.DESTROY)
     if destroy is not None:
         if failed(destroy):
             return RequestStatus.FAILED
@@ -128,7 +176,7 @@ def derive_status(
         return RequestStatus.DESTROYING
 
     plan = current_plan(request)
-    apply = request.latest(RunKind.APPLY)
+    apply = latest_counting(request, RunKind.APPLY)
     # An apply counts for the current state only if it applied the current revision's plan;
     # otherwise the request was updated since, and the new plan decides the status.
     apply_is_current = (
@@ -150,6 +198,11 @@ def derive_status(
             return RequestStatus.FAILED
         if is_active(plan):
             return RequestStatus.PLANNING
+        rejection = current_rejection(request)
+        if rejection is not None:
+            if rejection.request_changes:
+                return RequestStatus.CHANGES_REQUESTED
+            return RequestStatus.REJECTED
         if current_approval(request) is not None:
             return RequestStatus.APPROVED
         return RequestStatus.PLAN_READY

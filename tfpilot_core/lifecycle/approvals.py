@@ -1,4 +1,11 @@
-"""Approve: a reviewer's approval of exactly one plan, by its digest, with written overrides."""
+"""Review: a reviewer's approval of exactly one plan, by its digest, with written overrides,
+or its rejection (or a request for changes) with a written reason.
+
+Who may reject is who may approve (the same access decision, ``Action.APPROVE``: the role, the
+environment's allow-list and, in protected environments, four eyes), so an author cannot reject
+their own change in a protected environment any more than approve it; an author who wants a
+different change updates the request instead. Both bind to the digest of the current plan.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +17,16 @@ from tfpilot_core.errors import (
     PolicyBlockedError,
     ValidationError,
 )
-from tfpilot_core.lifecycle import RequestStatus, current_plan
+from tfpilot_core.lifecycle import RequestStatus, current_plan, current_rejection
 from tfpilot_core.lifecycle.kernel import Kernel
-from tfpilot_core.models import Approval, PolicyLevel, PolicyOverride, Request
+from tfpilot_core.models import (
+    Approval,
+    PolicyLevel,
+    PolicyOverride,
+    Rejection,
+    Request,
+    RunAttempt,
+)
 from tfpilot_core.rbac import Action
 from tfpilot_core.stores.cas import update_request
 
@@ -33,26 +47,8 @@ def approve(
     """
     request = kernel.get(request_id)
     kernel.access.check(actor, Action.APPROVE, request)
-    status = kernel.status(request)
-    plan = current_plan(request)
-    if status is not RequestStatus.PLAN_READY or plan is None or plan.plan_digest is None:
-        # A state, not a permission: exit 8.
-        raise ConflictError(
-            f"request {request_id} has no successful plan of revision {request.revision} to "
-            f"approve (status {status.value})"
-        )
-    # The digest people review is shown shortened: 12 or more leading hex digits identify it.
-    if plan_digest is not None and len(plan_digest) < 12:
-        raise ValidationError(
-            [FieldProblem("plan_digest", "length", "give at least 12 characters of the digest")]
-        )
-    if plan_digest is not None and not (
-        len(plan_digest) >= 12 and plan.plan_digest.startswith(plan_digest.lower())
-    ):
-        raise ConflictError(
-            f"plan {plan_digest[:12]} is not the current plan of {request_id} "
-            f"(current: {plan.plan_digest[:12]}); review the new plan"
-        )
+    plan = reviewable_plan(kernel, request, "approve", (RequestStatus.PLAN_READY,))
+    check_digest(request, plan, plan_digest)
     findings = request.policy_findings
     blocking = [f for f in findings if f.level is PolicyLevel.BLOCKING]
     if blocking:
@@ -94,4 +90,121 @@ def approve(
     for override in given:
         kernel.emit(stored, "policy_overridden", actor, override.model_dump(mode="json"))
     kernel.emit(stored, "approved", actor, {"plan_digest": digest, "comment": comment})
+    return stored
+
+
+#: The longest reason a rejection may carry (a review comment, not a document).
+REASON_MAX = 4000
+
+
+def reviewable_plan(
+    kernel: Kernel, request: Request, verb: str, statuses: tuple[RequestStatus, ...]
+) -> RunAttempt:
+    """The current plan, if the request's status lets it be reviewed (``verb``) now.
+
+    :raises ConflictError: no successful plan of the current revision, or a status (rejected,
+        approved, busy) that does not allow ``verb`` (a state, not a permission: exit 8).
+    """
+    status = kernel.status(request)
+    plan = current_plan(request)
+    if status in statuses and plan is not None and plan.plan_digest is not None:
+        return plan
+    rejection = current_rejection(request)
+    if rejection is not None:
+        refused = "asked for changes to" if rejection.request_changes else "rejected"
+        raise ConflictError(
+            f"cannot {verb}: {rejection.actor} {refused} plan {rejection.plan_digest[:12]} of "
+            f"{request.id} ({rejection.reason}); update the request or plan again"
+        )
+    raise ConflictError(
+        f"request {request.id} has no successful plan of revision {request.revision} to "
+        f"{verb} (status {status.value})"
+    )
+
+
+def check_digest(request: Request, plan: RunAttempt, plan_digest: str | None) -> None:
+    """The digest a reviewer names must be the current plan's (12 or more leading hex digits).
+
+    :raises ValidationError: fewer than 12 characters (field ``plan_digest``).
+    :raises ConflictError: another plan's digest, naming the current one.
+    """
+    if plan_digest is None:
+        return
+    assert plan.plan_digest is not None
+    # The digest people review is shown shortened: 12 or more leading hex digits identify it.
+    if len(plan_digest) < 12:
+        raise ValidationError(
+            [FieldProblem("plan_digest", "length", "give at least 12 characters of the digest")]
+        )
+    if not plan.plan_digest.startswith(plan_digest.lower()):
+        raise ConflictError(
+            f"plan {plan_digest[:12]} is not the current plan of {request.id} "
+            f"(current: {plan.plan_digest[:12]}); review the new plan"
+        )
+
+
+def reject(
+    kernel: Kernel,
+    actor: str,
+    request_id: str,
+    *,
+    plan_digest: str,
+    reason: str,
+    request_changes: bool = False,
+) -> Request:
+    """Reject the current plan (by its digest) with a written reason, or ask for changes.
+
+    Who may: whoever may approve (:data:`Action.APPROVE`, four eyes included). A plan that is
+    ready or already approved may be refused (one reviewer's refusal stops a plan another
+    approved); the request is then ``rejected`` (or ``changes_requested``) until an update or a
+    new plan. Records a :class:`~tfpilot_core.models.Rejection` and emits ``rejected`` (or
+    ``changes_requested``) with the digest and the reason, which notifies the authors.
+
+    :raises ValidationError: no reason, a reason over :data:`REASON_MAX` characters, or a
+        digest shorter than 12 characters.
+    :raises ConflictError: the digest is not the current plan's, or nothing is there to reject.
+    """
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationError(
+            [FieldProblem("reason", "required", "say why the plan is rejected (a written reason)")]
+        )
+    if len(text) > REASON_MAX:
+        raise ValidationError(
+            [FieldProblem("reason", "max_length", f"at most {REASON_MAX} characters")]
+        )
+    if not plan_digest:
+        raise ValidationError(
+            [FieldProblem("plan_digest", "required", "name the plan you reviewed by its digest")]
+        )
+    verb = "request changes to" if request_changes else "reject"
+    request = kernel.get(request_id)
+    kernel.access.check(actor, Action.APPROVE, request)
+    statuses = (RequestStatus.PLAN_READY, RequestStatus.APPROVED)
+    plan = reviewable_plan(kernel, request, verb, statuses)
+    check_digest(request, plan, plan_digest)
+    digest, run = plan.plan_digest, plan.id
+    assert digest is not None
+
+    def mutate(current: Request) -> Request:
+        latest = current_plan(current)
+        if latest is None or latest.id != run or current.revision != request.revision:
+            raise ConflictError(f"request {request_id} changed while rejecting; review it again")
+        current.rejections.append(
+            Rejection(
+                actor=actor,
+                revision=current.revision,
+                plan_digest=digest,
+                run=run,
+                at=kernel.now(),
+                reason=text,
+                request_changes=request_changes,
+            )
+        )
+        current.updated_at = kernel.now()
+        return current
+
+    stored = update_request(kernel.store, request_id, mutate)
+    kind = "changes_requested" if request_changes else "rejected"
+    kernel.emit(stored, kind, actor, {"plan_digest": digest, "run": run, "reason": text})
     return stored

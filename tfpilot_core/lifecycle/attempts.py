@@ -2,9 +2,10 @@
 
 A dispatching runner (e.g. GitHub Actions) starts a run and returns at once; the attempt stays
 ``queued`` (:func:`record_dispatch`) until the job that runs it claims it (:func:`claim`) and
-concludes it with the same checks and steps as a local run. Updates from outside (webhooks,
-polling) go through :func:`advance`, which never moves an attempt backwards and never concludes
-one as a success.
+concludes it with the same checks and steps as a local run. Until then it may be cancelled
+(:func:`cancel`), which the job respects: it refuses a completed attempt. Updates from outside
+(webhooks, polling) go through :func:`advance`, which never moves an attempt backwards and never
+concludes one as a success.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.propagate import inject
 
 from tfpilot_core.errors import ConflictError, NotFoundError
-from tfpilot_core.lifecycle.kernel import SupportsKernel
+from tfpilot_core.lifecycle.kernel import Kernel, SupportsKernel
 from tfpilot_core.log import get_logger
 from tfpilot_core.models import Conclusion, Request, RunAttempt, RunKind, RunStatus
 from tfpilot_core.run_logs.correlation import correlation_id
@@ -245,3 +246,91 @@ def without_attempt(request: Request, attempt_id: str) -> Request:
     for kind, attempts in copy.runs.items():
         copy.runs[kind] = [a for a in attempts if a.id != attempt_id]
     return copy
+
+
+def cancel(kernel: Kernel, actor: str, request_id: str, attempt_id: str | None = None) -> Request:
+    """Cancel a queued run (dispatched, not yet claimed by its job) of ``request_id``.
+
+    ``attempt_id`` defaults to the request's queued attempt. Who may: whoever started the run, or
+    an admin (:meth:`~tfpilot_core.access.Access.check_cancel`). The attempt is completed as
+    ``cancelled`` without a start time, so it does not count for the status (the request is as
+    it was before the run was queued; :func:`tfpilot_core.lifecycle.withdrawn`), under the
+    request's lock so that a job claiming it at the same moment either wins (the run is then
+    running and cannot be cancelled) or finds it completed and refuses to run it. Then the
+    runner is asked to cancel the run where it executes, if it can (an optional
+    ``cancel_run(request, attempt) -> str`` of the runner; a failure there is recorded, not
+    raised: the job refuses the cancelled attempt anyway). Emits ``run_cancelled``.
+
+    :raises ConflictError: no queued run (a running one cannot be cancelled: it names it).
+    :raises ForbiddenError: the actor may not cancel it.
+    """
+    request = kernel.get(request_id)
+    attempt = _queued(request, attempt_id)
+    kernel.access.check_cancel(actor, request, attempt.actor)
+    closed: list[RunAttempt] = []
+    with kernel.locked(request_id, actor, f"cancel {attempt.id}"):
+
+        def mutate(current: Request) -> Request:
+            closed.clear()
+            found = _queued(current, attempt.id)
+            new = found.advanced(
+                status=RunStatus.COMPLETED,
+                conclusion=Conclusion.CANCELLED,
+                completed_at=kernel.now(),
+                error=f"cancelled by {actor} before it started",
+            )
+            _replace(current, new)
+            current.updated_at = kernel.now()
+            closed.append(new)
+            return current
+
+        request = update_request(kernel.store, request_id, mutate)
+    runner_said = _cancel_at_runner(kernel, request, closed[0])
+    kernel.emit(
+        request,
+        "run_cancelled",
+        actor,
+        {
+            "run": attempt.id,
+            "kind": attempt.kind.value,
+            "external_id": closed[0].external_id,
+            "runner": runner_said,
+        },
+        correlation_id=_correlation(attempt),
+    )
+    return request
+
+
+def _queued(request: Request, attempt_id: str | None) -> RunAttempt:
+    """The queued attempt to cancel, or a :class:`ConflictError` saying why there is none."""
+    if attempt_id is not None:
+        attempt = find_attempt(request, attempt_id)
+        candidates = [attempt]
+    else:
+        candidates = active_attempts(request)
+    for attempt in candidates:
+        if attempt.status is RunStatus.QUEUED:
+            return attempt
+    running = [a for a in candidates if a.status is RunStatus.IN_PROGRESS]
+    if running:
+        run = running[0]
+        raise ConflictError(
+            f"the {run.kind.value} run {run.id} of {request.id} is already running and cannot "
+            "be cancelled; only a queued run can (wait for it to finish)"
+        )
+    if attempt_id is not None:
+        raise ConflictError(f"run {attempt_id} of {request.id} is already completed")
+    raise ConflictError(f"request {request.id} has no queued run to cancel")
+
+
+def _cancel_at_runner(kernel: Kernel, request: Request, attempt: RunAttempt) -> str:
+    """Ask the runner that runs ``attempt`` to cancel it there; what it said, as text."""
+    try:
+        runner: Any = kernel.runner(attempt.runner)
+        cancel_run = getattr(runner, "cancel_run", None)
+        if not callable(cancel_run):
+            return "not supported by the runner (its job refuses the cancelled run)"
+        return str(cancel_run(request, attempt))
+    except Exception as exc:  # the cancel stands: the job refuses a completed attempt anyway
+        log.warning("runner_cancel_failed", request_id=request.id, run=attempt.id, error=str(exc))
+        return f"failed: {type(exc).__name__}: {str(exc)[:300]}"

@@ -15,7 +15,7 @@ from opentelemetry import trace
 import tfpilot_core.plan_diff as plan_diff
 from tfpilot_core.errors import ConflictError
 from tfpilot_core.interfaces import SummaryContext
-from tfpilot_core.lifecycle import RequestStatus
+from tfpilot_core.lifecycle import RequestStatus, latest_counting
 from tfpilot_core.lifecycle.attempts import record_dispatch
 from tfpilot_core.lifecycle.kernel import (
     Kernel,
@@ -50,6 +50,8 @@ PLAN_FROM = frozenset(
         RequestStatus.REQUEST_CREATED,
         RequestStatus.PLAN_READY,
         RequestStatus.APPROVED,
+        RequestStatus.REJECTED,
+        RequestStatus.CHANGES_REQUESTED,
         RequestStatus.FAILED,
         RequestStatus.APPLIED,
     }
@@ -60,6 +62,8 @@ DESTROY_FROM = frozenset(
         RequestStatus.APPLIED,
         RequestStatus.PLAN_READY,
         RequestStatus.APPROVED,
+        RequestStatus.REJECTED,
+        RequestStatus.CHANGES_REQUESTED,
         RequestStatus.FAILED,
     }
 )
@@ -75,7 +79,7 @@ def plan_checks(kernel: Kernel, actor: str, request: Request, *, destroy: bool) 
     status = kernel.status(request)
     not_busy(request, status)
     if destroy:
-        applied = request.latest(RunKind.APPLY)
+        applied = latest_counting(request, RunKind.APPLY)
         if (
             status not in DESTROY_FROM
             or applied is None
@@ -169,7 +173,7 @@ def judge_plan(
     masked = parsed.masked(sensitive_inputs=spec.sensitive_inputs)
     # The structured diff (plan review page, PR comment, API), rendered once from the masked
     # plan, wherever the plan ran.
-    plan_diff.record(kernel.store, request.id, digest, masked, plan_diff.sensitive_changes(parsed))
+    plan_diff.record(kernel.store, request.id, digest, masked)
     # Cost before policy, so that budget rules judge this plan's estimate. A promoted request
     # whose plan creates what its source's apply did may reuse its estimate (promotion's rule).
     reused = kernel.cost_reuse(request, masked) if kernel.cost_reuse is not None else None

@@ -43,6 +43,9 @@ _TITLES: dict[str, tuple[str, str]] = {
     "plan_succeeded": ("Plan ready", "info"),
     "approval_required": ("Approval required", "warning"),
     "approved": ("Approved", "info"),
+    "rejected": ("Plan rejected", "failure"),
+    "changes_requested": ("Changes requested", "warning"),
+    "run_cancelled": ("Run cancelled", "info"),
     "apply_started": ("Apply started", "info"),
     "apply_succeeded": ("Applied", "success"),
     "apply_failed": ("Apply failed", "failure"),
@@ -160,6 +163,9 @@ def build_message(delivery: Delivery, secrets: Iterable[str] = ()) -> Message:
         )
     if isinstance(data.get("error"), str):
         message.details.append(data["error"][-DETAIL_MAX:])
+    if event.type in ("rejected", "changes_requested") and isinstance(data.get("reason"), str):
+        # The reviewer's written reason is what the author needs to act on.
+        message.details.append(data["reason"][:DETAIL_MAX])
     if event.type == "drift_detected":
         paths = data.get("paths") if isinstance(data.get("paths"), Mapping) else {}
         for address in data.get("addresses") or []:

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 DEFAULT_EVENTS: tuple[str, ...] = (
     "plan_failed",
     "approval_required",
+    "rejected",
+    "changes_requested",
     "apply_succeeded",
     "apply_failed",
     "drift_detected",

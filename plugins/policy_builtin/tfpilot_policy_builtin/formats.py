@@ -104,7 +104,6 @@ def finding_record(finding: FindingLike) -> dict[str, Any]:
         "address": finding.address,
         "engine": finding.engine,
         "stage": finding.stage,
-        "attribute": finding.attribute,
     }
 
 

@@ -58,7 +58,6 @@ class Finding:
     address: str | None = None
     engine: str = ""
     stage: str = "plan"
-    attribute: str | None = None
 
 
 class FindingLike(Protocol):
@@ -76,8 +75,6 @@ class FindingLike(Protocol):
     def engine(self) -> str: ...
     @property
     def stage(self) -> str: ...
-    @property
-    def attribute(self) -> str | None: ...
 
 
 class OptOutLike(Protocol):
@@ -209,7 +206,6 @@ def grade(
                 address=hit.address,
                 engine=ENGINE_NAME,
                 stage=stage,
-                attribute=hit.attribute,
             )
         )
     return findings

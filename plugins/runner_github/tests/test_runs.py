@@ -122,3 +122,20 @@ def test_the_job_plans_and_a_stale_revision_is_refused(
     with pytest.raises(ConflictError, match="tampered"):
         execute_apply(platform, request.id, apply.id, plan_file=bad)
     assert platform.status(platform.get(request.id)).value == "failed"
+
+
+def test_cancel_a_queued_run_cancels_the_workflow_run(
+    platform: Any, standin: GitHubStandIn
+) -> None:
+    standin.return_run_details = False  # the run id is found by name, as sync finds it
+    request = platform.plan("alice", create(platform).id)
+    attempt = request.latest(RunKind.PLAN)
+    [dispatch] = standin.dispatches
+    cancelled = platform.cancel("alice", request.id)
+    assert platform.status(cancelled).value == "request_created"
+    assert standin.repo.runs[int(dispatch["run_id"])]["conclusion"] == "cancelled"
+    [event] = [e for e in platform.timeline("alice", request.id) if e.type == "run_cancelled"]
+    assert event.data["runner"] == f"cancelled GitHub Actions run {dispatch['run_id']}"
+    # The job, should it start anyway, refuses the cancelled attempt.
+    with pytest.raises(ConflictError, match="already completed"):
+        execute_plan(platform, request.id, attempt.id)

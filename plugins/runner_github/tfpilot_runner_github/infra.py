@@ -329,6 +329,10 @@ class InfraRepo:
         """One workflow run by id."""
         return call(self.name, lambda: _info(self.repo.get_workflow_run(int(run_id))))
 
+    def cancel_run(self, run_id: str) -> None:
+        """Cancel a workflow run (GitHub answers 202 and cancels it shortly after)."""
+        call(self.name, lambda: self.repo.get_workflow_run(int(run_id)).cancel())
+
     # -- comments and checks ------------------------------------------------------------------
 
     def upsert_comment(self, request_id: str, pr: int, body: str) -> int:

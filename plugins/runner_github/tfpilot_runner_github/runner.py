@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from tfpilot_core.errors import ConfigError
+from tfpilot_core.lifecycle import current_plan
 from tfpilot_core.models import Conclusion, RunKind, RunStatus
 from tfpilot_core.runs import RunUpdate, dispatch_payload
 
@@ -97,7 +98,8 @@ class GitHubRunner:
         one; ``plan_file`` is not sent anywhere (it stays in the store and the plan run).
         """
         request = spec.request
-        plan = _latest(request, RunKind.PLAN)
+        # The plan being applied: a re-plan cancelled while queued does not count.
+        plan = current_plan(request) or _latest(request, RunKind.PLAN)
         if plan.details.get("destroy"):
             attempt = _latest(request, RunKind.DESTROY)
             workflow = self.settings.workflows.destroy
@@ -146,6 +148,21 @@ class GitHubRunner:
                 return None
             info = found
         return run_update(info.status, info.conclusion, run_id=info.id, url=info.url)
+
+    def cancel_run(self, request: Request, attempt: RunAttempt) -> str:
+        """Cancel a queued attempt's workflow run (``tfpilot runs cancel``), as far as known.
+
+        GitHub's dispatch answers without a run id, so a run not yet found by id or by name is
+        left alone: its job refuses the cancelled attempt when it starts.
+        """
+        run_id = attempt.external_id
+        if run_id is None:
+            found = self.run_status(request, attempt)
+            run_id = found.external_id if found is not None else None
+        if run_id is None:
+            return "GitHub run not found yet; its job refuses the cancelled attempt"
+        self.infra.cancel_run(run_id)
+        return f"cancelled GitHub Actions run {run_id}"
 
     # -- internals ----------------------------------------------------------------------------
 

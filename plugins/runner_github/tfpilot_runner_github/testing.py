@@ -362,6 +362,7 @@ class GitHubStandIn:
             (r"/actions/workflows/([^/]+)/dispatches", ("POST", self._dispatch)),
             (r"/actions/workflows/([^/]+)/runs", ("GET", self._list_runs)),
             (r"/actions/runs/(\d+)", ("GET", self._get_run)),
+            (r"/actions/runs/(\d+)/cancel", ("POST", self._cancel_run)),
             (r"/check-runs", ("POST", self._create_check)),
             (r"/check-runs/(\d+)", ("PATCH", self._edit_check)),
             (r"/code-scanning/sarifs", ("POST", self._upload_sarif)),
@@ -639,6 +640,7 @@ class GitHubStandIn:
             "updated_at": _now(),
             "url": f"{self._base()}/actions/runs/{run_id}",
             "html_url": f"https://github.test/{self.repo.owner}/{self.repo.name}/actions/runs/{run_id}",
+            "cancel_url": f"{self._base()}/actions/runs/{run_id}/cancel",
         }
         self.dispatches.append({"workflow": name, "ref": ref, "request": request, "run_id": run_id})
         if self.return_run_details and body.get("return_run_details"):
@@ -675,6 +677,17 @@ class GitHubStandIn:
         if run is None:
             return 404, {}, {"message": "Not Found"}
         return 200, {}, self._run_json(run)
+
+    def _cancel_run(self, query: dict[str, str], body: Any, run_id: str) -> Any:
+        # GitHub answers 202 and cancels asynchronously; a completed run cannot be cancelled.
+        with self._lock:
+            run = self.repo.runs.get(int(run_id))
+            if run is None:
+                return 404, {}, {"message": "Not Found"}
+            if run["status"] == "completed":
+                return 409, {}, {"message": "Cannot cancel a workflow run that is completed."}
+            run.update(status="completed", conclusion="cancelled", updated_at=_now())
+        return 202, {}, {}
 
     def _check_output(self, output: Any) -> tuple[int, str] | None:
         annotations = (output or {}).get("annotations") or []
