@@ -229,3 +229,44 @@ class _PlanRunner:
         return RunResult(
             success=self.success, plan_json=document, plan_file=b"PLAN-" + bytes(refresh_only)
         )
+
+
+def test_a_finding_sits_beside_the_attribute_its_engine_names() -> None:
+    findings = [
+        PolicyFinding(
+            rule_id="public_access.blocked",
+            level=PolicyLevel.BLOCKING,
+            message="public_access is on",  # no attribute named in the words
+            address="sandbox_bucket.a",
+            attribute="public_access",
+        )
+    ]
+    document = plan_diff.build(plan_diff.changes(PLAN.masked()), findings=findings)
+    found = _by_address(document["resources"])
+    assert found["sandbox_bucket.a"]["findings"][0]["attribute"] == "public_access"
+
+
+def test_a_changed_sensitive_attribute_shows_as_changed_and_stays_masked() -> None:
+    rotated = _plan(
+        _change(
+            "sandbox_db.r",
+            ["update"],
+            {"password": "old-secret-1", "token": "same-token-1", "size": 2},
+            {"password": "new-secret-2", "token": "same-token-1", "size": 3},
+            before_sensitive={"password": True, "token": True},
+            after_sensitive={"password": True, "token": True},
+        )
+    )
+    changed = plan_diff.sensitive_changes(rotated)
+    assert changed == {"sandbox_db.r": {"password"}}
+    rows = {a["path"]: a for a in plan_diff.changes(rotated.masked(), changed)[0]["attributes"]}
+    assert rows["password"]["sensitive"]
+    assert rows["password"]["before"] == rows["password"]["after"] == MASK
+    assert "token" not in rows  # sensitive, unchanged: not part of the diff
+    assert set(rows) == {"password", "size"}
+    # Without the plan before masking nothing tells the two masks apart (the old behaviour).
+    assert "password" not in {
+        a["path"] for a in plan_diff.changes(rotated.masked())[0]["attributes"]
+    }
+    dumped = json.dumps(plan_diff.changes(rotated.masked(), changed))
+    assert "secret" not in dumped and "same-token" not in dumped

@@ -152,6 +152,8 @@ class PolicyFinding(_Model):
     address: str | None = None
     engine: str = ""
     stage: str = "plan"
+    #: The attribute of the resource at ``address`` the finding is about, when the engine says.
+    attribute: str | None = None
 
 
 class PolicyOverride(_Model):

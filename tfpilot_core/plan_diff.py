@@ -57,28 +57,57 @@ def artifact_name(plan_digest: str) -> str:
     return f"changes-{plan_digest}.json"
 
 
-def changes(plan: Plan) -> list[dict[str, Any]]:
+def changes(
+    plan: Plan, sensitive_changed: Mapping[str, set[str]] | None = None
+) -> list[dict[str, Any]]:
     """One plain entry per resource change of ``plan``, which must be the masked plan.
 
     No-op changes are left out unless they import or move the resource (those change the state).
+    ``sensitive_changed`` (:func:`sensitive_changes` of the plan before masking) names the
+    sensitive attributes an update changes: masked on both sides they would look unchanged, so
+    they are listed as changed, still masked.
     """
     result = []
     for change in plan.resource_changes:
         moved = change.previous_address is not None and change.previous_address != change.address
         if change.action.value == "no-op" and change.importing is None and not moved:
             continue
-        result.append(_entry(change, moved))
+        changed = (sensitive_changed or {}).get(change.address, set())
+        result.append(_entry(change, moved, changed))
     return result
 
 
-def _entry(change: ResourceChange, moved: bool) -> dict[str, Any]:
+def sensitive_changes(plan: Plan) -> dict[str, set[str]]:
+    """Per address, the dotted paths of sensitive attributes whose value an update changes.
+
+    Read from the plan *before* masking; only paths are returned, never a value.
+    """
+    found: dict[str, set[str]] = {}
+    for change in plan.resource_changes:
+        if change.before is None or change.after is None:
+            continue
+        sensitive = _marked(change.before_sensitive) | _marked(change.after_sensitive)
+        if not sensitive:
+            continue
+        before, after = _leaves(change.before), _leaves(change.after)
+        paths = {
+            path
+            for path in set(before) | set(after)
+            if _covered(path, sensitive) and before.get(path) != after.get(path)
+        }
+        if paths:
+            found[change.address] = paths
+    return found
+
+
+def _entry(change: ResourceChange, moved: bool, sensitive_changed: set[str]) -> dict[str, Any]:
     operations = []
     if change.importing is not None:
         operations.append("import")
     if moved:
         operations.append("move")
     replace_paths = [_dotted(p) for p in change.replace_paths if isinstance(p, list) and p]
-    attributes, more = _attributes(change, set(replace_paths))
+    attributes, more = _attributes(change, set(replace_paths), sensitive_changed)
     return {
         "address": change.address,
         "type": change.type,
@@ -139,7 +168,7 @@ def _clip(value: Any) -> Any:
 
 
 def _attributes(
-    change: ResourceChange, replace_paths: set[str]
+    change: ResourceChange, replace_paths: set[str], sensitive_changed: set[str]
 ) -> tuple[list[dict[str, Any]], int]:
     before = _leaves(change.before) if change.before is not None else {}
     after = _leaves(change.after) if change.after is not None else {}
@@ -153,7 +182,7 @@ def _attributes(
     for path in sorted(set(before) | set(after)):
         old, new = before.get(path), after.get(path)
         is_unknown = _covered(path, unknown)
-        if updating and not is_unknown and old == new:
+        if updating and not is_unknown and old == new and path not in sensitive_changed:
             continue  # unchanged attributes of an update: not part of the diff
         is_sensitive = old == MASK or new == MASK or _covered(path, sensitive)
         rows.append(
@@ -173,12 +202,19 @@ def _attributes(
     return rows[:MAX_ATTRIBUTES], max(0, len(rows) - MAX_ATTRIBUTES)
 
 
-def record(store: Store, request_id: str, plan_digest: str, plan: Plan) -> str:
+def record(
+    store: Store,
+    request_id: str,
+    plan_digest: str,
+    plan: Plan,
+    sensitive_changed: Mapping[str, set[str]] | None = None,
+) -> str:
     """Store the structured diff of the masked ``plan`` (saved with ``plan_digest``).
 
     Called once per successful plan, right after the plan is masked (returns the sha256).
+    ``sensitive_changed``: see :func:`changes`.
     """
-    body = {"format": FORMAT, "resources": changes(plan)}
+    body = {"format": FORMAT, "resources": changes(plan, sensitive_changed)}
     data = json.dumps(body, separators=(",", ":"), sort_keys=True, default=str).encode()
     return store.put_artifact(request_id, artifact_name(plan_digest), data)
 
@@ -222,7 +258,8 @@ def build(
     """
     by_address: dict[str | None, list[dict[str, Any]]] = {}
     for f in findings:
-        attribute = _finding_attribute(f.message)
+        # The engine's word first; for engines that do not say, the attribute it names.
+        attribute = f.attribute or _finding_attribute(f.message)
         by_address.setdefault(f.address, []).append(
             {
                 "level": f.level.value,

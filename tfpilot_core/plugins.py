@@ -48,6 +48,7 @@ from tfpilot_core.registrations import (
     Registration,
     Routes,
 )
+from tfpilot_core.run_logs.correlation import join_session
 
 if TYPE_CHECKING:
     from tfpilot_core.config import Config
@@ -140,6 +141,9 @@ class PluginHost(HookCaller):
         if not allow_conflicts:
             plugins.check_conflicts()
         super().__init__(plugins)
+        # The session's trace starts here, not at the kernel: the registration spans of
+        # validate_settings (and every hook call) belong to the command's trace.
+        join_session()
         self.config = config
         # Factories reach the facade through their context, to call plugin-defined hooks.
         self.context = replace(context, host=self)

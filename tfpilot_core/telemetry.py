@@ -92,15 +92,42 @@ def _to_otel_logs(
             for k, v in event_dict.items()
             if k not in ("event", "level", "timestamp")
         }
+        found = _record_context(event_dict)
+        # ``context=`` only when needed: the API reads the current context itself otherwise.
+        extra = {"context": found} if found is not None else {}
         _otel_logger.emit(
             LogRecord(
                 body=str(event_dict.get("event", "")),
                 severity_text=level,
                 severity_number=severity,
                 attributes=attributes,
+                **extra,
             )
         )
     return event_dict
+
+
+def _record_context(event_dict: MutableMapping[str, Any]) -> Any:
+    """The trace context a log record belongs to: the current span's, else the line's ids.
+
+    A line logged where no span is current (a thread that did not copy its caller's context)
+    still names the trace through its bound ``correlation_id``, the trace id of the attempt or
+    session; without a context its record would go out with an empty trace id.
+    """
+    from opentelemetry import trace
+
+    if trace.get_current_span().get_span_context().is_valid:
+        return None  # the record reads the current context itself
+    found = str(event_dict.get("trace_id") or event_dict.get("correlation_id") or "")
+    try:
+        trace_id = int(found, 16) if len(found) == 32 else 0
+        span_id = int(str(event_dict.get("span_id") or "0"), 16)
+    except ValueError:
+        return None
+    if not trace_id:
+        return None
+    parent = trace.SpanContext(trace_id=trace_id, span_id=span_id, is_remote=True)
+    return trace.set_span_in_context(trace.NonRecordingSpan(parent))
 
 
 def setup_logging(*, fmt: str = "console", level: str = "warning") -> None:

@@ -605,6 +605,7 @@ def drift_scan_command(environment: str | None, parallel: int) -> None:
     Example:
       tfpilot drift scan --env prod --parallel 4
     """
+    import contextvars
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from rich.progress import Progress
@@ -633,7 +634,9 @@ def drift_scan_command(environment: str | None, parallel: int) -> None:
         ThreadPoolExecutor(parallel) as pool,
     ):
         task = progress.add_task("checking drift", total=len(requests))
-        futures = {pool.submit(check, r.id): r.id for r in requests}
+        # Each check in a copy of this context: its spans and log lines stay in the command's
+        # trace (a pool thread starts with an empty context).
+        futures = {pool.submit(contextvars.copy_context().run, check, r.id): r.id for r in requests}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             progress.advance(task)

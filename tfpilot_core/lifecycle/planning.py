@@ -173,7 +173,7 @@ def judge_plan(
     masked = parsed.masked(sensitive_inputs=spec.sensitive_inputs)
     # The structured diff (plan review page, PR comment, API), rendered once from the masked
     # plan, wherever the plan ran.
-    plan_diff.record(kernel.store, request.id, digest, masked)
+    plan_diff.record(kernel.store, request.id, digest, masked, plan_diff.sensitive_changes(parsed))
     # Cost before policy, so that budget rules judge this plan's estimate. A promoted request
     # whose plan creates what its source's apply did may reuse its estimate (promotion's rule).
     reused = kernel.cost_reuse(request, masked) if kernel.cost_reuse is not None else None

@@ -46,6 +46,16 @@ def _from_environment(environ: Mapping[str, str]) -> SpanContext | None:
     return span_context if span_context.is_valid else None
 
 
+def _fresh_parent() -> SpanContext:
+    """A remote parent with a new random trace id (the start of a new trace)."""
+    return SpanContext(
+        trace_id=int.from_bytes(secrets.token_bytes(16), "big") or 1,
+        span_id=int.from_bytes(secrets.token_bytes(8), "big") or 1,
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
+
+
 def join_session(environ: Mapping[str, str] | None = None) -> str:
     """Make the current context a child of the session's trace; returns its trace id (hex).
 
@@ -57,12 +67,7 @@ def join_session(environ: Mapping[str, str] | None = None) -> str:
         return format(current.trace_id, "032x")
     span_context = _from_environment(os.environ if environ is None else environ)
     if span_context is None:
-        span_context = SpanContext(
-            trace_id=int.from_bytes(secrets.token_bytes(16), "big") or 1,
-            span_id=int.from_bytes(secrets.token_bytes(8), "big") or 1,
-            is_remote=True,
-            trace_flags=TraceFlags(TraceFlags.SAMPLED),
-        )
+        span_context = _fresh_parent()
     context.attach(trace.set_span_in_context(NonRecordingSpan(span_context)))
     return format(span_context.trace_id, "032x")
 
@@ -120,3 +125,37 @@ def traceparent() -> str | None:
     _propagator.inject(carrier)
     value = carrier.get("traceparent")
     return str(value) if value else None
+
+
+def child_trace_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a child process started with ``environ`` needs to continue the current trace.
+
+    ``TRACEPARENT`` (and ``TRACESTATE``) of the current span, the W3C environment carriers that
+    OpenTofu (1.10 and later) and Terraform releases with parent trace support read, so that
+    the child's own spans become children of the span that started it. Only when the child
+    exports traces itself (``OTEL_TRACES_EXPORTER=otlp``, the one exporter Terraform has):
+    otherwise the variable would only reach the child's providers, to no use. Empty when there
+    is no current span.
+    """
+    if environ.get("OTEL_TRACES_EXPORTER") != "otlp":
+        return {}
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    found = {key.upper(): str(value) for key, value in carrier.items() if value}
+    return found if "TRACEPARENT" in found else {}
+
+
+def request_context(headers: Mapping[str, str]) -> context.Context:
+    """The context of one incoming request: its own trace, whatever the process's session.
+
+    A valid W3C ``traceparent`` header is continued (the caller's trace); otherwise a fresh
+    random trace id is the request's (never the server's session trace, so that every request
+    is one trace). Like :func:`join_session`, the parent is a remote span context: spans started
+    under it are real with an SDK and carry its trace id without one.
+    """
+    header = headers.get("traceparent")
+    if header:
+        extracted = _propagator.extract({"traceparent": header})
+        if trace.get_current_span(extracted).get_span_context().is_valid:
+            return extracted
+    return trace.set_span_in_context(NonRecordingSpan(_fresh_parent()), context.Context())

@@ -17,7 +17,8 @@ Environment
     ``TF_TOKEN_<host>``, whose values are scrubbed from the output like any secret, and the
     provider plugin cache and registry client settings), plus ``CHECKPOINT_DISABLE=1``,
     ``TF_IN_AUTOMATION=1``, ``TF_INPUT=0``, the CLI config tfpilot wrote, a writable ``HOME``,
-    and each provider mirror's variables.
+    and each provider mirror's variables; when Terraform exports traces
+    (``OTEL_TRACES_EXPORTER=otlp``), the ``TRACEPARENT`` of the span that runs it.
 
 Output
     Each line is streamed to structlog as it arrives (``-json`` events by their message), with the
@@ -44,6 +45,7 @@ from typing import IO, Any, Literal
 from tfpilot_core.errors import ExternalToolError
 from tfpilot_core.log import get_logger
 from tfpilot_core.masking import scrub_text
+from tfpilot_core.run_logs.correlation import child_trace_environment
 
 __all__ = [
     "EMBEDDED",
@@ -324,7 +326,9 @@ class Executor:
         argv = self.engine.argv(args)
         command = args[0] if args else ""
         bound = self.log.bind(command=command, engine=self.engine.kind)
-        env = {**self.env, "PWD": str(cwd)}
+        # TRACEPARENT of the current span when Terraform exports traces: an engine that reads
+        # it (OpenTofu 1.10+) puts its own spans in the command's trace.
+        env = {**self.env, "PWD": str(cwd), **child_trace_environment(self.env)}
         started = time.monotonic()
         bound.info("terraform_started", args=list(args))
         try:

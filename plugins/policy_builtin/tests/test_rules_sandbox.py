@@ -165,3 +165,16 @@ def test_destructive_changes_on_real_plans(sandbox_plans: SandboxPlans, make_eng
     for document in (deleted, replaced):
         assert evaluate(engine, document, DEV) == {}
         assert evaluate(engine, document, PROD) == {"destroy.protected": {"sandbox_bucket.keep"}}
+
+
+def test_findings_name_the_attribute_they_concern(
+    sandbox_plans: SandboxPlans, make_engine: Make
+) -> None:
+    # The review page shows a finding beside the attribute's change: the rule says which one.
+    findings = make_engine(**SETTINGS).evaluate_plan(Plan.parse(violating(sandbox_plans)), DEV)
+    about = {(f.rule_id, f.address): f.attribute for f in findings}
+    assert about[("public_access.blocked", "sandbox_bucket.open")] == "public_access"
+    assert about[("public_access.blocked", "sandbox_instance.big")] == "public_ip"
+    assert about[("encryption.enabled", "sandbox_queue.plain")] == "encryption"
+    assert about[("tags.required", "module.bucket.sandbox_bucket.this")] == "tags"
+    assert about[("region.allowed", "module.bucket.sandbox_bucket.this")] == "region"

@@ -58,6 +58,9 @@ class Hit:
     #: The level of this hit when the rule grades its own hits (budget thresholds, each with a
     #: level); ``None``: the level configured for the rule.
     level: PolicyLevel | None = None
+    #: The attribute of the resource the hit is about (``public_access``, ``tags``), when one
+    #: is: reviewers see the finding beside that attribute's change.
+    attribute: str | None = None
 
 
 @dataclass

@@ -104,6 +104,7 @@ def finding_record(finding: FindingLike) -> dict[str, Any]:
         "address": finding.address,
         "engine": finding.engine,
         "stage": finding.stage,
+        "attribute": finding.attribute,
     }
 
 

@@ -58,6 +58,7 @@ class Finding:
     address: str | None = None
     engine: str = ""
     stage: str = "plan"
+    attribute: str | None = None
 
 
 class FindingLike(Protocol):
@@ -75,6 +76,8 @@ class FindingLike(Protocol):
     def engine(self) -> str: ...
     @property
     def stage(self) -> str: ...
+    @property
+    def attribute(self) -> str | None: ...
 
 
 class OptOutLike(Protocol):
@@ -206,6 +209,7 @@ def grade(
                 address=hit.address,
                 engine=ENGINE_NAME,
                 stage=stage,
+                attribute=hit.attribute,
             )
         )
     return findings

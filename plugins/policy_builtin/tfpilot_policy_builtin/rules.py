@@ -105,6 +105,7 @@ class NamingRule(Rule):
                     yield Hit(
                         resource.address,
                         f"{attribute} {name!r} does not match {pattern.pattern}",
+                        attribute=attribute,
                     )
 
 
@@ -143,7 +144,9 @@ class RegionRule(Rule):
                 region = resource.str_attr("region")
                 if region is not None and region not in allowed:
                     yield Hit(
-                        resource.address, f"region {region!r} is not allowed ({_list(allowed)})"
+                        resource.address,
+                        f"region {region!r} is not allowed ({_list(allowed)})",
+                        attribute="region",
                     )
 
 
@@ -167,7 +170,11 @@ class TagsRule(Rule):
             if isinstance(tags, dict):
                 missing = [t for t in required if t not in tags]
                 if missing:
-                    yield Hit(f"inputs.{key}", f"missing required tags: {', '.join(missing)}")
+                    yield Hit(
+                        f"inputs.{key}",
+                        f"missing required tags: {', '.join(missing)}",
+                        attribute=key,
+                    )
 
     def check_plan(self, ctx: PlanContext) -> Iterable[Hit]:
         required = self.required_on(ctx)
@@ -187,7 +194,11 @@ class TagsRule(Rule):
                 defaults = ctx.index.provider_default_tags(resource)
                 missing = [t for t in missing if t not in defaults]
             if missing:
-                yield Hit(resource.address, f"missing required tags: {', '.join(missing)}")
+                yield Hit(
+                    resource.address,
+                    f"missing required tags: {', '.join(missing)}",
+                    attribute="tags",
+                )
 
     @staticmethod
     def required_on(ctx: PlanContext) -> tuple[str, ...]:
@@ -241,22 +252,36 @@ class PublicAccessRule(Rule):
     def check_request(self, ctx: RequestContext) -> Iterable[Hit]:
         for key in ("public_access", "public_ip", "publicly_accessible"):
             if ctx.inputs.get(key) is True:
-                yield Hit(f"inputs.{key}", f"{key} is on: public access is blocked by default")
+                yield Hit(
+                    f"inputs.{key}",
+                    f"{key} is on: public access is blocked by default",
+                    attribute=key,
+                )
 
     def check_plan(self, ctx: PlanContext) -> Iterable[Hit]:
         index = ctx.index
         for resource in _live(ctx, "sandbox_bucket"):
             if resource.bool_attr("public_access") is True:
-                yield Hit(resource.address, "public_access is on")
+                yield Hit(resource.address, "public_access is on", attribute="public_access")
         for resource in _live(ctx, "sandbox_instance"):
             if resource.bool_attr("public_ip") is True:
-                yield Hit(resource.address, "the instance gets a public IP address")
+                yield Hit(
+                    resource.address, "the instance gets a public IP address", attribute="public_ip"
+                )
         for resource in _live(ctx, "aws_instance"):
             if resource.bool_attr("associate_public_ip_address") is True:
-                yield Hit(resource.address, "the instance gets a public IP address")
+                yield Hit(
+                    resource.address,
+                    "the instance gets a public IP address",
+                    attribute="associate_public_ip_address",
+                )
         for resource in _live(ctx, "aws_db_instance", "aws_rds_cluster_instance"):
             if resource.bool_attr("publicly_accessible") is True:
-                yield Hit(resource.address, "the database is publicly accessible")
+                yield Hit(
+                    resource.address,
+                    "the database is publicly accessible",
+                    attribute="publicly_accessible",
+                )
         blocks = index.linked(
             "aws_s3_bucket", "aws_s3_bucket_public_access_block", "bucket", "bucket"
         )
@@ -265,19 +290,29 @@ class PublicAccessRule(Rule):
                 yield Hit(bucket.address, "the bucket has no aws_s3_bucket_public_access_block")
             acl = bucket.str_attr("acl")
             if acl in PUBLIC_ACLS:
-                yield Hit(bucket.address, f"the bucket ACL {acl!r} is public")
+                yield Hit(bucket.address, f"the bucket ACL {acl!r} is public", attribute="acl")
         for block in _live(ctx, "aws_s3_bucket_public_access_block"):
             off = [f for f in PUBLIC_ACCESS_FLAGS if block.bool_attr(f) is not True]
             off = [f for f in off if not block.is_unknown(f)]
             if off:
-                yield Hit(block.address, f"public access block flags not on: {', '.join(off)}")
+                yield Hit(
+                    block.address,
+                    f"public access block flags not on: {', '.join(off)}",
+                    attribute=off[0],
+                )
         for acl_resource in _live(ctx, "aws_s3_bucket_acl"):
             acl = acl_resource.str_attr("acl")
             if acl in PUBLIC_ACLS:
-                yield Hit(acl_resource.address, f"the bucket ACL {acl!r} is public")
+                yield Hit(
+                    acl_resource.address, f"the bucket ACL {acl!r} is public", attribute="acl"
+                )
         for policy in _live(ctx, *POLICY_TYPES):
             if _policy_is_public(policy.value("policy")):
-                yield Hit(policy.address, 'the policy allows Principal "*" without a condition')
+                yield Hit(
+                    policy.address,
+                    'the policy allows Principal "*" without a condition',
+                    attribute="policy",
+                )
 
 
 class EncryptionRule(Rule):
@@ -297,7 +332,9 @@ class EncryptionRule(Rule):
     def check_request(self, ctx: RequestContext) -> Iterable[Hit]:
         for key in ("encryption", "storage_encrypted", "encrypted"):
             if ctx.inputs.get(key) is False:
-                yield Hit(f"inputs.{key}", f"{key} is off: encryption is on by default")
+                yield Hit(
+                    f"inputs.{key}", f"{key} is off: encryption is on by default", attribute=key
+                )
 
     def check_plan(self, ctx: PlanContext) -> Iterable[Hit]:
         kms = ctx.params.kms_required_types
@@ -311,18 +348,28 @@ class EncryptionRule(Rule):
                 yield Hit(queue.address, "the queue has neither SSE-SQS nor a KMS key")
         for volume in _live(ctx, "aws_ebs_volume"):
             if volume.bool_attr("encrypted") is not True and not volume.is_unknown("encrypted"):
-                yield Hit(volume.address, "the volume is not encrypted")
+                yield Hit(volume.address, "the volume is not encrypted", attribute="encrypted")
             elif "aws_ebs_volume" in kms and not self._has(volume, "kms_key_id"):
-                yield Hit(volume.address, "the volume is not encrypted with a KMS key")
+                yield Hit(
+                    volume.address,
+                    "the volume is not encrypted with a KMS key",
+                    attribute="kms_key_id",
+                )
         for instance in _live(ctx, "aws_instance"):
             yield from self._instance(instance)
         for db in _live(ctx, "aws_db_instance", "aws_rds_cluster"):
             if db.bool_attr("storage_encrypted") is not True and not db.is_unknown(
                 "storage_encrypted"
             ):
-                yield Hit(db.address, "database storage is not encrypted")
+                yield Hit(
+                    db.address, "database storage is not encrypted", attribute="storage_encrypted"
+                )
             elif db.type in kms and not self._has(db, "kms_key_id"):
-                yield Hit(db.address, "database storage is not encrypted with a KMS key")
+                yield Hit(
+                    db.address,
+                    "database storage is not encrypted with a KMS key",
+                    attribute="kms_key_id",
+                )
         for repo in _live(ctx, "aws_ecr_repository"):
             kinds = [b.get("encryption_type") for b in repo.blocks("encryption_configuration")]
             kind = kinds[0] if kinds else "AES256"
@@ -344,7 +391,7 @@ class EncryptionRule(Rule):
             if resource.bool_attr("encryption") is not True and not resource.is_unknown(
                 "encryption"
             ):
-                yield Hit(resource.address, "encryption is off")
+                yield Hit(resource.address, "encryption is off", attribute="encryption")
 
     def _s3(self, ctx: PlanContext, kms: bool) -> Iterator[Hit]:
         configs = ctx.index.linked(

@@ -20,10 +20,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from tfpilot_core.errors import PluginError, TfpilotError
+from tfpilot_core.run_logs.correlation import request_context
 from tfpilot_web.auth import StoreRateLimiter
 from tfpilot_web.deps import CsrfFailed, IdentityMiddleware, Unauthenticated, WebState
 from tfpilot_web.problems import PROBLEM_JSON, Problem, problem, problem_of
@@ -275,6 +278,8 @@ def create_app(
         https_only=settings.https_only,
     )
     app.add_middleware(SecurityHeaders)
+    # Outermost: everything a request does (errors answered above included) is in its trace.
+    app.add_middleware(TraceRequests)
     return app
 
 
@@ -324,6 +329,51 @@ class _Protected:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class TraceRequests:
+    """Each HTTP request is its own trace, continuing an incoming W3C ``traceparent`` header.
+
+    The server's process joined one session trace when it started; without this, every request
+    (its spans, events, attempts and log lines) would carry that one trace id. A server span
+    (``HTTP <method>``) wraps the request under :func:`~tfpilot_core.run_logs.correlation.
+    request_context`: the caller's trace when it sent a valid ``traceparent``, else a new one.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in scope.get("headers", [])
+        }
+        status: list[int] = []
+
+        async def send_status(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        token = otel_context.attach(request_context(headers))
+        try:
+            with trace.get_tracer("tfpilot.web").start_as_current_span(
+                f"HTTP {scope.get('method', '')}",
+                kind=trace.SpanKind.SERVER,
+                # The path only: a query string may hold a token.
+                attributes={
+                    "http.request.method": str(scope.get("method", "")),
+                    "url.path": str(scope.get("path", "")),
+                },
+            ) as span:
+                await self.app(scope, receive, send_status)
+                if status:
+                    span.set_attribute("http.response.status_code", status[0])
+        finally:
+            otel_context.detach(token)
 
 
 class SecurityHeaders:

@@ -9,6 +9,7 @@ The catalog is public-read: module metadata holds no request data.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -145,7 +146,13 @@ def run_action(
 
                 structlog.get_logger("tfpilot.web").exception("action_failed", request=request_id)
 
-    thread = threading.Thread(target=target, name=f"tfpilot-{request_id}", daemon=True)
+    # In a copy of the HTTP request's context: the run stays in the request's trace.
+    thread = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(target,),
+        name=f"tfpilot-{request_id}",
+        daemon=True,
+    )
     thread.start()
     deadline = time.monotonic() + wait
     while thread.is_alive() and time.monotonic() < deadline:

@@ -2,7 +2,8 @@
 
 ``/metrics`` (:mod:`tfpilot_web.pages_metrics`), ``/templates``
 (:mod:`tfpilot_web.pages_templates`), ``/notifications`` (:mod:`tfpilot_web.pages_prefs`),
-``/chat`` (:mod:`tfpilot_web.pages_chat`) and ``/admin`` (:mod:`tfpilot_web.pages_admin`).
+``/chat`` (:mod:`tfpilot_web.pages_chat`), ``/admin`` (:mod:`tfpilot_web.pages_admin`) and the
+promotion panel and ``/promote`` (:mod:`tfpilot_web.pages_promotion`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ def include_more_pages(app: Any) -> None:
     from tfpilot_web.pages_metrics import build_metrics_pages
     from tfpilot_web.pages_prefs import build_prefs_pages
     from tfpilot_web.pages_preview import build_preview_pages
+    from tfpilot_web.pages_promotion import build_promotion_pages
     from tfpilot_web.pages_templates import build_templates_pages
 
     templates.env.globals.update(
@@ -31,5 +33,6 @@ def include_more_pages(app: Any) -> None:
         build_chat_pages,
         build_admin_pages,
         build_preview_pages,
+        build_promotion_pages,
     ):
         app.include_router(build())

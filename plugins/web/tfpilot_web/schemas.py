@@ -91,6 +91,8 @@ class RequestView(BaseModel):
     summary: PlanSummary | None = None
     opt_outs: list[OptOut] = Field(default_factory=list)
     promoted_from: str | None = None
+    #: The requests promoted from this one (the other end of ``promoted_from``).
+    promoted_to: list[str] = Field(default_factory=list)
 
 
 class RequestList(BaseModel):
