@@ -15,8 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +23,15 @@ from typing import Any
 import pytest
 
 from .axe_support import check_page
-from .test_browser import ARGS, CHROMIUM, _log_in, artifacts_dir
+from .browser_support import (
+    BROWSER_MARKS,
+    artifacts_dir,
+    chromium,
+    fresh_home,
+    log_in,
+    platform_and_tokens,
+    running,
+)
 
 CONFIG = """
 [users.root]
@@ -43,12 +49,7 @@ token = "xoxb-test-token"
 base_url = "{slack}"
 """
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -62,49 +63,21 @@ def slack() -> Iterator[Any]:
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack: Any) -> Iterator[dict[str, Any]]:
     """A real uvicorn server over a platform in a fresh home, and tokens for each user."""
-    import uvicorn
-
-    from tfpilot_core.platform import Platform
-    from tfpilot_web import create_app
-    from tfpilot_web.auth import create_token
-
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
-    config = home / "tfpilot.toml"
-    config.write_text(CONFIG.format(slack=slack.base_url))
-    environ = {"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(config)}
-    platform = Platform.from_config(environ=environ)
-    tokens = {u: create_token(platform, "root", user=u)[0] for u in ("root", "alice", "bob")}
-    uv = uvicorn.Server(
-        uvicorn.Config(create_app(platform), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "uvicorn did not start"
-    port = uv.servers[0].sockets[0].getsockname()[1]
-    yield {
-        "url": f"http://127.0.0.1:{port}",
-        "tokens": tokens,
-        "platform": platform,
-        "environ": {**os.environ, **environ, "HOME": str(home)},
-    }
-    uv.should_exit = True
-    thread.join(10)
+    environ = fresh_home(tmp_path, CONFIG.format(slack=slack.base_url), monkeypatch)
+    platform, tokens = platform_and_tokens(environ, ("root", "alice", "bob"))
+    with running(platform) as url:
+        yield {
+            "url": url,
+            "tokens": tokens,
+            "platform": platform,
+            "environ": {**os.environ, **environ, "HOME": str(tmp_path / "home")},
+        }
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _seed(platform: Any) -> str:
@@ -139,7 +112,7 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
     waiting = _seed(platform)
 
     # -- every new page from the navigation, with axe and a screenshot ------------------------
-    root = _log_in(browser, url, tokens["root"])
+    root = log_in(browser, url, tokens["root"])
     for name in ("Templates", "Metrics", "Chat", "Notifications", "Admin"):
         root.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
         root.wait_for_load_state()
@@ -171,7 +144,7 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
     root.screenshot(path=str(shots / "more-metrics-seeded.png"), full_page=True)
 
     # -- quiet hours set on the page hold bob's approval request -------------------------------
-    bob = _log_in(browser, url, tokens["bob"])
+    bob = log_in(browser, url, tokens["bob"])
     bob.goto(f"{url}/notifications")
     now = datetime.now(UTC)
     bob.get_by_label("From (HH:MM)").fill((now - timedelta(hours=1)).strftime("%H:%M"))
@@ -200,7 +173,7 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
         defaults={"region": "local-2"},
         locked=["region"],
     )
-    alice = _log_in(browser, url, tokens["alice"])
+    alice = log_in(browser, url, tokens["alice"])
     alice.goto(f"{url}/catalog")
     alice.get_by_role("searchbox", name="Search").fill("sandbox bucket")
     alice.get_by_role("button", name="Search").click()

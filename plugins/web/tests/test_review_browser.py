@@ -14,7 +14,6 @@ after typing the request's id. Screenshots go to ``plugins/web/tests/artifacts/`
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +21,15 @@ from typing import Any
 import pytest
 
 from .axe_support import check_page
-from .test_browser import ARGS, CHROMIUM, _log_in, artifacts_dir
+from .browser_support import (
+    BROWSER_MARKS,
+    artifacts_dir,
+    chromium,
+    fresh_home,
+    log_in,
+    platform_and_tokens,
+    running,
+)
 
 CONFIG = """
 [core]
@@ -46,12 +53,7 @@ root = "{sandbox}"
 login_attempts_per_minute = 1000
 """
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 def _digest(platform: Any, request_id: str) -> str:
@@ -85,29 +87,15 @@ def _object(request_id: str, name: str) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A real uvicorn server over a seeded platform, and tokens for each user."""
-    import uvicorn
-
-    from tfpilot_core.platform import Platform
     from tfpilot_sandbox.objects import ObjectStore
-    from tfpilot_web import create_app
-    from tfpilot_web.auth import create_token
 
     tmp = tmp_path_factory.mktemp("review")
-    home = tmp / "home"
-    home.mkdir()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("TF_CLI_CONFIG_FILE", str(tmp / "missing.tfrc"))
-        # What the provider reads (embedded Terraform's worker inherits the environment).
-        patch.setenv("TFPILOT_SANDBOX_ROOT", str(tmp / "sandbox"))
-        config = home / "tfpilot.toml"
-        config.write_text(CONFIG.format(sandbox=tmp / "sandbox"))
-        platform = Platform.from_config(
-            environ={"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(config)}
+        environ = fresh_home(
+            tmp, CONFIG.format(sandbox=tmp / "sandbox"), patch, sandbox=tmp / "sandbox"
         )
         cloud = ObjectStore(tmp / "sandbox")
-        users = ("alice", "bob", "carol", "vic", "root")
-        tokens = {u: create_token(platform, "root", user=u)[0] for u in users}
+        platform, tokens = platform_and_tokens(environ, ("alice", "bob", "carol", "vic", "root"))
 
         # An update: versioning turned off after the bucket was applied.
         update = _applied(platform, "rv-upd")
@@ -125,34 +113,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         prod = _applied(platform, "rv-prod", "prod")
         platform.destroy("carol", prod)
 
-        uv = uvicorn.Server(
-            uvicorn.Config(create_app(platform), host="127.0.0.1", port=0, log_level="warning")
-        )
-        thread = threading.Thread(target=uv.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not uv.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert uv.started, "uvicorn did not start"
-        port = uv.servers[0].sockets[0].getsockname()[1]
-        yield {
-            "url": f"http://127.0.0.1:{port}",
-            "tokens": tokens,
-            "platform": platform,
-            "ids": {"update": update, "replace": replace, "drift": drifted, "prod": prod},
-        }
-        uv.should_exit = True
-        thread.join(10)
+        with running(platform) as url:
+            yield {
+                "url": url,
+                "tokens": tokens,
+                "platform": platform,
+                "ids": {"update": update, "replace": replace, "drift": drifted, "prod": prod},
+            }
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _shot(page: Any, name: str) -> None:
@@ -169,7 +142,7 @@ def test_an_update_plan_shows_each_attribute_before_and_after(
     server: dict[str, Any], browser: Any
 ) -> None:
     url, request_id = server["url"], server["ids"]["update"]
-    bob = _log_in(browser, url, server["tokens"]["bob"])
+    bob = log_in(browser, url, server["tokens"]["bob"])
     bob.goto(f"{url}/requests/{request_id}")
     resource = bob.get_by_test_id("resource").first
     assert "update" in resource.locator("summary").inner_text().lower()
@@ -194,7 +167,7 @@ def test_a_replace_plan_names_why_and_the_attribute_that_forces_it(
     server: dict[str, Any], browser: Any
 ) -> None:
     url, request_id = server["url"], server["ids"]["replace"]
-    bob = _log_in(browser, url, server["tokens"]["bob"])
+    bob = log_in(browser, url, server["tokens"]["bob"])
     bob.goto(f"{url}/requests/{request_id}")
     resource = bob.get_by_test_id("resource").first
     summary = resource.locator("summary").inner_text().lower()
@@ -211,7 +184,7 @@ def test_the_approvals_inbox_shows_change_kind_counts_and_sorts(
     server: dict[str, Any], browser: Any
 ) -> None:
     url, ids = server["url"], server["ids"]
-    bob = _log_in(browser, url, server["tokens"]["bob"])
+    bob = log_in(browser, url, server["tokens"]["bob"])
     bob.get_by_role("link", name="Approvals", exact=True).click()
     rows = bob.get_by_test_id("inbox-row")
     assert rows.count() == 3  # update, replace, prod destroy
@@ -231,7 +204,7 @@ def test_the_approvals_inbox_shows_change_kind_counts_and_sorts(
 
 def test_a_viewer_is_told_who_acts_next_and_why_not(server: dict[str, Any], browser: Any) -> None:
     url, request_id = server["url"], server["ids"]["prod"]
-    vic = _log_in(browser, url, server["tokens"]["vic"])
+    vic = log_in(browser, url, server["tokens"]["vic"])
     vic.goto(f"{url}/requests/{request_id}")
     assert vic.get_by_test_id("no-actions").is_visible()
     step = vic.get_by_test_id("next-step").inner_text()
@@ -246,7 +219,7 @@ def test_an_edit_with_a_bad_field_marks_it_and_focuses_it(
     server: dict[str, Any], browser: Any
 ) -> None:
     url, request_id = server["url"], server["ids"]["update"]
-    alice = _log_in(browser, url, server["tokens"]["alice"])
+    alice = log_in(browser, url, server["tokens"]["alice"])
     alice.goto(f"{url}/requests/{request_id}")
     alice.get_by_test_id("edit").click()
     alice.locator("#f-tags").fill("{not json")
@@ -305,12 +278,12 @@ def test_every_page_passes_axe_without_serious_violations(
             # control: upstream markup, not ours (everything else on the page must pass).
             known = ("nested-interactive",)
         check_page(anonymous, path, known=known)
-    bob = _log_in(browser, url, server["tokens"]["bob"])
+    bob = log_in(browser, url, server["tokens"]["bob"])
     pages = ["/", "/approvals", "/drift", *(f"/requests/{i}" for i in ids.values())]
     for path in pages:
         bob.goto(url + path)
         check_page(bob, path)
-    alice = _log_in(browser, url, server["tokens"]["alice"])
+    alice = log_in(browser, url, server["tokens"]["alice"])
     alice.goto(f"{url}/requests/{ids['update']}/edit")
     check_page(alice, "edit")
 
@@ -340,7 +313,7 @@ def test_a_running_plan_updates_status_and_log_without_closing_sections_or_movin
     server: dict[str, Any], browser: Any
 ) -> None:
     url, platform = server["url"], server["platform"]
-    alice = _log_in(browser, url, server["tokens"]["alice"])
+    alice = log_in(browser, url, server["tokens"]["alice"])
     alice.goto(f"{url}/catalog/sandbox/bucket")
     alice.get_by_label("Project").fill("shop")
     alice.get_by_label("Bucket name").fill("rv-live")
@@ -388,7 +361,7 @@ def test_a_drifted_request_has_its_badge_and_attributes_in_lists_and_on_its_page
     server: dict[str, Any], browser: Any
 ) -> None:
     url, request_id = server["url"], server["ids"]["drift"]
-    bob = _log_in(browser, url, server["tokens"]["bob"])
+    bob = log_in(browser, url, server["tokens"]["bob"])
     row = bob.locator("tr", has=bob.get_by_role("link", name=request_id))
     assert row.locator(".status.s-drifted").inner_text() == "drifted"
     assert row.locator("td[data-label=Drift] .status").inner_text() == "drifted"
@@ -408,7 +381,7 @@ def test_a_prod_destroy_is_approved_with_an_override_reason_and_applied_after_ty
     server: dict[str, Any], browser: Any
 ) -> None:
     url, request_id, platform = server["url"], server["ids"]["prod"], server["platform"]
-    bob = _log_in(browser, url, server["tokens"]["bob"])
+    bob = log_in(browser, url, server["tokens"]["bob"])
     bob.goto(f"{url}/requests/{request_id}")
     assert bob.get_by_test_id("status").inner_text() == "destroy plan_ready"
     overrides = bob.get_by_test_id("overrides")
@@ -437,7 +410,7 @@ def test_a_prod_destroy_is_approved_with_an_override_reason_and_applied_after_ty
     assert bob.get_by_test_id("action-apply").count() == 0
     assert "You cannot destroy" in bob.get_by_test_id("why-not").inner_text()
     assert "carol" in bob.get_by_test_id("next-step").inner_text()
-    carol = _log_in(browser, url, server["tokens"]["carol"])
+    carol = log_in(browser, url, server["tokens"]["carol"])
     carol.goto(f"{url}/requests/{request_id}")
     # Applying the destroy in prod asks for the request's id.
     carol.get_by_test_id("confirm-apply").fill("rv-prod")
