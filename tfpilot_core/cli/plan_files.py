@@ -7,8 +7,9 @@ rules summariser, and its attribute diff is :func:`tfpilot_core.plan_diff.change
 renderings as a request's plan.
 
 ``tfpilot plan`` stays the command that plans a request (``tfpilot plan REQUEST_ID``):
-:class:`PlanGroup` sends anything but its one subcommand name, ``show``, to the request command
-unchanged. A request id is never ``show`` (ids are ``req_<env>_<module>_<suffix>``).
+:class:`PlanGroup` sends anything but its subcommand names, ``show`` and ``export``
+(:mod:`tfpilot_core.cli.plan_export`), to the request command unchanged. A request id is never
+one of them (ids are ``req_<env>_<module>_<suffix>``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tfpilot_core.cli.app import app, emit, json_option
+from tfpilot_core.cli.plan_export import plan_export_command
 
 if TYPE_CHECKING:
     from tfpilot_core.models import Request
@@ -47,21 +49,25 @@ class PlanGroup(click.Group):
     "plan",
     cls=PlanGroup,
     context_settings={"ignore_unknown_options": True},
-    subcommand_metavar="REQUEST_ID [--verbose] | show FILE",
+    subcommand_metavar="REQUEST_ID [--verbose] | show FILE | export REQUEST_ID",
 )
 def plan_group() -> None:
     """Plan a request: Terraform plan, policy, cost and summary.
 
     `tfpilot plan REQUEST_ID` plans a request (exits 9 when a blocking policy finding stops it;
     `--verbose` streams Terraform's masked output). `tfpilot plan show FILE` summarises a plan
-    made elsewhere.
+    made elsewhere. `tfpilot plan export REQUEST_ID` prints a request's plan as masked JSON.
 
     \b
     Examples:
       tfpilot plan req_dev_bucket_k3x9pq
       tfpilot plan req_dev_bucket_k3x9pq --verbose
       terraform show -json tfplan > plan.json && tfpilot plan show plan.json
+      tfpilot plan export req_dev_bucket_k3x9pq --output plan.json
     """
+
+
+plan_group.add_command(plan_export_command)
 
 
 def read_plan(path: str) -> Plan:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace
 
 import tfpilot_core.plan_diff as plan_diff
+import tfpilot_core.plan_export as plan_export
 from tfpilot_core.errors import ConflictError
 from tfpilot_core.interfaces import SummaryContext
 from tfpilot_core.lifecycle import RequestStatus, latest_counting
@@ -174,6 +175,14 @@ def judge_plan(
     # The structured diff (plan review page, PR comment, API), rendered once from the masked
     # plan, wherever the plan ran.
     plan_diff.record(kernel.store, request.id, digest, masked, plan_diff.sensitive_changes(parsed))
+    # The masked show -json document, for other scanners (`tfpilot plan export`).
+    plan_export.record(
+        kernel.store,
+        request.id,
+        digest,
+        masked,
+        {"revision": request.revision, "attempt_id": attempt_id},
+    )
     # Cost before policy, so that budget rules judge this plan's estimate. A promoted request
     # whose plan creates what its source's apply did may reuse its estimate (promotion's rule).
     reused = kernel.cost_reuse(request, masked) if kernel.cost_reuse is not None else None

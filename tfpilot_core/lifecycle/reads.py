@@ -1,4 +1,5 @@
-"""Authorized reads: a request, its public view, lists, its timeline, audit record and chain."""
+"""Authorized reads: a request, its public view, lists, its timeline, audit record and chain,
+and its current plan for export."""
 
 from __future__ import annotations
 
@@ -6,13 +7,21 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
+import tfpilot_core.plan_export as plan_export
 from tfpilot_core.audit import audit_record
-from tfpilot_core.errors import TfpilotError
+from tfpilot_core.errors import ConflictError, NotFoundError, TfpilotError
 from tfpilot_core.event_chain import ChainReport, verify
-from tfpilot_core.lifecycle import RequestStatus
+from tfpilot_core.lifecycle import RequestStatus, current_plan
 from tfpilot_core.lifecycle.kernel import Kernel
 from tfpilot_core.masking import mask_keys
-from tfpilot_core.models import Event, Request, RequestPage, RequestQuery
+from tfpilot_core.models import (
+    Conclusion,
+    Event,
+    Request,
+    RequestPage,
+    RequestQuery,
+    RunAttempt,
+)
 from tfpilot_core.rbac import Action
 
 #: The promotion chain through a request as ``actor`` may see it (the promotion capability's).
@@ -87,6 +96,31 @@ def verify_audit(kernel: Kernel, actor: str, request_id: str) -> ChainReport:
     read(kernel, actor, request_id)
     events = kernel.store.list_events(request_id)
     return verify(events, kernel.chain_anchor(request_id), key=kernel.chain_key())
+
+
+def export_plan(kernel: Kernel, actor: str, request_id: str) -> tuple[RunAttempt, bytes]:
+    """The current plan of the request as a masked ``show -json`` document, if ``actor`` may
+    read it: the plan attempt and the stored document (:mod:`tfpilot_core.plan_export`).
+
+    The current plan is the latest successful plan of the request's current revision.
+
+    :raises ConflictError: the request has no successful plan of its current revision.
+    :raises NotFoundError: the plan was made before plans were kept for export.
+    """
+    request = read(kernel, actor, request_id)
+    plan = current_plan(request)
+    if plan is None or plan.plan_digest is None or plan.conclusion is not Conclusion.SUCCESS:
+        raise ConflictError(
+            f"request {request.id} has no successful plan of revision {request.revision} to "
+            f"export: run `tfpilot plan {request.id}` first"
+        )
+    found = plan_export.load(kernel.store, request.id, plan.plan_digest)
+    if found is None:
+        raise NotFoundError(
+            f"plan {plan.plan_digest[:12]} of request {request.id} was made before plans were "
+            f"kept for export: run `tfpilot plan {request.id}` again"
+        )
+    return plan, found
 
 
 class Reader:
