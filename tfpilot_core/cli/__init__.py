@@ -76,6 +76,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
         "plugins_command",
         "List plugins: name, distribution, version,...",
     ),
+    "reject": ("reject", "reject_command", "Reject the current plan of a request, with..."),
     "requests": ("requests", "requests_group", "Create, list, show and update requests."),
     "run": ("runs", "run_group", "Execute a dispatched run here (inside a..."),
     "runs": ("runs", "runs_group", "Dispatched runs: poll their status, plan..."),

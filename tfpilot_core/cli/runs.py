@@ -296,8 +296,36 @@ def runs_group() -> None:
     \b
     Examples:
       tfpilot runs sync
+      tfpilot runs cancel req_dev_bucket_k3x9pq
       tfpilot runs shards --per-shard 50
     """
+
+
+@runs_group.command("cancel")
+@click.argument("request_id")
+@click.option(
+    "--attempt",
+    "attempt_id",
+    default=None,
+    metavar="ID",
+    help="The queued run attempt to cancel [default: the request's queued run].",
+)
+@json_option
+def runs_cancel(request_id: str, attempt_id: str | None) -> None:
+    """Cancel a queued run of a request (dispatched, not started yet).
+
+    Whoever started the run, or an admin, may cancel it; the request goes back to where it was
+    before the run was queued, and the runner cancels the run where it waits if it can (GitHub
+    Actions: the workflow run). A run already running cannot be cancelled (exit 8).
+
+    \b
+    Example:
+      tfpilot runs cancel req_dev_bucket_k3x9pq
+    """
+    from tfpilot_core.cli.requests import show_request
+
+    state = app()
+    show_request(state.platform.cancel(state.whoami(), request_id, attempt_id))
 
 
 @runs_group.command("sync")
