@@ -118,6 +118,8 @@ class Access:
     def read_scope(self, actor: str) -> Scope:
         """Where ``actor`` may read: for listings that filter before loading every request."""
         user = self.config.users.get(actor)
+        if user is None and self.config.role_for(actor, project="", environment="") is None:
+            return Scope(everywhere=False, grants=())  # unknown users read nothing by default
         everywhere = user is None or user.role is not None or not user.grants
         if everywhere:
             return Scope(everywhere=True, grants=())

@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -111,8 +111,11 @@ class CoreSettings(BaseModel):
     policy_engines: list[str] | None = None
     cost_estimators: list[str] | None = None
     notifiers: list[str] | None = None
-    #: The role of users not listed under ``[users]``.
+    #: The role of users listed under ``[users]`` with neither a ``role`` nor ``grants``.
     default_role: Role = Role.VIEWER
+    #: What users not listed under ``[users]`` may do: ``"none"`` (the default: nothing, not
+    #: even read) or a role name (e.g. ``"viewer"``, the behaviour before 0.2, by choice).
+    unknown_users: Role | Literal["none"] = "none"
     environments: list[Environment] = Field(default_factory=lambda: list(DEFAULT_ENVIRONMENTS))
     #: Seconds after which an unfinished run counts as stale (and its lock as expired).
     stale_after_seconds: int = Field(default=7200, ge=60)
@@ -127,6 +130,11 @@ class CoreSettings(BaseModel):
     max_request_bytes: int = Field(default=256 * 1024, ge=1)
     #: The identity provider (``local``: ``--as``/``$TFPILOT_USER``; see docs/security.md).
     identity: str = "local"
+    #: On a shared store (any but ``embedded``), whether the unverified user of the ``local``
+    #: provider (``--as``, ``$TFPILOT_USER``, ``$GITHUB_ACTOR``, ``$USER``) is trusted as
+    #: given. Off by default: a shared store needs a verified identity (``api_token``,
+    #: ``github_actions``) or this explicit choice (see docs/security.md).
+    trust_local_user: bool = False
     #: Promotion path and gates (``[core.promotion]``).
     promotion: PromotionSettings = Field(default_factory=PromotionSettings)
 
@@ -158,23 +166,30 @@ class Config:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     def role_of(self, user: str) -> Role:
-        """The global role of ``user`` (``default_role`` if not listed).
+        """The global role of ``user`` (``unknown_users`` if not listed).
 
-        A user with only scoped grants has no global role; this returns ``viewer`` for them, for
-        display only. Access decisions use :meth:`role_for`.
+        A user with only scoped grants, or an unknown user when ``unknown_users = "none"``, has
+        no global role; this returns ``viewer`` for them, for display only. Access decisions
+        use :meth:`role_for`.
         """
         found = self.users.get(user)
         if found is None:
-            return self.core.default_role
+            unknown = self.core.unknown_users
+            # ``"none"`` holds no rights at all; ``viewer`` is only what is displayed.
+            return Role.VIEWER if unknown == "none" else Role(unknown)
         if found.role is not None:
             return found.role
         return self.core.default_role if not found.grants else Role.VIEWER
 
     def role_for(self, user: str, *, project: str, environment: str) -> Role | None:
-        """The highest role ``user`` holds for ``project`` in ``environment``, or ``None``."""
+        """The highest role ``user`` holds for ``project`` in ``environment``, or ``None``.
+
+        A user not under ``[users]`` holds ``[core] unknown_users`` (``"none"``: ``None``).
+        """
         found = self.users.get(user)
         if found is None:
-            return self.core.default_role
+            unknown = self.core.unknown_users
+            return None if unknown == "none" else Role(unknown)
         roles: list[Role] = []
         if found.role is not None:
             roles.append(found.role)

@@ -116,7 +116,7 @@ def test_inputs_from_file_and_stdin(home: Path, tmp_path: Path) -> None:
         input='{"name": "other"}',
     )
     assert result.exit_code == 0, result.output
-    listed = json.loads(run("--json", "requests", "list").stdout)
+    listed = json.loads(run("--as", "dev", "--json", "requests", "list").stdout)
     assert len(listed["items"]) == 2
     result = run(
         "--as",
@@ -138,7 +138,9 @@ def test_viewer_cannot_create(home: Path) -> None:
         "name=x",
     )
     assert result.exit_code == ExitCode.FORBIDDEN
-    assert "nobody (viewer) may not create" in result.output
+    # Users not under [users] have no access unless [core] unknown_users gives them a role.
+    assert "nobody may not create: no role" in result.output
+    assert 'unknown_users = "none"' in result.output
 
 
 def test_schema_prints_json_schema() -> None:

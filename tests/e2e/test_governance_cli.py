@@ -67,6 +67,12 @@ def _id(result: Result) -> str:
     return str(data["id"])
 
 
+def _plan(request_id: str) -> str:
+    """The digest of the request's latest plan, as `requests show` gives it to a reviewer."""
+    data, _ = json.JSONDecoder().raw_decode(run("carol", "requests", "show", request_id).output)
+    return str([a for a in data["runs"]["plan"] if a.get("plan_digest")][-1]["plan_digest"])
+
+
 def _create(user: str, env: str, project: str, **inputs: str) -> str:
     sets = [a for k, v in {"name": "logs", **inputs}.items() for a in ("--set", f"{k}={v}")]
     args = ["requests", "create", "--module", "sandbox/bucket", "--env", env, "--project", project]
@@ -81,7 +87,8 @@ def test_governance_examples_through_the_cli(home: Path) -> None:
     assert run("bob", "plan", prod).exit_code == 0
     refused = run("bob", "approve", prod)
     assert refused.exit_code == ExitCode.FORBIDDEN and "four eyes" in refused.output
-    assert run("dora", "approve", prod).exit_code == 0
+    assert run("dora", "approve", prod).exit_code == ExitCode.VALIDATION  # name the plan
+    assert run("dora", "approve", prod, "--plan", _plan(prod)).exit_code == 0
     assert run("dora", "apply", prod).exit_code == 0
 
     # 2. auto_apply stays inside policy: a plan with a mandatory finding (no owner tag) in an
@@ -102,9 +109,14 @@ def test_governance_examples_through_the_cli(home: Path) -> None:
         assert run("shopviewer", *args).exit_code == ExitCode.FORBIDDEN, args
 
     # 8. Destroy is a reviewed change in prod: carol asks, may not approve, dora approves.
-    assert run("carol", "destroy", prod, "--yes").exit_code == 0  # --yes is no bypass in prod
+    # --yes is no bypass in prod: refused (exit 3) rather than quietly only planning.
+    assert run("carol", "destroy", prod, "--yes").exit_code == ExitCode.VALIDATION
+    assert run("carol", "destroy", prod).exit_code == 0
     assert run("carol", "approve", prod).exit_code == ExitCode.FORBIDDEN
-    approved = run("dora", "approve", prod, "--override", "destroy.protected=decommissioned")
+    approved = run(
+        "dora", "approve", prod, "--plan", _plan(prod),
+        "--override", "destroy.protected=decommissioned",
+    )  # fmt: skip
     assert approved.exit_code == 0, approved.output
     assert run("bob", "apply", prod).exit_code == ExitCode.FORBIDDEN  # applying it is a destroy
     destroyed = run("carol", "apply", prod)

@@ -375,7 +375,9 @@ def test_protected_destroy_needs_someone_else_and_yes_does_not_skip_it(
     request = _create(platform, "dev")
     platform.plan("dev", request.id)
     _approve_and_apply(platform, request.id)
-    planned = platform.destroy("admin", request.id, yes=True)  # --yes never skips review in prod
+    with pytest.raises(ValidationError, match="--yes cannot destroy in protected"):
+        platform.destroy("admin", request.id, yes=True)  # --yes never skips review in prod
+    planned = platform.destroy("admin", request.id)
     assert platform.status(planned) is RequestStatus.PLAN_READY
     with pytest.raises(ForbiddenError, match="asked for this destroy"):
         platform.approve("admin", request.id)

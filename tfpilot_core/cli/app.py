@@ -111,7 +111,7 @@ class App:
         if self._identity is not None:
             return self._identity
         from tfpilot_core.errors import ForbiddenError
-        from tfpilot_core.identity import LOCAL_CLAIMS, IdentityRequest
+        from tfpilot_core.identity import LOCAL_CLAIMS, IdentityRequest, check_trusted
 
         provider = self.config.core.identity
         if provider != "local":
@@ -125,6 +125,8 @@ class App:
         identity = self.host.identity_provider().identify(
             IdentityRequest(claimed=self.actor, environ=dict(os.environ))
         )
+        core = self.config.core
+        check_trusted(identity, store=core.store, trust_local_user=core.trust_local_user)
         self._identity = identity.actor
         return identity.actor
 

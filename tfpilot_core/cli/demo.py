@@ -215,7 +215,10 @@ def run_demo(home: Path) -> None:
             request = platform.plan("alice", request.id)
         if request.summary:
             _say(request.summary.text)
-        request = platform.approve("bob", request.id)
+        plan = request.latest(RunKind.PLAN)
+        request = platform.approve(
+            "bob", request.id, plan_digest=plan.plan_digest if plan else None
+        )
         with progress("applying with Terraform"):
             request = platform.apply("bob", request.id)
         demo.expect(demo.status(request) == "applied", "status applied")

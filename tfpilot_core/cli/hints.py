@@ -18,6 +18,7 @@ from tfpilot_core.errors import did_you_mean
 
 if TYPE_CHECKING:
     from tfpilot_core.cli.app import App
+    from tfpilot_core.config import Config
     from tfpilot_core.errors import TfpilotError
 
 _NO_SUCH_COMMAND = re.compile(r"No such command '(?P<name>[^']*)'")
@@ -89,8 +90,7 @@ def identity_hint(state: App, exc: TfpilotError) -> str | None:
         listed = ", ".join(users) if users else "none"
         return (
             f"{actor!r} (from {how}) is an unknown user: not in [users] of the configuration "
-            f"(configured: {listed}){did_you_mean(actor, users)}; it acts with the default "
-            f"role {config.core.default_role.value}"
+            f"(configured: {listed}){did_you_mean(actor, users)}; {_unknown_rights(config)}"
         )
     source = "$GITHUB_ACTOR" if os.environ.get("GITHUB_ACTOR") == actor else "$USER"
     return (
@@ -100,3 +100,10 @@ def identity_hint(state: App, exc: TfpilotError) -> str | None:
         + "] with a role to "
         + (str(config.source) if config.source else "tfpilot.toml")
     )
+
+
+def _unknown_rights(config: Config) -> str:
+    unknown = config.core.unknown_users
+    if unknown == "none":
+        return 'unknown users have no access ([core] unknown_users = "none")'
+    return f"it acts with the role of unknown users, {unknown} ([core] unknown_users)"

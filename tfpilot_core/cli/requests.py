@@ -469,7 +469,14 @@ def plan_command(request_id: str, verbose: bool) -> None:
 
 @click.command("approve")
 @click.argument("request_id", shell_complete=complete_request_id)
-@click.option("--plan", "plan_digest", help="The plan digest you reviewed (refused if it changed).")
+@click.option(
+    "--plan",
+    "plan_digest",
+    metavar="DIGEST",
+    help="The digest of the plan you reviewed, or its first 12+ characters (refused if it "
+    "changed). Required, except on a terminal outside protected environments, where the plan "
+    "is shown and you confirm it.",
+)
 @click.option("--comment", default="", help="A note kept with the approval.")
 @click.option(
     "--override",
@@ -484,11 +491,17 @@ def approve_command(
 ) -> None:
     """Approve the current plan of a request.
 
+    Name the plan you reviewed with --plan: its digest is in `tfpilot requests show` (and its
+    --json). Without --plan, a terminal shows the plan's summary and digest and asks you to
+    confirm; a script, or any approval in a protected environment, must name the plan.
+
     \b
     Example:
       tfpilot --as bob approve req_dev_bucket_k3x9pq --plan 3f2a9c1e0b7d
     """
     state = app()
+    if plan_digest is None:
+        plan_digest = _confirm_current_plan(request_id)
     request = state.platform.approve(
         state.whoami(),
         request_id,
@@ -497,6 +510,56 @@ def approve_command(
         overrides=[{"rule_id": r, "reason": t} for r, t in _pairs(overrides, "--override")],
     )
     show_request(request)
+
+
+def on_terminal() -> bool:
+    """Whether a person is at a terminal (both standard input and output are one)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _confirm_current_plan(request_id: str) -> str:
+    """The digest of the current plan, once the person at the terminal has seen and confirmed
+    it; a script (no terminal, or ``--json``) and protected environments must pass ``--plan``."""
+    from tfpilot_core.lifecycle import current_plan
+    from tfpilot_core.rbac import Action
+
+    state = app()
+    actor = state.whoami()
+    request = state.reader.read(actor, request_id)
+    # Whoever may not approve at all hears that first (exit 6), not how to name a plan.
+    state.reader.kernel.access.check(actor, Action.APPROVE, request)
+    env = state.config.environment(request.placement.environment)
+    plan = current_plan(request)
+    digest = plan.plan_digest if plan is not None else None
+    interactive = on_terminal() and not state.json
+    if env.protected or not interactive or digest is None:
+        why = (
+            f"{request.placement.environment} is a protected environment"
+            if env.protected
+            else "no terminal to confirm the plan on"
+            if not interactive
+            else "there is no current plan to show"
+        )
+        # The digest is not printed here: an approval names the plan its approver reviewed.
+        raise ValidationError(
+            [
+                FieldProblem(
+                    "plan",
+                    "required",
+                    f"name the plan you reviewed with --plan DIGEST: {why}; review it and its "
+                    f"digest with tfpilot requests show {request_id}",
+                )
+            ],
+            subject="approve",
+        )
+    click.echo(f"{request.id}: plan {digest}")
+    if request.summary is not None:
+        for line in request.summary.text.splitlines():
+            click.echo(f"  {line}")
+    for finding in request.policy_findings:
+        click.echo(f"  policy {finding.level.value}: {finding.rule_id} {finding.message}")
+    click.confirm(f"Approve plan {digest[:12]}?", abort=True)
+    return digest
 
 
 @click.command("apply")
@@ -526,7 +589,8 @@ def apply_command(request_id: str, verbose: bool) -> None:
 @click.option(
     "--yes",
     is_flag=True,
-    help="Unprotected environments: plan and apply the destroy at once.",
+    help="Unprotected environments: plan and apply the destroy at once. Refused (exit 3) in "
+    "a protected environment, where a destroy plan must be approved by someone else.",
 )
 @verbose_option
 @json_option
@@ -537,6 +601,7 @@ def destroy_command(request_id: str, yes: bool, verbose: bool) -> None:
     Examples:
       tfpilot destroy req_dev_bucket_k3x9pq          # a destroy plan, to approve and apply
       tfpilot destroy req_dev_bucket_k3x9pq --yes    # unprotected environment: at once
+                                                     # (refused in a protected one, exit 3)
     """
     # A destroy is a reviewed change: this makes a destroy plan (summary, policy, cost delta);
     # it is approved (by someone else in a protected environment) and then applied with
@@ -908,6 +973,7 @@ def audit_group() -> None:
     Examples:
       tfpilot audit export req_prod_bucket_k3x9pq > record.json
       tfpilot audit verify req_prod_bucket_k3x9pq
+      tfpilot audit refusals --json
     """
 
 
@@ -924,6 +990,36 @@ def audit_export_command(request_id: str) -> None:
     state = app()
     record = state.platform.audit(state.whoami(), request_id)
     click.echo(json.dumps(record, indent=2, sort_keys=True, default=str))
+
+
+@audit_group.command("refusals")
+@json_option
+def audit_refusals_command() -> None:
+    """Creates and updates refused by policy: who asked for what, and which rules refused it.
+
+    No request is stored for a refused create; its record is kept here (sensitive inputs
+    masked). Shown for the projects and environments where you are an admin.
+
+    \b
+    Example:
+      tfpilot audit refusals --json
+    """
+    from tfpilot_core.lifecycle.changes import refusals
+
+    state = app()
+    actor = state.whoami()
+    rows = refusals(state.platform.kernel, actor)
+
+    def render() -> None:
+        if not rows:
+            click.echo("no refusals recorded (that you may audit)")
+        for row in rows:
+            click.echo(
+                f"{row['at']}  {row['actor']} {row['action']} {row['module']} in "
+                f"{row['project']}/{row['environment']}: refused by {', '.join(row['rules'])}"
+            )
+
+    emit(list_envelope(rows), render)
 
 
 @audit_group.command("verify")

@@ -6,6 +6,9 @@ verified source instead: ``github_actions`` reads the actor from a GitHub Action
 signature, issuer, audience and repository are checked. With any provider but ``local``,
 ``--as`` and ``$TFPILOT_USER`` are refused: a claimed name must not override a verified one.
 
+On a shared store (any store but ``embedded``) an unverified name is refused unless the
+configuration trusts it by choice (``[core] trust_local_user = true``): :func:`check_trusted`.
+
 See ``docs/security.md`` for the trust model.
 """
 
@@ -14,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from tfpilot_core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -42,3 +47,28 @@ class Identity:
 
 #: Environment variables that name a user locally; refused when a verified provider is set.
 LOCAL_CLAIMS = ("TFPILOT_USER",)
+
+
+#: Stores that live on one machine, for one operator; every other store is shared.
+LOCAL_STORES = frozenset({"embedded"})
+
+
+def check_trusted(identity: Identity, *, store: str, trust_local_user: bool) -> None:
+    """Refuse an unverified identity on a shared store unless it is trusted by choice.
+
+    On the ``embedded`` store the operator is the only user, so a name given with ``--as`` is
+    theirs to give. A shared store (S3, or any plugin store) is used by several people: anyone
+    could type anyone's name, so the acting user must come from a verified provider.
+
+    :raises ConfigError: naming the settings that fix it (exit 4).
+    """
+    if identity.verified or store in LOCAL_STORES or trust_local_user:
+        return
+    raise ConfigError(
+        f"the store {store!r} is shared, and the {identity.provider!r} identity provider "
+        f"takes the user {identity.actor!r} as given, unverified: set [core] identity = "
+        '"api_token" (an API token in $TFPILOT_TOKEN) or "github_actions" (in workflows), or '
+        "trust the local user by choice with [core] trust_local_user = true "
+        "(or TFPILOT_CORE__TRUST_LOCAL_USER=true); see docs/security.md",
+        key="core.trust_local_user",
+    )

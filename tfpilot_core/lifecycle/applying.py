@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
-from tfpilot_core.errors import ConfigError, ConflictError, ForbiddenError, NotFoundError
+from tfpilot_core.errors import (
+    ConfigError,
+    ConflictError,
+    FieldProblem,
+    ForbiddenError,
+    NotFoundError,
+    ValidationError,
+)
 from tfpilot_core.lifecycle import RequestStatus, current_approval, current_plan
 from tfpilot_core.lifecycle.approvals import approve
 from tfpilot_core.lifecycle.attempts import record_dispatch
@@ -207,12 +214,28 @@ def destroy(kernel: Kernel, actor: str, request_id: str, *, yes: bool = False) -
     The destroy plan gets a summary, policy and a cost delta like any plan. In a protected
     environment it needs an approval by someone other than whoever asked for the destroy (four
     eyes), then :func:`apply` applies exactly that plan. In an unprotected environment
-    ``yes=True`` does both steps at once. Who may ask stays ``Action.DESTROY``.
+    ``yes=True`` does both steps at once; in a protected one it is refused before anything is
+    planned (a ``--yes`` that quietly only planned read as done).
+
+    :raises ValidationError: ``yes=True`` in a protected environment (exit 3).
     """
     request = kernel.get(request_id)
     env = kernel.environment(request.placement.environment)
     # Who may destroy is decided before anything about how (a viewer gets 403, not 500).
     kernel.access.check(actor, Action.DESTROY, request)
+    if yes and env.protected:
+        raise ValidationError(
+            [
+                FieldProblem(
+                    "yes",
+                    "protected",
+                    f"--yes cannot destroy in protected environment {env.key}: a destroy there "
+                    "is a reviewed change; run without --yes to make a destroy plan, which "
+                    "someone else approves, then apply it",
+                )
+            ],
+            subject="destroy",
+        )
     runner = kernel.runner()
     if not plans_destroys(runner):
         # A runner written before destroy plans existed: only the old one-step destroy, and

@@ -9,6 +9,7 @@ different change updates the request instead. Both bind to the digest of the cur
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 from tfpilot_core.errors import (
@@ -43,8 +44,18 @@ def approve(
     """Approve the current revision's plan (by its digest), overriding mandatory findings.
 
     Blocking findings cannot be overridden; every mandatory finding needs an override with a
-    written reason.
+    written reason. ``plan_digest`` names the plan reviewed: the full digest, or 12 or more of
+    its leading hex digits (only the current plan can match, so a prefix is never ambiguous).
+    Leaving it out approves whatever the current plan is: deprecated (a ``DeprecationWarning``;
+    the CLI, API and UI always name the plan).
     """
+    if plan_digest is None:
+        warnings.warn(
+            "approve() without plan_digest approves whatever the current plan is: deprecated, "
+            "pass the digest of the plan that was reviewed (plan_digest=...)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
     request = kernel.get(request_id)
     kernel.access.check(actor, Action.APPROVE, request)
     plan = reviewable_plan(kernel, request, "approve", (RequestStatus.PLAN_READY,))
@@ -68,6 +79,7 @@ def approve(
             "cannot approve: mandatory findings need an override with a reason: "
             + "; ".join(f"{f.rule_id} ({f.address or 'request'}): {f.message}" for f in missing)
         )
+    unreviewed_opt_outs(kernel, request, given)
     digest = plan.plan_digest
 
     def mutate(current: Request) -> Request:
@@ -91,6 +103,28 @@ def approve(
         kernel.emit(stored, "policy_overridden", actor, override.model_dump(mode="json"))
     kernel.emit(stored, "approved", actor, {"plan_digest": digest, "comment": comment})
     return stored
+
+
+def unreviewed_opt_outs(kernel: Kernel, request: Request, given: Sequence[PolicyOverride]) -> None:
+    """In a protected environment, every opt-out on the request is the approver's to accept:
+    each needs an override of its rule with a written reason, like a mandatory finding (and,
+    four eyes, from someone other than the author who opted out).
+
+    :raises PolicyBlockedError: naming each opt-out not accepted (exit 9).
+    """
+    if not kernel.environment(request.placement.environment).protected:
+        return
+    missing = [o for o in request.opt_outs if not any(g.rule_id == o.rule_id for g in given)]
+    if missing:
+        raise PolicyBlockedError(
+            "cannot approve: in a protected environment each opt-out needs the approver's "
+            "override with a reason: "
+            + "; ".join(
+                f"{o.rule_id} (opted out by {o.actor}: {o.justification}; accept with "
+                f"--override {o.rule_id}=REASON)"
+                for o in missing
+            )
+        )
 
 
 #: The longest reason a rejection may carry (a review comment, not a document).

@@ -5,17 +5,27 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping, Sequence
+from secrets import token_hex as secrets_token
 from typing import Any
 
 from opentelemetry import trace
 
 from tfpilot_core.catalog.ids import new_request_id
+from tfpilot_core.catalog.spec import ModuleSpec
 from tfpilot_core.catalog.validation import normalize_inputs
-from tfpilot_core.errors import ConflictError, ForbiddenError, PolicyBlockedError
+from tfpilot_core.errors import (
+    ConflictError,
+    FieldProblem,
+    ForbiddenError,
+    PolicyBlockedError,
+    ValidationError,
+    did_you_mean,
+)
 from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.lifecycle.kernel import Kernel, masked_inputs
 from tfpilot_core.limits import check_input_limits, check_placement
 from tfpilot_core.log import get_logger
+from tfpilot_core.masking import scrub_text, sensitive_strings
 from tfpilot_core.models import (
     OptOut,
     Placement,
@@ -23,6 +33,7 @@ from tfpilot_core.models import (
     PolicyLevel,
     Request,
     RevisionAuthor,
+    Role,
 )
 from tfpilot_core.rbac import Action
 
@@ -47,12 +58,173 @@ def refuse_blocking(findings: Sequence[PolicyFinding], *, action: str | None = N
     """
     blocking = [f for f in findings if f.level is PolicyLevel.BLOCKING]
     if blocking:
-        # A refused create has no request to carry an event: the log and the trace record it.
+        # A refused create has no request to carry an event: the log and the trace say so,
+        # and the caller keeps it in the audit trail (record_refusal).
         rules = sorted({f.rule_id for f in blocking})
         log.warning("policy_refused", rules=rules, findings=len(blocking))
         trace.get_current_span().add_event("policy_refused", {"tfpilot.rules": rules})
         lines = "; ".join(f"{f.rule_id}: {f.message}" for f in blocking)
         raise PolicyBlockedError(f"{action + ' ' if action else ''}blocked by policy: {lines}")
+
+
+#: The store namespace of refused creates and updates (no request holds them).
+REFUSALS = "refusals"
+
+
+def record_refusal(
+    kernel: Kernel,
+    actor: str,
+    action: str,
+    request: Request,
+    spec: ModuleSpec,
+    findings: Sequence[PolicyFinding],
+) -> None:
+    """Keep a policy refusal in the audit trail: who asked for what (sensitive inputs masked)
+    and which rules refused it, as a record in ``refusals``, without storing a request.
+
+    Never raises: the refusal is the answer the caller gets; a store that cannot record it is
+    logged (and the action stays refused).
+    """
+    blocking = [f for f in findings if f.level is PolicyLevel.BLOCKING]
+    now = kernel.now()
+    secrets = sensitive_strings(request.inputs, {k: True for k in spec.sensitive_inputs})
+    value = {
+        "at": now.isoformat(),
+        "actor": actor,
+        "action": action,
+        "request_id": request.id if action != "create" else None,
+        "project": request.placement.project,
+        "environment": request.placement.environment,
+        "module": request.placement.module,
+        "module_version": request.placement.module_version,
+        "inputs": masked_inputs(spec, request.inputs),
+        "rules": sorted({f.rule_id for f in blocking}),
+        "findings": [
+            {
+                "rule_id": f.rule_id,
+                "level": f.level.value,
+                "address": f.address,
+                # A rule may quote an input: a sensitive one never reaches the record.
+                "message": scrub_text(f.message, secrets),
+            }
+            for f in blocking
+        ],
+    }
+    # Time first, so the namespace lists oldest to newest; the suffix keeps keys unique.
+    key = f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{secrets_token(6)}"
+    try:
+        kernel.store.put_record(REFUSALS, key, value, expected_version=None)
+    except Exception as exc:  # the refusal stands; only its record is missing
+        log.error("refusal_not_recorded", error=type(exc).__name__, rules=value["rules"])
+
+
+def refusals(kernel: Kernel, actor: str) -> list[dict[str, Any]]:
+    """The recorded refusals ``actor`` may audit, oldest first: those of the projects and
+    environments where ``actor`` is an admin (who asked is not theirs to see otherwise)."""
+    rows: list[dict[str, Any]] = []
+    for record in kernel.store.list_records(REFUSALS):
+        value = dict(record.value)
+        role = kernel.access.role(
+            actor, project=str(value.get("project")), environment=str(value.get("environment"))
+        )
+        if role is Role.ADMIN:
+            rows.append({"id": record.key, **value})
+    return rows
+
+
+#: The shortest justification an opt-out may carry (``OptOut.justification``).
+MIN_JUSTIFICATION = 10
+
+
+def opt_out_rules(kernel: Kernel) -> dict[str, bool]:
+    """Every rule id the selected policy engines declare, and whether a request may opt out of
+    it (only security defaults can be opted out of; other rules' levels are configuration).
+
+    An engine declares its rules with an optional ``opt_out_rules()`` method (``{rule id:
+    security default}``); an engine without one declares none.
+    """
+    rules: dict[str, bool] = {}
+    for _, engine in kernel.host.policy_engines():
+        declared = getattr(engine, "opt_out_rules", None)
+        if callable(declared):
+            for rule_id, security_default in dict(declared()).items():
+                rules[str(rule_id)] = rules.get(str(rule_id), False) or bool(security_default)
+    return rules
+
+
+def validate_opt_outs(
+    kernel: Kernel, actor: str, opt_outs: Sequence[Mapping[str, Any]]
+) -> list[OptOut]:
+    """The opt-outs of a new request, checked: each names a security default of a selected
+    policy engine, once, with a justification of at least ``MIN_JUSTIFICATION`` characters.
+
+    The one check of opt-outs, for the CLI, the API, the web form and the service catalog.
+
+    :raises ValidationError: every problem, naming ``opt_outs[i].rule_id`` or
+        ``.justification`` and the rule broken.
+    """
+    if not opt_outs:
+        return []
+    rules = opt_out_rules(kernel)
+    allowed = sorted(r for r, security_default in rules.items() if security_default)
+    problems: list[FieldProblem] = []
+    seen: set[str] = set()
+    for i, given in enumerate(opt_outs):
+        where = f"opt_outs[{i}]"
+        if not isinstance(given, Mapping):
+            problems.append(FieldProblem(where, "type", "give a rule_id and a justification"))
+            continue
+        extra = sorted(set(given) - {"rule_id", "justification"})
+        if extra:
+            problems.append(
+                FieldProblem(where, "keys", f"unknown keys {', '.join(map(repr, extra))}")
+            )
+        rule_id, justification = given.get("rule_id"), given.get("justification")
+        if not isinstance(rule_id, str) or not rule_id.strip():
+            problems.append(FieldProblem(f"{where}.rule_id", "required", "name a policy rule"))
+        elif rule_id in seen:
+            problems.append(
+                FieldProblem(f"{where}.rule_id", "unique", f"{rule_id!r} is opted out twice")
+            )
+        elif rule_id not in rules:
+            listed = ", ".join(allowed) or "none"
+            problems.append(
+                FieldProblem(
+                    f"{where}.rule_id",
+                    "known_rule",
+                    f"unknown policy rule {rule_id!r}{did_you_mean(rule_id, rules)} "
+                    f"(rules that can be opted out of: {listed})",
+                )
+            )
+        elif not rules[rule_id]:
+            problems.append(
+                FieldProblem(
+                    f"{where}.rule_id",
+                    "security_default",
+                    f"{rule_id!r} is not a security default: only security defaults can be "
+                    f"opted out of (its level is set in the configuration)",
+                )
+            )
+        if isinstance(rule_id, str):
+            seen.add(rule_id)
+        text = justification.strip() if isinstance(justification, str) else ""
+        if len(text) < MIN_JUSTIFICATION:
+            problems.append(
+                FieldProblem(
+                    f"{where}.justification",
+                    "min_length",
+                    f"explain why, in at least {MIN_JUSTIFICATION} characters (got {len(text)})",
+                )
+            )
+    if problems:
+        raise ValidationError(problems, subject="opt-outs")
+    now = kernel.now()
+    return [
+        OptOut(
+            rule_id=str(o["rule_id"]), justification=str(o["justification"]), actor=actor, at=now
+        )
+        for o in opt_outs
+    ]
 
 
 def create(
@@ -78,6 +250,7 @@ def create(
     kernel.host.prepare()  # a broken selected plugin fails here, before anything is stored
     spec = kernel.catalog.get(module)
     check_input_limits(inputs or {}, kernel.config.core)
+    checked_opt_outs = validate_opt_outs(kernel, actor, opt_outs)
     template_version: int | None = None
     if template_id is not None:
         if kernel.templates is None:
@@ -92,6 +265,7 @@ def create(
         "project": project,
         "inputs": dict(inputs or {}),
         "template_id": template_id,
+        "opt_outs": [[o.rule_id, o.justification] for o in checked_opt_outs],
     }
 
     def run(_: dict[str, Any]) -> Request:
@@ -119,11 +293,15 @@ def create(
                 created_by=actor,
                 created_at=now,
                 updated_at=now,
-                opt_outs=[OptOut(actor=actor, at=now, **o) for o in opt_outs],
+                opt_outs=[o.model_copy(update={"at": now}) for o in checked_opt_outs],
                 revision_authors=[RevisionAuthor(revision=1, actor=actor, at=now)],
             )
             findings = kernel.policy(request, "request")
-            refuse_blocking(findings)
+            try:
+                refuse_blocking(findings)
+            except PolicyBlockedError:
+                record_refusal(kernel, actor, "create", request, spec, findings)
+                raise
             request.policy_findings = findings
             stored = kernel.store.create_request(request)
             kernel.emit(
@@ -135,7 +313,7 @@ def create(
             kernel.emit_policy(stored, actor, "request", findings)
             return stored
 
-    return kernel.idempotent(idempotency_key, "create", fingerprint, run)
+    return kernel.idempotent(idempotency_key, "create", fingerprint, run, actor=actor)
 
 
 def update(
@@ -178,8 +356,13 @@ def update(
                 request_id=current.id,
                 server_tags=kernel.server_tags(current.id, current.placement, current.created_by),
             )
-            findings = kernel.policy(current.model_copy(update={"inputs": normalized}), "request")
-            refuse_blocking(findings)
+            proposed = current.model_copy(update={"inputs": normalized})
+            findings = kernel.policy(proposed, "request")
+            try:
+                refuse_blocking(findings)
+            except PolicyBlockedError:
+                record_refusal(kernel, actor, "update", proposed, spec, findings)
+                raise
             changed = sorted(k for k in normalized if normalized.get(k) != current.inputs.get(k))
             new = current.model_copy(deep=True)
             new.inputs = normalized
@@ -208,5 +391,6 @@ def update(
         "update",
         {"request": request_id, "inputs": dict(inputs)},
         run,
+        actor=actor,
         result_id=request_id,
     )

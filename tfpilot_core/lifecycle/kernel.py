@@ -401,6 +401,7 @@ class Kernel:
         fingerprint: Mapping[str, Any],
         run: Callable[[dict[str, Any]], Request],
         *,
+        actor: str,
         result_id: str | None = None,
     ) -> Request:
         """Run ``run`` once per idempotency key; a repeat with the same arguments replays it.
@@ -408,6 +409,9 @@ class Kernel:
         The key is claimed with a create-only write before anything happens, so of two processes
         using one key exactly one acts; the other waits for and returns the first one's result.
         A key reused for a different action or different arguments is refused.
+
+        Keys are scoped to ``actor``: two callers choosing the same key never collide, and one
+        caller's key never replays (or reveals) another's request.
         """
         if key is None:
             return run({})
@@ -424,6 +428,8 @@ class Kernel:
         digest = sha256(
             json.dumps({"action": action, **fingerprint}, sort_keys=True, default=str).encode()
         )
+        # The stored key names the caller by a digest (any actor name stays a valid record key).
+        given, key = key, f"{sha256(actor.encode())[:32]}:{key}"
         claim = {"action": action, "fingerprint": digest, "state": "pending", "result": result_id}
         try:
             record = self.store.put_record(
@@ -434,7 +440,7 @@ class Kernel:
                 expires_at=self.now() + IDEMPOTENCY_WINDOW,
             )
         except (ConflictError, AlreadyExistsError):
-            return self._replay(key, action, digest)
+            return self._replay(key, action, digest, given=given)
         try:
             result = run(claim)
         except Exception:
@@ -450,21 +456,21 @@ class Kernel:
         )
         return result
 
-    def _replay(self, key: str, action: str, digest: str) -> Request:
+    def _replay(self, key: str, action: str, digest: str, *, given: str) -> Request:
         deadline = time.monotonic() + 30
         while True:
             record = self.store.get_record(IDEMPOTENCY, key)
             if record is None:
-                raise ConflictError(f"idempotency key {key!r} was released; retry the action")
+                raise ConflictError(f"idempotency key {given!r} was released; retry the action")
             if record.value.get("fingerprint") != digest:
                 raise ConflictError(
-                    f"idempotency key {key!r} was already used for a different "
+                    f"idempotency key {given!r} was already used for a different "
                     f"{record.value.get('action')} action; use a new key"
                 )
             if record.value.get("state") == "done":
                 return self.store.get_request(str(record.value["result"]))
             if time.monotonic() > deadline:
-                raise ConflictError(f"idempotency key {key!r} is still in progress elsewhere")
+                raise ConflictError(f"idempotency key {given!r} is still in progress elsewhere")
             time.sleep(0.05)
 
     # -- policy -------------------------------------------------------------------------------

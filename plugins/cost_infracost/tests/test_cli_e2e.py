@@ -99,10 +99,17 @@ def test_plan_cost_show_budget_override_and_audit_export(tmp_path: Path) -> None
     forbidden = tfpilot(home, "--as", "eve", "cost", "show", request_id, check=False)
     assert forbidden.returncode == 6, forbidden.stdout + forbidden.stderr
 
-    refused = tfpilot(home, "--as", "bob", "approve", request_id, check=False)
+    shown = json.loads(
+        tfpilot(home, "--as", "bob", "--json", "requests", "show", request_id).stdout
+    )
+    plan = [a for a in shown["runs"]["plan"] if a.get("plan_digest")][-1]["plan_digest"]
+    refused = tfpilot(home, "--as", "bob", "approve", request_id, "--plan", plan, check=False)
     assert refused.returncode == 9 and "cost.budget" in refused.stderr
     reason = "bucket for the audit logs, agreed with finance"
-    tfpilot(home, "--as", "bob", "approve", request_id, "--override", f"cost.budget={reason}")
+    tfpilot(
+        home, "--as", "bob", "approve", request_id, "--plan", plan,
+        "--override", f"cost.budget={reason}",
+    )  # fmt: skip
     tfpilot(home, "--as", "bob", "apply", request_id)
     audit = json.loads(tfpilot(home, "--as", "bob", "audit", "export", request_id).stdout)
     text = json.dumps(audit)

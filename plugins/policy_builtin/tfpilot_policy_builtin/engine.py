@@ -63,6 +63,11 @@ class BuiltinPolicyEngine:
             source,
         )
 
+    def opt_out_rules(self) -> dict[str, bool]:
+        """Every rule id, and whether it is a security default (what a request may opt out
+        of): the core checks opt-outs against this before a request is stored."""
+        return {rule.id: rule.security_default for rule in self.rules}
+
     # -- evaluation ---------------------------------------------------------------------------
 
     def level_of(self, rule: Rule, levels: Mapping[str, str]) -> PolicyLevel | None:
