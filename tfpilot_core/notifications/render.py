@@ -324,6 +324,8 @@ def _code(text: str) -> str:
 SLACK_OVERRIDE_INPUTS_MAX = 5
 #: The block id prefix of an override reason input: ``override:<rule id>``.
 OVERRIDE_BLOCK = "override:"
+#: The block id of the reason input that Reject and Request changes require.
+REJECT_BLOCK = "reject_reason"
 
 
 def _approval_blocks(message: Message) -> list[dict[str, Any]]:
@@ -342,11 +344,26 @@ def _approval_blocks(message: Message) -> list[dict[str, Any]]:
                 "element": {"type": "plain_text_input", "action_id": "reason"},
             }
         )
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": REJECT_BLOCK,
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Reason to reject or ask for changes"},
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "reason",
+                "multiline": True,
+                "max_length": 3000,
+            },
+        }
+    )
     return blocks
 
 
 def _approval_buttons(message: Message) -> list[dict[str, Any]]:
-    """Approve, bound to the plan digest: ``tfpilot_web.slack`` approves exactly that plan."""
+    """Approve, Reject and Request changes, bound to the plan digest: ``tfpilot_web.slack``
+    acts on exactly that plan (a rejection needs the reason typed in the message)."""
     import json
 
     value = json.dumps({"request_id": message.request_id, "plan_digest": message.approval_digest})
@@ -358,7 +375,20 @@ def _approval_buttons(message: Message) -> list[dict[str, Any]]:
             "style": "primary",
             "text": {"type": "plain_text", "text": label},
             "value": value,
-        }
+        },
+        {
+            "type": "button",
+            "action_id": "reject",
+            "style": "danger",
+            "text": {"type": "plain_text", "text": "Reject (with the reason above)"},
+            "value": value,
+        },
+        {
+            "type": "button",
+            "action_id": "request_changes",
+            "text": {"type": "plain_text", "text": "Request changes"},
+            "value": value,
+        },
     ]
 
 

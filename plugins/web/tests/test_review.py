@@ -111,35 +111,118 @@ def test_docs_are_served_locally_under_the_strict_policy(client: Any) -> None:
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
 
 
-def test_reject_is_offered_only_when_the_core_has_it(
+def test_reject_and_request_changes_beside_approve(
     client: Any, platform: Platform, tokens: dict[str, str]
 ) -> None:
+    from tfpilot_core.lifecycle import current_plan
+
     request_id = _planned(platform)
     log_in(client, tokens["appr"])
     page = client.get(f"/requests/{request_id}", headers=HTML).text
-    assert 'data-testid="reject-form"' not in page  # this core has no Platform.reject yet
-    calls: list[tuple[Any, ...]] = []
-
-    def reject(actor: str, rid: str, *, plan: str, reason: str, request_changes: bool) -> None:
-        calls.append((actor, rid, plan, reason, request_changes))
-
-    # Stands in for the lifecycle action the core will add (the form is built against it).
-    platform.reject = reject  # type: ignore[attr-defined]
-    page = client.get(f"/requests/{request_id}", headers=HTML).text
-    assert 'data-testid="reject-form"' in page
+    assert 'data-testid="reject-form"' in page and 'data-testid="approve"' in page
+    digest = current_plan(platform.get(request_id)).plan_digest
+    # A stale digest keeps the reason and links to the current plan (as approve does).
+    stale = client.post(
+        f"/requests/{request_id}/reject",
+        data={"csrf_token": csrf_of(page), "plan_digest": "0" * 64, "reason": "too open"},
+        headers=HTML,
+    )
+    assert stale.status_code == 409
+    assert 'data-testid="new-plan"' in stale.text and ">too open</textarea>" in stale.text
+    assert "is not the current plan" in stale.text
+    # No reason: 422 naming the field, nothing recorded.
+    empty = client.post(
+        f"/requests/{request_id}/reject",
+        data={"csrf_token": csrf_of(page), "plan_digest": digest, "reason": " "},
+        headers=HTML,
+    )
+    assert empty.status_code == 422 and "reason" in empty.text
+    assert platform.get(request_id).rejections == []
     answer = client.post(
         f"/requests/{request_id}/reject",
         data={
             "csrf_token": csrf_of(page),
-            "plan_digest": "abc",
-            "reason": "too big",
+            "plan_digest": digest,
+            "reason": "add a cost-center tag",
             "request_changes": "yes",
         },
         headers=HTML,
         follow_redirects=False,
     )
     assert answer.status_code == 303
-    assert calls == [("appr", request_id, "abc", "too big", True)]
+    [rejection] = platform.get(request_id).rejections
+    assert (rejection.actor, rejection.request_changes) == ("appr", True)
+    page = client.get(f"/requests/{request_id}", headers=HTML).text
+    assert 'class="status s-changes_requested"' in page
+    assert 'data-testid="rejection"' in page and "add a cost-center tag" in page
+    assert "appr asked for changes" in page  # the next step says who acts and why
+    assert 'data-testid="approve"' not in page and 'data-testid="reject-form"' not in page
+    listed = client.get("/?status=changes_requested", headers=HTML).text
+    assert request_id in listed and "s-changes_requested" in listed
+
+
+def test_reject_through_the_api(client: Any, platform: Platform, tokens: dict[str, str]) -> None:
+    from tfpilot_core.lifecycle import current_plan
+
+    from .conftest import bearer
+
+    request_id = _planned(platform)
+    digest = current_plan(platform.get(request_id)).plan_digest
+    url = f"/api/requests/{request_id}/reject"
+    refused = client.post(
+        url, json={"plan_digest": digest, "reason": "no"}, headers=bearer(tokens["dev"])
+    )
+    assert refused.status_code == 403
+    missing = client.post(url, json={"plan_digest": digest}, headers=bearer(tokens["appr"]))
+    assert missing.status_code == 422 and "reason" in missing.text
+    stale = client.post(
+        url, json={"plan_digest": "0" * 64, "reason": "no"}, headers=bearer(tokens["appr"])
+    )
+    assert stale.status_code == 409 and digest[:12] in stale.text
+    done = client.post(
+        url, json={"plan_digest": digest[:12], "reason": "too big"}, headers=bearer(tokens["appr"])
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "rejected"
+    assert done.json()["rejections"][0]["reason"] == "too big"
+    approve = client.post(
+        f"/api/requests/{request_id}/approve",
+        json={"plan_digest": digest},
+        headers=bearer(tokens["appr"]),
+    )
+    assert approve.status_code == 409 and "rejected" in approve.text
+
+
+def test_cancel_a_queued_run_from_the_page_and_the_api(
+    client: Any, platform: Platform, tokens: dict[str, str]
+) -> None:
+    from tfpilot_core.models import RunKind
+
+    from .conftest import bearer
+
+    created = platform.create(
+        "dev", module="test/bucket", environment="dev", project="shop", inputs={"name": "q1"}
+    )
+    # A run dispatched to a runner that has not started it yet (as GitHub Actions leaves it).
+    _, attempt = platform.kernel.start_attempt(created.id, RunKind.PLAN, "dev", "fake", queued=True)
+    log_in(client, tokens["appr"])
+    page = client.get(f"/requests/{created.id}", headers=HTML).text
+    assert 'data-testid="cancel-run"' not in page  # neither its starter nor an admin
+    log_in(client, tokens["dev"])
+    page = client.get(f"/requests/{created.id}", headers=HTML).text
+    assert 'data-testid="cancel-run"' in page and attempt.id in page
+    answer = client.post(
+        f"/requests/{created.id}/cancel",
+        data={"csrf_token": csrf_of(page), "attempt_id": attempt.id},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert platform.get(created.id).latest(RunKind.PLAN).conclusion.value == "cancelled"
+    page = client.get(f"/requests/{created.id}", headers=HTML).text
+    assert 'data-testid="cancel-run"' not in page and "request_created" in page
+    again = client.post(f"/api/requests/{created.id}/cancel", headers=bearer(tokens["dev"]))
+    assert again.status_code == 409 and "no queued run" in again.text
 
 
 def test_a_stale_digest_keeps_the_comment_and_links_to_the_new_plan(

@@ -1,8 +1,9 @@
-"""Approve from Slack, end to end: tfpilot's own ``approval_required`` Slack message (the
-notify_slack plugin, posted to the local Slack stand-in) carries an Approve button bound to the
-plan digest and a reason input for each mandatory finding; a click (a block_actions payload
-signed with the signing secret, as Slack sends it) approves exactly that plan with the written
-override, and the message is updated in place through the click's ``response_url``.
+"""Approve or reject from Slack, end to end: tfpilot's own ``approval_required`` Slack message
+(the notify_slack plugin, posted to the local Slack stand-in) carries Approve, Reject and Request
+changes buttons bound to the plan digest, a reason input for each mandatory finding and one for a
+rejection; a click (a block_actions payload signed with the signing secret, as Slack sends it)
+approves (or rejects) exactly that plan with the written reasons, and the message is updated in
+place through the click's ``response_url``.
 
 Real Terraform plans the sandbox bucket.
 """
@@ -67,12 +68,20 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack: Any) -> Any
     return Platform.from_config(environ={"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(config)})
 
 
-def click(client: Any, message: Any, user: str, reasons: dict[str, str], url: str) -> Any:
-    """POST what Slack posts when ``user`` clicks the message's Approve button."""
+def click(
+    client: Any,
+    message: Any,
+    user: str,
+    reasons: dict[str, str],
+    url: str,
+    action: str = "approve",
+) -> Any:
+    """POST what Slack posts when ``user`` clicks the message's ``action`` button, with what
+    they typed into its inputs (``reasons``: block id -> text)."""
     from tfpilot_web.slack import signature
 
     [actions] = [b for b in message.blocks if b["type"] == "actions"]
-    [button] = [e for e in actions["elements"] if e.get("action_id") == "approve"]
+    [button] = [e for e in actions["elements"] if e.get("action_id") == action]
     values = {
         b["block_id"]: {"reason": {"type": "plain_text_input", "value": reasons.get(b["block_id"])}}
         for b in message.blocks
@@ -81,7 +90,7 @@ def click(client: Any, message: Any, user: str, reasons: dict[str, str], url: st
     payload = {
         "type": "block_actions",
         "user": {"id": user},
-        "actions": [{"action_id": "approve", "block_id": "tfpilot", "value": button["value"]}],
+        "actions": [{"action_id": action, "block_id": "tfpilot", "value": button["value"]}],
         "state": {"values": values},
         "response_url": url,
         "message": {"text": message.text, "blocks": message.blocks},
@@ -120,7 +129,8 @@ def test_approve_from_the_slack_message_and_see_it_updated(platform: Any, slack:
     digest = core.current_plan_digest(planned)
     assert json.loads(button["value"]) == {"request_id": request.id, "plan_digest": digest}
     assert [b["block_id"] for b in message.blocks if b["type"] == "input"] == [
-        "override:tags.required"
+        "override:tags.required",
+        "reject_reason",
     ]
 
     with TestClient(create_app(platform)) as client:
@@ -155,3 +165,53 @@ def test_approve_from_the_slack_message_and_see_it_updated(platform: Any, slack:
     assert f"bob approved {request.id}" in json.dumps(update["blocks"])
     # A response_url elsewhere than Slack's is not called.
     assert update["path"].startswith("/actions/")
+
+
+def test_reject_from_the_slack_message_with_a_reason(platform: Any, slack: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from tfpilot_core.lifecycle import RequestStatus
+    from tfpilot_web import create_app
+
+    request = platform.create(
+        "alice", module="sandbox/bucket", environment="dev", project="shop", inputs={"name": "rj"}
+    )
+    platform.plan("alice", request.id)
+    [message] = [m for m in slack.messages if m.channel == "U0BOB"]
+    [actions] = [b for b in message.blocks if b["type"] == "actions"]
+    assert [e.get("action_id") for e in actions["elements"]][:3] == [
+        "approve",
+        "reject",
+        "request_changes",
+    ]
+    with TestClient(create_app(platform)) as client:
+        # No reason typed: nothing is recorded, the clicker is asked for one.
+        bare = click(client, message, "U0BOB", {}, slack.response_url(), action="reject")
+        assert bare.status_code == 200 and not bare.json()["ok"]
+        assert "type the reason" in bare.json()["text"] and slack.updates == []
+        assert platform.get(request.id).rejections == []
+        # A developer may not reject (who may reject is who may approve).
+        dev = click(
+            client, message, "U0ALICE", {"reject_reason": "no"}, slack.response_url(), "reject"
+        )
+        assert not dev.json()["ok"] and slack.updates == []
+        done = click(
+            client,
+            message,
+            "U0BOB",
+            {"reject_reason": "the bucket needs an owner tag first"},
+            slack.response_url(),
+            action="reject",
+        )
+        assert done.status_code == 200 and done.json()["ok"], done.text
+    rejected = platform.get(request.id)
+    assert platform.status(rejected) is RequestStatus.REJECTED
+    [rejection] = rejected.rejections
+    assert (rejection.actor, rejection.reason) == ("bob", "the bucket needs an owner tag first")
+    [update] = slack.updates
+    kinds = [b["type"] for b in update["blocks"]]
+    assert "actions" not in kinds and "input" not in kinds
+    assert f"bob rejected {request.id}" in json.dumps(update["blocks"])
+    # The author hears about it, with the reason (rejected is notified by default).
+    told = [m for m in slack.messages if m.channel == "U0ALICE" and "rejected" in m.text.lower()]
+    assert told and "owner tag first" in json.dumps(told[-1].blocks)

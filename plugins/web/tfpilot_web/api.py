@@ -31,6 +31,7 @@ from tfpilot_web.schemas import (
     DriftItem,
     ModuleDetail,
     ModuleSummary,
+    RejectBody,
     RequestList,
     RequestView,
     Timeline,
@@ -230,6 +231,40 @@ def build_router(platform: Platform | None = None) -> APIRouter:
             overrides=[o.model_dump(exclude_none=True) for o in body.overrides],
         )
         return _view(platform, approved)
+
+    @router.post(
+        "/requests/{request_id}/reject", response_model=RequestView, responses=ACTION_ERRORS
+    )
+    def reject_request(
+        request: Request, request_id: str, body: RejectBody, actor: Actor
+    ) -> RequestView:
+        """Reject the plan with this digest, or ask for changes, with a reason (who may is who
+        may approve; a rejected plan cannot be approved or applied until a new plan)."""
+        platform = _platform(request)
+        rejected = platform.reject(
+            actor,
+            request_id,
+            plan_digest=body.plan_digest,
+            reason=body.reason,
+            request_changes=body.request_changes,
+        )
+        return _view(platform, rejected)
+
+    @router.post(
+        "/requests/{request_id}/cancel", response_model=RequestView, responses=ACTION_ERRORS
+    )
+    def cancel_request(
+        request: Request,
+        request_id: str,
+        actor: Actor,
+        attempt: Annotated[
+            str | None, Query(max_length=100, description="The queued attempt [default: any].")
+        ] = None,
+    ) -> RequestView:
+        """Cancel a queued run (dispatched, not started): its starter or an admin; a running
+        run cannot be cancelled (409)."""
+        platform = _platform(request)
+        return _view(platform, platform.cancel(actor, request_id, attempt))
 
     @router.get("/requests/{request_id}/timeline", response_model=Timeline, responses=READ_ERRORS)
     def timeline(request: Request, request_id: str, actor: Actor) -> Timeline:

@@ -63,7 +63,15 @@ ACTIONS: dict[str, tuple[Action, RunKind | None, str]] = {
 }
 #: Which statuses each action makes sense in (buttons only; the core decides).
 _OFFERED = {
-    "plan": {"request_created", "plan_ready", "approved", "failed", "applied"},
+    "plan": {
+        "request_created",
+        "plan_ready",
+        "approved",
+        "rejected",
+        "changes_requested",
+        "failed",
+        "applied",
+    },
     "apply": {"approved"},
     "check-drift": {"applied"},
     "destroy": {"applied"},
@@ -405,21 +413,43 @@ def build_pages() -> APIRouter:
             raise Unauthenticated()
         form = await _checked_form(request)
         platform = state_of(request).platform
-        rejecting = getattr(platform, "reject", None)
-        if rejecting is None:
-            from starlette.exceptions import HTTPException
+        try:
+            platform.reject(
+                actor,
+                request_id,
+                plan_digest=form.get("plan_digest", ""),
+                reason=form.get("reason", ""),
+                request_changes=form.get("request_changes") == "yes",
+            )
+        except (ConflictError, ValidationError) as exc:
+            # Back to the page with the reason kept; a stale digest shows the new plan (the
+            # page is of the current one) with a link to it, as approve does.
+            found = core.read(platform, actor, request_id)
+            context = _request_context(platform, actor, found)
+            context["reject_error"] = exc.message
+            context["stale"] = isinstance(exc, ConflictError)
+            context["form"] = form
+            code = 409 if isinstance(exc, ConflictError) else 422
+            return render(request, "request.html", context, status_code=code)
+        return RedirectResponse(f"/requests/{request_id}", status_code=303)
 
-            raise HTTPException(404, "rejecting a plan is not supported by this tfpilot core")
-        reason = form.get("reason", "").strip()
-        if not reason:
-            raise ValidationError([FieldProblem("reason", "required", "give a reason")])
-        rejecting(
-            actor,
-            request_id,
-            plan=form.get("plan_digest", ""),
-            reason=reason,
-            request_changes=form.get("request_changes") == "yes",
-        )
+    @router.post("/requests/{request_id}/cancel")
+    async def cancel(request: Request, request_id: str) -> Response:
+        """Cancel a queued run (its starter or an admin: the core decides)."""
+        actor = optional_actor(request)
+        if actor is None:
+            raise Unauthenticated()
+        form = await _checked_form(request)
+        platform = state_of(request).platform
+        try:
+            await run_in_threadpool(
+                platform.cancel, actor, request_id, form.get("attempt_id") or None
+            )
+        except ConflictError as exc:
+            found = core.read(platform, actor, request_id)
+            context = _request_context(platform, actor, found)
+            context["cancel_error"] = exc.message
+            return render(request, "request.html", context, status_code=409)
         return RedirectResponse(f"/requests/{request_id}", status_code=303)
 
     @router.get("/requests/{request_id}/edit", response_class=HTMLResponse)
@@ -606,6 +636,14 @@ def _request_context(
         and digest is not None
         and core.may(platform, actor, Action.APPROVE, request)
     )
+    # A reviewer may refuse a ready plan, or one another approver approved (not applied yet).
+    may_reject = (
+        status in ("plan_ready", "approved")
+        and digest is not None
+        and core.may(platform, actor, Action.APPROVE, request)
+    )
+    queued = review.queued_run(request)
+    may_cancel = queued is not None and review.may_cancel(platform, actor, request, queued)
     try:
         events = core.timeline(platform, actor, request.id)
     except ForbiddenError:
@@ -633,8 +671,9 @@ def _request_context(
         "digest": digest,
         "buttons": buttons,
         "may_approve": may_approve,
-        # Reject / request changes: a core lifecycle action; offered only where it exists.
-        "may_reject": may_approve and callable(getattr(platform, "reject", None)),
+        "may_reject": may_reject,
+        "queued": queued if may_cancel else None,
+        "rejections": review.rejections(request),
         "may_edit": status not in BUSY
         and status != "destroyed"
         and core.may(platform, actor, Action.UPDATE, request),
@@ -653,6 +692,8 @@ def _request_context(
         "drift": drift,
         "drift_paths": review.drift_paths(request),
         "approve_error": None,
+        "reject_error": None,
+        "cancel_error": None,
         "confirm_error": None,
         "stale": False,
         "form": {},

@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.errors import ForbiddenError
-from tfpilot_core.models import PolicyLevel, RunKind
+from tfpilot_core.lifecycle import current_rejection
+from tfpilot_core.lifecycle.attempts import active_attempts
+from tfpilot_core.models import PolicyLevel, RunKind, RunStatus
 from tfpilot_core.rbac import Action
 
 if TYPE_CHECKING:
-    from tfpilot_core.models import Request
+    from tfpilot_core.models import Request, RunAttempt
     from tfpilot_core.platform import Platform
 
 #: Resources per page of the diff; a plan with more is paged (the page stays small).
@@ -100,6 +102,15 @@ def next_step(platform: Platform, actor: str, request: Request, status: str) -> 
 
     if status in ("planning", "applying", "destroying", "drift_checking"):
         return {"text": f"Terraform is running ({status}); wait for it", "who": [], "action": None}
+    rejection = current_rejection(request)
+    if status in ("rejected", "changes_requested") and rejection is not None:
+        verb = "asked for changes" if rejection.request_changes else "rejected the plan"
+        step = needs(Action.UPDATE, "a change of inputs (or a new plan)", "a developer")
+        step["text"] = (
+            f"is {status.replace('_', ' ')}: {rejection.actor} {verb} "
+            f"({rejection.reason}); it " + step["text"]
+        )
+        return step
     if status == "plan_ready" and blocking:
         rules = ", ".join(sorted({f.rule_id for f in blocking}))
         step = needs(Action.UPDATE, "a change of inputs and a new plan", "a developer")
@@ -133,6 +144,38 @@ def approvals(request: Request, digest: str | None) -> list[dict[str, Any]]:
         }
         for a in request.approvals
     ]
+
+
+def rejections(request: Request) -> list[dict[str, Any]]:
+    """Each rejection or request for changes, marked superseded when a newer plan or revision
+    came since (only the current plan's one stops it)."""
+    current = current_rejection(request)
+    return [
+        {
+            "actor": r.actor,
+            "plan_digest": r.plan_digest,
+            "revision": r.revision,
+            "at": r.at,
+            "reason": r.reason,
+            "request_changes": r.request_changes,
+            "superseded": r != current,
+        }
+        for r in request.rejections
+    ]
+
+
+def queued_run(request: Request) -> RunAttempt | None:
+    """The request's run that waits for its runner (dispatched, not started), if any."""
+    return next((a for a in active_attempts(request) if a.status is RunStatus.QUEUED), None)
+
+
+def may_cancel(platform: Platform, actor: str, request: Request, attempt: RunAttempt) -> bool:
+    """Whether the core would let ``actor`` cancel ``attempt`` (its starter, or an admin)."""
+    try:
+        platform.access.check_cancel(actor, request, attempt.actor)
+    except ForbiddenError:
+        return False
+    return True
 
 
 def needs_confirmation(platform: Platform, request: Request) -> bool:

@@ -69,6 +69,16 @@ class ApproveBody(_Body):
     overrides: list[OverrideBody] = Field(default_factory=list, max_length=50)
 
 
+class RejectBody(_Body):
+    """Reject the plan with this digest (12 or more leading hex digits), or ask for changes."""
+
+    plan_digest: str = Field(min_length=12, max_length=64, pattern=r"^[0-9a-fA-F]+$")
+    reason: str = Field(min_length=1, max_length=4000, description="Why (sent to the authors).")
+    request_changes: bool = Field(
+        default=False, description="Ask for changes (status changes_requested), not reject."
+    )
+
+
 class RequestView(BaseModel):
     """A request as the API shows it: facts, the derived status, sensitive inputs masked."""
 

@@ -1,4 +1,5 @@
-"""Slack interactivity: the Approve button of a Slack message, verified and bound to a digest.
+"""Slack interactivity: the Approve, Reject and Request changes buttons of a Slack message,
+verified and bound to a digest.
 
 Slack posts ``payload=<json>`` (form-encoded) to ``/integrations/slack/interactivity`` when
 someone clicks a button. The request is accepted only when:
@@ -17,9 +18,14 @@ The approval goes through ``platform.approve`` as that user, bound to the digest
 the core applies roles, four eyes and digest checks. Reasons typed into the message's
 ``override:<rule>`` inputs are the written overrides of mandatory findings.
 
-Once approved, the message is updated in place through the click's ``response_url`` (only one
-under ``slack_response_url_prefix``): the buttons and inputs give way to who approved which plan.
-A refusal is answered to the clicker alone and leaves the message as it was.
+Reject and Request changes go through ``platform.reject`` the same way (who may reject is who
+may approve); the reason is what the clicker typed into the message's ``reject_reason`` input:
+without one nothing is recorded and the clicker is asked for it (a rejection always carries the
+reviewer's own words, never a made-up one).
+
+Once decided, the message is updated in place through the click's ``response_url`` (only one
+under ``slack_response_url_prefix``): the buttons and inputs give way to who approved (or
+rejected) which plan. A refusal is answered to the clicker alone and leaves the message as it was.
 """
 
 from __future__ import annotations
@@ -136,9 +142,10 @@ def build_slack_router(platform: Platform, settings: WebSettings) -> APIRouter:
         actor = settings.slack_users.get(user)
         if actor is None:
             return _reply(False, f"Slack user {user} is not mapped to a tfpilot user.")
+        if action_id in ("reject", "request_changes"):
+            return await _reject(platform, settings, payload, actor, request_id, digest, action_id)
         if action_id != "approve":
-            # The core has no reject action yet: say so rather than pretend.
-            return _reply(False, f"'{action_id}' is not supported; only approve is.")
+            return _reply(False, f"'{action_id}' is not a tfpilot action.")
         try:
             approved: Any = await run_in_threadpool(
                 lambda: platform.approve(
@@ -158,6 +165,51 @@ def build_slack_router(platform: Platform, settings: WebSettings) -> APIRouter:
         return _reply(True, outcome)
 
     return router
+
+
+async def _reject(
+    platform: Platform,
+    settings: WebSettings,
+    payload: dict[str, Any],
+    actor: str,
+    request_id: str,
+    digest: str,
+    action_id: str,
+) -> JSONResponse:
+    """Reject (or ask for changes to) the plan in the message, with the typed reason."""
+    reason = reject_reason(payload)
+    changes = action_id == "request_changes"
+    if not reason:
+        what = "ask for changes" if changes else "reject"
+        return _reply(
+            False,
+            f"Nothing recorded: type the reason to {what} in the message's "
+            "'Reason to reject or ask for changes' field, then click again.",
+        )
+    try:
+        rejected: Any = await run_in_threadpool(
+            lambda: platform.reject(
+                actor, request_id, plan_digest=digest, reason=reason, request_changes=changes
+            )
+        )
+    except TfpilotError as exc:
+        return _reply(False, f"Not recorded: {exc.message}")
+    verb = "asked for changes to" if changes else "rejected"
+    outcome = f"{actor} {verb} {rejected.id} (plan {digest[:12]}): {reason}"
+    url = payload.get("response_url")
+    if isinstance(url, str) and url.startswith(settings.slack_response_url_prefix):
+        await run_in_threadpool(update_message, url, payload.get("message"), outcome)
+    return _reply(True, outcome)
+
+
+def reject_reason(payload: dict[str, Any]) -> str:
+    """The reason typed into the message's ``reject_reason`` input (empty: none)."""
+    values = (payload.get("state") or {}).get("values") or {}
+    block = values.get("reject_reason")
+    if not isinstance(block, dict):
+        return ""
+    reason = (block.get("reason") or {}).get("value")
+    return reason.strip()[:3000] if isinstance(reason, str) else ""
 
 
 def override_reasons(payload: dict[str, Any]) -> list[dict[str, str]]:
