@@ -64,6 +64,9 @@ class TfpilotError(Exception):
     """Base of every error meant for a person to read."""
 
     exit_code: int = ExitCode.INTERNAL
+    #: Why a run failed (:meth:`tfpilot_core.failures.Explanation.to_dict`), when the lifecycle
+    #: explained the failure this error reports; the CLI shows it (``render_failure``).
+    explanation: dict[str, object] | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -71,7 +74,14 @@ class TfpilotError(Exception):
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-friendly form, used by ``--json`` output."""
-        return {"error": type(self).__name__, "message": self.message, "exit_code": self.exit_code}
+        data: dict[str, object] = {
+            "error": type(self).__name__,
+            "message": self.message,
+            "exit_code": self.exit_code,
+        }
+        if self.explanation is not None:
+            data["explanation"] = self.explanation
+        return data
 
 
 class ConfigError(TfpilotError):

@@ -21,17 +21,24 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tfpilot_core.plan_facts import Scrubber
+from tfpilot_core.masking import Scrubber
+from tfpilot_core.models import Conclusion
+
+if TYPE_CHECKING:
+    from tfpilot_core.models import Request, RunAttempt
 
 __all__ = [
     "CAUSES",
     "Diagnostic",
     "Explanation",
+    "FailureExplainer",
     "FailureFacts",
     "explain_failure",
+    "explanation_of",
     "failure_facts",
+    "latest_failure",
     "render_failure",
 ]
 
@@ -85,6 +92,25 @@ class FailureFacts:
             "log_tail": list(self.log_tail),
             "omitted_lines": self.omitted_lines,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FailureFacts:
+        """The facts :meth:`to_dict` wrote (what a request or an event recorded)."""
+        return cls(
+            kind=str(data.get("kind") or ""),
+            log_tail=tuple(str(line) for line in data.get("log_tail") or ()),
+            diagnostics=tuple(
+                Diagnostic(
+                    str(d.get("severity") or "error"),
+                    str(d.get("summary") or ""),
+                    str(d.get("detail") or ""),
+                    str(d["address"]) if d.get("address") else None,
+                )
+                for d in data.get("diagnostics") or ()
+                if isinstance(d, dict)
+            ),
+            omitted_lines=int(data.get("omitted_lines") or 0),
+        )
 
 
 @dataclass(frozen=True)
@@ -242,6 +268,74 @@ class Explanation:
             "facts": self.facts.to_dict(),
         }
 
+    def brief(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the log tail (what an event carries: the request holds
+        the whole explanation, the captured log holds the whole output)."""
+        data = self.to_dict()
+        data["facts"] = {**data["facts"], "log_tail": []}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Explanation:
+        """The explanation :meth:`to_dict` (or :meth:`brief`) wrote."""
+        return cls(
+            kind=str(data.get("kind") or ""),
+            cause=str(data.get("cause") or "unknown"),
+            title=str(data.get("title") or _UNKNOWN.title),
+            text=str(data.get("text") or ""),
+            hints=tuple(str(h) for h in data.get("hints") or ()),
+            evidence=str(data["evidence"]) if data.get("evidence") else None,
+            facts=FailureFacts.from_dict(dict(data.get("facts") or {})),
+            source=str(data.get("source") or "rules"),
+            fallback_reason=(str(data["fallback_reason"]) if data.get("fallback_reason") else None),
+            runbook=str(data["runbook"]) if data.get("runbook") else None,
+        )
+
+
+class FailureExplainer(Protocol):
+    """What a summariser may also do: explain a failed run (optional; see docs/hooks.md).
+
+    The configured summariser (``[core] summarizer``) is asked when it has this method; the
+    rules (:func:`explain_failure`) otherwise, and whenever it raises.
+    """
+
+    def explain_failure(
+        self,
+        kind: str,
+        log: str,
+        *,
+        diagnostics: Sequence[dict[str, Any]] = (),
+        secrets: Sequence[str] = (),
+        runbook: str | None = None,
+    ) -> Explanation:
+        """Why the run of ``kind`` failed, from its (masked) ``log``."""
+        ...
+
+
+#: Where a failed attempt keeps its explanation (``RunAttempt.details``).
+DETAILS_KEY = "explanation"
+
+
+def explanation_of(attempt: RunAttempt) -> Explanation | None:
+    """The explanation recorded on a failed ``attempt``, if any."""
+    data = attempt.details.get(DETAILS_KEY)
+    if attempt.conclusion is not Conclusion.FAILURE or not isinstance(data, dict):
+        return None
+    return Explanation.from_dict(data)
+
+
+def latest_failure(request: Request) -> Explanation | None:
+    """The explanation of the request's most recent run, when that run failed and has one.
+
+    Only the latest attempt of the request counts: a failure already followed by another run
+    (a new plan, a successful retry) is history, read in the timeline.
+    """
+    attempts = [a for runs in request.runs.values() for a in runs]
+    if not attempts:
+        return None
+    newest = max(attempts, key=lambda a: a.completed_at or a.created_at)
+    return explanation_of(newest)
+
 
 _ERROR_BLOCK = re.compile(r"^(?:│\s*)?(Error|Warning): (.+)$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -307,6 +401,11 @@ def failure_facts(
         for d in diagnostics
     ] or _diagnostics(lines)
     errors = [d for d in parsed if d.severity == "error"] or parsed
+    # The same diagnostic printed twice (Terraform's output, then the runner's error) is one.
+    unique: dict[tuple[str, str], Diagnostic] = {}
+    for d in errors:
+        unique.setdefault((d.severity, d.summary), d)
+    errors = list(unique.values())
     masked = tuple(
         Diagnostic(
             d.severity,

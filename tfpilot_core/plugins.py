@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -35,6 +35,7 @@ from tfpilot_core.errors import (
     DuplicateRegistrationError,
     PluginError,
 )
+from tfpilot_core.failures import Explanation, FailureExplainer, explain_failure
 from tfpilot_core.hookcalls import HookCaller
 from tfpilot_core.log import get_logger
 from tfpilot_core.masking import scrub_secrets
@@ -461,6 +462,52 @@ class PluginHost(HookCaller):
                 failed = self.failures[before:]
                 reason = reason or f"{name}: {failed[-1].error if failed else 'no summary'}"
         return None
+
+    def explain_failure(
+        self,
+        kind: str,
+        log: str,
+        *,
+        secrets: Sequence[str] = (),
+        runbook: str | None = None,
+        request_id: str | None = None,
+    ) -> Explanation:
+        """Why a run of ``kind`` failed: the configured summariser's explanation when it offers
+        one (``explain_failure``, e.g. a model's, checked against the log), else the rules'.
+
+        Isolated like summaries: a summariser that cannot be built or raises gives way to the
+        rules, with the reason recorded as the explanation's ``fallback_reason``.
+        """
+        name = self.config.core.summarizer
+        reason: str | None = None
+        if name != "rules":
+            with self._span(
+                "failure.explain", hook="summarizer.explain_failure", request_id=request_id
+            ):
+                try:
+                    found = self._build(Kind.SUMMARIZER, name, optional=True)
+                except ConfigError as exc:
+                    found, reason = None, f"{name}: {exc.message}"
+                explainer = getattr(found[1], "explain_failure", None) if found else None
+                if found is not None and callable(explainer):
+                    before = len(self.failures)
+                    explained = self.call(
+                        Kind.SUMMARIZER,
+                        found[0],
+                        "summarizer.explain_failure",
+                        lambda: cast("FailureExplainer", found[1]).explain_failure(
+                            kind, log, secrets=secrets, runbook=runbook
+                        ),
+                        request_id=request_id,
+                    )
+                    if isinstance(explained, Explanation):
+                        return explained
+                    failed = self.failures[before:]
+                    reason = f"{name}: {failed[-1].error if failed else 'no explanation'}"
+        explained = explain_failure(kind, log, secrets=secrets, runbook=runbook)
+        if reason is not None:
+            return replace(explained, fallback_reason=scrub_secrets(reason)[:500])
+        return explained
 
     def check_drift(self, spec: RunSpec, runner: Runner) -> DriftReport:
         """Run the configured drift detector; a failing detector yields an ``error`` report."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -18,13 +16,7 @@ from tfpilot_core.query.model import Aggregate, GroupBy, Query, QueryResult
 if TYPE_CHECKING:
     from tfpilot_core.lifecycle.kernel import SupportsKernel
 
-__all__ = ["Answer", "Progress", "ask", "render_answer"]
-
-#: Told what answering a question is doing, as it happens: ``("model", {"model": id})`` before a
-#: question model is asked, ``("model_text", {"model": id, "text": piece})`` for each piece of a
-#: model's output as it is written (models whose ``to_query`` takes ``on_text``), and
-#: ``("query", {"query": ..., "answered_by": ...})`` once the query is known (before it runs).
-Progress = Callable[[str, dict[str, Any]], None]
+__all__ = ["Answer", "ask", "render_answer"]
 
 log = structlog.get_logger("tfpilot.ask")
 
@@ -103,18 +95,9 @@ def render_answer(result: QueryResult) -> str:
 
 
 def ask(
-    platform: SupportsKernel,
-    actor: str,
-    question: str,
-    *,
-    now: datetime | None = None,
-    progress: Progress | None = None,
+    platform: SupportsKernel, actor: str, question: str, *, now: datetime | None = None
 ) -> Answer:
-    """Answer ``question`` for ``actor`` (only what ``actor`` may read is counted or shown).
-
-    ``progress`` is told each step as it happens (see :data:`Progress`): the web chat streams
-    them; the answer is the same with or without it.
-    """
+    """Answer ``question`` for ``actor`` (only what ``actor`` may read is counted or shown)."""
 
     envs = [(e.key, e.slug) for e in platform.kernel.config.core.environments]
     try:
@@ -141,7 +124,7 @@ def ask(
     if query is None:
         query, by = _model_query(
             platform, question, now=when, actor=actor, environments=[k for k, _ in envs],
-            modules=modules, progress=progress,
+            modules=modules,
         )  # fmt: skip
     if query is None:
         return Answer(
@@ -150,8 +133,6 @@ def ask(
             text=f"I cannot answer that ({parsed.reason}). Questions of these forms work:",
             suggestions=list(EXAMPLES),
         )
-    if progress is not None:
-        progress("query", {"query": query.described(), "answered_by": by})
     result = run_query(platform.kernel, actor, query)
     return Answer(
         question=question,
@@ -171,7 +152,6 @@ def _model_query(
     actor: str,
     environments: list[str],
     modules: list[str],
-    progress: Progress | None = None,
 ) -> tuple[Query | None, str]:
     """The first query a question model (a plugin) makes of ``question`` that validates.
 
@@ -186,21 +166,10 @@ def _model_query(
         log.warning("question_models_skipped", error=type(exc).__name__)
         return None, "parser"
     for plugin, model in models:
-        name = str(getattr(model, "id", plugin))
-        extra: dict[str, Any] = {}
-        if progress is not None:
-            progress("model", {"model": name})
-            if _takes_on_text(model):
-
-                def on_text(text: str, name: str = name) -> None:
-                    progress("model_text", {"model": name, "text": text})
-
-                extra["on_text"] = on_text
         try:
             fields = model.to_query(
-                question, now=now, actor=actor, environments=environments, modules=modules,
-                **extra,
-            )  # fmt: skip
+                question, now=now, actor=actor, environments=environments, modules=modules
+            )
         except Exception as exc:
             log.warning("question_model_failed", plugin=plugin, error=type(exc).__name__)
             continue
@@ -215,14 +184,5 @@ def _model_query(
         except (PydanticValidationError, TypeError, ValueError) as exc:
             log.warning("question_model_refused", plugin=plugin, error=type(exc).__name__)
             continue
-        return query, name
+        return query, str(getattr(model, "id", plugin))
     return None, "parser"
-
-
-def _takes_on_text(model: Any) -> bool:
-    """Whether ``model.to_query`` takes ``on_text`` (optional: older models do not)."""
-    try:
-        parameters = inspect.signature(model.to_query).parameters
-    except (TypeError, ValueError):
-        return False
-    return "on_text" in parameters

@@ -160,6 +160,14 @@ class TfpilotGroup(click.Group):
             click.echo(f"Error: {exc.message}", err=True)
             if hint:
                 click.echo(f"Hint: {hint}", err=True)
+            if exc.explanation is not None:
+                # Why the run failed and what to do (issue 28), with its runbook.
+                from tfpilot_core.failures import Explanation, render_failure
+
+                explained = Explanation.from_dict(dict(exc.explanation))
+                click.echo("", err=True)
+                click.echo(render_failure(explained), err=True)
+                runbook = None if explained.runbook else runbook
             if runbook:
                 click.echo(f"Runbook: {runbook}", err=True)
             ctx.exit(exc.exit_code)

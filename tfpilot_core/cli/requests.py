@@ -165,6 +165,13 @@ def show_request(request: Request) -> None:
             click.echo("  summary:")
             for line in request.summary.text.splitlines():
                 click.echo(f"    {line}")
+        from tfpilot_core.failures import latest_failure, render_failure
+
+        failure = latest_failure(request)
+        if failure is not None:
+            click.echo("  failure:")
+            for line in render_failure(failure).splitlines():
+                click.echo(f"    {line}")
         hint = _next_step(request, status.value)
         if hint:
             click.echo(f"  next        {hint}")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.errors import ConflictError
+from tfpilot_core.failures import DETAILS_KEY
 from tfpilot_core.lifecycle import RequestStatus, is_stale
 from tfpilot_core.lifecycle.kernel import Kernel, changed_meanwhile
 from tfpilot_core.models import (
@@ -52,6 +53,12 @@ def check_drift(
         conclusion = (
             Conclusion.FAILURE if report.result is DriftResult.ERROR else Conclusion.SUCCESS
         )
+        # A drift check that could not run is explained like a failed plan (issue 28).
+        explained = (
+            kernel.explain_failure(request, attempt, "drift_check_failed", report.error or "")
+            if report.result is DriftResult.ERROR
+            else None
+        )
 
         def record(current: Request) -> None:
             current.drift = DriftState(
@@ -71,14 +78,13 @@ def check_drift(
                 "result": report.result.value,
                 "addresses": report.addresses,
                 "paths": report.paths,
+                **({DETAILS_KEY: explained.to_dict()} if explained else {}),
             },
         )
-        kernel.emit(
-            request,
-            "drift_checked",
-            actor,
-            {"result": report.result.value, "addresses": report.addresses},
-        )
+        checked: dict[str, Any] = {"result": report.result.value, "addresses": report.addresses}
+        if explained is not None:
+            checked[DETAILS_KEY] = explained.brief()
+        kernel.emit(request, "drift_checked", actor, checked)
         if report.result is DriftResult.DRIFTED and previous is not DriftResult.DRIFTED:
             kernel.emit(
                 request,

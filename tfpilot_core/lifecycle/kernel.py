@@ -44,6 +44,7 @@ from tfpilot_core.errors import (
     ValidationError,
 )
 from tfpilot_core.event_chain import anchor_of, event_digest, next_anchor, verify
+from tfpilot_core.failures import DETAILS_KEY, Explanation
 from tfpilot_core.interfaces import PolicyInput, RunSpec
 from tfpilot_core.lifecycle import STALEABLE, RequestStatus, derive_status
 from tfpilot_core.log import get_logger
@@ -66,9 +67,11 @@ from tfpilot_core.models import (
 )
 from tfpilot_core.registrations import Kind
 from tfpilot_core.required_plugins import check_host
+from tfpilot_core.run_logs.artifacts import read as read_log
 from tfpilot_core.run_logs.correlation import attempt_fields, current_ids, join_session
 from tfpilot_core.run_logs.correlation import correlation_id as current_correlation_id
-from tfpilot_core.run_logs.runner import CapturingRunner
+from tfpilot_core.run_logs.runbooks import runbook_for
+from tfpilot_core.run_logs.runner import CapturingRunner, secrets_of
 from tfpilot_core.stores.cas import update_request
 
 if TYPE_CHECKING:
@@ -615,12 +618,59 @@ class Kernel:
             yield
         except BaseException as exc:
             error = exc.message if isinstance(exc, TfpilotError) else f"{type(exc).__name__}: {exc}"
+            explained = self.explain_failure(request, attempt, event, error, exc)
+            details = {DETAILS_KEY: explained.to_dict()} if explained else {}
+            data: dict[str, Any] = {"run": attempt.id, "error": error[-2000:]}
+            if explained is not None:
+                data[DETAILS_KEY] = explained.brief()
+                if isinstance(exc, TfpilotError):
+                    exc.explanation = explained.to_dict()
             try:
-                self.finish_attempt(request.id, attempt, Conclusion.FAILURE, error=error[-4000:])
-                self.emit(request, event, actor, {"run": attempt.id, "error": error[-2000:]})
+                self.finish_attempt(
+                    request.id, attempt, Conclusion.FAILURE, error=error[-4000:], details=details
+                )
+                self.emit(request, event, actor, data)
             except Exception as record_error:  # the original error matters more
                 log.error("recording_failure_failed", run=attempt.id, error=str(record_error))
             raise
+
+    def explain_failure(
+        self,
+        request: Request,
+        attempt: RunAttempt,
+        event: str,
+        error: str,
+        exc: BaseException | None = None,
+    ) -> Explanation | None:
+        """Why ``attempt`` failed (issue 28): from its captured, masked log (else ``error``).
+
+        Only a run that reached Terraform is explained (a captured log, or an
+        :class:`ExternalToolError`); a refusal (a conflict, a policy block) says why itself.
+        The configured summariser explains when it can (a model, checked against the log), the
+        rules otherwise. Never raises: an explanation is advice on a failure already recorded.
+        """
+        try:
+            try:
+                # The captured log already ends with the runner's error (CapturingRunner).
+                text = read_log(self.store, request.id, attempt.id)
+            except NotFoundError:
+                if not isinstance(exc, ExternalToolError):
+                    return None
+                text = error
+            try:
+                secrets = secrets_of(self.run_spec(request))
+            except TfpilotError:
+                secrets = []
+            return self.host.explain_failure(
+                attempt.kind.value,
+                text,
+                secrets=secrets,
+                runbook=runbook_for(self.config, event, request),
+                request_id=request.id,
+            )
+        except Exception as explain_error:  # the failure matters more than its explanation
+            log.warning("failure_explain_failed", run=attempt.id, error=str(explain_error))
+            return None
 
 
 # -- small rules shared by the actions ----------------------------------------------------------

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.failures import Explanation, render_failure
 from tfpilot_core.masking import scrub_text
 
 if TYPE_CHECKING:
@@ -161,6 +162,11 @@ def build_message(delivery: Delivery, secrets: Iterable[str] = ()) -> Message:
         message.overrides_needed = sorted(
             {f.rule_id for f in request.policy_findings if f.level.value == "mandatory"}
         )
+    if isinstance(data.get("explanation"), Mapping):
+        # Why the run failed and what to do (issue 28), before the raw error; the runbook is
+        # the delivery's link, not the path on the machine that ran Terraform.
+        explained = replace(Explanation.from_dict(dict(data["explanation"])), runbook=None)
+        message.details.append(render_failure(explained))
     if isinstance(data.get("error"), str):
         message.details.append(data["error"][-DETAIL_MAX:])
     if event.type in ("rejected", "changes_requested") and isinstance(data.get("reason"), str):

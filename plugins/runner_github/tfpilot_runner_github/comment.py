@@ -9,8 +9,10 @@ attribute values and findings/cost come from the masked plan.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.failures import explanation_of, render_failure
 from tfpilot_core.lifecycle import current_plan
 from tfpilot_core.models import PolicyLevel, RunKind
 from tfpilot_runner_github.infra import COMMENT_LIMIT, MARKER
@@ -107,6 +109,12 @@ def render(
         lines += ["", f"**Next:** {step}"]
     if status == "failed":
         failed = _failed_attempt(request)
+        explained = explanation_of(failed) if failed is not None else None
+        if explained is not None:
+            # Why it failed and what to do (issue 28; already masked); the runbook is the PR's,
+            # below, not a path on the machine that ran Terraform.
+            explained = replace(explained, runbook=None)
+            lines += ["", "#### Why it failed", "", render_failure(explained, markdown=True)]
         if failed is not None and failed.error:
             lines += ["", "```", failed.error[-3000:], "```"]
         lines += ["", f"Runbook: {settings.runbook_url}"]

@@ -39,6 +39,9 @@ from tfpilot_core.plan_facts import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from tfpilot_core.failures import Explanation
     from tfpilot_core.interfaces import SummaryContext
     from tfpilot_core.models import PlanSummary, Request
     from tfpilot_core.plan import Plan
@@ -674,6 +677,27 @@ class LLMSummarizer:
             markdown=f"{_md(text)}\n\n*{_md(byline)}*\n\n{rules_md}",
             summarizer=NAME,
             model=self.settings.model,
+        )
+
+    def explain_failure(
+        self,
+        kind: str,
+        log: str,
+        *,
+        diagnostics: Sequence[dict[str, Any]] = (),
+        secrets: Sequence[str] = (),
+        runbook: str | None = None,
+    ) -> Explanation:
+        """A failed run explained by the model, checked against the log (the rules' otherwise).
+
+        The core asks the configured summariser for this (``PluginHost.explain_failure``), so a
+        failed plan, apply or drift check is explained by the same model as the summaries,
+        under the same deadline (``timeout_seconds``).
+        """
+        from tfpilot_summarize_llm.explain import LLMFailureExplainer
+
+        return LLMFailureExplainer(self).explain(
+            kind, log, diagnostics=diagnostics, secrets=secrets, runbook=runbook
         )
 
 
