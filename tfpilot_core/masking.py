@@ -31,6 +31,23 @@ def mask(value: Any, sensitive: Any) -> Any:
     """
     if sensitive is True:
         return MASK if value is not None else None
+    if not sensitive:
+        return value  # nothing marked (False, None, {} or []): the common case
+    if type(value) is dict and type(sensitive) is dict:
+        # The next most common case, a flat object whose marks are all ``true`` leaves, in one
+        # loop; a nested mark sends the value to the general walk below.
+        out: dict[Any, Any] | None = None
+        for key, mark in sensitive.items():
+            if mark is True:
+                child = value.get(key)
+                if child is not None and child is not MASK:
+                    if out is None:
+                        out = dict(value)
+                    out[key] = MASK
+            elif mark:
+                break
+        else:
+            return value if out is None else out
     children = _marked_children(value, sensitive)
     if children is None:
         return value

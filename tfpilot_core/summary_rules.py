@@ -281,8 +281,12 @@ def summarize_plan(request: Request, plan: Plan, context: SummaryContext) -> tup
         doc.para("", "")
         doc.para("No changes to infrastructure.", "**No changes to infrastructure.**")
 
-    managed = [c for c in plan.resource_changes if c.mode == "managed"]
-    destructive = sorted((c for c in managed if c.destructive), key=lambda c: c.address)
+    # The managed changes by action, in one pass (plans can hold tens of thousands).
+    by_action: dict[Action, list[ResourceChange]] = {}
+    for c in plan.resource_changes:
+        if c.mode == "managed":
+            by_action.setdefault(c.action, []).append(c)
+    destructive = [c for a, found in by_action.items() if a.destructive for c in found]
     if destructive:
         doc.heading(f"Destructive changes ({len(destructive)}): review these first")
         ordered = sorted(destructive, key=lambda c: (c.action is not Action.DELETE, c.address))
@@ -295,7 +299,7 @@ def summarize_plan(request: Request, plan: Plan, context: SummaryContext) -> tup
         (Action.FORGET, "To forget"),
     )
     for action, label in sections:
-        selected = sorted((c for c in managed if c.action is action), key=lambda c: c.address)
+        selected = sorted(by_action.get(action, ()), key=lambda c: c.address)
         if selected:
             doc.heading(f"{label} ({len(selected)})")
             for change in selected[:MAX_ITEMS]:

@@ -181,3 +181,96 @@ def test_not_json_is_a_clear_error() -> None:
         Plan.parse(b"{not json")
     with pytest.raises(PlanError, match="must be a JSON object"):
         Plan.parse(b"[1, 2]")
+
+
+def _parsed_or_problem(document: Any, **options: Any) -> Plan | str:
+    try:
+        plan = Plan.parse(document, **options)
+    except PlanError as exc:
+        return exc.problems[0].field
+    return plan if options.get("masked") else plan.masked(sensitive_inputs=["password"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_parsing_masked_in_one_pass_is_parsing_then_masking(data: st.DataObject) -> None:
+    """``Plan.parse(masked=True)`` is ``Plan.parse().masked()``: the same plan, or the same
+    error naming the same field (on valid plans and on plans with one part replaced)."""
+    document = copy.deepcopy(PLAN)
+    if data.draw(st.booleans()):
+        target = document["resource_changes"][data.draw(st.integers(0, 8))]
+        key = data.draw(st.sampled_from(["before", "after", "before_sensitive", "after_sensitive"]))
+        target["change"][key] = data.draw(json_values)
+    if data.draw(st.booleans()):
+        document["resource_changes"][data.draw(st.integers(0, 8))] = data.draw(json_values)
+    one_pass = _parsed_or_problem(document, masked=True, sensitive_inputs=["password"])
+    assert one_pass == _parsed_or_problem(document)
+    if isinstance(one_pass, Plan):
+        assert SECRET not in json.dumps(
+            [[c.before, c.after] for c in one_pass.resource_changes] + [dict(one_pass.raw)],
+            default=str,
+        )
+
+
+def test_errors_name_the_change_and_field() -> None:
+    """A bad change is named by its index and field, whichever check refuses it."""
+    cases = [
+        ("provider_name", 7, "resource_changes[3].provider_name"),
+        ("mode", "weird", "resource_changes[3].mode"),
+        ("change", [], "resource_changes[3].change"),
+    ]
+    for key, value, field in cases:
+        document = copy.deepcopy(PLAN)
+        document["resource_changes"][3][key] = value
+        with pytest.raises(PlanError) as info:
+            Plan.parse(document)
+        assert info.value.problems[0].field == field
+    document = copy.deepcopy(PLAN)
+    document["resource_changes"][2]["change"]["actions"] = ["create", ["x"]]
+    with pytest.raises(PlanError) as info:
+        Plan.parse(document, masked=True)
+    assert info.value.problems[0].field == "resource_changes[2].change.actions"
+    document["resource_changes"][2]["change"]["actions"] = ["create", "create"]
+    with pytest.raises(PlanError, match="unknown action combination"):
+        Plan.parse(document)
+
+
+def _reference_mask(value: Any, sensitive: Any) -> Any:
+    """What masking means, written plainly (recursive): marked leaves become the mask."""
+    if sensitive is True:
+        return None if value is None else "(sensitive)"
+    if isinstance(value, dict) and isinstance(sensitive, dict):
+        return {
+            k: _reference_mask(v, sensitive[k]) if sensitive.get(k) else v for k, v in value.items()
+        }
+    if isinstance(value, list) and isinstance(sensitive, list):
+        return [
+            _reference_mask(v, sensitive[i]) if i < len(sensitive) and sensitive[i] else v
+            for i, v in enumerate(value)
+        ]
+    return value
+
+
+_keys = st.sampled_from(["a", "b", "c"])
+_values = st.recursive(
+    st.none() | st.integers() | st.text(max_size=3),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_keys, children, max_size=3),
+    max_leaves=12,
+)
+_marks = st.recursive(
+    st.booleans() | st.none(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_keys, children, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=_values, sensitive=_marks)
+def test_mask_is_the_plain_definition(value: Any, sensitive: Any) -> None:
+    """The fast paths of ``mask`` (nothing marked, flat marks) agree with the definition, and
+    the input is never changed."""
+    from tfpilot_core.masking import mask
+
+    before = copy.deepcopy(value)
+    assert mask(value, sensitive) == _reference_mask(value, sensitive)
+    assert value == before

@@ -204,6 +204,48 @@ def test_timeout_stops_the_whole_process_group(tmp_path: Path) -> None:
         pytest.fail("the command's child process survived the timeout")
 
 
+def test_the_exit_is_awaited_without_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command is reaped by a blocking wait (``Popen.wait`` without a timeout, which polls
+    with growing sleeps), and a run that ends in time leaves no timer to stop anything later."""
+    import subprocess
+
+    waits: list[float | None] = []
+    real_wait = subprocess.Popen.wait
+
+    def recording_wait(self: Any, timeout: float | None = None) -> Any:
+        waits.append(timeout)
+        return real_wait(self, timeout)
+
+    monkeypatch.setattr(subprocess.Popen, "wait", recording_wait)
+    log_capture: list[dict[str, Any]] = []
+    script = fake_terraform(tmp_path / "bin", "echo done")
+    executor = executor_for(script, timeout=0.3, kill_grace=0.2, logger=Recorder(log_capture))
+    result = executor.run(["plan"], cwd=tmp_path)
+    assert waits == [None]
+    assert result.returncode == 0 and not result.timed_out
+    time.sleep(0.6)  # past the time limit: a timer left running would log a timeout now
+    assert [e["event"] for e in log_capture] == [
+        "terraform_started",
+        "terraform_output",
+        "terraform_finished",
+    ]
+
+
+def test_a_command_ignoring_interrupts_is_killed_at_its_timeout(tmp_path: Path) -> None:
+    """Terraform that ignores SIGINT is killed once the grace period is over."""
+    log_capture: list[dict[str, Any]] = []
+    script = fake_terraform(tmp_path / "bin", "trap '' INT\necho started\nsleep 60")
+    executor = executor_for(script, timeout=0.3, kill_grace=0.5, logger=Recorder(log_capture))
+    started = time.monotonic()
+    result = executor.run(["apply"], cwd=tmp_path)
+    assert time.monotonic() - started < 10
+    assert result.timed_out and result.returncode != 0
+    assert result.stdout == "started\n"
+    assert [e["event"] for e in log_capture].count("terraform_timeout") == 1
+
+
 def test_an_executable_that_vanished_is_a_clear_error(tmp_path: Path) -> None:
     """Resolved, then deleted before the run: an ExternalToolError, not an OSError."""
     script = fake_terraform(tmp_path / "bin", "echo hi")

@@ -22,8 +22,9 @@ from tfpilot_core.models import DriftResult
 from tfpilot_core.plan import Action, Plan
 from tfpilot_core.registrations import ProviderMirror
 from tfpilot_core.summary_rules import RulesSummarizer
+from tfpilot_core.terraform.executor import Executor, build_env, resolve_engine
 from tfpilot_core.terraform.render import CONFIG_FILE, TFVARS_FILE
-from tfpilot_core.terraform.runner import LocalRunner
+from tfpilot_core.terraform.runner import META_DIR, LocalRunner
 
 #: Values that would break (or inject into) templated HCL or JSON keys if they ever got there.
 HOSTILE_TAGS = {
@@ -81,6 +82,15 @@ def test_plan_apply_drift_destroy(
     assert [r["type"] for r in state["resources"]] == ["sandbox_bucket"]
     assert applied.outputs["name"]["value"] == "logs"
     assert applied.outputs["id"]["value"].startswith("bkt-")
+    # Outputs come from the state read after the apply: exactly what `terraform output -json`
+    # prints for the same directory.
+    printed = Executor(
+        resolve_engine(engine),
+        env=build_env(cli_config=workdir / META_DIR / "terraform.tfrc", home=workdir),
+        timeout=120,
+    ).run(["output", "-json"], cwd=workdir, log_output=False, scrub=False)
+    assert printed.returncode == 0, printed.stderr
+    assert applied.outputs == json.loads(printed.stdout)
     store = ObjectStore(sandbox_root)
     stored = store.get("sandbox_bucket", "logs")
     assert stored is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,7 +18,13 @@ from tfpilot_core.query.model import Aggregate, GroupBy, Query, QueryResult
 if TYPE_CHECKING:
     from tfpilot_core.lifecycle.kernel import SupportsKernel
 
-__all__ = ["Answer", "ask", "render_answer"]
+__all__ = ["Answer", "Progress", "ask", "render_answer"]
+
+#: Told what answering a question is doing, as it happens: ``("model", {"model": id})`` before a
+#: question model is asked, ``("model_text", {"model": id, "text": piece})`` for each piece of a
+#: model's output as it is written (models whose ``to_query`` takes ``on_text``), and
+#: ``("query", {"query": ..., "answered_by": ...})`` once the query is known (before it runs).
+Progress = Callable[[str, dict[str, Any]], None]
 
 log = structlog.get_logger("tfpilot.ask")
 
@@ -95,9 +103,18 @@ def render_answer(result: QueryResult) -> str:
 
 
 def ask(
-    platform: SupportsKernel, actor: str, question: str, *, now: datetime | None = None
+    platform: SupportsKernel,
+    actor: str,
+    question: str,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
 ) -> Answer:
-    """Answer ``question`` for ``actor`` (only what ``actor`` may read is counted or shown)."""
+    """Answer ``question`` for ``actor`` (only what ``actor`` may read is counted or shown).
+
+    ``progress`` is told each step as it happens (see :data:`Progress`): the web chat streams
+    them; the answer is the same with or without it.
+    """
 
     envs = [(e.key, e.slug) for e in platform.kernel.config.core.environments]
     try:
@@ -124,7 +141,7 @@ def ask(
     if query is None:
         query, by = _model_query(
             platform, question, now=when, actor=actor, environments=[k for k, _ in envs],
-            modules=modules,
+            modules=modules, progress=progress,
         )  # fmt: skip
     if query is None:
         return Answer(
@@ -133,6 +150,8 @@ def ask(
             text=f"I cannot answer that ({parsed.reason}). Questions of these forms work:",
             suggestions=list(EXAMPLES),
         )
+    if progress is not None:
+        progress("query", {"query": query.described(), "answered_by": by})
     result = run_query(platform.kernel, actor, query)
     return Answer(
         question=question,
@@ -152,6 +171,7 @@ def _model_query(
     actor: str,
     environments: list[str],
     modules: list[str],
+    progress: Progress | None = None,
 ) -> tuple[Query | None, str]:
     """The first query a question model (a plugin) makes of ``question`` that validates.
 
@@ -166,10 +186,21 @@ def _model_query(
         log.warning("question_models_skipped", error=type(exc).__name__)
         return None, "parser"
     for plugin, model in models:
+        name = str(getattr(model, "id", plugin))
+        extra: dict[str, Any] = {}
+        if progress is not None:
+            progress("model", {"model": name})
+            if _takes_on_text(model):
+
+                def on_text(text: str, name: str = name) -> None:
+                    progress("model_text", {"model": name, "text": text})
+
+                extra["on_text"] = on_text
         try:
             fields = model.to_query(
-                question, now=now, actor=actor, environments=environments, modules=modules
-            )
+                question, now=now, actor=actor, environments=environments, modules=modules,
+                **extra,
+            )  # fmt: skip
         except Exception as exc:
             log.warning("question_model_failed", plugin=plugin, error=type(exc).__name__)
             continue
@@ -184,5 +215,14 @@ def _model_query(
         except (PydanticValidationError, TypeError, ValueError) as exc:
             log.warning("question_model_refused", plugin=plugin, error=type(exc).__name__)
             continue
-        return query, str(getattr(model, "id", plugin))
+        return query, name
     return None, "parser"
+
+
+def _takes_on_text(model: Any) -> bool:
+    """Whether ``model.to_query`` takes ``on_text`` (optional: older models do not)."""
+    try:
+        parameters = inspect.signature(model.to_query).parameters
+    except (TypeError, ValueError):
+        return False
+    return "on_text" in parameters

@@ -43,6 +43,11 @@ class QuestionModel(Protocol):
         The core validates what it returns into a ``Query`` (unknown fields and bad values are
         refused) and runs it scoped by the asker's read grants; the question's text itself is
         never run. Raising is the same as ``None``.
+
+        Optional: a model whose ``to_query`` also takes a keyword ``on_text``
+        (``Callable[[str], None]``) is passed one when someone watches the answer being made
+        (the web chat streams it), and calls it with each piece of its output as it is written.
+        Models without it are called as before.
         """
         ...
 

@@ -23,6 +23,8 @@ from tfpilot_core.cli.app import app, emit, json_option
 from tfpilot_core.cli.plan_export import plan_export_command
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tfpilot_core.models import Request
     from tfpilot_core.plan import Plan
 
@@ -70,8 +72,11 @@ def plan_group() -> None:
 plan_group.add_command(plan_export_command)
 
 
-def read_plan(path: str) -> Plan:
-    """The plan in file ``path`` (``-``: stdin); errors name the file and the field."""
+def read_plan(path: str, *, masked: bool = False, sensitive_inputs: Sequence[str] = ()) -> Plan:
+    """The plan in file ``path`` (``-``: stdin); errors name the file and the field.
+
+    ``masked``: read it masked in one pass (see :meth:`Plan.parse`).
+    """
     from tfpilot_core.errors import FieldProblem, ValidationError
     from tfpilot_core.plan import Plan, PlanError
 
@@ -86,7 +91,7 @@ def read_plan(path: str) -> Plan:
             [FieldProblem("FILE", "file", exc.strerror or str(exc))], subject=path
         ) from None
     try:
-        return Plan.parse(data)
+        return Plan.parse(data, masked=masked, sensitive_inputs=sensitive_inputs)
     except PlanError as exc:
         raise ValidationError(exc.problems, subject=f"plan file {path}") from None
 
@@ -171,7 +176,7 @@ def plan_show_command(
     from tfpilot_core import plan_diff
 
     state = app()
-    plan = read_plan(path).masked(sensitive_inputs=sensitive)
+    plan = read_plan(path, masked=True, sensitive_inputs=sensitive)
     report = plan_report(plan, file_request(path, env_key, state.whoami()))
 
     def render() -> None:
@@ -204,5 +209,5 @@ def estimate_file(path: str, env_key: str | None) -> tuple[Request, Any]:
     if env_key is not None:
         state.config.environment(env_key)  # an unknown environment is refused by name
     request = file_request(path, env_key, state.whoami())
-    plan = read_plan(path).masked()
+    plan = read_plan(path, masked=True)
     return request, state.host.estimate_cost(request, plan)

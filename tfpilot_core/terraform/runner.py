@@ -414,14 +414,8 @@ class LocalRunner:
                         exit_code=applied.returncode,
                         state=self._state(run),
                     )
-                outputs = run.executor.run(
-                    ["output", "-json", "-no-color"],
-                    cwd=directory,
-                    log_output=False,
-                    scrub=False,
-                )
-                values = json.loads(outputs.stdout) if outputs.returncode == 0 else {}
-                return self._result(run, success=True, state=self._state(run), outputs=values or {})
+                state = self._state(run)
+                return self._result(run, success=True, state=state, outputs=state_outputs(state))
             except _Failed as exc:
                 return self._result(exc.run or run, success=False, error=str(exc), exit_code=1)
 
@@ -494,6 +488,33 @@ class LocalRunner:
         if not self.settings.keep_workdir:
             shutil.rmtree(directory, ignore_errors=True)
         return result
+
+
+def state_outputs(state: bytes | None) -> dict[str, Any]:
+    """The root module's outputs in a state document, shaped as ``terraform output -json``
+    prints them (``{name: {"sensitive", "type", "value"}}``).
+
+    The state read after an apply (the local file or ``state pull``) already holds them, so no
+    ``terraform output`` process is started: it would read the same state and print the same.
+    """
+    if not state:
+        return {}
+    try:
+        document = json.loads(state)
+    except ValueError:
+        return {}
+    found = document.get("outputs") if isinstance(document, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {
+        str(name): {
+            "sensitive": bool(output.get("sensitive", False)),
+            "type": output.get("type"),
+            "value": output.get("value"),
+        }
+        for name, output in found.items()
+        if isinstance(output, dict)
+    }
 
 
 class _Failed(Exception):

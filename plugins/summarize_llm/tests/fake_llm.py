@@ -103,6 +103,8 @@ class FakeLLM:
         #: What a ``PROPOSE:`` prompt is answered with, by input name (missing: null).
         self.proposals: dict[str, Any] = {}
         self.bodies: list[bytes] = []
+        #: How many answers were streamed (a request with ``"stream": true``).
+        self.streamed = 0
         self.headers: list[dict[str, str]] = []
         self._stop = threading.Event()
         fake = self
@@ -140,6 +142,8 @@ class FakeLLM:
                     problem = fake.check_tools(request)
                     if problem:
                         return self._send(400, {"error": {"message": problem}})
+                    if request.get("stream") is True:
+                        return self._stream(fake.tool_chunks(model))
                     return self._send(200, fake.tool_answer(model))
                 content = fake.answer(mode, messages)
                 return self._send(
@@ -159,6 +163,24 @@ class FakeLLM:
                         "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
                     },
                 )
+
+            def _stream(self, chunks: list[dict[str, Any]]) -> None:
+                """Server-sent events as OpenAI streams them: one ``data:`` line per chunk,
+                then ``data: [DONE]``, each written and flushed as it goes."""
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Cache-Control", "no-cache")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    for chunk in chunks:
+                        self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                    self.close_connection = True
+                except OSError:
+                    pass
 
             def _send(self, status: int, data: Any, *, retry: bool = False) -> None:
                 payload = json.dumps(data).encode()
@@ -219,6 +241,33 @@ class FakeLLM:
             ],
             "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
         }
+
+    def tool_chunks(self, model: str, *, piece: int = 6) -> list[dict[str, Any]]:
+        """:attr:`tool_calls` as the chunks of a streamed completion: each call's id and name
+        first, then its arguments ``piece`` characters at a time, then the finish reason."""
+        self.streamed += 1
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {
+                "id": "chatcmpl-test",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+
+        chunks = [chunk({"role": "assistant", "content": None})]
+        for i, c in enumerate(self.tool_calls):
+            head = {"index": i, "id": f"call_{i}", "type": "function"}
+            chunks.append(
+                chunk({"tool_calls": [{**head, "function": {"name": c["name"], "arguments": ""}}]})
+            )
+            text = c["arguments"]
+            for start in range(0, len(text), piece):
+                part = {"index": i, "function": {"arguments": text[start : start + piece]}}
+                chunks.append(chunk({"tool_calls": [part]}))
+        chunks.append(chunk({}, "tool_calls"))
+        return chunks
 
     def answer(self, mode: str, messages: list[dict[str, str]]) -> str:
         """The answer's content in ``mode``."""

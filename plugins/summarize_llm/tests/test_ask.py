@@ -337,3 +337,36 @@ def test_the_question_table_through_tool_calling(
     assert answer.answered is True and answer.answered_by == "llm", answer.text
     assert answer.query == query
     assert answer.text == expected
+
+
+def test_a_streamed_answer_gives_its_pieces_as_they_come_and_the_same_query(
+    server: FakeLLM, make: Callable[..., Platform]
+) -> None:
+    """With ``on_text`` the model is asked with ``stream=True`` (server-sent events); the
+    pieces are the tool call's arguments, and the rebuilt call is checked as a whole one."""
+    from tfpilot_summarize_llm.ask import LLMQuestionModel
+
+    platform = make(server.url)
+    arguments = json.dumps({"environments": ["prod"], "drift": "drifted"})
+    server.tool_calls = [call(arguments)]
+    model = next(m for _, m in platform.kernel.host.question_models())
+    assert isinstance(model, LLMQuestionModel)
+    pieces: list[str] = []
+    fields = model.to_query(
+        ODD, now=NOW, actor="admin", environments=["dev", "prod"], modules=[], on_text=pieces.append
+    )
+    assert fields is not None
+    assert Query.model_validate(fields).described() == {
+        "environments": ["prod"],
+        "drift": "drifted",
+    }
+    assert server.streamed == 1 and json.loads(server.bodies[-1])["stream"] is True
+    assert len(pieces) > 2 and "".join(pieces) == arguments
+    # A refused call is refused streamed too.
+    server.tool_calls = [call({"drift": "sideways"})]
+    assert (
+        model.to_query(
+            ODD, now=NOW, actor="admin", environments=["prod"], modules=[], on_text=pieces.append
+        )
+        is None
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +87,21 @@ def query_from_response(message: Any) -> Any:
         raise ToolCallRefused("refused fields: " + ", ".join(fields)[:200]) from exc
 
 
+def _argument_pieces(chunk: Any) -> list[str]:
+    """The pieces of tool-call arguments (or text) a streamed chunk carries."""
+    pieces: list[str] = []
+    for choice in getattr(chunk, "choices", None) or []:
+        delta = getattr(choice, "delta", None)
+        for call in getattr(delta, "tool_calls", None) or []:
+            text = getattr(getattr(call, "function", None), "arguments", None)
+            if isinstance(text, str) and text:
+                pieces.append(text)
+        content = getattr(delta, "content", None)
+        if isinstance(content, str) and content:
+            pieces.append(content)
+    return pieces
+
+
 class LLMQuestionModel:
     """Questions to queries through the configured model (see the module docstring)."""
 
@@ -113,8 +128,15 @@ class LLMQuestionModel:
             {"role": "user", "content": "QUESTION:\n" + scrub.text(question[:2000])},
         ]
 
-    def _call(self, messages: list[dict[str, str]]) -> Any:
-        """The answer's message, or an exception; never waits past ``timeout_seconds``."""
+    def _call(
+        self, messages: list[dict[str, str]], on_text: Callable[[str], None] | None = None
+    ) -> Any:
+        """The answer's message, or an exception; never waits past ``timeout_seconds``.
+
+        With ``on_text``, the answer is streamed (``stream=True``): each piece of the tool
+        call's arguments goes to ``on_text`` as it arrives, and the message is rebuilt from the
+        chunks (``litellm.stream_chunk_builder``), so it is checked exactly as a whole one.
+        """
         from tfpilot_summarize_llm.summarizer import _import_litellm
 
         litellm = _import_litellm()
@@ -136,7 +158,15 @@ class LLMQuestionModel:
                     max_retries=0,
                     tools=[query_tool()],
                     tool_choice={"type": "function", "function": {"name": TOOL_NAME}},
+                    stream=on_text is not None,
                 )
+                if on_text is not None:
+                    chunks = []
+                    for chunk in response:
+                        chunks.append(chunk)
+                        for piece in _argument_pieces(chunk):
+                            on_text(piece)
+                    response = litellm.stream_chunk_builder(chunks, messages=messages)
                 outcome["message"] = response.choices[0].message
             except BaseException as exc:  # reported to the caller, whatever it is
                 outcome["error"] = exc
@@ -160,15 +190,20 @@ class LLMQuestionModel:
         actor: str,
         environments: Sequence[str],
         modules: Sequence[str],
+        on_text: Callable[[str], None] | None = None,
     ) -> dict[str, Any] | None:
-        """The validated query's fields, or ``None`` (logged) on any error or refused call."""
+        """The validated query's fields, or ``None`` (logged) on any error or refused call.
+
+        ``on_text`` (optional; the core passes it when the asker watches, e.g. the web chat's
+        streamed answer) receives the model's output as it is written.
+        """
         from tfpilot_summarize_llm.summarizer import _digest
 
         messages = self.messages(question, now=now, environments=environments, modules=modules)
         prompt = json.dumps(messages)
         started = time.monotonic()
         try:
-            message = self._call(messages)
+            message = self._call(messages, on_text)
         except Exception as exc:
             log.warning("llm_ask_failed", error=type(exc).__name__)
             return None

@@ -11,18 +11,24 @@ the request it created. Answers to sensitive inputs are never stored: they are h
 process only (a restart asks them again).
 
 *Ask* runs :func:`tfpilot_core.ask.ask` as the caller (scoped by their read grants) and shows the
-structured query beside the answer, with links to the requests it names.
+structured query beside the answer, with links to the requests it names. With JavaScript the
+answer is streamed (``POST /chat/ask/stream``, server-sent events) as the core makes it: the
+question model being asked, its output piece by piece as the model writes it (a model that
+streams: the LLM question model asks with ``stream=True``), the query, then the answer. Offline
+(the rule-based parser) the stream holds the query and the answer at once; without JavaScript
+the form posts to ``/chat/ask`` and the page comes back with the answer (one response).
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from tfpilot_core.errors import ForbiddenError, NotFoundError, TfpilotError
 from tfpilot_core.masking import MASK
@@ -223,7 +229,60 @@ def build_chat_pages() -> APIRouter:
             await run_in_threadpool(remember_answer, platform, actor, question)
         return RedirectResponse("/chat#ask", status_code=303)
 
+    @router.post("/chat/ask/stream")
+    async def ask_stream(request: Request, actor: str = Depends(page_actor)) -> Response:
+        """The answer as server-sent events: ``model``, ``model_text``, ``query``, then
+        ``answer`` (the turn as the history keeps it) or ``error``, and ``done``."""
+        form = await _checked_form(request)
+        question = form.get("question", "").strip()[:500]
+        platform = state_of(request).platform
+        return StreamingResponse(
+            answer_events(platform, actor, question),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
     return router
+
+
+def sse(kind: str, data: Any) -> str:
+    """One server-sent event (the data as one line of JSON)."""
+    return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+async def answer_events(platform: Platform, actor: str, question: str) -> Any:
+    """Answer ``question`` in a worker thread and yield each step as an event as it happens."""
+    from starlette.concurrency import run_in_threadpool
+
+    if not question:
+        yield sse("error", {"message": "ask a question"})
+        yield sse("done", {})
+        return
+    steps: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+
+    def work() -> None:
+        try:
+            item = remember_answer(
+                platform, actor, question, progress=lambda kind, data: steps.put((kind, data))
+            )
+            steps.put(("answer", item))
+        except TfpilotError as exc:
+            steps.put(("error", {"message": exc.message}))
+        except Exception:  # logged; the page says only that it failed
+            import structlog
+
+            structlog.get_logger("tfpilot.web").exception("ask_failed")
+            steps.put(("error", {"message": "the question could not be answered"}))
+        finally:
+            steps.put(None)
+
+    threading.Thread(target=work, name="tfpilot-ask", daemon=True).start()
+    while True:
+        step = await run_in_threadpool(steps.get)
+        if step is None:
+            yield sse("done", {})
+            return
+        yield sse(*step)
 
 
 def take_answer(
@@ -272,12 +331,15 @@ def take_answer(
         )  # fmt: skip
 
 
-def remember_answer(platform: Platform, actor: str, question: str) -> dict[str, Any]:
-    """Answer ``question`` as ``actor`` and keep it in their ask history (newest first)."""
+def remember_answer(
+    platform: Platform, actor: str, question: str, *, progress: Any = None
+) -> dict[str, Any]:
+    """Answer ``question`` as ``actor`` and keep it in their ask history (newest first);
+    ``progress`` is told each step (:data:`tfpilot_core.ask.answer.Progress`)."""
     from tfpilot_core.ask import ask
     from tfpilot_core.models import utcnow
 
-    answer = ask(platform, actor, question)
+    answer = ask(platform, actor, question, progress=progress)
     data = answer.to_dict()
     result = data.get("result") or {}
     item = {

@@ -30,6 +30,87 @@
     var bad = document.querySelector("[aria-invalid='true']");
     if (bad) { bad.focus(); }
   }
+  // 3. Typing an opt-out's justification does not re-run the form's policy preview (it would
+  //    replace the field being typed in); leaving the field (a change event) does.
+  document.addEventListener("input", function (e) {
+    if (e.target && e.target.closest && e.target.closest(".opt-out")) { e.stopPropagation(); }
+  }, true);
+  // 4. A form with data-stream (the chat's Ask) posts there and shows the server-sent events
+  //    as they come: the model asked, its output as it writes it, the query, the answer.
+  //    Anything unsupported or failing falls back to the plain post (one response).
+  function part(live, name) { return live.querySelector("[data-part='" + name + "']"); }
+  function show(live, name, text, append) {
+    var el = part(live, name);
+    if (!el) { return; }
+    el.hidden = false;
+    el.textContent = append ? el.textContent + text : text;
+  }
+  function onEvent(live, kind, data) {
+    if (kind === "model") { show(live, "status", "Asking the model " + data.model + "…"); }
+    else if (kind === "model_text") { show(live, "model", data.text, true); }
+    else if (kind === "query") {
+      show(live, "status", "Running the query (" + data.answered_by + ")…");
+      show(live, "query", JSON.stringify(data.query, null, 2));
+    } else if (kind === "answer") {
+      show(live, "status", data.answered_by ? "Answered (" + data.answered_by + ")." : "");
+      show(live, "answer", data.answer + (data.suggestions || []).map(function (s) { return "\n" + s; }).join(""));
+      var links = part(live, "links");
+      links.textContent = "";
+      (data.requests || []).forEach(function (id, i) {
+        var a = document.createElement("a");
+        a.href = "/requests/" + encodeURIComponent(id);
+        a.textContent = id;
+        if (i) { links.appendChild(document.createTextNode(", ")); }
+        links.appendChild(a);
+      });
+    } else if (kind === "error") { show(live, "status", data.message); }
+    else if (kind === "done") { live.setAttribute("data-done", "1"); }
+  }
+  function streamed(form) {
+    var live = document.getElementById("ask-live");
+    if (!live || !window.fetch || !window.TextDecoder || !window.ReadableStream) { return false; }
+    var body = new FormData(form);
+    ["status", "model", "query", "answer", "links"].forEach(function (n) {
+      var el = part(live, n);
+      if (el) { el.textContent = ""; if (n === "model" || n === "query") { el.hidden = true; } }
+    });
+    live.removeAttribute("data-done");
+    live.hidden = false;
+    show(live, "question", body.get("question") || "");
+    show(live, "status", "Reading the question…");
+    fetch(form.getAttribute("data-stream"), {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "Accept": "text/event-stream" }
+    }).then(function (response) {
+      if (!response.ok || !response.body) { throw new Error("HTTP " + response.status); }
+      var reader = response.body.getReader(), decoder = new TextDecoder(), buffer = "";
+      function pump() {
+        return reader.read().then(function (r) {
+          if (r.done) { return; }
+          buffer += decoder.decode(r.value, { stream: true });
+          var at;
+          while ((at = buffer.indexOf("\n\n")) >= 0) {
+            var block = buffer.slice(0, at), kind = "message", data = "";
+            buffer = buffer.slice(at + 2);
+            block.split("\n").forEach(function (line) {
+              if (line.indexOf("event: ") === 0) { kind = line.slice(7); }
+              else if (line.indexOf("data: ") === 0) { data += line.slice(6); }
+            });
+            onEvent(live, kind, data ? JSON.parse(data) : {});
+          }
+          return pump();
+        });
+      }
+      return pump();
+    }).catch(function () { form.removeAttribute("data-stream"); form.submit(); });
+    return true;
+  }
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form && form.getAttribute && form.getAttribute("data-stream") && streamed(form)) {
+      e.preventDefault();
+    }
+  });
   document.addEventListener("DOMContentLoaded", function () { localise(); focusFirstError(); });
   document.addEventListener("htmx:afterSettle", function (e) { localise(e.target); });
   document.addEventListener("htmx:oobAfterSwap", function (e) { localise(e.target); });
