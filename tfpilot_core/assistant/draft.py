@@ -6,13 +6,14 @@ Used by the request assistant before it asks for confirmation, and by the MCP se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.catalog.ids import new_request_id
 from tfpilot_core.catalog.validation import normalize_inputs
 from tfpilot_core.errors import FieldProblem, ValidationError
+from tfpilot_core.lifecycle.changes import validate_opt_outs
 from tfpilot_core.masking import mask_keys
 from tfpilot_core.models import Placement, PolicyFinding, PolicyLevel, Request
 from tfpilot_core.rbac import Action
@@ -74,11 +75,15 @@ def draft_request(
     environment: str,
     project: str,
     inputs: Mapping[str, Any],
+    opt_outs: Sequence[Mapping[str, Any]] = (),
 ) -> Draft:
     """Validate ``inputs`` for ``module`` and preview policy, as :meth:`Platform.create` would.
 
     Nothing is stored and no event is written. Unknown modules and environments raise (as a
     create would); invalid inputs and projects come back as :attr:`Draft.problems`.
+    ``opt_outs`` (``{"rule_id", "justification"}`` each, as for a create) are checked by the
+    create's own check (their problems name ``opt_outs[i]...``) and, when valid, the policy is
+    previewed with them recorded, as the create would judge it.
     """
     from pydantic import ValidationError as PydanticValidationError
 
@@ -110,7 +115,18 @@ def draft_request(
         result.problems.extend(exc.problems)
         return result
     result.inputs = mask_keys(normalized, spec.sensitive_inputs)
-    request = Request(id=request_id, placement=placement, inputs=normalized, created_by=actor)
+    try:
+        checked = validate_opt_outs(platform.kernel, actor, opt_outs)
+    except ValidationError as exc:
+        result.problems.extend(exc.problems)
+        checked = []
+    request = Request(
+        id=request_id,
+        placement=placement,
+        inputs=normalized,
+        created_by=actor,
+        opt_outs=checked,
+    )
     # The same engines and stage as a create: what is previewed is what create would judge.
     result.findings = platform.kernel.policy(request, "request")
     return result

@@ -28,7 +28,6 @@ from tfpilot_core.errors import (
     TfpilotError,
     ValidationError,
 )
-from tfpilot_core.failures import latest_failure, render_failure
 from tfpilot_core.models import RequestQuery, RunKind
 from tfpilot_core.plan_diff import format_value
 from tfpilot_core.rbac import Action
@@ -310,6 +309,11 @@ def build_pages() -> APIRouter:
         from tfpilot_web.form_templates import posted_inputs
 
         values["template"] = form.get("template", "")
+        # Opt-outs with their justifications, sent as the CLI sends them; the core checks them.
+        from tfpilot_web import opt_outs
+
+        asked = opt_outs.requested(form)
+        values.update({opt_outs.PREFIX + o["rule_id"]: o["justification"] for o in asked})
         inputs, template_id, problems = posted_inputs(
             platform, name, form, inputs, problems, [f.name for f in fields]
         )
@@ -329,13 +333,19 @@ def build_pages() -> APIRouter:
                 project=form["project"],
                 inputs=inputs,
                 template_id=template_id,
+                opt_outs=asked,
             )
         except ValidationError as exc:
+            by_rule, others = opt_outs.problems_by_rule(exc.problems, asked)
             return _module_form(
                 request,
                 name,
                 values=values,
-                errors=errors_by_field(exc.problems),
+                errors=errors_by_field(others),
+                message="; ".join(
+                    f"opt-out of {rule}: {', '.join(texts)}" for rule, texts in by_rule.items()
+                )
+                or None,
                 status_code=422,
             )
         except PolicyBlockedError as exc:
@@ -661,10 +671,7 @@ def _request_context(
             entry["live"] = live.current(platform.store, request.id, entry["attempt"])
     drift = request.drift
     drifted = drift is not None and drift.result.value == "drifted" and status == "applied"
-    failure = latest_failure(request)
     return {
-        # Why the latest run failed and what to do (issue 28), masked like the log.
-        "failure": render_failure(failure) if failure is not None else None,
         "r": data,
         "status": status,
         "shown_status": "drifted" if drifted else status,

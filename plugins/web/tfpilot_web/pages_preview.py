@@ -3,11 +3,15 @@
 ``POST /catalog-preview/{module}`` takes the form as it stands and answers an HTML fragment: the
 problems and policy findings per field, from :func:`tfpilot_core.assistant.draft_request` (the
 same validation and request-stage policy as a create; nothing is stored, no event written). A
-chosen template is applied first, as a create would apply it.
+chosen template is applied first, as a create would apply it. A finding whose rule may be opted
+out of offers a justification field (:mod:`tfpilot_web.opt_outs`); the opt-outs typed there go
+to the draft as they will go to the create, so the preview shows the core's verdict on them
+(problems by field, or the finding graded as opted out).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,6 +24,7 @@ from tfpilot_web.deps import state_of
 def preview(platform: Any, actor: str, module: str, form: dict[str, str]) -> dict[str, Any]:
     """Problems and findings by form field for the posted form (``form`` keys as posted)."""
     from tfpilot_core.assistant import draft_request
+    from tfpilot_web import opt_outs
     from tfpilot_web.form_templates import chosen, posted_inputs
     from tfpilot_web.forms import form_fields, parse_form
 
@@ -40,6 +45,7 @@ def preview(platform: Any, actor: str, module: str, form: dict[str, str]) -> dic
     if not project:
         return {"by_field": by_field, "waiting": "Fill in the project to see the policy preview."}
     template = chosen(platform, module, template_id or "")
+    asked = opt_outs.requested(form)
     try:
         if template is not None:
             from tfpilot_core.templates import apply
@@ -52,6 +58,7 @@ def preview(platform: Any, actor: str, module: str, form: dict[str, str]) -> dic
             environment=environment,
             project=project,
             inputs=inputs,
+            opt_outs=asked,
         )
     except ValidationError as exc:
         for p in exc.problems:
@@ -59,16 +66,31 @@ def preview(platform: Any, actor: str, module: str, form: dict[str, str]) -> dic
         return {"by_field": by_field, "waiting": None}
     except TfpilotError as exc:
         return {"by_field": by_field, "waiting": exc.message}
-    for p in draft.problems:
+    errors, others = opt_outs.problems_by_rule(draft.problems, asked)
+    for p in others:
         add(p.field, "problem", "invalid", p.message)
     for f in draft.findings:
         add(f.address or "request", "policy", f.level.value, f"{f.rule_id}: {f.message}")
+    # One justification field per rule that may be opted out of and has a finding here (or
+    # an opt-out already typed, so that an error about it stays beside it).
+    allowed = opt_outs.allowed_rules(platform)
+    typed = opt_outs.posted(form)
+    offered = sorted({f.rule_id for f in draft.findings if f.rule_id in allowed} | set(errors))
     return {
         "by_field": by_field,
         "waiting": None,
         "blocked": draft.blocked,
         "allowed": draft.allowed,
-        "clean": not by_field,
+        "clean": not by_field and not offered,
+        "opt_outs": [
+            {
+                "rule": rule,
+                "slug": re.sub(r"[^a-z0-9]+", "-", rule.lower()),
+                "justification": typed.get(rule, ""),
+                "errors": errors.get(rule, []),
+            }
+            for rule in offered
+        ],
     }
 
 
