@@ -156,6 +156,8 @@ def test_reject_and_request_changes_beside_approve(
     assert 'class="status s-changes_requested"' in page
     assert 'data-testid="rejection"' in page and "add a cost-center tag" in page
     assert "appr asked for changes" in page  # the next step says who acts and why
+    # The timeline says it in words, with the reason.
+    assert f"plan {digest[:12]}: “add a cost-center tag”" in page
     assert 'data-testid="approve"' not in page and 'data-testid="reject-form"' not in page
     listed = client.get("/?status=changes_requested", headers=HTML).text
     assert request_id in listed and "s-changes_requested" in listed

@@ -217,6 +217,9 @@ EVENT_WORDS = {
     "cost_estimated": "estimated the cost",
     "approval_required": "asked for approval",
     "approved": "approved",
+    "rejected": "rejected",
+    "changes_requested": "asked for changes",
+    "run_cancelled": "cancelled a queued run",
     "apply_started": "started the apply",
     "applied": "applied",
     "apply_failed": "apply failed",
@@ -237,6 +240,10 @@ def _figure(event_type: str, data: dict[str, Any]) -> str:
     if event_type in ("approved", "approval_required") and data.get("plan_digest"):
         comment = f": “{data['comment']}”" if data.get("comment") else ""
         return f"plan {str(data['plan_digest'])[:12]}{comment}"
+    if event_type in ("rejected", "changes_requested") and data.get("plan_digest"):
+        return f"plan {str(data['plan_digest'])[:12]}: “{data.get('reason', '')}”"
+    if event_type == "run_cancelled":
+        return f"{data.get('kind', '')} run {data.get('run', '')}"
     if event_type == "policy_overridden":
         return f"{data.get('rule_id', '')}: “{data.get('reason', '')}”"
     if event_type == "cost_estimated" and "monthly" in data:
