@@ -40,6 +40,7 @@ from tfpilot_core.hookcalls import HookCaller
 from tfpilot_core.log import get_logger
 from tfpilot_core.masking import scrub_secrets
 from tfpilot_core.models import DriftReport, DriftResult
+from tfpilot_core.plugin_sections import deprecated_in_use, lookup, warn
 from tfpilot_core.registrations import (
     LEGACY_OBJECT_KINDS,
     START_KINDS,
@@ -198,14 +199,23 @@ class PluginHost(HookCaller):
         return [(s.plugin, s.registration) for s in self._registrations[kind]]
 
     def settings_for(self, registration: Registration[Any]) -> BaseModel:
-        """Validate ``[plugins.<name>]`` against the registration's model (secrets resolved)."""
-        raw = self.config.plugins.get(registration.section, {})
+        """Validate ``[plugins.<section>]`` against the registration's model (secrets resolved).
+
+        The section is the registration's, else one of its deprecated names
+        (:func:`tfpilot_core.plugin_sections.lookup`).
+        """
+        section, raw = lookup(
+            self.config.plugins,
+            registration.section,
+            registration.deprecated_sections,
+            source=str(self.config.source or "<defaults>"),
+        )
         model = registration.model() or registrations.NoSettings
         try:
             return model.model_validate(resolve_secrets(raw, self.config))
         except PydanticValidationError as exc:
             problem = exc.errors()[0]
-            key = ".".join(str(p) for p in ("plugins", registration.section, *problem["loc"]))
+            key = ".".join(str(p) for p in ("plugins", section, *problem["loc"]))
             raise ConfigError(
                 problem["msg"], source=str(self.config.source or "<defaults>"), key=key
             ) from None
@@ -230,6 +240,14 @@ class PluginHost(HookCaller):
         for kind in START_KINDS:
             for _, registration in self.registrations(kind):
                 readers.setdefault(registration.section, []).append(registration)
+                # A deprecated name is read too, with a warning on every run (first, so that
+                # it is seen even when the section's values are refused below).
+                for old, new in deprecated_in_use(
+                    self.config.plugins, registration.section, registration.deprecated_sections
+                ):
+                    warn(old, new)
+                for old in registration.deprecated_sections:
+                    readers.setdefault(old, []).append(registration)
         unknown = []
         for section in self.config.plugins:
             if section not in readers:

@@ -162,6 +162,9 @@ class Registration(Generic[T]):
     #: capabilities have short names (store ``s3``) keeps one section named after itself
     #: (``[plugins.store_s3]``).
     settings_section: str | None = None
+    #: Sections this registration's settings used to live in: still read when ``section`` is
+    #: absent, with a deprecation warning on every run (:mod:`tfpilot_core.plugin_sections`).
+    deprecated_sections: tuple[str, ...] = ()
 
     @property
     def section(self) -> str:

@@ -251,6 +251,10 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     # Everything tfpilot writes holds request data (database, plans, state, logs): private.
     os.umask(0o077)
+    # A deprecated settings section is reported on every run, on stderr (plugin_sections).
+    from tfpilot_core.plugin_sections import show_on_stderr
+
+    show_on_stderr()
     strict = "--strict-plugins" in args
     state = App(strict_plugins=strict, debug="--debug" in args)
     try:

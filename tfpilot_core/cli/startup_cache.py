@@ -29,11 +29,12 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.layout import sqlite_holds_no_request
 from tfpilot_core.paths import database_file, home_dir, locate_config
+from tfpilot_core.plugin_sections import deprecated_in_use, lookup, warn
 from tfpilot_core.references import SECRET_WORDS, is_reference
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["database_file", "home_dir", "locate_config"]
 
-_FORMAT = 1
+_FORMAT = 2
 _enabled = False
 #: Plugin names of the core's own registrations that quick paths know how to stand in for.
 CORE_STORE_PLUGIN = "store_embedded"
@@ -75,6 +76,9 @@ class Snapshot:
     plugin_settings: dict[str, dict[str, Any]]
     #: Kind value -> the plugin whose registration the configuration selects (store, identity).
     selected: dict[str, str]
+    #: ``[old, new]`` for each deprecated ``[plugins.<old>]`` the configuration uses: warned
+    #: about on every run that reads the snapshot (quick paths never validate settings).
+    deprecated: list[list[str]] = field(default_factory=list)
 
     def environment(self, key: str) -> dict[str, Any]:
         """The environment named ``key``; else the error of ``Config.environment`` (exit 3)."""
@@ -168,9 +172,12 @@ def _current(state: App) -> tuple[Snapshot, list[Any]] | None:
     if not isinstance(value, dict):
         return None
     try:
-        return Snapshot(**value), key
+        found = Snapshot(**value)
     except TypeError:
         return None
+    for old, new in found.deprecated:
+        warn(old, new)
+    return found, key
 
 
 def snapshot(state: App) -> Snapshot | None:
@@ -220,6 +227,7 @@ def save(state: App) -> None:
     host = state.host
     plugin_settings: dict[str, dict[str, Any]] = {}
     selected: dict[str, str] = {}
+    deprecated: list[list[str]] = []
     try:
         # Suggesters, question models and value proposers are asked for per use (their hooks
         # may import a model client): no quick path needs them.
@@ -230,7 +238,14 @@ def save(state: App) -> None:
                 if kind is Kind.IDENTITY_PROVIDER and registration.name == config.core.identity:
                     selected["identity_provider"] = plugin
                 section = registration.section
-                raw = config.plugins.get(section, {})
+                _, raw = lookup(config.plugins, section, registration.deprecated_sections)
+                deprecated += [
+                    [old, new]
+                    for old, new in deprecated_in_use(
+                        config.plugins, section, registration.deprecated_sections
+                    )
+                    if [old, new] not in deprecated
+                ]
                 if section in plugin_settings or _holds_secrets(raw) or not _json_native(raw):
                     # Never a resolved secret in the cache; and a value that JSON would turn
                     # into something else (a TOML date) would make a quick answer differ.
@@ -251,6 +266,7 @@ def save(state: App) -> None:
         "users": {k: v.model_dump(mode="json") for k, v in config.users.items()},
         "plugin_settings": plugin_settings,
         "selected": selected,
+        "deprecated": deprecated,
     }
     _write(path, key, value)
 
@@ -275,7 +291,8 @@ def store_is_empty(state: App) -> bool:
         return False
     if snap.selected.get("identity_provider") != CORE_IDENTITY_PLUGIN:
         return False
-    settings = snap.plugin_settings.get("embedded")
+    # Keyed by section: the store_embedded plugin's (its deprecated name is resolved by save).
+    settings = snap.plugin_settings.get("store_embedded")
     if settings is None:
         return False
     db = database_file(settings.get("path"), snap.home, snap.source)

@@ -15,8 +15,8 @@ from tfpilot_core.registrations import Registration
 def tfpilot_register_identity_providers() -> list[Registration[Any]]:
     """Register ``local`` and ``github_actions`` (each imported when first used)."""
     return [
-        # The local runner is also "local" and reads [plugins.local]: this one takes no
-        # settings, so it names a section of its own rather than share (and clash with) that.
+        # The local runner is also "local" (its settings: [plugins.runner_local]): this one takes
+        # no settings, so it names a section of its own rather than share (and clash with) that.
         Registration(
             name="local",
             factory="tfpilot_core.identity.local:build",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from opentelemetry import trace
 
 import tfpilot_core.catalog.terraform_check as terraform_check
+import tfpilot_core.default_plugins.runner_local as runner_local
 import tfpilot_core.log as log_context
 from tfpilot_core.access import Access
 from tfpilot_core.catalog import Catalog
@@ -65,6 +66,7 @@ from tfpilot_core.models import (
     RunStatus,
     utcnow,
 )
+from tfpilot_core.plugin_sections import lookup
 from tfpilot_core.registrations import Kind
 from tfpilot_core.required_plugins import check_host
 from tfpilot_core.run_logs.artifacts import read as read_log
@@ -175,7 +177,10 @@ class Kernel:
         # Inputs are checked at request time by the runner's configured Terraform; without one,
         # by a terraform/tofu on PATH if there is one (it starts in a fifth of the embedded
         # engine's time: docs/modules.md), else the embedded engine.
-        terraform_check.use_engine(self.config.plugins.get("local", {}).get("binary") or "auto")
+        _, local = lookup(
+            self.config.plugins, runner_local.SECTION, runner_local.DEPRECATED_SECTIONS
+        )
+        terraform_check.use_engine(local.get("binary") or "auto")
         if os.environ.get("GITHUB_ACTIONS") == "true":
             # Unattended, a selected policy engine, estimator or notifier that is not installed
             # must stop the job (one line naming it), never leave it planning without it.

@@ -298,12 +298,12 @@ bucket = "{options.bucket}"
 region = "{options.region}"
 
 # Terraform state belongs in a backend, never in a job's working directory.
-[plugins.local.backend.s3]
+[plugins.runner_local.backend.s3]
 bucket = "{options.bucket}-state"
 key = "tfpilot/{{environment}}/{{request_id}}.tfstate"
 region = "{options.region}"
 
-[plugins.github]
+[plugins.runner_github]
 repository = "{options.repository}"
 # A token with contents, pull-requests, actions and checks write (GITHUB_TOKEN in jobs), or a
 # GitHub App: app_id = 123456 and private_key = {{ "$env" = "TFPILOT_GITHUB_APP_KEY" }}.
@@ -312,7 +312,7 @@ webhook_secret = {{ "$env" = "TFPILOT_WEBHOOK_SECRET" }}
 sarif = {"true" if options.sarif else "false"}
 
 # GitHub login -> tfpilot user (unmapped reviewers never approve).
-[plugins.github.users]
+[plugins.runner_github.users]
 # "octo-alice" = "alice"
 
 # tfpilot users and their roles; the actors of scheduled jobs need one (e.g. developer).

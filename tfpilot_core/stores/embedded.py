@@ -1,6 +1,7 @@
 """Settings and factory of the default ``embedded`` store (a SQLite database under tfpilot's home).
 
-Selected by ``[core] store = "embedded"`` (the default). Settings, in ``[plugins.embedded]``:
+Selected by ``[core] store = "embedded"`` (the default). Settings, in
+``[plugins.store_embedded]`` (``[plugins.embedded]`` before):
 
 ``path``
     The database file. Default ``<home>/tfpilot.db``; a relative path is taken relative to the
@@ -33,7 +34,7 @@ DEFAULT_FILE_NAME = "tfpilot.db"
 
 
 class EmbeddedStoreSettings(BaseModel):
-    """The ``[plugins.embedded]`` section."""
+    """The ``[plugins.store_embedded]`` section."""
 
     model_config = ConfigDict(extra="forbid")
 

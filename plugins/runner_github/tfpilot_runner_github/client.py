@@ -78,8 +78,9 @@ def _auth(settings: GitHubSettings, retry: Any) -> Any:
         except GithubException as exc:
             raise ConfigError(
                 f"GitHub App {settings.app_id} is not installed on {settings.repository} or its "
-                f"key was refused ({exc.status}): check [plugins.github] app_id and private_key",
-                key="plugins.github.app_id",
+                f"key was refused ({exc.status}): check [plugins.runner_github] app_id and "
+                "private_key",
+                key="plugins.runner_github.app_id",
             ) from None
         finally:
             integration.close()
@@ -99,9 +100,9 @@ def describe(exc: BaseException, repository: str) -> Exception:
     if isinstance(exc, GithubException):
         if exc.status == 401:
             return ConfigError(
-                "GitHub rejected the credentials (401 Bad credentials): check [plugins.github] "
-                "token (or app_id and private_key)",
-                key="plugins.github.token",
+                "GitHub rejected the credentials (401 Bad credentials): check "
+                "[plugins.runner_github] token (or app_id and private_key)",
+                key="plugins.runner_github.token",
             )
         if exc.status == 404:
             return NotFoundError(

@@ -2,7 +2,8 @@
 
 Registers the runner ``github`` (``[core] runner = "github"``), an event observer of the same
 name that keeps the PR comment and check runs current, and the ``tfpilot webhook`` command. All
-share the ``[plugins.github]`` section (:class:`~tfpilot_runner_github.settings.GitHubSettings`).
+share the ``[plugins.runner_github]`` section (``[plugins.github]`` before, still read with a
+deprecation warning; :class:`~tfpilot_runner_github.settings.GitHubSettings`).
 PyGithub, FastAPI and uvicorn are imported only by the factories and the command.
 """
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core import hookimpl
+from tfpilot_core.plugin_sections import lookup
 from tfpilot_core.registrations import Registration
+from tfpilot_runner_github.registration import DEPRECATED_SECTIONS, SECTION
 from tfpilot_runner_github.registration import NAME as NAME
 from tfpilot_runner_github.registration import infra_for as infra_for
 from tfpilot_runner_github.registration import settings_for as settings_for
@@ -30,6 +33,8 @@ def tfpilot_register_runners() -> list[Registration[Runner]]:
             name=NAME,
             factory="tfpilot_runner_github.registration:build_runner",
             settings_model="tfpilot_runner_github.settings:GitHubSettings",
+            settings_section=SECTION,
+            deprecated_sections=DEPRECATED_SECTIONS,
             description="Terraform runs dispatched to GitHub Actions in the infra repository",
         )
     ]
@@ -43,6 +48,8 @@ def tfpilot_register_event_observers() -> list[Registration[EventObserver]]:
             name=NAME,
             factory="tfpilot_runner_github.registration:build_observer",
             settings_model="tfpilot_runner_github.settings:GitHubSettings",
+            settings_section=SECTION,
+            deprecated_sections=DEPRECATED_SECTIONS,
             description="the PR comment and the plan's check run of each request",
         )
     ]
@@ -52,14 +59,15 @@ def tfpilot_register_event_observers() -> list[Registration[EventObserver]]:
 def tfpilot_register_routes() -> list[Registration[Any]]:
     """Mount the webhook receiver in ``tfpilot serve`` (tfpilot-web) at ``/hooks/github``.
 
-    Only when ``[plugins.github]`` has a ``webhook_secret``: without one nothing could be
+    Only when ``[plugins.runner_github]`` has a ``webhook_secret``: without one nothing could be
     verified, so nothing is mounted (the factory returns ``None``).
     """
 
     def routes(settings: Any, context: Any) -> Any:
         from tfpilot_core.registrations import Routes
 
-        section = context.host.config.plugins.get(NAME) or {} if context.host else {}
+        plugins = context.host.config.plugins if context.host else {}
+        _, section = lookup(plugins, SECTION, DEPRECATED_SECTIONS)
         if not section.get("webhook_secret"):
             return None
 

@@ -12,8 +12,12 @@ if TYPE_CHECKING:
     from tfpilot_runner_github.infra import InfraRepo
     from tfpilot_runner_github.settings import GitHubSettings
 
-#: The name users select with ``[core] runner`` (and the settings section).
+#: The name users select with ``[core] runner``.
 NAME = "github"
+#: The settings section, named after the plugin; ``[plugins.github]`` is its deprecated name
+#: (still read, with a warning on every run).
+SECTION = "runner_github"
+DEPRECATED_SECTIONS = (NAME,)
 
 
 def _store(context: PluginContext) -> Any:

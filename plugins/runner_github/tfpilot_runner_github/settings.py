@@ -1,4 +1,4 @@
-"""The ``[plugins.github]`` settings (selected with ``[core] runner = "github"``).
+"""The ``[plugins.runner_github]`` settings (selected with ``[core] runner = "github"``).
 
 Secrets are given as references, never in the file: ``token = { "$env" = "GITHUB_TOKEN" }``,
 ``webhook_secret = { "$file" = "/run/secrets/github-webhook" }`` (resolved by the core and
@@ -23,7 +23,8 @@ class Workflows(BaseModel):
 
 
 class GitHubSettings(BaseModel):
-    """The ``[plugins.github]`` section: the infra repository, the token, the webhook secret."""
+    """The ``[plugins.runner_github]`` section: the infra repository, the token, the webhook
+    secret (``[plugins.github]`` is its deprecated name)."""
 
     model_config = ConfigDict(extra="forbid")
 

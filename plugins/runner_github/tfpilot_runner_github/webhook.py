@@ -368,7 +368,7 @@ def _time(value: Any) -> datetime | None:
 def create_webhook_app(platform: Platform, *, infra: InfraRepo | None = None) -> FastAPI:
     """The receiver as a FastAPI app (POST ``/github``; GET ``/healthz``).
 
-    ``infra`` defaults to the one built from ``[plugins.github]``; the webhook secret must be
+    ``infra`` defaults to the one built from ``[plugins.runner_github]``; the webhook secret must be
     configured (``webhook_secret``), else nothing could be verified and the app refuses to start.
     """
     from tfpilot_core.errors import ConfigError
@@ -378,8 +378,9 @@ def create_webhook_app(platform: Platform, *, infra: InfraRepo | None = None) ->
     secret = infra.settings.webhook_secret
     if not secret:
         raise ConfigError(
-            "the webhook receiver needs [plugins.github] webhook_secret to verify deliveries",
-            key="plugins.github.webhook_secret",
+            "the webhook receiver needs [plugins.runner_github] webhook_secret to verify "
+            "deliveries",
+            key="plugins.runner_github.webhook_secret",
         )
     receiver = Receiver(platform, infra, secret)
     app = FastAPI(title="tfpilot GitHub webhooks", docs_url=None, redoc_url=None, openapi_url=None)
