@@ -349,3 +349,44 @@ def test_idempotency_keys_are_scoped_to_the_caller(platform: Platform) -> None:
             "dev", module="test/bucket", environment="dev", project="shop",
             inputs={"name": "changed"}, idempotency_key="deploy-1",
         )  # fmt: skip
+
+
+# -- 18. an ephemeral input is a reference, never a stored value ---------------------------------
+
+
+def test_an_ephemeral_input_takes_only_an_environment_reference(
+    platform: Platform, module_dir: Path
+) -> None:
+    (module_dir / "ephemeral.tf").write_text(
+        'variable "db_password" {\n  type      = string\n  default   = null\n'
+        "  ephemeral = true\n}\n"
+    )
+    secret = "literal-Ephemeral-pw-91c3"
+    for value, rule in (
+        (secret, "a literal value is refused"),
+        ({"$env": "AWS_SECRET_ACCESS_KEY"}, "credentials are off limits"),
+        ({"$file": "/etc/passwd"}, "must not read the runner's files"),
+    ):
+        with pytest.raises(ValidationError, match=rule) as refused:
+            _create_with(platform, db_password=value)
+        problem = refused.value.problems[0]
+        assert (problem.field, problem.rule) == ("inputs.db_password", "ephemeral_reference")
+    assert platform.list("admin").items == []
+    reference = {"$env": "TFPILOT_INPUT_DB_PASSWORD"}
+    stored = _create_with(platform, db_password=reference)
+    assert stored.inputs["db_password"] == reference
+    # An update that does not name it keeps the reference; a literal is refused there too.
+    updated = platform.update("dev", stored.id, {"tags": {"team": "db"}})
+    assert updated.inputs["db_password"] == reference
+    with pytest.raises(ValidationError, match="ephemeral"):
+        platform.update("dev", stored.id, {"db_password": secret})
+    assert secret not in json.dumps(
+        [r.model_dump(mode="json") for r in platform.list("admin").items]
+    )
+
+
+def _create_with(platform: Platform, **inputs: Any) -> Any:
+    return platform.create(
+        "dev", module="test/bucket", environment="dev", project="shop",
+        inputs={"name": "db", **inputs},
+    )  # fmt: skip

@@ -22,12 +22,17 @@ from tfpilot_core.terraform.runner import LocalRunner
 
 SECRET = "EPHEMERAL-db-password-4f8a2c"
 
-EPHEMERAL_TF = """
-variable "db_password" {
+EPHEMERAL_TF = f"""
+variable "db_password" {{
   type      = string
   default   = null
   ephemeral = true
-}
+  # Proves the value itself reached Terraform (not, say, a reference's text).
+  validation {{
+    condition     = var.db_password == null || length(var.db_password) == {len(SECRET)}
+    error_message = "db_password is not the test's value"
+  }}
+}}
 """
 
 
@@ -81,3 +86,42 @@ def test_an_ephemeral_input_is_never_in_the_plan_and_is_given_again_at_apply(
     applied = runner.apply(spec, planned.plan_file, rendered_digest=planned.rendered_digest)
     assert applied.success, applied.error
     assert SECRET not in applied.log
+
+
+REFERENCE = {"$env": "TFPILOT_INPUT_DB_PASSWORD"}
+
+
+@pytest.mark.slow
+def test_an_ephemeral_reference_is_read_where_terraform_runs_at_plan_and_at_apply(
+    make_spec: Callable[..., RunSpec],
+    make_runner: Callable[..., LocalRunner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The request holds only the reference (issue 27 item 18): the value is the runner's.
+    monkeypatch.setenv("TFPILOT_INPUT_DB_PASSWORD", SECRET)
+    runner = make_runner()
+    spec = make_spec({"name": "logs", "db_password": dict(REFERENCE)})
+    assert SECRET not in spec.request.model_dump_json()
+    planned = runner.plan(spec)
+    assert planned.success, planned.error
+    assert planned.plan_file is not None and not _contains(planned.plan_file, SECRET.encode())
+    assert SECRET not in str(planned.plan_json) and SECRET not in planned.log
+    applied = runner.apply(spec, planned.plan_file, rendered_digest=planned.rendered_digest)
+    assert applied.success, applied.error
+    assert SECRET not in applied.log
+
+
+def test_an_unset_ephemeral_reference_names_the_input_and_the_variable(
+    make_spec: Callable[..., RunSpec], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tfpilot_core.errors import ValidationError
+    from tfpilot_core.terraform.render import render
+
+    monkeypatch.delenv("TFPILOT_INPUT_DB_PASSWORD", raising=False)
+    with pytest.raises(ValidationError, match="TFPILOT_INPUT_DB_PASSWORD") as refused:
+        render(make_spec({"name": "logs", "db_password": dict(REFERENCE)}))
+    assert refused.value.problems[0].field == "inputs.db_password"
+    monkeypatch.setenv("TFPILOT_INPUT_DB_PASSWORD", SECRET)
+    rendered = render(make_spec({"name": "logs", "db_password": dict(REFERENCE)}))
+    assert rendered.environment == {"TF_VAR_db_password": SECRET}
+    assert not [n for n, data in rendered.files.items() if SECRET.encode() in data]

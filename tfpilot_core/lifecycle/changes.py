@@ -10,6 +10,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from tfpilot_core.catalog import ephemeral
 from tfpilot_core.catalog.ids import new_request_id
 from tfpilot_core.catalog.spec import ModuleSpec
 from tfpilot_core.catalog.validation import normalize_inputs
@@ -65,6 +66,49 @@ def refuse_blocking(findings: Sequence[PolicyFinding], *, action: str | None = N
         trace.get_current_span().add_event("policy_refused", {"tfpilot.rules": rules})
         lines = "; ".join(f"{f.rule_id}: {f.message}" for f in blocking)
         raise PolicyBlockedError(f"{action + ' ' if action else ''}blocked by policy: {lines}")
+
+
+def normalize(
+    spec: ModuleSpec,
+    inputs: Mapping[str, Any],
+    *,
+    previous: Mapping[str, Any] | None = None,
+    request_id: str,
+    server_tags: Mapping[str, str],
+) -> dict[str, Any]:
+    """The inputs to store: :func:`normalize_inputs` for every input but the ephemeral ones,
+    which are kept as environment references (literals refused, :mod:`~tfpilot_core.catalog.
+    ephemeral`), and which, on an update, keep their reference when not given."""
+    names = spec.ephemeral_inputs
+    if not names:
+        return normalize_inputs(
+            spec, inputs, previous=previous, request_id=request_id, server_tags=server_tags
+        )
+    others, references = ephemeral.split(inputs, names)
+    rest = {k: v for k, v in spec.inputs.items() if k not in names}
+    normalized = normalize_inputs(
+        spec.model_copy(update={"inputs": rest}),
+        others,
+        previous=previous,
+        request_id=request_id,
+        server_tags=server_tags,
+    )
+    kept = {n: previous[n] for n in names if previous and previous.get(n) is not None}
+    kept.update(references)
+    missing = [n for n in names if spec.inputs[n].required and n not in kept]
+    if missing:
+        raise ValidationError(
+            [
+                FieldProblem(
+                    f"inputs.{n}",
+                    "required",
+                    'is required: give an environment reference {"$env": "TFPILOT_INPUT_..."}',
+                )
+                for n in missing
+            ],
+            subject="inputs",
+        )
+    return {**normalized, **kept}
 
 
 #: The store namespace of refused creates and updates (no request holds them).
@@ -279,7 +323,7 @@ def create(
                 template_id=template_id,
                 template_version=template_version,
             )
-            normalized = normalize_inputs(
+            normalized = normalize(
                 spec,
                 inputs or {},
                 request_id=request_id,
@@ -349,7 +393,7 @@ def update(
             if status in UPDATE_BLOCKED:
                 raise ConflictError(f"request {request_id} cannot be updated while {status.value}")
             # Inputs not given keep their values: normalize_inputs patches over ``previous``.
-            normalized = normalize_inputs(
+            normalized = normalize(
                 spec,
                 dict(inputs),
                 previous=current.inputs,

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tfpilot_core.catalog import ephemeral as ephemeral_inputs
 from tfpilot_core.catalog.spec import load_module
 from tfpilot_core.errors import ConfigError, FieldProblem, ValidationError
 from tfpilot_core.files import private_dir
@@ -348,9 +349,13 @@ def render(
 
     values = {name: inputs[name] for name in given if name not in ephemeral}
     # A string variable takes TF_VAR_ literally; other types are read as HCL, which JSON is.
+    # An ephemeral input is stored as a reference, read from this process's environment now.
+    resolved = {
+        n: ephemeral_inputs.resolve(n, inputs[n], os.environ) for n in given if n in ephemeral
+    }
     environment = {
         f"TF_VAR_{name}": value if isinstance(value, str) else json.dumps(value)
-        for name, value in ((n, inputs[n]) for n in given if n in ephemeral)
+        for name, value in resolved.items()
     }
     try:
         tfvars = canonical_json(values)

@@ -225,6 +225,8 @@ class LocalRunner:
         secrets: list[str] = []
         for name in hidden:
             secrets += sensitive_strings(spec.request.inputs.get(name), True)
+        # An ephemeral input's value is not on the request (a reference is): scrub what it was.
+        secrets += list(rendered.environment.values())
         logger = log.bind(request_id=spec.request.id, runner=NAME)
         executor = Executor(
             engine,

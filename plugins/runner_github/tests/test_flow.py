@@ -43,6 +43,9 @@ def config_text(standin: GitHubStandIn, endpoint: str, bucket: str, shared: Path
     """The infra repository's tfpilot.toml: S3 store, github runner, state outside workdirs."""
     return (
         '[core]\nstore = "s3"\nrunner = "github"\npolicy_engines = ["policy_builtin"]\n'
+        # The stand-in jobs and dispatcher name their user ($GITHUB_ACTOR, $TFPILOT_USER)
+        # without an OIDC token: on a shared store that is trusted only by this explicit choice.
+        + "trust_local_user = true\n"
         + USERS
         + '[users.tfpilot-bot]\nrole = "developer"\n'
         + f'[plugins.store_s3]\nbucket = "{bucket}"\nendpoint_url = "{endpoint}"\n'
