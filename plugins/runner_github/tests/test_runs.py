@@ -139,3 +139,13 @@ def test_cancel_a_queued_run_cancels_the_workflow_run(
     # The job, should it start anyway, refuses the cancelled attempt.
     with pytest.raises(ConflictError, match="already completed"):
         execute_plan(platform, request.id, attempt.id)
+
+
+def test_the_pr_comment_says_what_follows_a_rejection(
+    platform: Any, standin: GitHubStandIn
+) -> None:
+    from tfpilot_runner_github.comment import next_step
+
+    request = platform.plan("alice", create(platform).id)
+    for status, words in (("rejected", "was rejected"), ("changes_requested", "asked for changes")):
+        assert words in next_step(request, status)

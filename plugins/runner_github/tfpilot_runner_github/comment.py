@@ -40,6 +40,10 @@ def next_step(request: Request, status: str) -> str:
         "plan_ready": f"approve with a review (binds to plan `{short}`), then comment "
         "`tfpilot apply`",
         "approved": "comment `tfpilot apply` to apply the approved plan",
+        "rejected": "the plan was rejected (the reason is in the request's timeline): change the "
+        "request, or comment `tfpilot plan` to plan again",
+        "changes_requested": "a reviewer asked for changes (the reason is in the request's "
+        "timeline): change the request, then comment `tfpilot plan`",
         "applying": "the apply is running in GitHub Actions",
         "applied": "merge this PR; drift is checked nightly",
         "destroying": "the destroy is running in GitHub Actions",
