@@ -279,3 +279,48 @@ def test_with_a_module_given_the_description_still_informs_proposals(
     )
     spec = platform.catalog.get("test/bucket")
     assert set(proposer.descriptions) == {spec.description}
+
+
+def test_the_previewed_name_is_the_created_name(platform: Platform) -> None:
+    conv = AnswersConversation(
+        {"environment": "dev", "project": "shop", "inputs": {"name": "builder"}, "confirm": "yes"}
+    )
+    result = run_assistant(platform, "alice", conv, module="test/bucket")
+    assert result.created is not None and result.draft is not None
+    # The preview named the id and the name (its suffix comes from the id): both are created.
+    assert result.created.id == result.draft.request_id
+    assert f"Request {result.created.id}: test/bucket in dev, project shop" in conv.said
+    assert f"  name = {result.created.inputs['name']}" in conv.said
+    assert result.draft.inputs["name"] == result.created.inputs["name"]
+    assert result.draft.to_dict()["request_id"] == result.created.id
+
+
+def test_create_with_a_reserved_id_checks_it(platform: Platform) -> None:
+    from tfpilot_core.errors import AlreadyExistsError
+    from tfpilot_core.lifecycle import changes
+
+    def create(request_id: str, environment: str = "dev") -> Any:
+        return changes.create(
+            platform.kernel,
+            "alice",
+            module="test/bucket",
+            environment=environment,
+            project="shop",
+            inputs={"name": "logs"},
+            request_id=request_id,
+        )
+
+    created = create("req_dev_bucket_abc234")
+    assert created.id == "req_dev_bucket_abc234"
+    assert created.inputs["name"] == "logs-abc234"
+    for bad, rule in [
+        ("req_dev_bucket_ABC!", "id_pattern"),  # not a request id
+        ("req_dev_queue_abc235", "id_placement"),  # another module's code
+        ("req_prod_bucket_abc235", "id_placement"),  # another environment
+    ]:
+        with pytest.raises(ValidationError) as err:
+            create(bad)
+        assert [(p.field, p.rule) for p in err.value.problems] == [("request_id", rule)], bad
+    with pytest.raises(AlreadyExistsError, match="req_dev_bucket_abc234 already exists"):
+        create("req_dev_bucket_abc234")
+    assert count(platform) == 1

@@ -37,6 +37,10 @@ class Draft:
     problems: list[FieldProblem] = field(default_factory=list)
     allowed: bool = False
     cost: str = "known after the first plan (tfpilot plan <id>)"
+    #: The id the request gets if it is created from this draft (its resource names carry the
+    #: id's suffix, so the preview shows the names the create stores): pass it to
+    #: ``changes.create(request_id=...)``.
+    request_id: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -51,6 +55,7 @@ class Draft:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (sensitive inputs already masked)."""
         return {
+            "request_id": self.request_id,
             "module": self.module,
             "environment": self.environment,
             "project": self.project,
@@ -107,6 +112,7 @@ def draft_request(
         )
         return result
     request_id = new_request_id(env.key, spec.name)
+    result.request_id = request_id
     # The platform's own tag rule, so the preview shows the tags a create would store.
     tags = platform.kernel.server_tags(request_id, placement, actor)
     try:

@@ -81,6 +81,22 @@ class ValueProposer(Protocol):
         ...
 
 
+class ModuleChooser(Protocol):
+    """What a proposer may also do (optional): pick the module for a description.
+
+    It gets only the candidates the offline ranking put first (:data:`MODEL_CANDIDATES`), and its
+    pick is used only if it is one of them: the model ranks, it never adds a module.
+    """
+
+    def choose_module(self, description: str, candidates: Sequence[ModuleSpec]) -> str | None:
+        """The name of the candidate that fits ``description`` best, or ``None``."""
+        ...
+
+
+#: How many of the offline ranking's best modules a model chooses among (and the user sees).
+MODEL_CANDIDATES = 5
+
+
 @dataclass
 class AssistResult:
     """How the conversation ended."""
@@ -318,7 +334,9 @@ class _Flow:
             Question("describe", "What do you need? Describe it in a few words", default="")
         )
         self.transcript.append({"question": "describe", "answer": description})
-        ranked = rank_modules(modules, description)[:5]
+        ranked = self.model_ranked(
+            rank_modules(modules, description)[:MODEL_CANDIDATES], description
+        )
         names = [m.name for m in ranked]
         for i, spec in enumerate(ranked, 1):
             self.conv.say(f"  {i}. {spec.name}: {spec.description}")
@@ -336,6 +354,35 @@ class _Flow:
             Question("module", "Which module?", choices=names, default=names[0]), accept
         )
         return chosen
+
+    def model_ranked(self, ranked: list[ModuleSpec], description: str) -> list[ModuleSpec]:
+        """``ranked`` with the model's pick first, when a proposer can choose modules.
+
+        Checked: a pick that is not one of the candidates is refused (and said so); any error
+        means the offline order. The user still chooses; the pick is only the default.
+        """
+        choose = getattr(self.proposer, "choose_module", None)
+        if not callable(choose) or not description.strip() or len(ranked) < 2:
+            return ranked
+        try:
+            picked = choose(description, list(ranked))
+        except Exception as exc:  # a failing model only means the offline order
+            log.warning("module_chooser_failed", error=type(exc).__name__)
+            return ranked
+        if picked is None:
+            return ranked
+        names = [m.name for m in ranked]
+        if picked not in names:
+            self.conv.say(
+                f"  the model's module {str(picked)[:80]!r} was refused (not a candidate)"
+            )
+            self.transcript.append(
+                {"question": "module", "proposed": str(picked)[:200], "refused": "not a candidate"}
+            )
+            return ranked
+        self.conv.say(f"  the model suggests {picked}")
+        self.transcript.append({"question": "module", "proposed": picked})
+        return sorted(ranked, key=lambda m: m.name != picked)
 
     def placement(self, environment: str | None, project: str | None) -> tuple[str, str]:
         keys = [e.key for e in self.kernel.config.core.environments]
@@ -495,7 +542,7 @@ def run_assistant(
     draft = draft_request(
         platform, actor, module=spec.name, environment=env, project=proj, inputs=inputs
     )
-    conversation.say(f"Request: {spec.name} in {env}, project {proj}")
+    conversation.say(f"Request {draft.request_id}: {spec.name} in {env}, project {proj}")
     for name, value in draft.inputs.items():
         conversation.say(f"  {name} = {_shown(value)}")
     if not draft.valid:
@@ -529,8 +576,15 @@ def run_assistant(
     if not confirmed:
         conversation.say("Not created.")
         return AssistResult(None, draft, flow.transcript)
+    # The previewed id, so the names shown (they carry its suffix) are the names created.
     created = changes.create(
-        platform.kernel, actor, module=spec.name, environment=env, project=proj, inputs=inputs
+        platform.kernel,
+        actor,
+        module=spec.name,
+        environment=env,
+        project=proj,
+        inputs=inputs,
+        request_id=draft.request_id,
     )
     conversation.say(f"Created {created.id}.")
     return AssistResult(created, draft, flow.transcript)

@@ -11,13 +11,15 @@ from typing import Any
 from opentelemetry import trace
 
 from tfpilot_core.catalog import ephemeral
-from tfpilot_core.catalog.ids import new_request_id
+from tfpilot_core.catalog.ids import module_code, new_request_id, validate_request_id
 from tfpilot_core.catalog.spec import ModuleSpec
 from tfpilot_core.catalog.validation import normalize_inputs
 from tfpilot_core.errors import (
+    AlreadyExistsError,
     ConflictError,
     FieldProblem,
     ForbiddenError,
+    NotFoundError,
     PolicyBlockedError,
     ValidationError,
     did_you_mean,
@@ -282,10 +284,16 @@ def create(
     template_id: str | None = None,
     opt_outs: Sequence[Mapping[str, str]] = (),
     idempotency_key: str | None = None,
+    request_id: str | None = None,
 ) -> Request:
     """Validate and store a new request; policy runs on its inputs before anything is stored.
 
-    :raises ValidationError: every problem of the inputs, together.
+    ``request_id``: the id to use, already shown to the user (the request assistant's
+    preview, whose resource names carry its suffix); it must be a request id of this
+    environment and module, and not taken. Without it a fresh id is drawn.
+
+    :raises ValidationError: every problem of the inputs, together; a malformed ``request_id``.
+    :raises AlreadyExistsError: ``request_id`` is taken.
     :raises PolicyBlockedError: a blocking policy finding on the inputs.
     """
     env = kernel.environment(environment)
@@ -303,6 +311,7 @@ def create(
         inputs, template_version = kernel.templates.for_create(
             template_id, module=module, environment=env.key, project=project, inputs=inputs or {}
         )
+    reserved = given_request_id(kernel, request_id, env.key, spec.name)
     fingerprint = {
         "module": module,
         "environment": environment,
@@ -310,11 +319,12 @@ def create(
         "inputs": dict(inputs or {}),
         "template_id": template_id,
         "opt_outs": [[o.rule_id, o.justification] for o in checked_opt_outs],
+        **({"request_id": reserved} if reserved else {}),
     }
 
     def run(_: dict[str, Any]) -> Request:
         with tracer.start_as_current_span("tfpilot.create", attributes={"tfpilot.module": module}):
-            request_id = new_request_id(env.key, module)
+            request_id = reserved or new_request_id(env.key, module)
             placement = Placement(
                 project=project,
                 environment=env.key,
@@ -358,6 +368,32 @@ def create(
             return stored
 
     return kernel.idempotent(idempotency_key, "create", fingerprint, run, actor=actor)
+
+
+def given_request_id(kernel: Kernel, request_id: str | None, env: str, module: str) -> str | None:
+    """``request_id`` checked for a create in ``env`` of ``module``: the id format, the
+    environment and module code it names, and not taken (``None`` stays ``None``)."""
+    if request_id is None:
+        return None
+    validate_request_id(request_id)
+    expected = f"req_{env}_{module_code(module)}_"
+    if not request_id.startswith(expected):
+        raise ValidationError(
+            [
+                FieldProblem(
+                    "request_id",
+                    "id_placement",
+                    f"{request_id!r} is not an id for module {module} in {env} "
+                    f"(expected {expected}<suffix>)",
+                )
+            ],
+            subject="request id",
+        )
+    try:
+        kernel.store.get_request(request_id)
+    except NotFoundError:
+        return request_id
+    raise AlreadyExistsError(f"request {request_id} already exists: preview the request again")
 
 
 def update(

@@ -100,6 +100,8 @@ class FakeLLM:
         self.tool_calls: list[dict[str, str]] = []
         #: What a ``FAILURE:`` prompt (a failed run to explain) is answered with.
         self.explanation: dict[str, Any] = {}
+        #: The module the request assistant's chooser answers with (a name, or None).
+        self.choice: str | None = None
         #: What a ``PROPOSE:`` prompt is answered with, by input name (missing: null).
         self.proposals: dict[str, Any] = {}
         self.bodies: list[bytes] = []
@@ -277,6 +279,11 @@ class FakeLLM:
             if mode == "invalid_json":
                 return "Something nice, maybe."
             return json.dumps({"value": self.proposals.get(facts["input"]["name"])})
+        if user.startswith("CHOOSE:\n"):
+            json.loads(user.split("CHOOSE:\n", 1)[1])  # the candidates, as JSON
+            if mode == "invalid_json":
+                return "The bucket, I think."
+            return json.dumps({"module": self.choice})
         if user.startswith("FAILURE:\n"):
             json.loads(user.split("FAILURE:\n", 1)[1])  # the failure facts, as JSON
             if mode == "invalid_json":

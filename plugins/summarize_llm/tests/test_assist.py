@@ -226,3 +226,85 @@ def test_requests_new_assist_uses_the_model(
     data = json.loads(out.stdout)
     assert data["created"] is True and data["request"]["inputs"]["region"] == "local-2"
     assert [t["proposed"] for t in data["transcript"] if "proposed" in t] == ["eu-west-1"]
+
+
+DESCRIBE = "object storage for logs"
+
+
+def _offline_top(platform: Platform) -> list[str]:
+    from tfpilot_core.assistant import rank_modules
+
+    return [m.name for m in rank_modules(platform.catalog.list(), DESCRIBE)[:5]]
+
+
+def test_the_model_chooses_among_the_offline_candidates(
+    server: FakeLLM, make: Callable[..., Platform]
+) -> None:
+    platform = make(server.url)
+    top = _offline_top(platform)
+    assert "test/bucket" in top[1:], top  # the offline ranking puts another module first
+    server.choice = "test/bucket"
+    conv = AnswersConversation(
+        {
+            "describe": DESCRIBE,
+            "module": "",  # the default: the model's pick
+            "environment": "dev",
+            "project": "shop",
+            "inputs": {"name": "logs"},
+            "confirm": "no",
+        }
+    )
+    result = run_assistant(platform, "alice", conv)
+    assert result.draft is not None and result.draft.module == "test/bucket"
+    assert "  the model suggests test/bucket" in conv.said
+    assert {"question": "module", "proposed": "test/bucket"} in result.transcript
+    # The model saw the offline candidates only, and what the user said.
+    [choose] = [
+        json.loads(json.loads(b)["messages"][-1]["content"].removeprefix("CHOOSE:\n"))
+        for b in server.bodies
+        if json.loads(b)["messages"][-1]["content"].startswith("CHOOSE:\n")
+    ]
+    assert [c["name"] for c in choose["candidates"]] == top
+    assert choose["wanted"] == DESCRIBE
+
+
+@pytest.mark.parametrize("in_catalog", [True, False])
+def test_a_model_pick_outside_the_candidates_is_refused(
+    server: FakeLLM, make: Callable[..., Platform], in_catalog: bool
+) -> None:
+    platform = make(server.url)
+    top = _offline_top(platform)
+    # A module of the catalog the offline ranking left out, or one that does not exist.
+    others = [m.name for m in platform.catalog.list() if m.name not in top]
+    choice = others[-1] if in_catalog else "made/up-module"
+    server.choice = choice
+    conv = AnswersConversation(
+        {"describe": DESCRIBE, "module": "test/bucket", "environment": "dev", "project": "shop",
+         "inputs": {"name": "logs"}, "confirm": "no"}
+    )  # fmt: skip
+    result = run_assistant(platform, "alice", conv)
+    assert f"  the model's module {choice!r} was refused (not a candidate)" in conv.said
+    refused = [t for t in result.transcript if t.get("refused") == "not a candidate"]
+    assert refused == [{"question": "module", "proposed": choice, "refused": "not a candidate"}]
+    # The offline order stands: its first module is the default offered.
+    assert f"  1. {top[0]}: {platform.catalog.get(top[0]).description}" in conv.said
+
+
+def test_an_unreadable_module_choice_keeps_the_offline_order(
+    server: FakeLLM, make: Callable[..., Platform]
+) -> None:
+    platform = make(server.url)
+    server.mode = "invalid_json"
+    conv = AnswersConversation(
+        {"describe": DESCRIBE, "module": "", "environment": "dev", "project": "shop",
+         "inputs": {"name": "logs"}, "confirm": "no"}
+    )  # fmt: skip
+    top = _offline_top(platform)
+    if top[0] != "test/bucket":
+        conv = AnswersConversation(
+            {"describe": DESCRIBE, "module": "test/bucket", "environment": "dev",
+             "project": "shop", "inputs": {"name": "logs"}, "confirm": "no"}
+        )  # fmt: skip
+    result = run_assistant(platform, "alice", conv)
+    assert not any("the model" in line for line in conv.said)
+    assert not [t for t in result.transcript if "proposed" in t and t["question"] == "module"]

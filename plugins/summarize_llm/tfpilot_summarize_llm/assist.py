@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tfpilot_core.catalog.spec import ModuleSpec
     from tfpilot_summarize_llm.summarizer import LLMSummarizer
 
@@ -29,6 +31,12 @@ You receive PROPOSE as JSON: the module, one input (its type, allowed values, de
 description) and what the user wants. Propose a value for that input. Answer with one JSON
 object and nothing else: {"value": <value>}, or {"value": null} if you have no good proposal.
 Only values of the input's type, and only from "allowed" when it is given."""
+
+
+CHOOSE_PROMPT = """You help choose the Terraform module for a request for infrastructure.
+You receive CHOOSE as JSON: what the user wants and the candidate modules (name, category,
+description). Answer with one JSON object and nothing else: {"module": "<a candidate's name>"},
+or {"module": null} if none fits. Only names from the candidates."""
 
 
 class LLMValueProposer:
@@ -101,3 +109,33 @@ class LLMValueProposer:
         if SECRET_MASK in json.dumps(value, default=str):
             return None  # a masked value sent back is never a value to set
         return value
+
+    def choose_module(self, description: str, candidates: Sequence[ModuleSpec]) -> str | None:
+        """The model's pick among ``candidates`` for ``description`` (the core checks that it
+        is one of them), or ``None`` on any error or unreadable answer."""
+        from tfpilot_core.plan_facts import Scrubber
+
+        scrub = Scrubber(self.summarizer.secrets())
+        facts = {
+            "wanted": scrub.text((description or "")[:2000]),
+            "candidates": [
+                {
+                    "name": m.name,
+                    "category": m.category,
+                    "description": scrub.text(m.description or "")[:500],
+                }
+                for m in candidates
+            ],
+        }
+        messages = [
+            {"role": "system", "content": CHOOSE_PROMPT},
+            {"role": "user", "content": "CHOOSE:\n" + json.dumps(facts, sort_keys=True)},
+        ]
+        try:
+            content = self.summarizer.complete(messages)
+            answer = json.loads(content.strip().strip("`").removeprefix("json"))
+        except Exception as exc:
+            log.warning("llm_choose_failed", error=type(exc).__name__)
+            return None
+        picked = answer.get("module") if isinstance(answer, dict) else None
+        return picked if isinstance(picked, str) and picked else None
