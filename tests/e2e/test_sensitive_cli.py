@@ -86,7 +86,9 @@ def test_a_sensitive_input_is_write_only_everywhere(cli_home: tuple[Path, dict[s
             run("--as", user, *json_flag, "requests", "show", request_id)
             run("--as", user, *(("--json",) if not json_flag else ()), "requests", "list")
         run("--as", "alice", "--log-format", "json", "--log-level", "debug", "plan", request_id)
-        shown = json.loads(run("--as", "bob", "--json", "requests", "show", request_id))
+        shown = json.JSONDecoder().raw_decode(
+            run("--as", "bob", "--json", "requests", "show", request_id)
+        )[0]
         digest = [a for a in shown["runs"]["plan"] if a.get("plan_digest")][-1]["plan_digest"]
         run("--as", "bob", "--trace", "--json", "approve", request_id, "--plan", digest)
         run("--as", "bob", "--trace", "--log-format", "json", "--log-level", "info", "apply",
