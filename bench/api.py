@@ -1,9 +1,12 @@
 """HTTP API and web UI: listing 1,000 requests over HTTP against ``Platform.list`` in process,
-the p95 latency of the request page under 20 concurrent clients, and the metrics dashboard
-page (``/metrics``) against ``tfpilot metrics --json`` on the same store.
+``GET /api/requests/{id}`` against the same read in process (one client, then 20 concurrent
+clients: see :func:`request_read`), the p95 latency of the request page under 20 concurrent
+clients, and the metrics dashboard page (``/metrics``) against ``tfpilot metrics --json`` on the
+same store.
 
     .venv/bin/python bench/api.py [--requests 1000] [--clients 20] [--per-client 25]
                                   [--metrics-requests 10000 | --skip-metrics]
+                                  [--read-calls 300] [--read-seconds 5] [--skip-review]
 
 A fresh tfpilot home (embedded store, the sandbox module catalog) gets ``--requests`` requests;
 ``tfpilot serve`` runs as its own process on 127.0.0.1 (so client and server do not share a
@@ -33,6 +36,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 CONFIG = """
 [users.root]
@@ -68,6 +72,8 @@ def main() -> None:
     parser.add_argument("--skip-list", action="store_true")
     parser.add_argument("--review-resources", type=int, default=500)
     parser.add_argument("--skip-review", action="store_true")
+    parser.add_argument("--read-calls", type=int, default=300)
+    parser.add_argument("--read-seconds", type=float, default=5.0)
     args = parser.parse_args()
     if not args.skip_list:
         list_and_request_page(args)
@@ -269,6 +275,7 @@ def list_and_request_page(args: argparse.Namespace) -> None:
             )
 
             request_id = platform.list("alice", RequestQuery(limit=1)).items[0].id
+            request_read(args, platform, base, token, request_id)
             latencies: list[float] = []
             lock = threading.Lock()
             errors: list[str] = []
@@ -302,6 +309,99 @@ def list_and_request_page(args: argparse.Namespace) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def request_read(
+    args: argparse.Namespace, platform: object, base: str, token: str, request_id: str
+) -> None:
+    """``GET /api/requests/{id}`` against the same read in process, one client then many.
+
+    In process: ``platform.view(platform.read(actor, id))`` (authorised read, the public JSON
+    form). Over HTTP: a keep-alive ``http.client`` connection per client (the standard
+    library's, the cheapest Python client, so that the figure is the server's cost more than the
+    client's), bearer token, the body read in full. One client: medians of alternated single
+    calls. ``--clients`` clients (threads, each its own connection): requests per second over
+    HTTP against reads per second in process (one thread: the GIL serialises threads anyway).
+    Targets: at most 2x one client, at most 3x less throughput under the concurrent clients.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    p: Any = platform
+    where = urlsplit(base)
+    path = f"/api/requests/{request_id}"
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def connect() -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=60)
+
+    def get(connection: http.client.HTTPConnection) -> None:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
+
+    def in_process() -> None:
+        p.view(p.read("alice", request_id))
+
+    one = connect()
+    for _ in range(50):  # warm up both sides
+        get(one)
+        in_process()
+    local_times, http_times = [], []
+    for _ in range(args.read_calls):
+        local_times.append(_median_seconds(in_process, 1))
+        http_times.append(_median_seconds(lambda: get(one), 1))
+    one.close()
+    local, over_http = statistics.median(local_times), statistics.median(http_times)
+    verdict = "within" if over_http / local <= 2 else "ABOVE"
+    print(
+        f"GET /api/requests/{{id}}, one client, {args.read_calls} alternated calls: in process "
+        f"{local * 1000:.3f} ms, over HTTP {over_http * 1000:.3f} ms (median): "
+        f"{over_http / local:.2f}x (target at most 2: {verdict})"
+    )
+
+    counts = [0] * args.clients
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def client(slot: int) -> None:
+        connection = connect()
+        try:
+            while not stop.is_set():
+                get(connection)
+                counts[slot] += 1
+        except Exception as exc:  # reported below: a failed request must not pass unseen
+            failures.append(repr(exc))
+        finally:
+            connection.close()
+
+    local_rate_times = []
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # every client connected and busy
+    done_before = sum(counts)
+    started = time.perf_counter()
+    time.sleep(args.read_seconds)
+    done = sum(counts) - done_before
+    http_rate = done / (time.perf_counter() - started)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    # In process right after, on the same (now idle) server side of the machine.
+    for _ in range(args.read_calls):
+        local_rate_times.append(_median_seconds(in_process, 1))
+    local_rate = 1 / statistics.median(local_rate_times)
+    ratio = local_rate / http_rate
+    verdict = "within" if ratio <= 3 and not failures else "ABOVE"
+    print(
+        f"GET /api/requests/{{id}}, {args.clients} concurrent clients for "
+        f"{args.read_seconds:.0f} s: {http_rate:.0f} requests/s over HTTP against "
+        f"{local_rate:.0f} reads/s in process: "
+        f"{ratio:.2f}x less (target at most 3: {verdict}); failures {len(failures)}"
+    )
 
 
 if __name__ == "__main__":

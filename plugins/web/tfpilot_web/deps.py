@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -63,13 +65,17 @@ def check_csrf(request: Request, given: str | None) -> None:
         raise CsrfFailed()
 
 
-def require_actor(request: Request) -> str:
+async def require_actor(request: Request) -> str:
     """The authenticated actor; :class:`Unauthenticated` when there is none.
 
     A cookie session (not a bearer token) calling an unsafe API method must also send the
     session's CSRF token in ``X-CSRF-Token``: a browser sends cookies to any site's form posts.
+    ``async`` because it only reads what the identity middleware resolved: FastAPI runs a plain
+    ``def`` dependency in a worker thread of its own, a thread hop per request for nothing.
     """
     identity: Identity | None = getattr(request.state, "identity", None)
+    if identity is None and pending_identity(request) is not None:
+        identity = await run_in_threadpool(settle_identity, request)
     if identity is None:
         raise Unauthenticated()
     if identity.via == "session" and request.method not in _SAFE_METHODS:
@@ -81,10 +87,54 @@ def require_actor(request: Request) -> str:
 Actor = Annotated[str, Depends(require_actor)]
 
 
+def pending_identity(request: Request) -> Callable[[], Identity | None] | None:
+    """The caller's credentials not checked yet (an API read: see :class:`IdentityMiddleware`)."""
+    return getattr(request.state, "resolve_identity", None)
+
+
+def settle_identity(request: Request) -> Identity | None:
+    """Check the pending credentials (a store read: call it in a worker thread) and record who
+    the caller is, as the middleware does for every other request."""
+    resolve = pending_identity(request)
+    identity: Identity | None = getattr(request.state, "identity", None)
+    if resolve is not None:
+        identity = resolve()
+        request.state.identity = identity
+        request.state.actor = identity.actor if identity else None
+        request.state.resolve_identity = None
+    return identity
+
+
+def _caller(request: Request) -> Callable[[], str]:
+    def actor() -> str:
+        identity = settle_identity(request)
+        if identity is None:
+            raise Unauthenticated()
+        return identity.actor
+
+    return actor
+
+
+async def caller(request: Request) -> Callable[[], str]:
+    """The authenticated actor of an API read, as a function to call in the route's own worker
+    thread: checking the credentials (a store read) then shares that thread hop with the read
+    itself, instead of costing one of its own. Raises :class:`Unauthenticated` (401) when called
+    without valid credentials. Safe methods only (no CSRF check is needed for them)."""
+    return _caller(request)
+
+
+#: For sync API reads: the authenticated actor, checked in the route's own thread (``caller()``).
+Caller = Annotated[Callable[[], str], Depends(caller)]
+
+
 def optional_actor(request: Request) -> str | None:
     """The authenticated actor, or ``None``."""
     identity: Identity | None = getattr(request.state, "identity", None)
     return identity.actor if identity else None
+
+
+#: Reads (GET, HEAD, OPTIONS) under this prefix check their credentials in the route.
+_DEFERRED_PREFIX = "/api/"
 
 
 class IdentityMiddleware:
@@ -92,6 +142,9 @@ class IdentityMiddleware:
 
     Sets ``request.state.identity`` (an :class:`~tfpilot_web.auth.Identity` or ``None``) and
     ``request.state.actor``. Runs inside the session middleware, so signed sessions are read.
+    API reads (safe methods under ``/api/``, tfpilot's own router: no plugin route lives there)
+    are the exception: their credentials are checked by the route's actor dependency, so that a
+    sync route checks them in its own worker thread (one thread hop per request, not two).
     """
 
     def __init__(
@@ -111,14 +164,21 @@ class IdentityMiddleware:
                         bearer = credential.strip()
             session: dict[str, Any] | None = scope.get("session")
             identity = None
-            if bearer or (session and (session.get("token_key") or session.get("github_login"))):
-                # The store is synchronous (SQLite, S3): keep it off the event loop.
-                identity = await run_in_threadpool(
-                    lambda: resolve_actor(
-                        self.platform, bearer=bearer, session=session, github=self.github
-                    )
-                )
             state = scope.setdefault("state", {})
+            state["resolve_identity"] = None
+            if bearer or (session and (session.get("token_key") or session.get("github_login"))):
+                resolve = functools.partial(
+                    resolve_actor, self.platform, bearer=bearer, session=session, github=self.github
+                )
+                if scope.get("method") in _SAFE_METHODS and scope.get("path", "").startswith(
+                    _DEFERRED_PREFIX
+                ):
+                    # An API read: its route checks the credentials (``require_actor`` or
+                    # ``caller``), in the same worker-thread hop as its own work where it can.
+                    state["resolve_identity"] = resolve
+                else:
+                    # The store is synchronous (SQLite, S3): keep it off the event loop.
+                    identity = await run_in_threadpool(resolve)
             state["identity"] = identity
             state["actor"] = identity.actor if identity else None
         await self.app(scope, receive, send)
