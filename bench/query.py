@@ -15,8 +15,12 @@ Each answer is checked against the plain filter's (count, ids and totals) before
 It prints the median time per question and the ratio query/plain, and the totals. Run with::
 
     .venv/bin/python bench/query.py [--requests 10000] [--rounds 5] [--actor admin|vera]
+    .venv/bin/python bench/query.py --memory [--requests 10000]
 
 Target: query at most 1.5x plain on the embedded store (warm), for the table's queries.
+``--memory``: aggregate questions (counts), each answered once in a fresh process on a store of
+``--requests`` and on one of a tenth of it: the peak RSS at 10,000 at most 1.2x that at 1,000
+(the answer's own Python allocations are printed too).
 """
 
 from __future__ import annotations
@@ -151,6 +155,82 @@ def timed(fn: Any, rounds: int) -> float:
     return statistics.median(times)
 
 
+def _memory_child(home: str, actor: str, question: str) -> None:
+    """In a fresh process: open the platform on ``home``, answer ``question`` once (as ``ask``
+    does: parsed, then ``Platform.query``), print RSS at start and peak, and the peak of Python
+    allocations during the answer (KiB)."""
+    import json
+    import resource
+    import tracemalloc
+
+    from tfpilot_core.ask import parse_question
+    from tfpilot_core.platform import Platform
+    from tfpilot_core.query.seed import MODULES
+
+    environ = {"TFPILOT_HOME": home, "TFPILOT_CONFIG": ""}
+    platform = Platform.from_config(
+        Path(home).parent / "tfpilot.toml", environ=environ, entry_points=False
+    )
+    query = parse_question(question, now=NOW, actor=actor, modules=MODULES).query
+    assert query is not None, question
+    with open("/proc/self/statm") as statm:
+        start = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    tracemalloc.start()
+    result = platform.query(actor, query)
+    python_peak = tracemalloc.get_traced_memory()[1] // 1024
+    tracemalloc.stop()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"start": start, "peak": peak, "python": python_peak, "count": result.count}))
+
+
+#: Aggregate questions whose memory must not grow with the store (issue 31).
+AGGREGATES = ("how many requests are in dev?", "how many requests are applied?")
+
+
+def memory(args: argparse.Namespace) -> int:
+    """Peak memory of aggregate questions on a store of ``--requests`` and of a tenth of it."""
+    import json
+    import subprocess
+
+    from tfpilot_core.query.seed import seed_requests
+    from tfpilot_core.stores.sqlite import SQLiteStore
+
+    sizes = (args.requests // 10, args.requests)
+    homes = {}
+    for size in sizes:
+        work = Path(tempfile.mkdtemp(prefix=f"tfpilot-bench-query-{size}-"))
+        (work / "home").mkdir()
+        (work / "tfpilot.toml").write_text(CONFIG)
+        seeder = SQLiteStore(work / "home" / "tfpilot.db", synchronous="NORMAL")
+        seed_requests(seeder, size, now=NOW)
+        seeder.close()
+        homes[size] = str(work / "home")
+    print(f"memory: aggregate questions, fresh process each, load {os.getloadavg()[0]:.1f}")
+    worst = 0.0
+    for question in AGGREGATES:
+        found = {}
+        for size in sizes:
+            out = subprocess.run(
+                [sys.executable, __file__, "--memory-child", homes[size], args.actor, question],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            found[size] = json.loads(out.strip().splitlines()[-1])
+        small, large = found[sizes[0]], found[sizes[1]]
+        ratio = large["peak"] / small["peak"]
+        worst = max(worst, ratio)
+        print(
+            f"  {question!r}: {sizes[0]} requests peak RSS {small['peak'] / 1024:.1f} MiB "
+            f"(answer's Python allocations {small['python'] / 1024:.2f} MiB, count "
+            f"{small['count']}); {sizes[1]}: {large['peak'] / 1024:.1f} MiB "
+            f"({large['python'] / 1024:.2f} MiB, count {large['count']}): {ratio:.2f}x"
+        )
+    verdict = "within" if worst <= 1.2 else "ABOVE"
+    print(f"  worst peak RSS ratio {worst:.2f} (target at most 1.2: {verdict})")
+    return 0 if worst <= 1.2 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000)
@@ -158,7 +238,18 @@ def main() -> int:
     parser.add_argument("--actor", default="admin", choices=["admin", "vera"])
     parser.add_argument("--cpu", action="store_true", help="time CPU, not wall clock")
     parser.add_argument("--skip-generic", action="store_true", help="do not time the generic plan")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="peak memory of aggregate questions on --requests and a tenth of it, then stop",
+    )
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        _memory_child(*args.memory_child)
+        return 0
+    if args.memory:
+        return memory(args)
     global CLOCK
     if args.cpu:
         CLOCK = time.process_time
