@@ -15,7 +15,10 @@ import json
 import os
 import sys
 import zlib
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 GROUP = "tfpilot"
 _FORMAT = 1
@@ -32,10 +35,14 @@ class EntryPointInfo(NamedTuple):
 
 def scan() -> list[EntryPointInfo]:
     """Every entry point of group ``tfpilot``, from installed distributions (no cache)."""
+    return _scan_group(GROUP)
+
+
+def _scan_group(group: str) -> list[EntryPointInfo]:
     from importlib.metadata import entry_points
 
     found = []
-    for ep in entry_points(group=GROUP):
+    for ep in entry_points(group=group):
         dist = ep.dist
         found.append(
             EntryPointInfo(
@@ -60,22 +67,35 @@ def fingerprint() -> list[list[object]]:
     return key
 
 
-def cache_file() -> str:
-    """Where the cache of this interpreter lives (``$XDG_CACHE_HOME/tfpilot``).
+def cache_file(group: str = GROUP) -> str:
+    """Where the cache of this interpreter lives (``$XDG_CACHE_HOME/tfpilot``), for ``group``.
 
     Plain ``os.path`` and ``zlib`` rather than ``pathlib`` and ``hashlib``: this runs on every
     start of the CLI, and those two imports alone cost about a tenth of ``tfpilot --help``.
     """
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     tag = f"{zlib.crc32(sys.executable.encode()):08x}"
-    return os.path.join(base, "tfpilot", f"entry-points-{tag}.json")
+    name = "entry-points" if group == GROUP else f"entry-points-{group}"
+    return os.path.join(base, "tfpilot", f"{name}-{tag}.json")
 
 
 def cached_scan() -> list[EntryPointInfo]:
     """:func:`scan`, answered from the cache when nothing on ``sys.path`` changed."""
+    return _cached(GROUP, scan)
+
+
+def cached_group(group: str) -> list[EntryPointInfo]:
+    """The entry points of another ``group``, cached as :func:`cached_scan` caches tfpilot's.
+
+    The CLI asks it for pydantic's plugin group (:mod:`tfpilot_core.cli.pydantic_plugins`).
+    """
+    return _cached(group, lambda: _scan_group(group))
+
+
+def _cached(group: str, scan: Callable[[], list[EntryPointInfo]]) -> list[EntryPointInfo]:
     if os.environ.get("TFPILOT_NO_CACHE"):
         return scan()
-    path = cache_file()
+    path = cache_file(group)
     key = fingerprint()
     try:
         with open(path, encoding="utf-8") as handle:

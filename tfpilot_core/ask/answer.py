@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from tfpilot_core.ask.parser import EXAMPLES, parse_question
+from tfpilot_core.log import get_logger
 from tfpilot_core.models import utcnow
 from tfpilot_core.query.engine import run_query
 from tfpilot_core.query.model import Aggregate, GroupBy, Query, QueryResult
@@ -26,7 +25,8 @@ __all__ = ["Answer", "Progress", "ask", "render_answer"]
 #: ``("query", {"query": ..., "answered_by": ...})`` once the query is known (before it runs).
 Progress = Callable[[str, dict[str, Any]], None]
 
-log = structlog.get_logger("tfpilot.ask")
+# The facade: structlog (with rich and asyncio) is imported only if a line is logged.
+log = get_logger("tfpilot.ask")
 
 
 @dataclass

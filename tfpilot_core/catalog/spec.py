@@ -65,7 +65,9 @@ class Risk(enum.StrEnum):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: built when first validated, not at import (read commands that never load a
+    # module spec import this module through the kernel, and paid for every schema).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class VariableValidation(_Model):

@@ -249,6 +249,11 @@ def main(argv: list[str] | None = None) -> None:
     from tfpilot_core.discovery import load_plugins, register_commands
 
     args = sys.argv[1:] if argv is None else argv
+    # Before any model is built: pydantic's plugin discovery from the entry-point cache, so that
+    # validating a document does not import importlib.metadata (cli/pydantic_plugins.py).
+    from tfpilot_core.cli.pydantic_plugins import answer_from_cache
+
+    answer_from_cache()
     # Everything tfpilot writes holds request data (database, plans, state, logs): private.
     os.umask(0o077)
     # A deprecated settings section is reported on every run, on stderr (plugin_sections).

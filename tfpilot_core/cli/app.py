@@ -66,12 +66,15 @@ class App:
             config = self.config
             context = PluginContext.for_config(config)
             self._host = PluginHost(self.plugins, config, context)
-            # Every plugin section is checked at start, not when the plugin is first used.
-            self._host.validate_settings()
             from tfpilot_core.cli import startup_cache as quick
 
-            # What was just validated lets later read commands start without pydantic.
-            quick.save(self)
+            # Every plugin section is checked at start, not when the plugin is first used;
+            # unless an earlier command checked these very settings (same file, overrides,
+            # plugins and versions, and no section reading a secret or an environment value).
+            if not quick.settings_validated(self):
+                self._host.validate_settings()
+                # What was just validated lets later commands start with less work.
+                quick.save(self)
         return self._host
 
     @property

@@ -30,7 +30,9 @@ def ask_command(question: tuple[str, ...]) -> None:
     from tfpilot_core.errors import ExitCode
 
     state = app()
-    answer = ask(state.platform, state.whoami(), " ".join(question))
+    # The lifecycle's reads over a kernel (App.reader): a question only reads, and needs none
+    # of the capabilities the facade wires up.
+    answer = ask(state.reader, state.whoami(), " ".join(question))
 
     def render() -> None:
         if not answer.answered:

@@ -418,9 +418,6 @@ def list_command(
             limit=limit,
         ),
     )
-    data = list_envelope(
-        [request_data(r) for r in page.items], page.next_cursor, unreadable=len(page.unreadable)
-    )
     if page.unreadable:
         click.echo(
             f"Warning: {len(page.unreadable)} stored request(s) could not be read and are not "
@@ -442,7 +439,13 @@ def list_command(
         ]
         table(headers, rows)
 
-    emit(data, render)
+    if not state.json:
+        # The table shows no inputs: the public view (which masks them by the module's
+        # schema, so it reads the catalog) is built for --json only.
+        render()
+        return
+    items = [request_data(r) for r in page.items]
+    emit(list_envelope(items, page.next_cursor, unreadable=len(page.unreadable)))
 
 
 @click.command("plan")

@@ -186,6 +186,23 @@ def snapshot(state: App) -> Snapshot | None:
     return None if current is None else current[0]
 
 
+def settings_validated(state: App) -> bool:
+    """Whether every ``[plugins.<section>]`` of this configuration passed ``validate_settings``
+    in an earlier command with the same inputs, so that checking them again would pass again.
+
+    True when the snapshot is current (same configuration text, ``TFPILOT_*__*`` overrides,
+    home, working directory, plugins and their versions, installed code) and holds every
+    section of the file: a section left out of it reads a secret or an environment value (which
+    the key does not cover), holds a value JSON cannot keep, or is one no installed plugin reads
+    (``validate_settings`` warns about those on every command). The snapshot is only written
+    after ``validate_settings`` passed.
+    """
+    snap = snapshot(state)
+    if snap is None:
+        return False
+    return all(section in snap.plugin_settings for section in state.config.plugins)
+
+
 def _holds_secrets(value: Any, key: str = "") -> bool:
     if is_reference(value):
         return True

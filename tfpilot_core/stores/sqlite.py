@@ -285,9 +285,10 @@ class SQLiteStore:
             conn.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction holding SQLite's write lock from its first statement."""
-        conn = self._conn()
+    def _write(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding SQLite's write lock from its first statement (on this
+        thread's connection, or on ``conn``)."""
+        conn = conn or self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -303,8 +304,16 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
             raise
 
-    def _init_schema(self) -> None:
-        with self._write() as conn:
+    def _init_schema(self, conn: sqlite3.Connection | None = None) -> None:
+        """Create or upgrade the layout, in one write transaction (on ``conn`` if given).
+
+        Most opens find the layout this code writes already in place: that is checked first,
+        read-only, so that a command that only reads never writes (a write transaction commits,
+        and with ``synchronous=FULL`` syncs to disk, even when each statement is a no-op).
+        """
+        if conn is None and _layout(self._conn()) == self._expected_layout():
+            return
+        with self._write(conn) as conn:
             found = conn.execute("PRAGMA user_version").fetchone()[0]
             if found > SCHEMA_VERSION:
                 raise TfpilotError(
@@ -314,6 +323,22 @@ class SQLiteStore:
             for statement in _split_sql(_SCHEMA):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _expected_layout(self) -> list[tuple[Any, ...]]:
+        """The layout :meth:`_init_schema` writes, as :func:`_layout` reads it (once a process).
+
+        Written into an in-memory database by the same method, so that a change to the schema
+        or to its upgrades is never taken for the layout in place.
+        """
+        global _EXPECTED_LAYOUT
+        if _EXPECTED_LAYOUT is None:
+            memory = sqlite3.connect(":memory:", isolation_level=None)
+            try:
+                self._init_schema(memory)
+                _EXPECTED_LAYOUT = _layout(memory)
+            finally:
+                memory.close()
+        return _EXPECTED_LAYOUT
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -936,6 +961,19 @@ def _record(namespace: str, key: str, version: int, value: str, expires_us: int 
         version=version,
         expires_at=None if expires_us is None else _from_us(expires_us),
     )
+
+
+#: What :meth:`SQLiteStore._expected_layout` found (the same for every store of a process).
+_EXPECTED_LAYOUT: list[tuple[Any, ...]] | None = None
+
+
+def _layout(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """A database's layout version and every table, index and trigger with its SQL (reads)."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    objects = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+    ).fetchall()
+    return [(version,), *objects]
 
 
 def _split_sql(script: str) -> list[str]:
