@@ -104,7 +104,29 @@ TABLE: list[tuple[str, dict[str, Any], Any]] = [
     (f"who created {IDS[2]}?", {"ids": [IDS[2]], "who": "authors"}, ("text", f"{IDS[2]}: created by bob.")),
     ("who applied prod requests this week?", {"environments": ["prod"], "applied_since": WEEK, "who": "appliers"}, ("text", f"{IDS[11]}: applied by alice.")),
     ("who planned the failed requests?", {"statuses": ["failed"], "who": "planners"}, ("text", f"{IDS[7]}: planned by carol.")),
+    # Any actor of an event (issue 28): created, revised, planned, approved, applied, checked.
+    ("what did carol do this week?", {"actors": ["carol"], "acted_since": WEEK}, [1]),
+    ("what did alice do today?", {"actors": ["alice"], "acted_since": TODAY}, [10, 6, 11]),
+    ("what has dave done in the last 30 days?", {"actors": ["dave"], "acted_since": DAYS30}, [8, 3]),
+    ("requests touched by dave", {"actors": ["dave"]}, [8, 3, 4, 9]),
+    ("requests worked on by alice this week", {"actors": ["alice"], "acted_since": WEEK}, [10, 6, 11, 1]),
+    ("how many requests did carol touch?", {"actors": ["carol"], "aggregate": C}, 6),
+    ("which prod requests did bob touch?", {"environments": ["prod"], "actors": ["bob"]}, [11, 5]),
+    # Bare user names that exist in the configuration, before what they did.
+    ("requests bob touched", {"actors": ["bob"]}, [11, 12, 2, 5]),
+    ("requests carol touched yesterday", {"actors": ["carol"], "acted_since": "2026-06-09T00:00:00Z", "acted_before": TODAY}, [1]),
+    ("requests alice changed between 2026-05-15 and 2026-05-21", {"actors": ["alice"], "acted_since": "2026-05-15T00:00:00Z", "acted_before": "2026-05-22T00:00:00Z"}, [3, 5]),
+    ("billing requests carol worked on", {"projects": ["billing"], "actors": ["carol"]}, [7, 12]),
+    ("which stage requests has dave handled?", {"environments": ["stage"], "actors": ["dave"]}, [8, 3]),
+    ("requests alice approved", {"approvers": ["alice"]}, [5]),
+    ("what alice applied yesterday", {"appliers": ["alice"], "applied_since": "2026-06-09T00:00:00Z", "applied_before": TODAY}, [1]),
+    ("requests carol created", {"authors": ["carol"]}, [7, 4]),
+    ("requests dave planned", {"planners": ["dave"]}, [8, 9]),
+    ("requests bob deployed", {"appliers": ["bob"]}, [12, 5]),
 ]  # fmt: skip
+
+#: The users of the table's configuration: bare names are read for these only.
+USERS = ("admin", "alice", "bob", "carol", "dave")
 
 
 def check_answer(platform: Platform, actor: str, query: Query, expected: Any) -> None:
@@ -137,7 +159,9 @@ def test_the_table_is_large_enough() -> None:
 def test_question(
     platform: Platform, question: str, expected_query: dict[str, Any], expected: Any
 ) -> None:
-    parsed = parse_question(question, now=NOW, actor="alice", modules=MODULES, projects=PROJECTS)
+    parsed = parse_question(
+        question, now=NOW, actor="alice", modules=MODULES, projects=PROJECTS, users=USERS
+    )
     assert parsed.query is not None, parsed.reason
     assert parsed.query.described() == expected_query
     check_answer(platform, "admin", parsed.query, expected)
@@ -168,6 +192,11 @@ def test_ask_shows_the_query_it_ran(platform: Platform) -> None:
         "requests created since 2026-13-45",
         # A closed window on an event would be answered as an open one: refused.
         "requests with a plan_failed event yesterday",
+        # A user named with no verb, a name that is no user, a verb nothing reads: refused.
+        "alice prod requests",
+        "requests bob touched",  # bob is not a user of this configuration
+        "what did carol eat this week?",
+        "requests alice liked",
     ],
 )
 def test_unanswerable_questions_say_so_and_suggest_forms(platform: Platform, question: str) -> None:
@@ -217,3 +246,36 @@ def test_bare_project_names_come_from_what_the_asker_may_read(platform: Platform
     # A word that is no project is refused, never guessed.
     answer = ask(platform, "admin", "total monthly cost of shoes in prod", now=NOW)
     assert answer.answered is False and "shoes" in answer.text
+
+
+#: (question, the words the refusal names): bare words the parser does not use are refused,
+#: never read as another question (issue 28).
+REFUSED: list[tuple[str, list[str]]] = [
+    ("alice prod requests", ["alice"]),
+    ("prod requests of alice", ["alice"]),
+    ("requests zed touched", ["zed", "touched"]),
+    ("requests alice liked", ["alice", "liked"]),
+    ("what did carol eat?", ["carol", "eat"]),
+    ("requests touched", ["touched"]),
+]
+
+
+@pytest.mark.parametrize(("question", "words"), REFUSED, ids=[q for q, _ in REFUSED])
+def test_words_not_used_are_refused_not_guessed(question: str, words: list[str]) -> None:
+    parsed = parse_question(
+        question, now=NOW, actor="alice", modules=MODULES, projects=PROJECTS, users=USERS
+    )
+    assert parsed.query is None
+    assert set(words) <= set(parsed.unknown), parsed.reason
+
+
+def test_a_bare_user_refusal_says_the_forms_that_work(platform: Platform) -> None:
+    answer = ask(platform, "admin", "alice prod requests", now=NOW)
+    assert answer.answered is False
+    assert "alice is a user: say what alice did" in answer.text
+    assert "'what did alice do this week'" in answer.text
+    # Through ask, the configuration's users are the names read bare: alice is one.
+    answer = ask(platform, "admin", "requests alice touched this week", now=NOW)
+    assert answer.answered and answer.query == {"actors": ["alice"], "acted_since": WEEK}
+    assert answer.result is not None
+    assert [r.id for r in answer.result.rows] == [IDS[n] for n in (10, 6, 11, 1)]

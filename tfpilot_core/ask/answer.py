@@ -136,6 +136,8 @@ def ask(
         environments=envs,
         modules=modules,
         projects=[g.key for g in groups],
+        # Bare user names ("requests alice approved") only for users of the configuration.
+        users=list(platform.kernel.config.users),
     )
     query, by = parsed.query, "parser"
     if query is None:

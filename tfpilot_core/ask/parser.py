@@ -14,7 +14,11 @@ a time: created (the default), applied/apply, drifted, or an event type.
 
 People: "approved by X", "applied by X" / "deployed by X", "planned by X" and "what did X
 approve/apply/plan" filter on who approved, applied or planned a request; "created by X", "X's"
-and "my" on its author.
+and "my" on its author; "what did X do", "touched by X", "what has X done" on anyone who acted
+on it (created, revised, planned, approved, applied, checked), with a window on that action
+("this week"). A bare user name before its verb ("requests alice approved", "requests bob
+touched") is read only for a user of the configuration (``users``); a user named with no verb
+is refused with the forms that work, never read as an author.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ EXAMPLES = (
     "requests with a policy_overridden event",
     "requests approved by carol",
     "what did alice apply yesterday?",
+    "what did carol do this week?",
     "requests applied between 2026-05-01 and 2026-05-31",
 )
 
@@ -207,11 +212,14 @@ _PEOPLE_VERBS = {
     "created": "authors",
 }
 #: The words of each people filter's verb (taken when no time phrase spent them).
+#: The verbs of "any action" ("what did carol do", "requests bob touched").
+_ACTED = r"do|done|touch|touched|work on|worked on|act on|acted on|change|changed|handle|handled"
 _ROLE_WORDS = {
     "approvers": "approved|approve",
     "appliers": "applied|apply|deployed|deploy",
     "planners": "planned|plan",
     "authors": "created|create",
+    "actors": _ACTED,
 }
 
 
@@ -268,6 +276,7 @@ def parse_question(
     ),
     modules: Sequence[str] = (),
     projects: Sequence[str] = (),
+    users: Sequence[str] = (),
 ) -> Parsed:
     """Parse ``question`` into a query, or say which words were not understood.
 
@@ -276,6 +285,8 @@ def parse_question(
     :param environments: ``(key, slug)`` of every configured environment.
     :param modules: catalog module names ("aws/s3-bucket"; "s3-bucket" works when unique).
     :param projects: project names that exist: read bare ("the cost of shop in prod").
+    :param users: user names of the configuration: read bare before a verb ("requests alice
+        approved", "what bob applied yesterday", "requests carol touched").
     """
     if len(question) > 500:
         return Parsed(question, None, reason="the question is too long (at most 500 characters)")
@@ -418,11 +429,34 @@ def parse_question(
         ]
         people.setdefault(role, []).append(m.group("who"))
 
+    # Any action ("what did carol do", "requests bob touched", "touched by dave"): the verb
+    # stays, to anchor a time window on the action.
+    for m in t.take(rf"\b(?:did|has|have)\s+(?P<who>{_NAME})\s+(?=(?:{_ACTED})\b)"):
+        people.setdefault("actors", []).append(m.group("who"))
+    for m in list(re.finditer(rf"\b(?:{_ACTED})(?P<by>\s+by\s+(?P<who>{_NAME}))\b", t.text)):
+        # Only "by NAME" is spent: the verb anchors a time window ("touched by dave today").
+        start, end = m.span("by")
+        t.text = t.text[:start] + " " * (end - start) + t.text[end:]
+        people.setdefault("actors", []).append(m.group("who"))
+    # A bare user name before a verb, only when it is a user of the configuration.
+    known = sorted({u.lower() for u in users}, key=len, reverse=True)
+    if known:
+        user_names = "|".join(re.escape(u) for u in known)
+        for m in t.take(
+            rf"(?<![a-z0-9._-])(?P<who>{user_names})\s+"
+            rf"(?=(?P<verb>approved|applied|deployed|planned|created|{_ACTED})\b)"
+        ):
+            verb = m.group("verb")
+            role = _PEOPLE_VERBS.get(verb, "actors")
+            people.setdefault(role, []).append(m.group("who"))
+
     # -- time ranges (each attached to the nearest anchor word before it) -------------------
     event_since: datetime | None = None
     anchors = list(_ANCHORS)
     if "approvers" in people or who_role == "approvers":
         anchors.append((re.compile(r"\b(?:approved|approve)\b"), "approved"))
+    if "actors" in people:
+        anchors.append((re.compile(rf"\b(?:{_ACTED})\b"), "acted"))
     for m in _TIME_RE.finditer(t.text):
         try:
             since, before = _time_bounds(m, now)
@@ -451,14 +485,16 @@ def parse_question(
             event_since = since
         elif anchor == "event":
             event_since = since
-        elif anchor in ("drifted", "applied", "created"):
+        elif anchor in ("drifted", "applied", "created", "acted"):
             if since is not None:
                 fields[f"{anchor}_since"] = since
             if before is not None:
                 fields[f"{anchor}_before"] = before
         if nearest >= 0 and anchor != "event":
             # The anchor word is spent: "drifted this week" is a time filter, not only a state.
-            word = re.match(r"[a-z]+", t.text[nearest:])
+            word = re.match(
+                rf"(?:{_ACTED})\b" if anchor == "acted" else r"[a-z]+", t.text[nearest:]
+            )
             if word is not None:
                 size = len(word.group(0))
                 t.text = t.text[:nearest] + " " * size + t.text[nearest + size :]
@@ -551,9 +587,17 @@ def parse_question(
     # -- what is left must be filler ---------------------------------------------------------
     unknown = [w for w in t.words() if w.strip("'$") not in _FILLER and w.strip("'$")]
     if unknown:
-        return Parsed(
-            question, None, unknown=unknown, reason="not understood: " + ", ".join(unknown)
-        )
+        reason = "not understood: " + ", ".join(unknown)
+        named = [w for w in unknown if w in {u.lower() for u in users}]
+        if named:
+            # A user named with no verb: which of their actions is meant is not guessed.
+            person = named[0]
+            reason += (
+                f" ({person} is a user: say what {person} did, e.g. 'created by {person}', "
+                f"'approved by {person}', 'what did {person} apply', "
+                f"'what did {person} do this week')"
+            )
+        return Parsed(question, None, unknown=unknown, reason=reason)
     try:
         return Parsed(question, Query(**fields))
     except PydanticValidationError as exc:

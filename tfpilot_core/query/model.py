@@ -134,6 +134,13 @@ class Query(_Model):
     approvers: list[str] = Field(default_factory=list)
     appliers: list[str] = Field(default_factory=list)
     planners: list[str] = Field(default_factory=list)
+    #: Requests any of these users acted on: created, revised, planned, approved, applied,
+    #: destroyed or checked for drift ("what did carol do", "requests bob touched").
+    actors: list[str] = Field(default_factory=list)
+    #: When that action was (with ``actors``; without them, anyone's action): since inclusive,
+    #: before exclusive, like every other window.
+    acted_since: datetime | None = None
+    acted_before: datetime | None = None
     #: Only these requests (by id): "who approved req_prod_s3bucket_abc234".
     ids: list[Annotated[str, Field(pattern=r"^req_[a-z0-9_]{1,120}$")]] = Field(
         default_factory=list, max_length=100
@@ -148,7 +155,14 @@ class Query(_Model):
     limit: int = Field(default=50, ge=1, le=10_000)
 
     @field_validator(
-        "environments", "projects", "modules", "authors", "approvers", "appliers", "planners"
+        "environments",
+        "projects",
+        "modules",
+        "authors",
+        "approvers",
+        "appliers",
+        "planners",
+        "actors",
     )
     @classmethod
     def _no_blank(cls, values: list[str]) -> list[str]:

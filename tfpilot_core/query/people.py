@@ -14,7 +14,7 @@ from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.models import Conclusion, DriftResult, Request, RunKind
 from tfpilot_core.query.model import Query
 
-__all__ = ["appliers", "approvers", "people_checks", "planners"]
+__all__ = ["actions", "appliers", "approvers", "people_checks", "planners"]
 
 Check = Callable[[Request, RequestStatus | None], bool]
 
@@ -36,6 +36,27 @@ def appliers(request: Request) -> list[str]:
 def planners(request: Request) -> list[str]:
     """Who started a plan of ``request``, in the order they did."""
     return list(dict.fromkeys(a.actor for a in request.attempts(RunKind.PLAN)))
+
+
+def actions(request: Request) -> list[tuple[str, datetime]]:
+    """Who acted on ``request`` and when: its creation, each revision, each approval and each
+    run attempt started (plan, apply, destroy, drift check)."""
+    done = [(request.created_by, request.created_at)]
+    done += [(r.actor, r.at) for r in request.revision_authors]
+    done += [(a.actor, a.at) for a in request.approvals]
+    done += [(a.actor, a.created_at) for runs in request.runs.values() for a in runs]
+    return done
+
+
+def _acted(query: Query) -> Check:
+    wanted = frozenset(query.actors)
+    since, before = query.acted_since, query.acted_before
+    return lambda r, s: any(
+        (not wanted or who in wanted)
+        and (since is None or at >= since)
+        and (before is None or at < before)
+        for who, at in actions(r)
+    )
 
 
 def _anyone(get: Callable[[Request], list[str]], wanted: frozenset[str]) -> Check:
@@ -60,6 +81,8 @@ def people_checks(
     ):
         if values:
             checks.append((name, _anyone(get, frozenset(values))))
+    if query.actors or query.acted_since is not None or query.acted_before is not None:
+        checks.append(("actor", _acted(query)))
     if query.applied_before is not None:
         applied_limit = query.applied_before
 

@@ -87,6 +87,9 @@ def answerable(query: Query) -> bool:
         or query.approvers
         or query.appliers
         or query.planners
+        or query.actors
+        or query.acted_since is not None
+        or query.acted_before is not None
         or query.ids
         or query.who is not None
         or query.cost

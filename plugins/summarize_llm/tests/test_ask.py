@@ -370,3 +370,15 @@ def test_a_streamed_answer_gives_its_pieces_as_they_come_and_the_same_query(
         )
         is None
     )
+
+
+def test_any_actor_through_tool_calling(server: FakeLLM, make: Callable[..., Platform]) -> None:
+    # "involved in" is no form the offline parser reads: the model maps it to the actors filter
+    # (issue 28: any actor of an event, in a window), validated and run like any query.
+    platform = make(server.url)
+    server.tool_calls = [call({"actors": ["carol"], "acted_since": "2026-06-08T00:00:00Z"})]
+    answer = ask(platform, "admin", "anything carol was involved in lately", now=NOW)
+    assert answer.answered is True and answer.answered_by == "llm", answer.text
+    assert answer.query == {"actors": ["carol"], "acted_since": "2026-06-08T00:00:00Z"}
+    assert answer.result is not None
+    assert [r.id for r in answer.result.rows] == [IDS[1]]
