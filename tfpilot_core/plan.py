@@ -652,9 +652,11 @@ class _Masker:
 
     def change(self, change: ResourceChange) -> ResourceChange:
         """``change`` masked; itself when nothing is hidden (changes are never mutated)."""
-        before, after = self.values(
-            change.before, change.before_sensitive, change.after, change.after_sensitive
-        )
+        # values() inlined: this runs once per change of plans of tens of thousands.
+        before = mask(change.before, change.before_sensitive)
+        after = mask(change.after, change.after_sensitive)
+        if self.secrets:
+            before, after = self.clean(before), self.clean(after)
         if before is change.before and after is change.after:
             return change
         return change.with_values(before, after)
