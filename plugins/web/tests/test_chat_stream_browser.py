@@ -83,16 +83,21 @@ def test_an_answer_made_by_a_model_streams_into_the_page(
     live = alice.get_by_test_id("ask-live")
     alice.locator("#ask-live[data-done='1']").wait_for(timeout=60_000)
     assert alice.url.endswith("/chat")  # no page load: the answer came as a stream
-    # The model's output as it wrote it (the tool call's arguments), then the query and answer.
+    # The model's output as it wrote it (the tool call's arguments); the finished turn joins
+    # the history with its answer and the query it ran.
     assert json.loads(live.get_by_test_id("ask-live-model").inner_text()) == json.loads(ARGUMENTS)
-    query = json.loads(live.get_by_test_id("ask-live-query").inner_text())
-    assert query == {"environments": ["prod"], "drift": "drifted"}
-    assert live.get_by_test_id("ask-live-answer").inner_text().strip()
     assert "Answered (llm)" in live.inner_text()
+    log = alice.get_by_test_id("ask-log")
+    query = json.loads(log.get_by_test_id("query").first.inner_text())
+    assert query == {"environments": ["prod"], "drift": "drifted"}
+    assert log.get_by_test_id("answer").first.inner_text().strip()
+    assert "Query it ran (llm)" in log.inner_text()
     body = json.loads(llm.bodies[-1])
     assert body["stream"] is True and llm.streamed == 1
     check_page(alice, "chat with a streamed answer")
     shot(alice, "chat-stream-answer")
-    # Kept in the history like any answer.
+    # Kept in the history like any answer: the page rendered anew shows the same turn.
     alice.goto(f"{url}/chat")
     assert ODD in alice.get_by_test_id("ask-log").inner_text()
+    stored = json.loads(alice.get_by_test_id("query").first.inner_text())
+    assert stored == query

@@ -52,25 +52,57 @@
       show(live, "status", "Running the query (" + data.answered_by + ")…");
       show(live, "query", JSON.stringify(data.query, null, 2));
     } else if (kind === "answer") {
+      // The finished turn joins the history as the page renders it; the live area keeps
+      // only how it was made (the status, and what a model wrote).
       show(live, "status", data.answered_by ? "Answered (" + data.answered_by + ")." : "");
-      show(live, "answer", data.answer + (data.suggestions || []).map(function (s) { return "\n" + s; }).join(""));
-      var links = part(live, "links");
-      links.textContent = "";
-      (data.requests || []).forEach(function (id, i) {
-        var a = document.createElement("a");
-        a.href = "/requests/" + encodeURIComponent(id);
-        a.textContent = id;
-        if (i) { links.appendChild(document.createTextNode(", ")); }
-        links.appendChild(a);
-      });
+      ["question", "query"].forEach(function (n) { part(live, n).hidden = true; });
+      addTurn(data);
     } else if (kind === "error") { show(live, "status", data.message); }
     else if (kind === "done") { live.setAttribute("data-done", "1"); }
+  }
+  function element(tag, attrs, text) {
+    var el = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { el.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { el.textContent = text; }
+    return el;
+  }
+  function addTurn(data) {
+    var log = document.querySelector("[data-testid='ask-log']");
+    if (!log) { return; }
+    var none = log.querySelector(":scope > p.muted");
+    if (none) { none.remove(); }
+    var turn = element("div", { "class": "turn" });
+    var mine = element("p", { "class": "me" });
+    mine.appendChild(element("span", { "class": "bubble" }, data.question));
+    turn.appendChild(mine);
+    var said = element("p");
+    said.appendChild(element("span", { "class": "bubble", "data-testid": "answer" }, data.answer));
+    (data.suggestions || []).forEach(function (s) {
+      said.appendChild(element("br"));
+      said.appendChild(element("span", { "class": "hint" }, s));
+    });
+    turn.appendChild(said);
+    if ((data.requests || []).length) {
+      var links = element("p", {}, "Requests: ");
+      data.requests.forEach(function (id, i) {
+        if (i) { links.appendChild(document.createTextNode(", ")); }
+        links.appendChild(element("a", { href: "/requests/" + encodeURIComponent(id) }, id));
+      });
+      turn.appendChild(links);
+    }
+    if (data.query) {
+      var details = element("details", { open: "" });
+      details.appendChild(element("summary", {}, "Query it ran (" + data.answered_by + ")"));
+      details.appendChild(element("pre", { "class": "query", "data-testid": "query" }, data.query));
+      turn.appendChild(details);
+    }
+    log.insertBefore(turn, log.firstChild);
   }
   function streamed(form) {
     var live = document.getElementById("ask-live");
     if (!live || !window.fetch || !window.TextDecoder || !window.ReadableStream) { return false; }
     var body = new FormData(form);
-    ["status", "model", "query", "answer", "links"].forEach(function (n) {
+    ["status", "model", "query"].forEach(function (n) {
       var el = part(live, n);
       if (el) { el.textContent = ""; if (n === "model" || n === "query") { el.hidden = true; } }
     });
