@@ -108,7 +108,8 @@ class AssistResult:
 
 class AnswersConversation:
     """Answers from a mapping (an ``--answers`` file): ``describe``, ``module``, ``environment``,
-    ``project``, ``inputs`` (name -> value) and ``confirm``.
+    ``project``, ``inputs`` (name -> value), ``opt_out:<rule id>`` (a justification) and
+    ``confirm``.
 
     Successive answers to one question (when the first may be refused): a list for the top-level
     keys, ``{"attempts": [...]}`` for an input. A missing answer takes the question's default,
@@ -316,6 +317,36 @@ class _Flow:
         )
 
     # -- the steps ---------------------------------------------------------------------------
+
+    def opt_outs(self, draft: Draft) -> list[dict[str, str]]:
+        """For each rule of the draft's findings that a request may opt out of (a security
+        default, as :func:`~tfpilot_core.lifecycle.changes.opt_out_rules` says), ask for a
+        justification; blank asks for none. Each is checked by the create's own check
+        (:func:`~tfpilot_core.lifecycle.changes.validate_opt_outs`) as it is answered."""
+        allowed = changes.opt_out_rules(self.kernel)
+        rules = sorted({f.rule_id for f in draft.findings if allowed.get(f.rule_id)})
+        chosen: list[dict[str, str]] = []
+        for rule in rules:
+
+            def accept(answer: str, rule: str = rule) -> dict[str, str] | None:
+                if not answer.strip():
+                    return None
+                asked = {"rule_id": rule, "justification": answer.strip()}
+                changes.validate_opt_outs(self.kernel, self.actor, [asked])
+                return asked
+
+            given = self.ask(
+                Question(
+                    f"opt_out:{rule}",
+                    f"{rule} is a security default: to request an opt-out of it for this "
+                    "request, give a justification (reviewers see it; blank: no opt-out)",
+                    default="",
+                ),
+                accept,
+            )
+            if given is not None:
+                chosen.append(given)
+        return chosen
 
     def module(self, given: str | None) -> ModuleSpec:
         catalog = self.kernel.catalog
@@ -555,6 +586,19 @@ def run_assistant(
     else:
         conversation.say("  policy: no findings on the inputs")
     conversation.say(f"  cost: {draft.cost}")
+    opt_outs = flow.opt_outs(draft)
+    if opt_outs:
+        # Judged again with the opt-outs recorded, as the create will judge it (a new draft: a
+        # new id, so the names are said again).
+        draft = draft_request(
+            platform, actor, module=spec.name, environment=env, project=proj, inputs=inputs,
+            opt_outs=opt_outs,
+        )  # fmt: skip
+        conversation.say(f"Request {draft.request_id}, with the opt-outs:")
+        for name, value in draft.inputs.items():
+            conversation.say(f"  {name} = {_shown(value)}")
+        for f in draft.findings:
+            conversation.say(f"  policy {f.level.value}: {f.rule_id} {f.message}")
     if draft.blocked:
         conversation.say("Blocked by policy: this request cannot be created as it is.")
         return AssistResult(None, draft, flow.transcript)
@@ -585,6 +629,7 @@ def run_assistant(
         project=proj,
         inputs=inputs,
         request_id=draft.request_id,
+        opt_outs=opt_outs,
     )
     conversation.say(f"Created {created.id}.")
     return AssistResult(created, draft, flow.transcript)

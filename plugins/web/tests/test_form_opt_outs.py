@@ -91,3 +91,43 @@ def test_create_with_an_opt_out_from_the_form(
     assert created.status_code == 303, created.text
     request = platform.get(created.headers["location"].rsplit("/", 1)[-1])
     assert [(o.rule_id, o.justification, o.actor) for o in request.opt_outs] == [(RULE, WHY, "dev")]
+
+
+def test_the_chat_assistant_asks_for_the_opt_out_too(
+    client: Any, platform: Platform, tokens: dict[str, str]
+) -> None:
+    """The chat page replays the core's assistant, so its opt-out question is asked there too;
+    a refused justification is said and the question asked again."""
+    log_in(client, tokens["dev"])
+    page = client.get("/chat", headers=HTML).text
+    started = client.post(
+        "/chat/new", data={"csrf_token": csrf_of(page)}, headers=HTML, follow_redirects=False
+    )
+    url = started.headers["location"]
+    answers = {
+        "describe": "a bucket",
+        "module": MODULE,
+        "environment": "dev",
+        "project": "shop",
+        "input:name": "site",
+        "input:public_access": "true",
+        f"opt_out:{RULE}": ["demo", WHY],
+        "confirm": "yes",
+    }
+    asked: list[str] = []
+    for _ in range(30):
+        page = client.get(url, headers=HTML).text
+        found = re.search(r'name="key" value="([^"]+)"', page)
+        if found is None:
+            break
+        key = found.group(1)
+        asked.append(key)
+        given = answers.get(key, "")
+        answer = given.pop(0) if isinstance(given, list) else given
+        client.post(url, data={"csrf_token": csrf_of(page), "key": key, "answer": answer})
+    assert asked.count(f"opt_out:{RULE}") == 2, asked
+    assert "opt_outs[0].justification" in page
+    created = re.search(r'data-testid="created">Created <a href="/requests/([^"]+)"', page)
+    assert created, page[-2000:]
+    request = platform.get(created.group(1))
+    assert [(o.rule_id, o.justification) for o in request.opt_outs] == [(RULE, WHY)]
