@@ -631,10 +631,12 @@ class Kernel:
                 if isinstance(exc, TfpilotError):
                     exc.explanation = explained.to_dict()
             try:
-                self.finish_attempt(
+                failed = self.finish_attempt(
                     request.id, attempt, Conclusion.FAILURE, error=error[-4000:], details=details
                 )
-                self.emit(request, event, actor, data)
+                # The request as it is now (failed, explained): observers (the PR comment) and
+                # the outbox render from it.
+                self.emit(failed, event, actor, data)
             except Exception as record_error:  # the original error matters more
                 log.error("recording_failure_failed", run=attempt.id, error=str(record_error))
             raise
