@@ -330,3 +330,32 @@ def test_a_planted_secret_is_in_no_message(
         assert SECRET not in json.dumps([posted.text, posted.blocks, posted.metadata])
     outbox = json.dumps(platform.notifications.list())
     assert SECRET not in outbox
+
+
+def test_a_failed_run_is_explained_in_slack_and_email(
+    make_platform: Callable[..., Platform], slack: Any, smtp: Smtp
+) -> None:
+    """Issue 28: the failure notification says why the run failed and what to do (through
+    ``render_failure``), before the raw error, with the configured runbook as its link."""
+    platform = make_platform()
+    failing = platform.create(
+        "alice", module="test/plain", environment="dev", project="shop", inputs={"name": "fail-x"}
+    )
+    with pytest.raises(Exception, match="refused by this module"):
+        platform.plan("alice", failing.id)
+    platform.notifications.wait(10)
+    title = "The configuration or an input is invalid (validation)"
+    [mail] = [
+        m
+        for m in smtp.inbox.messages
+        if m["X-Tfpilot-Event"] == "plan_failed" and m["To"] == "alice@example.com"
+    ]
+    text = mail.get_body(("plain",)).get_content()
+    assert title in text and "Fix the input and update the request" in text
+    assert text.index(title) < text.index("plan of " + failing.id + " failed")
+    assert "Explained by tfpilot's rules." in text
+    assert "https://wiki.example/runbooks/plan?module=test%2Fplain&r=" in text
+    posted = [m for m in slack.messages if m.metadata["event_payload"]["event"] == "plan_failed"]
+    assert {m.channel for m in posted} == {"U0ALICE", "#dev"}
+    for message in posted:
+        assert title in json.dumps(message.blocks)
