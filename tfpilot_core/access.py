@@ -6,7 +6,8 @@ rule changed here is changed everywhere.
 
 A user's role for a request comes from the configuration (:meth:`Config.role_for`): the global
 ``role``, raised by any ``[[users.<name>.grants]]`` entry that covers the request's project and
-environment. A user whose grants cover nothing here has no role here and may not even read.
+environment. A user whose grants cover nothing here has no role here and may not even read;
+neither may a user not under ``[users]`` unless ``[core] unknown_users`` names a role.
 """
 
 from __future__ import annotations

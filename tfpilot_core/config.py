@@ -114,7 +114,7 @@ class CoreSettings(BaseModel):
     #: The role of users listed under ``[users]`` with neither a ``role`` nor ``grants``.
     default_role: Role = Role.VIEWER
     #: What users not listed under ``[users]`` may do: ``"none"`` (the default: nothing, not
-    #: even read) or a role name (e.g. ``"viewer"``, the behaviour before 0.2, by choice).
+    #: even read) or a role name (e.g. ``"viewer"``, the behaviour before 0.3, by choice).
     unknown_users: Role | Literal["none"] = "none"
     environments: list[Environment] = Field(default_factory=lambda: list(DEFAULT_ENVIRONMENTS))
     #: Seconds after which an unfinished run counts as stale (and its lock as expired).
