@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from tfpilot_core.errors import ConfigError
+from tfpilot_core.log import get_logger
 
 __all__ = [
     "PluginSectionDeprecationWarning",
@@ -25,7 +26,10 @@ __all__ = [
     "lookup",
     "message",
     "warn",
+    "warn_unknown",
 ]
+
+log = get_logger("tfpilot.plugins")
 
 
 class PluginSectionDeprecationWarning(DeprecationWarning):
@@ -91,9 +95,25 @@ def warn(old: str, new: str, *, stacklevel: int = 2) -> None:
     warnings.warn(message(old, new), PluginSectionDeprecationWarning, stacklevel=stacklevel + 1)
 
 
+_told_unknown: set[str] = set()
+
+
+def warn_unknown(section: str) -> None:
+    """Log that no installed plugin reads ``[plugins.<section>]`` (once per process).
+
+    A warning, not an error: a shared file may configure optional plugins. Logged on every run,
+    the CLI's quick paths included (the start-up cache keeps the unknown sections).
+    """
+    if section in _told_unknown:
+        return
+    _told_unknown.add(section)
+    log.warning("unknown_plugin_section", section=f"plugins.{section}")
+
+
 def forget_warnings() -> None:
     """Warn again about sections already warned about (tests: one process, several runs)."""
     _warned.clear()
+    _told_unknown.clear()
 
 
 def show_on_stderr() -> None:

@@ -40,7 +40,7 @@ from tfpilot_core.hookcalls import HookCaller
 from tfpilot_core.log import get_logger
 from tfpilot_core.masking import scrub_secrets
 from tfpilot_core.models import DriftReport, DriftResult
-from tfpilot_core.plugin_sections import deprecated_in_use, lookup, warn
+from tfpilot_core.plugin_sections import deprecated_in_use, lookup, warn, warn_unknown
 from tfpilot_core.registrations import (
     LEGACY_OBJECT_KINDS,
     START_KINDS,
@@ -257,7 +257,7 @@ class PluginHost(HookCaller):
                 if registration.settings_model is not None:  # a string is imported by settings_for
                     self.settings_for(registration)
         for section in unknown:
-            log.warning("unknown_plugin_section", section=f"plugins.{section}")
+            warn_unknown(section)
         return unknown
 
     def _build(self, kind: Kind, name: str, *, optional: bool = False) -> tuple[str, Any] | None:

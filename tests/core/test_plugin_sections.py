@@ -80,6 +80,7 @@ def test_the_cli_warns_on_every_run_cached_or_not(tmp_path: Path, section: str) 
     config = home / "tfpilot.toml"
     config.write_text(
         f'[users.alice]\nrole = "developer"\n[plugins.{section}]\ntimeout_seconds = 60\n'
+        "[plugins.nosuch]\nx = 1\n"
     )
     env = {
         **os.environ,
@@ -101,6 +102,9 @@ def test_the_cli_warns_on_every_run_cached_or_not(tmp_path: Path, section: str) 
     # The start-up cache was written by the first run, and read by the next ones.
     assert list((tmp_path / "cache" / "tfpilot").glob("config-*.json"))
     warning = "tfpilot: warning: [plugins.local] is deprecated: rename it [plugins.runner_local]"
+    # A section no plugin reads is logged on every run too.
+    assert all(run.count("unknown_plugin_section") == 1 for run in runs), runs
+    assert all("section=plugins.nosuch" in run for run in runs), runs
     if section == "local":
         assert all(run.count(warning) == 1 for run in runs), runs
     else:

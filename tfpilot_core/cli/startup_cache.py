@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.layout import sqlite_holds_no_request
 from tfpilot_core.paths import database_file, home_dir, locate_config
-from tfpilot_core.plugin_sections import deprecated_in_use, lookup, warn
+from tfpilot_core.plugin_sections import deprecated_in_use, lookup, warn, warn_unknown
 from tfpilot_core.references import SECRET_WORDS, is_reference
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["database_file", "home_dir", "locate_config"]
 
-_FORMAT = 2
+_FORMAT = 3
 _enabled = False
 #: Plugin names of the core's own registrations that quick paths know how to stand in for.
 CORE_STORE_PLUGIN = "store_embedded"
@@ -79,6 +79,8 @@ class Snapshot:
     #: ``[old, new]`` for each deprecated ``[plugins.<old>]`` the configuration uses: warned
     #: about on every run that reads the snapshot (quick paths never validate settings).
     deprecated: list[list[str]] = field(default_factory=list)
+    #: Sections no installed plugin reads: logged on every run too (``unknown_plugin_section``).
+    unknown: list[str] = field(default_factory=list)
 
     def environment(self, key: str) -> dict[str, Any]:
         """The environment named ``key``; else the error of ``Config.environment`` (exit 3)."""
@@ -177,6 +179,8 @@ def _current(state: App) -> tuple[Snapshot, list[Any]] | None:
         return None
     for old, new in found.deprecated:
         warn(old, new)
+    for section in found.unknown:
+        warn_unknown(section)
     return found, key
 
 
@@ -245,6 +249,7 @@ def save(state: App) -> None:
     plugin_settings: dict[str, dict[str, Any]] = {}
     selected: dict[str, str] = {}
     deprecated: list[list[str]] = []
+    read: set[str] = set()
     try:
         # Suggesters, question models and value proposers are asked for per use (their hooks
         # may import a model client): no quick path needs them.
@@ -255,6 +260,7 @@ def save(state: App) -> None:
                 if kind is Kind.IDENTITY_PROVIDER and registration.name == config.core.identity:
                     selected["identity_provider"] = plugin
                 section = registration.section
+                read.update((section, *registration.deprecated_sections))
                 _, raw = lookup(config.plugins, section, registration.deprecated_sections)
                 deprecated += [
                     [old, new]
@@ -284,6 +290,7 @@ def save(state: App) -> None:
         "plugin_settings": plugin_settings,
         "selected": selected,
         "deprecated": deprecated,
+        "unknown": [section for section in config.plugins if section not in read],
     }
     _write(path, key, value)
 
