@@ -28,6 +28,7 @@ from tfpilot_core.errors import (
     TfpilotError,
     ValidationError,
 )
+from tfpilot_core.failures import latest_failure, render_failure
 from tfpilot_core.models import RequestQuery, RunKind
 from tfpilot_core.plan_diff import format_value
 from tfpilot_core.rbac import Action
@@ -671,7 +672,10 @@ def _request_context(
             entry["live"] = live.current(platform.store, request.id, entry["attempt"])
     drift = request.drift
     drifted = drift is not None and drift.result.value == "drifted" and status == "applied"
+    failure = latest_failure(request)
     return {
+        # Why the latest run failed and what to do (issue 28), masked like the log.
+        "failure": render_failure(failure) if failure is not None else None,
         "r": data,
         "status": status,
         "shown_status": "drifted" if drifted else status,
