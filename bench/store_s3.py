@@ -17,7 +17,8 @@ the server and the measured client do not share one interpreter lock, and talks 
    (counted by the store's botocore event hook, ``S3Store.calls``, not timed) at 1,000 and at
    10,000 stored requests: create, update, show, list first page, list by status, count by
    environment, one drift shard of 50, a deliverer pass with 10 due deliveries (among one outbox
-   record per 10 requests) and the catalog's usage count. 100,000 is extrapolated from the
+   record per 10 requests), ``notify list --pending`` (those 10 and 5 held for a digest), the
+   digest pass's read of the 5 held, and the catalog's usage count. 100,000 is extrapolated from the
    counts: only LIST calls grow with the store (one page per 1,000 index keys; their growth per
    1,000 requests is solved from the two sizes), every other request is per result, taken as
    measured at the larger size.
@@ -176,6 +177,7 @@ def _counts(store: Any, seeded: int) -> dict[str, int]:
     from tfpilot_core.query.rows import applied_shard, readable_rows
     from tfpilot_core.runs.executor import shard_count
     from tfpilot_core.stores.cas import update_request
+    from tfpilot_core.stores.rows import IndexFilter
 
     # What the query layer needs of a platform here: the store, statuses, read grants.
     allow = SimpleNamespace(may=lambda *a, **k: True)
@@ -201,7 +203,15 @@ def _counts(store: Any, seeded: int) -> dict[str, int]:
         value = {"state": "pending", "next_at": (now - timedelta(seconds=i + 1)).isoformat()}
         outbox.will_be_due(store, "outbox", key, value)
         store.put_record("outbox", key, value, expected_version=None)
+    # 5 deliveries held for a user's drift digest.
+    for i in range(5):
+        key = f"dlv_held_{seeded}_{i}"
+        value = {"state": "held", "created_at": now.isoformat(), "next_at": now.isoformat()}
+        outbox.will_be_due(store, "outbox", key, value)
+        store.put_record("outbox", key, value, expected_version=None)
     due: list[Any] = []
+    held: list[Any] = []
+    waiting = ("pending", "sending", "held")
     result = {
         "create": total(lambda: store.create_request(_request(10**6 + seeded))),
         "update": total(
@@ -214,16 +224,27 @@ def _counts(store: Any, seeded: int) -> dict[str, int]:
         "list applied (20)": total(
             lambda: store.list_requests(RequestQuery(limit=20, status="applied"))
         ),
-        "count by environment": total(lambda: store.index_rows(environments=["dev"])),
+        "count by environment": total(lambda: store.index_rows(IndexFilter(environments=["dev"]))),
         "drift shard (~50 members)": total(lambda: applied_shard(kernel, 0, shards)),
         "deliverer reads 10 due": total(
             lambda: due.extend(outbox.due_records(store, "outbox", now))
+        ),
+        "notify list --pending (15)": total(
+            lambda: outbox.records_in(store, "outbox", waiting, now)
+        ),
+        "digest reads 5 held": total(
+            lambda: held.extend(outbox.records_in(store, "outbox", ["held"], now) or [])
         ),
         "catalog usage count": total(
             lambda: readable_rows(kernel, "alice", modules=["bucket"], with_status=True)
         ),
     }
     assert len(due) >= 10, "the due index lost a due delivery"
+    assert len(held) == 5, "the held index lost a held delivery"
+    for record in held:  # digested: out of the held index
+        digested = {**record.value, "state": "digested"}
+        store.put_record("outbox", record.key, digested, expected_version=record.version)
+        outbox.moved(store, "outbox", record.key, record.value, digested)
     for record in due:  # delivered: out of the due index, so the next size measures its own 10
         store.put_record(
             "outbox", record.key, {"state": "delivered"}, expected_version=record.version

@@ -105,11 +105,12 @@ def _plan_job(factory: Callable[[], S3Store], index: int, barrier: Any, results:
         from tfpilot_core.query.rows import resolve_rows
         from tfpilot_core.runs.executor import shard_of
         from tfpilot_core.stores.cas import update_request
+        from tfpilot_core.stores.rows import IndexFilter
 
         store = factory()
         barrier.wait(_TIMEOUT)
         wanted = RequestStatus.REQUEST_CREATED.value
-        rows = store.index_rows(statuses=[wanted], with_status=True)
+        rows = store.index_rows(IndexFilter(statuses=[wanted]), with_status=True)
         rows = resolve_rows(_kernel(store), store, rows, need_status=True)
         members = [r.id for r in rows if r.status == wanted and shard_of(r.id, JOBS) == index]
 

@@ -108,7 +108,11 @@ def list_command(failed: bool, pending: bool) -> None:
         is_failed = state == service.DEAD or (state in waiting and bool(row.get("last_error")))
         return (failed and is_failed) or (pending and state in waiting)
 
-    rows = [r for r in notifications.list() if wanted(r)]
+    # The states asked for, so that the outbox's indexes answer (not the whole outbox).
+    states: set[str] | None = None
+    if failed or pending:
+        states = set(waiting) | ({service.DEAD} if failed else set())
+    rows = [r for r in notifications.list(states=states) if wanted(r)]
     data = [_public(r) for r in _visible(rows)]
 
     def render() -> None:

@@ -451,13 +451,18 @@ class Notifications:
     # -- listing and retry -------------------------------------------------------------------
 
     def list(self, *, states: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Outbox records (optionally of some states), oldest first."""
+        """Outbox records (optionally of some states), oldest first.
+
+        Pending, sending, held and dead records are read from the outbox's indexes where the
+        store keeps them (:func:`outbox.records_in`): the cost of ``notify list --pending`` is
+        what it shows, not the outbox (delivered records stay for ``keep_days``).
+        """
         wanted = set(states) if states is not None else None
-        found = [
-            dict(r.value)
-            for r in self._store.list_records(NAMESPACE)
-            if wanted is None or r.value.get("state") in wanted
-        ]
+        indexed = None
+        if wanted is not None:
+            indexed = outbox.records_in(self._store, NAMESPACE, wanted, self._clock())
+        records = self._store.list_records(NAMESPACE) if indexed is None else indexed
+        found = [dict(r.value) for r in records if wanted is None or r.value.get("state") in wanted]
         return sorted(found, key=lambda v: (str(v.get("created_at")), str(v.get("id"))))
 
     def get(self, key: str) -> Record:
@@ -524,7 +529,9 @@ class Notifications:
         """
         now = self._clock()
         held: dict[tuple[str, str, str], list[Record]] = {}
-        for record in self._store.list_records(NAMESPACE):
+        # The held deliveries only, from their index where the store keeps one.
+        waiting = outbox.records_in(self._store, NAMESPACE, [HELD], now)
+        for record in self._store.list_records(NAMESPACE) if waiting is None else waiting:
             if record.value.get("state") == HELD:
                 v = record.value
                 group = (str(v.get("recipient_user")), str(v["channel"]), str(v["recipient"]))
@@ -592,14 +599,16 @@ class Notifications:
             except ConflictError:
                 digest = self.get(key)
             for record in records:
+                digested = {**record.value, "state": DIGESTED, "digest": key}
                 with contextlib.suppress(ConflictError):
                     self._store.put_record(
                         NAMESPACE,
                         record.key,
-                        {**record.value, "state": DIGESTED, "digest": key},
+                        digested,
                         expected_version=record.version,
                         expires_at=now + timedelta(days=self.settings.keep_days),
                     )
+                    outbox.moved(self._store, NAMESPACE, record.key, record.value, digested)
             self._store.put_record(
                 DIGESTS,
                 marker_key,

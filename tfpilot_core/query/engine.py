@@ -45,6 +45,7 @@ from tfpilot_core.query.rows import (
     readable_placement,
     row_of_request,
 )
+from tfpilot_core.stores.rows import IndexFilter
 
 if TYPE_CHECKING:
     from tfpilot_core.access import Scope
@@ -58,17 +59,7 @@ __all__ = ["IndexedStore", "QueryPlan", "compile_query", "run_query"]
 class IndexedStore(Protocol):
     """The optional read helpers a store offers for a faster plan (the embedded store has them)."""
 
-    def query_index(
-        self,
-        *,
-        statuses: Sequence[str] = (),
-        environments: Sequence[str] = (),
-        modules: Sequence[str] = (),
-        projects: Sequence[str] = (),
-        authors: Sequence[str] = (),
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-    ) -> list[tuple[str, int]]:
+    def query_index(self, where: IndexFilter | None = None) -> list[tuple[str, int]]:
         """``(id, version)`` of requests matching the indexed columns, newest first."""
         ...
 
@@ -264,15 +255,15 @@ def _indexed_candidates(store: Any, plan: QueryPlan, scope: Scope | None) -> lis
         and all(ps for ps, _ in scope.grants)
     ):
         projects = sorted({p for ps, _ in scope.grants for p in ps})
-    filters: dict[str, Any] = {
-        "statuses": plan.index_statuses,
-        "environments": q.environments,
-        "modules": q.modules,
-        "projects": projects,
-        "authors": q.authors,
-        "created_after": q.created_since,
-        "created_before": q.created_before,
-    }
+    where = IndexFilter(
+        statuses=plan.index_statuses,
+        environments=q.environments,
+        modules=q.modules,
+        projects=projects,
+        authors=q.authors,
+        created_after=q.created_since,
+        created_before=q.created_before,
+    )
     target = _target(store)
     with _PARSED_LOCK:
         cache = _PARSED.setdefault(target, {})
@@ -280,11 +271,11 @@ def _indexed_candidates(store: Any, plan: QueryPlan, scope: Scope | None) -> lis
     if token is not None and _TOKENS.get(target) == token:
         # Nothing was written since every cached parse was last checked: the ids are enough
         # (read from the indexes alone), and only requests never parsed are loaded.
-        ids = store.query_ids(**filters)
+        ids = store.query_ids(where)
         missing = [rid for rid in ids if rid not in cache]
         _load(store, cache, missing, ids)
         return [cache[rid][1] for rid in ids if rid in cache]
-    rows = store.query_index(**filters)
+    rows = store.query_index(where)
     missing = [rid for rid, version in rows if cache.get(rid, (0, None))[0] != version]
     _load(store, cache, missing, [rid for rid, _ in rows])
     if token is not None:

@@ -15,6 +15,7 @@ environment, exactly as :func:`tfpilot_core.query.engine.run_query` applies them
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -24,8 +25,7 @@ from tfpilot_core.models import Request
 from tfpilot_core.query.model import Aggregate, Group, GroupBy, Query, QueryResult, SortKey
 from tfpilot_core.query.results import row_of
 from tfpilot_core.rbac import Action
-from tfpilot_core.runs.executor import shard_of
-from tfpilot_core.stores.rows import IndexRow, RowIndexedStore
+from tfpilot_core.stores.rows import IndexFilter, IndexRow, RowIndexedStore
 
 
 class CompiledQuery(Protocol):
@@ -140,7 +140,7 @@ def answer_from_rows(
         return None
     need_status = bool(query.statuses) or query.group_by is GroupBy.STATUS
     with_cost = query.aggregate is Aggregate.SUM_COST
-    rows = store.index_rows(
+    where = IndexFilter(
         statuses=plan.index_statuses,
         environments=query.environments,
         modules=query.modules,
@@ -148,13 +148,14 @@ def answer_from_rows(
         authors=query.authors,
         created_after=query.created_since,
         created_before=query.created_before,
-        with_status=need_status,
-        with_cost=with_cost,
     )
+    rows = store.index_rows(where, with_status=need_status, with_cost=with_cost)
     checked = resolve_rows(platform, store, rows, need_status=need_status, checks=plan.checks)
     may = readable_placement(platform, actor)
-    wanted = {s.value for s in query.statuses}
-    matched = [r for r in checked if _matches(r, query, wanted) and may(r.project, r.environment)]
+    # Resolved rows are exact: the statuses asked for (without the stale-able ones the index
+    # read added for ``failed``) are checked as strictly as every other field.
+    exact = replace(where, statuses=[s.value for s in query.statuses])
+    matched = [r for r in checked if exact.admits(r) and may(r.project, r.environment)]
     result = QueryResult(
         query=query,
         aggregate=query.aggregate,
@@ -217,31 +218,12 @@ def readable_rows(
     store = getattr(kernel.store, "wrapped", kernel.store)
     if not isinstance(store, RowIndexedStore):
         return None
+    where = IndexFilter(modules=modules)
     rows = resolve_rows(
-        platform,
-        store,
-        store.index_rows(modules=modules, with_status=with_status),
-        need_status=with_status,
+        platform, store, store.index_rows(where, with_status=with_status), need_status=with_status
     )
     may = readable_placement(platform, actor)
-    wanted = set(modules)
-    return [r for r in rows if (not wanted or r.module in wanted) and may(r.project, r.environment)]
-
-
-def _matches(row: IndexRow, query: Query, statuses: set[str]) -> bool:
-    for values, value in (
-        (query.environments, row.environment),
-        (query.projects, row.project),
-        (query.modules, row.module),
-        (query.authors, row.author),
-    ):
-        if values and value not in values:
-            return False
-    if query.created_since is not None and row.created_at < query.created_since:
-        return False
-    if query.created_before is not None and row.created_at >= query.created_before:
-        return False
-    return not statuses or row.status in statuses
+    return [r for r in rows if where.admits(r) and may(r.project, r.environment)]
 
 
 def _with_costs(store: Any, rows: list[IndexRow]) -> list[IndexRow]:
@@ -317,7 +299,7 @@ def applied_count(platform: Any) -> int | None:
     if not isinstance(store, RowIndexedStore):
         return None
     applied = RequestStatus.APPLIED.value
-    rows = store.index_rows(statuses=[applied], with_status=True)
+    rows = store.index_rows(IndexFilter(statuses=[applied]), with_status=True)
     return sum(r.status == applied for r in resolve_rows(platform, store, rows, need_status=True))
 
 
@@ -325,17 +307,18 @@ def applied_shard(platform: Any, index: int, count: int) -> list[Request] | None
     """The applied requests of drift shard ``index`` of ``count``, newest first, reading the
     documents of the shard's members only (``None``: the store has no index rows).
 
-    Membership is :func:`tfpilot_core.runs.executor.shard_of` of the id, which the index rows
-    carry, so a shard of 50 among 10,000 applied requests reads 50 documents (and, on S3, the
-    status markers' keys: one LIST per 1,000).
+    Membership is :func:`tfpilot_core.stores.rows.shard_of` of the id, a range of a hash the
+    stores index with the status, so a shard of 50 among 10,000 applied requests reads its 50
+    index rows and 50 documents (on S3: one LIST and 50 GETs; on SQLite: one slice of the
+    ``(status, shard)`` index), whatever the store holds.
     """
 
     kernel = _kernel(platform)
     store = getattr(kernel.store, "wrapped", kernel.store)
     if not isinstance(store, RowIndexedStore):
         return None
-    rows = store.index_rows(statuses=[RequestStatus.APPLIED.value], with_status=True)
-    members = [r.id for r in rows if shard_of(r.id, count) == index]
+    where = IndexFilter(statuses=[RequestStatus.APPLIED.value], shard=(index, count))
+    members = [r.id for r in store.index_rows(where, with_status=True) if where.in_shard(r.id)]
     found = [
         request
         for request in _load(store, members).values()

@@ -8,7 +8,6 @@ whose sha256 is not the approved digest.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from tfpilot_core.lifecycle.kernel import Kernel, SupportsKernel, sha256
 from tfpilot_core.log import get_logger
 from tfpilot_core.models import Request, RequestQuery, RunAttempt, RunKind, RunStatus
 from tfpilot_core.run_logs import live
+from tfpilot_core.stores.rows import shard_of as shard_of  # re-exported: the drift shard rule
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Runner
@@ -278,11 +278,6 @@ def execute_drift(
         return drift.check_drift(
             kernel, actor, request_id, runner=executing_runner(kernel, runner_name)
         )
-
-
-def shard_of(request_id: str, shards: int) -> int:
-    """The drift shard of a request: a stable hash, so shards keep their members between runs."""
-    return int.from_bytes(hashlib.sha256(request_id.encode()).digest()[:8], "big") % shards
 
 
 def shard_count(total: int, *, per_shard: int = 50, max_shards: int = 200) -> int:

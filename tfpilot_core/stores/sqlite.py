@@ -68,7 +68,7 @@ from tfpilot_core.layout import SQLITE_SCHEMA_VERSION
 from tfpilot_core.lifecycle import DEFAULT_STALE_AFTER, STALEABLE, RequestStatus, derive_status
 from tfpilot_core.models import Event, Record, Request, RequestPage, RequestQuery, utcnow
 from tfpilot_core.stores.counting import CallCounter
-from tfpilot_core.stores.rows import IndexRow
+from tfpilot_core.stores.rows import IndexFilter, IndexRow, shard_key, shard_range
 from tfpilot_core.stores.validation import (
     check_artifact_name,
     check_namespace,
@@ -322,6 +322,7 @@ class SQLiteStore:
                 )
             for statement in _split_sql(_SCHEMA):
                 conn.execute(statement)
+            _add_shard_column(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _expected_layout(self) -> list[tuple[Any, ...]]:
@@ -342,7 +343,7 @@ class SQLiteStore:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def _index_row(self, request: Request) -> tuple[str, str, str, str, str, int]:
+    def _index_row(self, request: Request) -> tuple[str, str, str, str, str, int, str]:
         # The status column is a cache of derive_status at write time, used only to narrow a
         # listing; time can turn planning/applying/destroying into failed, never anything else,
         # and list_requests re-derives every candidate before returning it.
@@ -355,6 +356,7 @@ class SQLiteStore:
             placement.project,
             request.created_by,
             _to_us(request.created_at),
+            shard_key(request.id),
         )
 
     def create_request(self, request: Request) -> Request:
@@ -365,7 +367,7 @@ class SQLiteStore:
             with self._write() as conn:
                 conn.execute(
                     "INSERT INTO requests (id, version, document, status, environment, module,"
-                    " project, author, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " project, author, created_us, shard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (stored.id, 1, stored.dump(), *self._index_row(stored)),
                 )
         except sqlite3.IntegrityError as exc:
@@ -399,7 +401,7 @@ class SQLiteStore:
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE requests SET version = ?, document = ?, status = ?, environment = ?,"
-                " module = ?, project = ?, author = ?, created_us = ?"
+                " module = ?, project = ?, author = ?, created_us = ?, shard = ?"
                 " WHERE id = ? AND version = ?",
                 (
                     stored.version,
@@ -515,93 +517,68 @@ class SQLiteStore:
 
     # -- read-only helpers of the query layer (tfpilot_core.query), not the store contract ---
 
-    def query_index(
-        self,
-        *,
-        statuses: Sequence[str] = (),
-        environments: Sequence[str] = (),
-        modules: Sequence[str] = (),
-        projects: Sequence[str] = (),
-        authors: Sequence[str] = (),
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-    ) -> list[tuple[str, int]]:
+    def query_index(self, where: IndexFilter | None = None) -> list[tuple[str, int]]:
         """``(id, version)`` of the requests whose index columns match (in no particular order).
 
-        Each non-empty sequence is an ``IN`` on its indexed column; ``statuses`` compares with
-        the status cached at write time, so a caller wanting ``failed`` also passes the statuses
+        Each field filter is an ``IN`` on its indexed column; ``statuses`` compares with the
+        status cached at write time, so a caller wanting ``failed`` also passes the statuses
         that time can turn into it, and re-derives the status of what it loads. The version is
         stored before ``document`` in the row, so no document page is read.
         """
-        filters = {
-            "statuses": statuses,
-            "environments": environments,
-            "modules": modules,
-            "projects": projects,
-            "authors": authors,
-            "created_after": created_after,
-            "created_before": created_before,
-        }
-        return [(str(i), int(v)) for i, v in self._index_select("id, version", filters)]
+        return [(str(i), int(v)) for i, v, _ in self._index_select("id, version", where)]
 
-    def _index_select(self, columns: str, filters: Mapping[str, Any]) -> list[Any]:
-        where: list[str] = []
+    def _index_select(self, columns: str, where: IndexFilter | None) -> list[Any]:
+        """``columns`` (then the id) of the rows ``where`` keeps: the filter as SQL."""
+        where = where or IndexFilter()
+        clauses: list[str] = []
         params: list[Any] = []
-        for column, key in (
-            ("status", "statuses"),
-            ("environment", "environments"),
-            ("module", "modules"),
-            ("project", "projects"),
-            ("author", "authors"),
-        ):
-            values = filters.get(key) or ()
-            if values:
-                where.append(f"{column} IN ({', '.join('?' for _ in values)})")
-                params.extend(values)
-        if filters.get("created_after") is not None:
-            where.append("created_us >= ?")
-            params.append(_to_us(filters["created_after"]))
-        if filters.get("created_before") is not None:
-            where.append("created_us < ?")
-            params.append(_to_us(filters["created_before"]))
-        sql = f"SELECT {columns} FROM requests"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return self._conn().execute(sql, params).fetchall()
+        for column, values in where.columns():
+            clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+            params.extend(values)
+        if where.created_after is not None:
+            clauses.append("created_us >= ?")
+            params.append(_to_us(where.created_after))
+        if where.created_before is not None:
+            clauses.append("created_us < ?")
+            params.append(_to_us(where.created_before))
+        if where.shard is not None:
+            # One slice of the (status, shard) index; rows of an older tfpilot have no shard
+            # yet and are checked by the caller (IndexFilter.admits).
+            low, high = shard_range(*where.shard)
+            clauses.append(
+                "(shard >= ? AND shard < ? OR shard IS NULL)"
+                if high is not None
+                else "(shard >= ? OR shard IS NULL)"
+            )
+            params.extend([low] if high is None else [low, high])
+        sql = f"SELECT {columns}, id FROM requests"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        found = self._conn().execute(sql, params).fetchall()
+        if where.shard is None:
+            return found
+        return [row for row in found if where.in_shard(str(row[-1]))]
 
     def index_rows(
         self,
+        where: IndexFilter | None = None,
         *,
-        statuses: Sequence[str] = (),
-        environments: Sequence[str] = (),
-        modules: Sequence[str] = (),
-        projects: Sequence[str] = (),
-        authors: Sequence[str] = (),
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
         with_status: bool = False,
         with_cost: bool = False,
     ) -> list[IndexRow]:
-        """The index columns of every matching request, in one statement (no document parsed).
+        """The index columns of every request ``where`` keeps, in one statement (no document
+        parsed).
 
         A row whose stored status time can turn into ``failed`` is not ``exact``. With
         ``with_cost`` the monthly cost is read from the document's JSON by SQLite
         (``json_extract``), not parsed in Python.
         """
-        filters = {
-            "statuses": statuses,
-            "environments": environments,
-            "modules": modules,
-            "projects": projects,
-            "authors": authors,
-            "created_after": created_after,
-            "created_before": created_before,
-        }
         cost = "json_extract(document, '$.cost.monthly')" if with_cost else "NULL"
         staleable = {s.value for s in STALEABLE}
         rows = []
-        for rid, status, env, module, project, author, created_us, monthly in self._index_select(
-            f"id, status, environment, module, project, author, created_us, {cost}", filters
+        columns = f"id, status, environment, module, project, author, created_us, {cost}"
+        for rid, status, env, module, project, author, created_us, monthly, _ in self._index_select(
+            columns, where
         ):
             rows.append(
                 IndexRow(
@@ -619,36 +596,28 @@ class SQLiteStore:
             )
         return rows
 
-    def query_ids(self, **filters: Any) -> list[str]:
+    def query_ids(self, where: IndexFilter | None = None) -> list[str]:
         """The ids :meth:`query_index` would return, read from the indexes alone.
 
         Each column filter is one scan of that column's index, which holds the creation time and
         the id too (a covering scan: no row is read); the id sets are intersected here.
         """
+        where = where or IndexFilter()
         bounds: list[str] = []
         params: list[Any] = []
-        if filters.get("created_after") is not None:
+        if where.created_after is not None:
             bounds.append("created_us >= ?")
-            params.append(_to_us(filters["created_after"]))
-        if filters.get("created_before") is not None:
+            params.append(_to_us(where.created_after))
+        if where.created_before is not None:
             bounds.append("created_us < ?")
-            params.append(_to_us(filters["created_before"]))
+            params.append(_to_us(where.created_before))
         conn = self._conn()
         found: set[str] | None = None
-        for column, key in (
-            ("status", "statuses"),
-            ("environment", "environments"),
-            ("module", "modules"),
-            ("project", "projects"),
-            ("author", "authors"),
-        ):
-            values = list(filters.get(key) or ())
-            if not values:
-                continue
-            where = [f"{column} IN ({', '.join('?' for _ in values)})", *bounds]
+        for column, values in where.columns():
+            clause = [f"{column} IN ({', '.join('?' for _ in values)})", *bounds]
             rows = conn.execute(
                 f"SELECT id FROM requests INDEXED BY requests_by_{column}"
-                f" WHERE {' AND '.join(where)}",
+                f" WHERE {' AND '.join(clause)}",
                 [*values, *params],
             ).fetchall()
             ids = {str(r[0]) for r in rows}
@@ -657,7 +626,9 @@ class SQLiteStore:
             sql = "SELECT id FROM requests INDEXED BY requests_by_time"
             if bounds:
                 sql += " WHERE " + " AND ".join(bounds)
-            return [str(r[0]) for r in conn.execute(sql, params).fetchall()]
+            found = {str(r[0]) for r in conn.execute(sql, params).fetchall()}
+        if where.shard is not None:
+            return [rid for rid in found if where.in_shard(rid)]
         return list(found)
 
     def change_token(self) -> tuple[int, int, int]:
@@ -961,6 +932,25 @@ def _record(namespace: str, key: str, version: int, value: str, expires_us: int 
         version=version,
         expires_at=None if expires_us is None else _from_us(expires_us),
     )
+
+
+def _add_shard_column(conn: sqlite3.Connection) -> None:
+    """The drift shard column of ``requests`` (:func:`tfpilot_core.stores.rows.shard_key` of
+    the id) and its ``(status, shard)`` index: added to a new database and to one from before
+    the column alike (filled for its rows), so that both end with the same layout.
+
+    Inside the schema's write transaction: concurrent openers wait, and the first one adds it.
+    A row a tfpilot from before the column writes later has no shard (NULL): a shard's read
+    includes those rows and checks them.
+    """
+    columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(requests)")}
+    if "shard" not in columns:
+        conn.execute("ALTER TABLE requests ADD COLUMN shard TEXT")
+        ids = [str(row[0]) for row in conn.execute("SELECT id FROM requests")]
+        conn.executemany(
+            "UPDATE requests SET shard = ? WHERE id = ?", [(shard_key(i), i) for i in ids]
+        )
+    conn.execute("CREATE INDEX IF NOT EXISTS requests_by_shard ON requests (status, shard)")
 
 
 #: What :meth:`SQLiteStore._expected_layout` found (the same for every store of a process).

@@ -61,9 +61,9 @@ from tfpilot_core.models import (
 )
 from tfpilot_core.stores.cas import update_request
 from tfpilot_core.stores.due import DueIndexStore
-from tfpilot_core.stores.rows import RowIndexedStore
+from tfpilot_core.stores.rows import IndexFilter, RowIndexedStore, shard_of
 
-__all__ = ["BAD_IDS", "StoreConformance", "make_request"]
+__all__ = ["BAD_IDS", "StoreConformance", "make_applied_request", "make_request"]
 
 #: Identifiers every store must refuse (path traversal, separators, spaces, empty, too long).
 BAD_IDS: tuple[str, ...] = (
@@ -140,6 +140,37 @@ def _plan(
         plan_digest="d" * 64 if conclusion is Conclusion.SUCCESS else None,
     )
     return {RunKind.PLAN: [attempt]}
+
+
+def make_applied_request(request_id: str, **fields: Any) -> Request:
+    """:func:`make_request` with a successful plan and apply: an applied request."""
+    at = fields.get("created_at") or _BASE
+    runs = {kind: _done(kind, at=at) for kind in (RunKind.PLAN, RunKind.APPLY)}
+    return make_request(request_id, runs=runs, **fields)
+
+
+def _done(
+    kind: RunKind, *, status: RunStatus = RunStatus.COMPLETED, at: datetime | None = None
+) -> list[RunAttempt]:
+    """One attempt of ``kind`` (a successful one unless ``status`` says it still runs)."""
+    at = at or utcnow()
+    finished = status is RunStatus.COMPLETED
+    return [
+        RunAttempt(
+            id=f"{kind.value}1",
+            kind=kind,
+            number=1,
+            runner="local",
+            revision=1,
+            actor="alice",
+            status=status,
+            conclusion=Conclusion.SUCCESS if finished else None,
+            created_at=at,
+            started_at=at,
+            completed_at=at if finished else None,
+            plan_digest="d" * 64,
+        )
+    ]
 
 
 def _ids(requests: Sequence[Request]) -> list[str]:
@@ -710,13 +741,43 @@ class StoreConformance:
             store.create_request(
                 make_request(f"row_{i}", environment=env, author=("alice", "bob")[i % 2])
             )
-        rows = store.index_rows(environments=["dev"], with_status=True)
+        rows = store.index_rows(IndexFilter(environments=["dev"]), with_status=True)
         exact = {r.id: r for r in rows if r.exact}
         assert {"row_0", "row_2"} <= {r.id for r in rows}
         for row in exact.values():
             assert row.environment == "dev" and row.status == "request_created"
-        assert {r.id for r in store.index_rows(authors=["bob"]) if r.exact} == {"row_1", "row_3"}
+        bob = store.index_rows(IndexFilter(authors=["bob"]))
+        assert {r.id for r in bob if r.exact} == {"row_1", "row_3"}
         assert len(store.index_rows()) == 4
+
+    def test_index_rows_of_a_drift_shard(self, store: Store) -> None:
+        """``index_rows`` with a drift shard: every applied member, whatever the others are."""
+
+        if not isinstance(store, RowIndexedStore):
+            pytest.skip("the store has no index_rows (optional)")
+        applied = {f"app_{i}" for i in range(12)}
+        for rid in sorted(applied):
+            store.create_request(make_applied_request(rid))
+        for i in range(6):
+            store.create_request(make_request(f"new_{i}"))
+        # One leaves applied (a destroy started): its shard must not keep it as applied.
+        destroying = {RunKind.DESTROY: _done(RunKind.DESTROY, status=RunStatus.IN_PROGRESS)}
+        update_request(
+            store, "app_0", lambda r: r.model_copy(update={"runs": {**r.runs, **destroying}})
+        )
+        applied.discard("app_0")
+        for count in (1, 3):
+            found: list[str] = []
+            for index in range(count):
+                where = IndexFilter(statuses=["applied"], shard=(index, count))
+                rows = store.index_rows(where, with_status=True)
+                assert all(shard_of(r.id, count) == index for r in rows)
+                # Rows that are not exact are checked against their documents, as callers do.
+                for row in rows:
+                    request = store.get_request(row.id)
+                    if derive_status(request).value == "applied":
+                        found.append(row.id)
+            assert sorted(found) == sorted(applied)
 
     def test_due_index(self, store: Store) -> None:
         """``mark_due``/``clear_due``/``due_keys`` (tfpilot_core.stores.due): earliest first."""

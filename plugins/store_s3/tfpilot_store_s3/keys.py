@@ -8,6 +8,8 @@ Under the configured prefix ``<p>``::
     <p>records/<namespace>/<encoded key>       a keyed record (JSON, version inside)
     <p>index/all/<entry>                       one listing entry per request
     <p>index/status/<status>/<entry>           status markers (may be stale: see store.py)
+    <p>index/shard/applied/<shard key><entry>  applied requests by drift shard hash (empty)
+    <p>meta/shard-index-ready                  every applied request has its shard marker
     <p>index/due/<namespace>/<due>~<key>       due-time entries of records (the outbox), empty
 
 An index ``<entry>`` is ``<inverted created time><inverted id>~<env>~<module>~<project>~<author>``.
@@ -17,6 +19,10 @@ ascending listing come out newest first with ties broken by id descending: exact
 ``(created_at, id)`` descending order of the contract. Keyset pagination is then S3's own
 ``StartAfter``. The filter fields ride in the key so that filtering needs only LIST calls; a field
 too long for S3's 1,024-byte key limit is written as ``*`` ("unknown, check the document").
+
+A shard marker's name starts with the request's 16-digit drift shard key
+(:func:`tfpilot_core.stores.rows.shard_key`) instead of the time, so that the applied requests of
+one drift shard, a range of that key, are one listing from the range's start.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
 from tfpilot_core.models import Request
+from tfpilot_core.stores.rows import shard_key
+
+#: Digits of the shard key that starts a shard marker's name.
+_SHARD_DIGITS = 16
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -133,6 +143,19 @@ def parse_entry(name: str) -> IndexEntry | None:
     except (ValueError, KeyError):
         return None
     return IndexEntry(_TIME_BASE - inverted_time, request_id, *fields)
+
+
+def shard_name(request_id: str, entry: str) -> str:
+    """The name of ``entry``'s shard marker (the part after ``index/shard/<status>/``)."""
+    return shard_key(request_id) + entry
+
+
+def parse_shard_name(name: str) -> tuple[str, IndexEntry] | None:
+    """The shard key and the entry of a shard marker's name (``None``: not this layout's)."""
+    entry = parse_entry(name[_SHARD_DIGITS:])
+    if entry is None or name[:_SHARD_DIGITS] != shard_key(entry.request_id):
+        return None
+    return name[:_SHARD_DIGITS], entry
 
 
 #: Digits of the due time (microseconds since the epoch) in a due-index name.

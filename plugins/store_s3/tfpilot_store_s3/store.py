@@ -31,6 +31,16 @@ Listing (see ``keys.py`` for the key layout)
     status re-derived with the store's clock, since staleness is time-based), and stale entries
     only cost a GET. :meth:`S3Store.repair_index` removes them and re-adds entries for documents
     written by other means.
+
+Drift shards
+    An applied request also has a shard marker under ``index/shard/applied/``, named by its drift
+    shard key first (``keys.shard_name``), written and retired with its status marker. A drift
+    shard is a range of that key, so its members are one listing from the range's start (one
+    LIST for a shard of up to 1,000), whatever the bucket holds. A bucket written by a store
+    from before the markers lacks some of them: the markers are read only once
+    ``meta/shard-index-ready`` exists, which the first create in an empty bucket and
+    :meth:`S3Store.repair_index` (after adding every missing marker) write; until then a shard
+    is read from the status markers, as before.
 """
 
 from __future__ import annotations
@@ -47,7 +57,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -65,7 +75,7 @@ from tfpilot_core.errors import (
 from tfpilot_core.lifecycle import DEFAULT_STALE_AFTER, STALEABLE, RequestStatus, derive_status
 from tfpilot_core.models import Event, Record, Request, RequestPage, RequestQuery, utcnow
 from tfpilot_core.stores.counting import CallCounter
-from tfpilot_core.stores.rows import IndexRow
+from tfpilot_core.stores.rows import IndexFilter, IndexRow, shard_range
 from tfpilot_core.stores.validation import (
     check_artifact_name,
     check_namespace,
@@ -100,6 +110,8 @@ _APPEND_ATTEMPTS = 1000
 _SEEN_MAX = 50_000
 #: A ghost index entry (no matching document) younger than this may belong to a write in flight.
 _GHOST_GRACE = timedelta(hours=1)
+#: Statuses whose requests also have a shard marker (``index/shard/<status>/``): what drift reads.
+_SHARDED = frozenset({RequestStatus.APPLIED.value})
 
 
 class S3StoreError(PluginError):
@@ -215,6 +227,10 @@ class S3Store:
         self._last_event: dict[str, Event] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        #: Whether ``meta/shard-index-ready`` was seen (it is never removed), and whether this store
+        #: checked it before its first create.
+        self._shards_indexed = False
+        self._shards_checked = False
 
     @classmethod
     def from_settings(cls, settings: S3StoreSettings, **overrides: Any) -> S3Store:
@@ -492,6 +508,50 @@ class S3Store:
     def _status_prefix(self, status: str) -> str:
         return f"{self.prefix}index/status/{status}/"
 
+    def _shard_prefix(self, status: str) -> str:
+        return f"{self.prefix}index/shard/{status}/"
+
+    def _shard_ready_key(self) -> str:
+        return f"{self.prefix}meta/shard-index-ready"
+
+    def _markers(self, request_id: str, status: str, entry: str) -> list[str]:
+        """The index keys of a request that depend on its status: its status marker, and its
+        shard marker when the status is one drift reads."""
+        found = [self._status_prefix(status) + entry]
+        if status in _SHARDED:
+            found.append(self._shard_prefix(status) + keys.shard_name(request_id, entry))
+        return found
+
+    def _shards_ready(self) -> bool:
+        """Whether every applied request of the bucket has its shard marker (a HEAD, until
+        seen once)."""
+        if not self._shards_indexed:
+            with contextlib.suppress(_Missing):
+                self._head(self._shard_ready_key())
+                self._shards_indexed = True
+        return self._shards_indexed
+
+    def _check_shard_layout(self) -> None:
+        """Before this store's first create: a bucket without requests starts with every
+        shard marker there is, so it is marked ready (once per store object)."""
+        if self._shards_checked:
+            return
+        if not self._shards_ready():
+            page = self._call(
+                "ListObjectsV2",
+                None,
+                functools.partial(
+                    self.client.list_objects_v2,
+                    Bucket=self.bucket,
+                    Prefix=f"{self.prefix}requests/",
+                    MaxKeys=1,
+                ),
+            )
+            if not page.get("Contents"):
+                self._put(self._shard_ready_key(), b"{}")
+                self._shards_indexed = True
+        self._shards_checked = True
+
     # -- requests --------------------------------------------------------------------------
 
     def _status(self, request: Request) -> str:
@@ -557,10 +617,11 @@ class S3Store:
         with contextlib.suppress(_Missing):
             self._head(key)
             raise AlreadyExistsError(f"request {request.id!r} already exists")
+        self._check_shard_layout()
         status = self._status(stored)
         entry = keys.entry_name(stored)
         self._write_entries(
-            [self._all_prefix() + entry, self._status_prefix(status) + entry], version=1
+            [self._all_prefix() + entry, *self._markers(stored.id, status, entry)], version=1
         )
         try:
             etag = self._put_if(key, stored.dump().encode(), metadata={_META_STATUS: status})
@@ -604,7 +665,7 @@ class S3Store:
         if entry != seen.entry:
             new_entries.append(self._all_prefix() + entry)
         if (status, entry) != (seen.status, seen.entry):
-            new_entries.append(self._status_prefix(status) + entry)
+            new_entries += self._markers(stored.id, status, entry)
         self._write_entries(new_entries, version=stored.version)
         try:
             etag = self._put_if(
@@ -625,7 +686,10 @@ class S3Store:
         if entry != seen.entry:
             self._retire(self._all_prefix() + seen.entry, up_to=stored.version)
         if (status, entry) != (seen.status, seen.entry):
-            self._retire(self._status_prefix(seen.status) + seen.entry, up_to=stored.version)
+            kept = set(new_entries)
+            for key in self._markers(stored.id, seen.status, seen.entry):
+                if key not in kept:
+                    self._retire(key, up_to=stored.version)
         return stored
 
     def _check_not_overwritten(self, request_id: str, version: int) -> None:
@@ -680,6 +744,13 @@ class S3Store:
         if query.created_before is not None:
             start = max(start, keys.position_before_time(keys.to_us(query.created_before)))
         after_us = None if query.created_after is None else keys.to_us(query.created_after)
+        # The fields in an entry's key that can rule it out (an unknown field never does).
+        where = IndexFilter(
+            environments=_one(query.environment),
+            modules=_one(query.module),
+            projects=_one(query.project),
+            authors=_one(query.author),
+        )
 
         def candidates() -> Iterator[keys.IndexEntry]:
             streams = [self._entries(prefix, start) for prefix in prefixes]
@@ -690,7 +761,7 @@ class S3Store:
                 last = name
                 if after_us is not None and entry.created_us < after_us:
                     return  # newest first: everything after this is older still
-                if _entry_matches(entry, query):
+                if where.admits(_row(entry, None, doubtful=False)):
                     yield entry
 
         now = self._clock()
@@ -770,14 +841,8 @@ class S3Store:
 
     def index_rows(
         self,
+        where: IndexFilter | None = None,
         *,
-        statuses: Sequence[str] = (),
-        environments: Sequence[str] = (),
-        modules: Sequence[str] = (),
-        projects: Sequence[str] = (),
-        authors: Sequence[str] = (),
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
         with_status: bool = False,
         with_cost: bool = False,
     ) -> list[IndexRow]:
@@ -785,18 +850,29 @@ class S3Store:
 
         Without ``with_status`` the ``index/all/`` keys are listed; with it every status
         prefix, so that a request with markers under two statuses (a write that crashed between
-        its document and the retirement of its old marker) is seen, and returned not ``exact``,
-        as are requests whose stored status time may turn into ``failed`` and entries with a
-        field too long for a key. The index holds no costs: ``with_cost`` rows say so
-        (``cost_indexed`` false) and the caller reads the documents of the rows it keeps.
+        its document and the retirement of its old marker) is seen, and returned not ``exact``
+        (its fields unknown), as are requests whose stored status time may turn into ``failed``
+        and entries with a field too long for a key. The index holds no costs: ``with_cost``
+        rows say so (``cost_indexed`` false) and the caller reads the documents of the rows it
+        keeps. A drift shard of applied requests (``where.shard``) is read from its shard
+        markers (:meth:`_shard_rows`).
 
         A create that crashed after writing its entries and before its document leaves a ghost
         entry, counted here until :meth:`repair_index` removes it.
         """
+        where = where or IndexFilter()
+        if (
+            where.shard is not None
+            and with_status
+            and where.statuses
+            and set(where.statuses) <= _SHARDED
+            and self._shards_ready()
+        ):
+            return self._shard_rows(where)
         start = ""
-        if created_before is not None:
-            start = keys.position_before_time(keys.to_us(created_before))
-        after_us = None if created_after is None else keys.to_us(created_after)
+        if where.created_before is not None:
+            start = keys.position_before_time(keys.to_us(where.created_before))
+        after_us = None if where.created_after is None else keys.to_us(where.created_after)
         prefixes: list[tuple[str | None, str]]
         if with_status:
             prefixes = [(s.value, self._status_prefix(s.value)) for s in RequestStatus]
@@ -813,41 +889,36 @@ class S3Store:
                     doubtful.add(entry.request_id)  # two entries: only the document can tell
                     continue
                 found[entry.request_id] = (entry, status)
-        wanted_statuses = set(statuses)
         staleable = {s.value for s in STALEABLE}
         rows = []
         for request_id, (entry, status) in found.items():
-            fields = (entry.environment, entry.module, entry.project, entry.author)
-            exact = (
-                request_id not in doubtful
-                and None not in fields
-                and not (with_status and status in staleable)
-            )
-            checks = (
-                (environments, entry.environment),
-                (modules, entry.module),
-                (projects, entry.project),
-                (authors, entry.author),
-            )
-            mismatch = any(
-                values and value is not None and value not in values for values, value in checks
-            )
-            if mismatch and request_id not in doubtful:
-                continue  # a doubtful id may have another entry that matches
-            if exact and wanted_statuses and status not in wanted_statuses:
-                continue
-            rows.append(
-                IndexRow(
-                    id=request_id,
-                    environment=entry.environment or "",
-                    module=entry.module or "",
-                    project=entry.project or "",
-                    author=entry.author or "",
-                    created_at=keys.from_us(entry.created_us),
-                    status=status,
-                    exact=exact,
-                )
-            )
+            row = _row(entry, status, doubtful=request_id in doubtful)
+            if with_status and status in staleable:
+                row = replace(row, exact=False)
+            if where.admits(row):
+                rows.append(row)
+        return rows
+
+    def _shard_rows(self, where: IndexFilter) -> list[IndexRow]:
+        """The rows of a drift shard's members: a listing of each wanted status's shard
+        markers from the shard's first key, stopped at the next shard's (one LIST per 1,000
+        members). Not ``exact``: another status marker of the request is not looked at, so
+        the caller checks the documents (the drift shard reads them anyway)."""
+        assert where.shard is not None
+        low, high = shard_range(*where.shard)
+        rows = []
+        for status in sorted(set(where.statuses)):
+            prefix = self._shard_prefix(status)
+            for obj in self._list(prefix, prefix + low):
+                parsed = keys.parse_shard_name(obj["Key"][len(prefix) :])
+                if parsed is None:
+                    continue
+                key, entry = parsed
+                if high is not None and key >= high:
+                    break  # the next shard's members: this one's are all read
+                row = replace(_row(entry, status, doubtful=False), exact=False)
+                if where.admits(row):
+                    rows.append(row)
         return rows
 
     def get_requests(self, ids: Sequence[str]) -> dict[str, Request]:
@@ -895,21 +966,28 @@ class S3Store:
             documents[request.id] = (seen.entry, seen.status, seen.version)
             for key in (
                 self._all_prefix() + seen.entry,
-                self._status_prefix(seen.status) + seen.entry,
+                *self._markers(request.id, seen.status, seen.entry),
             ):
                 try:
                     self._head(key)
                 except _Missing:
                     self._put(key, self._index_body(seen.version))
                     added += 1
+        # Every document has its shard marker now: drift shards may be read from them.
+        if not self._shards_ready():
+            self._put(self._shard_ready_key(), b"{}")
+            self._shards_indexed = True
         cutoff = self._clock() - grace
         index_prefix = f"{self.prefix}index/"
         for obj in self._list(index_prefix):
             rest = obj["Key"][len(index_prefix) :]
             kind, _, name = rest.partition("/")
             status = None
-            if kind == "status":
+            if kind in ("status", "shard"):
                 status, _, name = name.partition("/")
+            if kind == "shard":
+                parsed = keys.parse_shard_name(name)
+                name = "" if parsed is None else name[len(parsed[0]) :]
             entry = keys.parse_entry(name)
             if entry is None:
                 continue
@@ -1243,14 +1321,24 @@ def _parse_status(value: str | None) -> RequestStatus | None:
         ) from exc
 
 
-def _entry_matches(entry: keys.IndexEntry, query: RequestQuery) -> bool:
-    """Whether the fields in an entry's key can match (unknown fields always can)."""
-    for wanted, indexed in (
-        (query.environment, entry.environment),
-        (query.module, entry.module),
-        (query.project, entry.project),
-        (query.author, entry.author),
-    ):
-        if wanted is not None and indexed is not None and wanted != indexed:
-            return False
-    return True
+def _row(entry: keys.IndexEntry, status: str | None, *, doubtful: bool) -> IndexRow:
+    """The row of an index entry; a doubtful one (a request with two entries that may
+    disagree) has its fields unknown (empty) and is not exact."""
+    fields = (entry.environment, entry.module, entry.project, entry.author)
+    if doubtful:
+        fields = (None, None, None, None)
+    return IndexRow(
+        id=entry.request_id,
+        environment=fields[0] or "",
+        module=fields[1] or "",
+        project=fields[2] or "",
+        author=fields[3] or "",
+        created_at=keys.from_us(entry.created_us),
+        status=status,
+        exact=not doubtful and None not in fields,
+    )
+
+
+def _one(value: str | None) -> list[str]:
+    """A single filter value as a list of wanted values (none: any)."""
+    return [] if value is None else [value]
