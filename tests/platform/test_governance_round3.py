@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tfpilot_core.cli import cli
 from tfpilot_core.cli.app import App
@@ -390,3 +392,46 @@ def _create_with(platform: Platform, **inputs: Any) -> Any:
         "dev", module="test/bucket", environment="dev", project="shop",
         inputs={"name": "db", **inputs},
     )  # fmt: skip
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    opt_outs=st.lists(
+        st.dictionaries(
+            st.sampled_from(["rule_id", "justification", "other"]) | st.text(max_size=8),
+            _JSONISH | st.sampled_from(["public_access.blocked", "encryption.enabled"]),
+            max_size=3,
+        )
+        | _JSONISH,
+        max_size=3,
+    )
+)
+def test_any_opt_outs_are_stored_valid_or_refused_as_invalid_input(
+    policy: Platform, opt_outs: list[Any]
+) -> None:
+    # Opt-outs come from outside (CLI, API, web form): never an internal error (exit 1).
+    try:
+        stored = _create(policy, opt_outs=opt_outs)
+    except ValidationError as exc:
+        assert all(p.field.startswith("opt_outs[") for p in exc.problems), exc.problems
+        return
+    assert all(len(o.justification.strip()) >= 10 for o in stored.opt_outs)
+
+
+@given(value=_JSONISH)
+def test_an_ephemeral_value_is_a_reference_or_a_named_problem(value: Any) -> None:
+    from tfpilot_core.catalog import ephemeral
+
+    found = ephemeral.problem("db_password", value)
+    assert (found is None) == (value is None or ephemeral.is_reference(value))
+    if found is not None:
+        assert (found.field, found.rule) == ("inputs.db_password", "ephemeral_reference")
