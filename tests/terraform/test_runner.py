@@ -244,3 +244,32 @@ def test_request_id_is_validated_before_use_as_a_path(
         with pytest.raises(ValidationError):
             runner.workdir(bad)
     assert runner.workdir("req_dev_bucket_abc234").name == "req_dev_bucket_abc234"
+
+
+def test_outputs_come_from_the_state_as_terraform_prints_them() -> None:
+    """``state_outputs`` reads a state document (format 4) the way ``terraform output -json``
+    prints it: ``sensitive`` always present (Terraform's state omits it when false), and the
+    lifecycle masks a sensitive one; anything that is not a state gives no outputs."""
+    from tfpilot_core.interfaces import RunResult
+    from tfpilot_core.lifecycle.kernel import masked_outputs
+    from tfpilot_core.terraform.runner import state_outputs
+
+    state = {
+        "version": 4,
+        "outputs": {
+            "password": {"value": "hunter2-secret", "type": "string", "sensitive": True},
+            "id": {"value": "bkt-1", "type": "string"},
+            "tags": {"value": {"a": "b"}, "type": ["map", "string"]},
+        },
+        "resources": [],
+    }
+    found = state_outputs(json.dumps(state).encode())
+    assert found == {
+        "password": {"sensitive": True, "type": "string", "value": "hunter2-secret"},
+        "id": {"sensitive": False, "type": "string", "value": "bkt-1"},
+        "tags": {"sensitive": False, "type": ["map", "string"], "value": {"a": "b"}},
+    }
+    shown = masked_outputs(RunResult(success=True, outputs=found))
+    assert shown == {"password": "(sensitive)", "id": "bkt-1", "tags": {"a": "b"}}
+    for broken in (None, b"", b"not json", b"[]", json.dumps({"outputs": [1]}).encode()):
+        assert state_outputs(broken) == {}
