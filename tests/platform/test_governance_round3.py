@@ -113,6 +113,21 @@ def test_core_approve_without_digest_is_deprecated_and_a_short_one_refused(
         platform.approve("appr", other.id, plan_digest=_digest(platform, other.id)[:12])
 
 
+def test_a_malformed_override_is_invalid_input_not_an_internal_error(platform: Platform) -> None:
+    request = _create(platform)
+    platform.plan("dev", request.id)
+    digest = _digest(platform, request.id)
+    for overrides, field in (
+        ([{"rule_id": "x.y", "reason": ""}], "overrides[0].reason"),
+        ([{"reason": "fine by me"}], "overrides[0].rule_id"),
+        ([{"rule_id": "x.y", "reason": "ok", "by": "me"}], "overrides[0]"),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            platform.approve("appr", request.id, plan_digest=digest, overrides=overrides)
+        assert refused.value.problems[0].field == field
+    assert not platform.get(request.id).approvals
+
+
 # -- 12. identity on a shared store; unknown users ------------------------------------------------
 
 

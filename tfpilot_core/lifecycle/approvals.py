@@ -67,7 +67,7 @@ def approve(
             "cannot approve: blocking policy findings cannot be overridden: "
             + "; ".join(f"{f.rule_id} ({f.address or 'request'})" for f in blocking)
         )
-    given = [PolicyOverride(actor=actor, at=kernel.now(), **o) for o in overrides]
+    given = checked_overrides(kernel, actor, overrides)
     missing = [
         f
         for f in findings
@@ -103,6 +103,40 @@ def approve(
         kernel.emit(stored, "policy_overridden", actor, override.model_dump(mode="json"))
     kernel.emit(stored, "approved", actor, {"plan_digest": digest, "comment": comment})
     return stored
+
+
+def checked_overrides(
+    kernel: Kernel, actor: str, overrides: Sequence[Mapping[str, str]]
+) -> list[PolicyOverride]:
+    """The approver's overrides, each a ``rule_id``, a non-empty ``reason`` and optionally an
+    ``address``; anything else is invalid input naming ``overrides[i]`` (exit 3), never an
+    internal error.
+    """
+    problems: list[FieldProblem] = []
+    for i, given in enumerate(overrides):
+        where = f"overrides[{i}]"
+        if not isinstance(given, Mapping):
+            problems.append(FieldProblem(where, "type", "give a rule_id and a reason"))
+            continue
+        extra = sorted(str(k) for k in set(given) - {"rule_id", "reason", "address"})
+        if extra:
+            problems.append(FieldProblem(where, "keys", f"unknown keys {', '.join(extra)}"))
+        for key in ("rule_id", "reason"):
+            value = given.get(key)
+            if not isinstance(value, str) or not value.strip():
+                problems.append(FieldProblem(f"{where}.{key}", "required", f"give a {key}"))
+        address = given.get("address")
+        if address is not None and not isinstance(address, str):
+            problems.append(FieldProblem(f"{where}.address", "type", "must be text"))
+    if problems:
+        raise ValidationError(problems, subject="overrides")
+    now = kernel.now()
+    return [
+        PolicyOverride(
+            rule_id=o["rule_id"], reason=o["reason"], address=o.get("address"), actor=actor, at=now
+        )
+        for o in overrides
+    ]
 
 
 def unreviewed_opt_outs(kernel: Kernel, request: Request, given: Sequence[PolicyOverride]) -> None:
