@@ -177,3 +177,31 @@ def test_web_page_pr_comment_and_notification_explain_the_failure(
     assert "name_conflict" in slack and "Choose another name" in slack
     explained = Explanation.from_dict(event.data[DETAILS_KEY])
     assert explained.cause == "name_conflict"
+
+
+def test_a_drift_check_that_cannot_run_is_explained(
+    tfpilot_platform: PlatformFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refresh fails (the object's file is unreadable): the drift check's attempt carries
+    the explanation, and ``tfpilot drift check`` shows it."""
+    platform = tfpilot_platform(CONFIG)
+    request = platform.create(
+        "alice", module="sandbox/bucket", environment="dev", project="shop", inputs={"name": "gone"}
+    )
+    plan = platform.plan("alice", request.id).latest(RunKind.PLAN)
+    assert plan is not None
+    platform.approve("bob", request.id, plan_digest=plan.plan_digest)
+    platform.apply("bob", request.id)
+    _objects(platform).path("sandbox_bucket", request.inputs["name"]).write_text("{not json")
+    monkeypatch.setenv("TFPILOT_CONFIG", str(platform.config.source))
+    monkeypatch.setenv("TFPILOT_HOME", str(platform.config.home))
+    shown = CliRunner().invoke(cli, ["--as", "alice", "drift", "check", request.id], obj=App())
+    checked = platform.get(request.id)
+    attempt = checked.latest(RunKind.DRIFT)
+    assert attempt is not None and attempt.conclusion is Conclusion.FAILURE, shown.output
+    explained = explanation_of(attempt)
+    assert explained is not None and explained.kind == "drift", attempt.details
+    assert explained.facts.diagnostics or explained.facts.log_tail
+    assert "  failure:\n    " + explained.title in shown.output
+    [event] = [e for e in platform.timeline("alice", request.id) if e.type == "drift_checked"]
+    assert event.data["result"] == "error" and event.data[DETAILS_KEY]["cause"] == explained.cause
