@@ -13,6 +13,7 @@ import contextlib
 import enum
 import gc
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -248,11 +249,12 @@ class Plan:
 
     def counts(self) -> dict[Action, int]:
         """How many managed resources each action touches (no-op and read excluded)."""
-        result: dict[Action, int] = {}
-        for change in self.resource_changes:
-            if change.mode == "managed" and change.action not in (Action.NO_OP, Action.READ):
-                result[change.action] = result.get(change.action, 0) + 1
-        return result
+        # Counted in C (Counter), then the two actions that change nothing dropped: a Python loop
+        # doing the same was the summary's largest cost on plans of tens of thousands.
+        counted = Counter(c.action for c in self.resource_changes if c.mode == "managed")
+        counted.pop(Action.NO_OP, None)
+        counted.pop(Action.READ, None)
+        return dict(counted)
 
     def imports(self) -> list[ResourceChange]:
         """Managed resources the plan imports into the state (``change.importing``)."""
