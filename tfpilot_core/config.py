@@ -132,8 +132,9 @@ class CoreSettings(BaseModel):
     identity: str = "local"
     #: On a shared store (any but ``embedded``), whether the unverified user of the ``local``
     #: provider (``--as``, ``$TFPILOT_USER``, ``$GITHUB_ACTOR``, ``$USER``) is trusted as
-    #: given. Off by default: a shared store needs a verified identity (``api_token``,
-    #: ``github_actions``) or this explicit choice (see docs/security.md).
+    #: given. Off by default: on a shared store such a name may only read, and acting needs a
+    #: verified identity (``api_token``, ``github_actions``) or this explicit choice
+    #: (see docs/security.md).
     trust_local_user: bool = False
     #: Promotion path and gates (``[core.promotion]``).
     promotion: PromotionSettings = Field(default_factory=PromotionSettings)
@@ -180,6 +181,28 @@ class Config:
         if found.role is not None:
             return found.role
         return self.core.default_role if not found.grants else Role.VIEWER
+
+    def limit_to_reads(self, user: str) -> None:
+        """From now on, ``user`` holds at most ``viewer`` wherever they held a role (in place).
+
+        For a user this process cannot vouch for (an unverified name on a shared store, see
+        :func:`tfpilot_core.identity.untrusted_reason`): every decision reads the roles from
+        here, so none of them can grant more than a read, and where they could read is kept.
+        """
+        found = self.users.get(user)
+        if found is None:
+            if self.core.unknown_users == "none":
+                return
+            found = UserSettings(role=Role(self.core.unknown_users))
+        role = found.role
+        if role is None and not found.grants:
+            role = self.core.default_role
+        self.users[user] = found.model_copy(
+            update={
+                "role": Role.VIEWER if role is not None else None,
+                "grants": [g.model_copy(update={"role": Role.VIEWER}) for g in found.grants],
+            }
+        )
 
     def role_for(self, user: str, *, project: str, environment: str) -> Role | None:
         """The highest role ``user`` holds for ``project`` in ``environment``, or ``None``.

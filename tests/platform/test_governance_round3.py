@@ -33,6 +33,7 @@ from tfpilot_core.identity import Identity
 from tfpilot_core.lifecycle import RequestStatus
 from tfpilot_core.models import PolicyFinding, PolicyLevel, RunKind
 from tfpilot_core.platform import Platform
+from tfpilot_core.rbac import Action
 from tfpilot_core.registrations import Registration
 from tfpilot_core.testing import plugin_with
 
@@ -160,23 +161,37 @@ def test_unknown_users_setting_is_validated(tmp_path: Path) -> None:
     )
 
 
-def test_an_unverified_user_on_a_shared_store_is_refused_naming_the_setting() -> None:
-    from tfpilot_core.identity import check_trusted  # new in this change: main has none
+def test_an_unverified_user_on_a_shared_store_may_only_read_and_is_told_why() -> None:
+    from tfpilot_core.identity import untrusted_reason
 
     local = Identity(actor="mallory", provider="local")
-    check_trusted(local, store="embedded", trust_local_user=False)  # one operator's own store
-    with pytest.raises(ConfigError, match=r"trust_local_user = true") as refused:
-        check_trusted(local, store="s3", trust_local_user=False)
-    assert refused.value.key == "core.trust_local_user"
-    assert "api_token" in refused.value.message and "github_actions" in refused.value.message
-    check_trusted(local, store="s3", trust_local_user=True)
-    check_trusted(Identity(actor="a", provider="api_token", verified=True), store="s3",
-                  trust_local_user=False)  # fmt: skip
+    assert untrusted_reason(local, store="embedded", trust_local_user=False) is None
+    reason = untrusted_reason(local, store="s3", trust_local_user=False)
+    assert reason is not None and "may only read" in reason
+    assert "trust_local_user = true" in reason
+    assert "api_token" in reason and "github_actions" in reason
+    assert untrusted_reason(local, store="s3", trust_local_user=True) is None
+    verified = Identity(actor="a", provider="api_token", verified=True)
+    assert untrusted_reason(verified, store="s3", trust_local_user=False) is None
 
 
-def test_cli_as_name_on_an_s3_store_exits_4_until_trusted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_limit_to_reads_caps_every_role_and_keeps_where_one_may_read(tmp_path: Path) -> None:
+    config = tmp_path / "tfpilot.toml"
+    config.write_text(
+        '[core]\nunknown_users = "developer"\n'
+        '[users.admin]\nrole = "admin"\n'
+        '[users.scoped]\ngrants = [{ role = "approver", projects = ["shop"] }]\n'
+    )
+    loaded = load_config(config, environ={})
+    for user in ("admin", "scoped", "stranger"):
+        loaded.limit_to_reads(user)
+    assert loaded.role_for("admin", project="any", environment="prod") == "viewer"
+    assert loaded.role_for("scoped", project="shop", environment="prod") == "viewer"
+    assert loaded.role_for("scoped", project="other", environment="prod") is None
+    assert loaded.role_for("stranger", project="any", environment="dev") == "viewer"
+
+
+def _s3_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     (home / "tfpilot.toml").write_text(
@@ -188,13 +203,38 @@ def test_cli_as_name_on_an_s3_store_exits_4_until_trusted(
     monkeypatch.setenv("TFPILOT_CONFIG", str(home / "tfpilot.toml"))
     monkeypatch.delenv("TFPILOT_USER", raising=False)
     monkeypatch.delenv("TFPILOT_CORE__TRUST_LOCAL_USER", raising=False)
-    refused = CliRunner().invoke(cli, ["--as", "admin", "requests", "list"], obj=App())
-    assert refused.exit_code == ExitCode.CONFIG, refused.output
-    assert "trust_local_user" in refused.output and "is shared" in refused.output
-    monkeypatch.setenv("TFPILOT_CORE__TRUST_LOCAL_USER", "true")
+    return home
+
+
+def test_cli_as_name_on_an_s3_store_reads_but_acts_only_when_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _s3_home(tmp_path, monkeypatch)
     state = App()
     state.actor = "admin"
     assert state.whoami() == "admin"
+    assert state.reads_only is not None and "may only read" in state.reads_only
+    access = state.reader.kernel.access
+    assert access.may("admin", Action.READ, project="shop", environment="dev")
+    for action in (Action.CREATE, Action.APPROVE, Action.APPLY, Action.DESTROY):
+        assert not access.may("admin", action, project="shop", environment="dev")
+    # The refusal of an action says why, through the CLI's hint.
+    refused = CliRunner().invoke(
+        cli,
+        ["--as", "admin", "requests", "create", "--module", "sandbox/bucket", "--env", "dev",
+         "--project", "shop", "--set", "name=x"],
+        obj=App(),
+    )  # fmt: skip
+    assert refused.exit_code == ExitCode.FORBIDDEN, refused.output
+    assert "may only read" in refused.output and "trust_local_user" in refused.output
+
+    monkeypatch.setenv("TFPILOT_CORE__TRUST_LOCAL_USER", "true")
+    trusted = App()
+    trusted.actor = "admin"
+    assert trusted.whoami() == "admin" and trusted.reads_only is None
+    assert trusted.reader.kernel.access.may(
+        "admin", Action.DESTROY, project="shop", environment="dev"
+    )
 
 
 # -- 13. opt-outs are validated, once, and reviewed in protected environments --------------------

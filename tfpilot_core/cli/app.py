@@ -37,6 +37,8 @@ class App:
     _reader: Reader | None = field(default=None, repr=False)
     _platform: Platform | None = field(default=None, repr=False)
     _identity: str | None = field(default=None, repr=False)
+    #: Why the acting user may only read (an unverified name on a shared store), if so.
+    reads_only: str | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -114,7 +116,7 @@ class App:
         if self._identity is not None:
             return self._identity
         from tfpilot_core.errors import ForbiddenError
-        from tfpilot_core.identity import LOCAL_CLAIMS, IdentityRequest, check_trusted
+        from tfpilot_core.identity import LOCAL_CLAIMS, IdentityRequest, untrusted_reason
 
         provider = self.config.core.identity
         if provider != "local":
@@ -129,7 +131,12 @@ class App:
             IdentityRequest(claimed=self.actor, environ=dict(os.environ))
         )
         core = self.config.core
-        check_trusted(identity, store=core.store, trust_local_user=core.trust_local_user)
+        self.reads_only = untrusted_reason(
+            identity, store=core.store, trust_local_user=core.trust_local_user
+        )
+        if self.reads_only is not None:
+            # The one configuration every decision reads (host, kernel, access): capped there.
+            self.config.limit_to_reads(identity.actor)
         self._identity = identity.actor
         return identity.actor
 

@@ -78,6 +78,8 @@ def identity_hint(state: App, exc: TfpilotError) -> str | None:
     actor = state.resolved_identity
     if not isinstance(exc, ForbiddenError) or actor is None:
         return None
+    if state.reads_only is not None:
+        return state.reads_only
     try:
         config = state.config
     except Exception:  # a broken configuration has its own error

@@ -6,8 +6,12 @@ verified source instead: ``github_actions`` reads the actor from a GitHub Action
 signature, issuer, audience and repository are checked. With any provider but ``local``,
 ``--as`` and ``$TFPILOT_USER`` are refused: a claimed name must not override a verified one.
 
-On a shared store (any store but ``embedded``) an unverified name is refused unless the
-configuration trusts it by choice (``[core] trust_local_user = true``): :func:`check_trusted`.
+On a shared store (any store but ``embedded``) an unverified name may only read, unless the
+configuration trusts it by choice (``[core] trust_local_user = true``): :func:`untrusted_reason`
+says why, and the CLI then limits that user to reads (``Config.limit_to_reads``). Reading is
+left open because whoever runs the CLI against a shared store already holds the store's own
+read access (the bucket's credentials); what a typed name must not do is act as someone else
+(create, approve, apply: four eyes would mean nothing).
 
 See ``docs/security.md`` for the trust model.
 """
@@ -17,8 +21,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from tfpilot_core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -53,22 +55,21 @@ LOCAL_CLAIMS = ("TFPILOT_USER",)
 LOCAL_STORES = frozenset({"embedded"})
 
 
-def check_trusted(identity: Identity, *, store: str, trust_local_user: bool) -> None:
-    """Refuse an unverified identity on a shared store unless it is trusted by choice.
+def untrusted_reason(identity: Identity, *, store: str, trust_local_user: bool) -> str | None:
+    """Why ``identity`` may only read here, or ``None`` when it may act as its role allows.
 
     On the ``embedded`` store the operator is the only user, so a name given with ``--as`` is
     theirs to give. A shared store (S3, or any plugin store) is used by several people: anyone
-    could type anyone's name, so the acting user must come from a verified provider.
-
-    :raises ConfigError: naming the settings that fix it (exit 4).
+    could type anyone's name, so a name that no provider verified may read (as the store's own
+    credentials already allow) but take no action, unless the configuration trusts it by choice.
+    The reason names the settings that lift the limit.
     """
     if identity.verified or store in LOCAL_STORES or trust_local_user:
-        return
-    raise ConfigError(
+        return None
+    return (
         f"the store {store!r} is shared, and the {identity.provider!r} identity provider "
-        f"takes the user {identity.actor!r} as given, unverified: set [core] identity = "
-        '"api_token" (an API token in $TFPILOT_TOKEN) or "github_actions" (in workflows), or '
-        "trust the local user by choice with [core] trust_local_user = true "
-        "(or TFPILOT_CORE__TRUST_LOCAL_USER=true); see docs/security.md",
-        key="core.trust_local_user",
+        f"takes the user {identity.actor!r} as given, unverified, so it may only read: set "
+        '[core] identity = "api_token" (an API token in $TFPILOT_TOKEN) or "github_actions" '
+        "(in workflows), or trust the local user by choice with [core] trust_local_user = "
+        "true (or TFPILOT_CORE__TRUST_LOCAL_USER=true); see docs/security.md"
     )
