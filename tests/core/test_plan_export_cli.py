@@ -39,7 +39,7 @@ def test_plan_export_prints_the_masked_current_plan(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / "tfpilot.toml").write_text(
-        USERS + "[plugins.local]\ntimeout_seconds = 300\n"
+        USERS + "[plugins.runner_local]\ntimeout_seconds = 300\n"
         f'[plugins.modules_dir]\npaths = ["{tmp_path / "modules"}"]\n'
     )
     environ = {"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(home / "tfpilot.toml")}

@@ -220,7 +220,7 @@ def _config_texts(draw: st.DrawFn) -> str:
     for name in draw(st.lists(st.sampled_from(["alice", "bob", "c-d"]), max_size=3, unique=True)):
         lines += [f"[users.{name}]", f"role = {json.dumps(draw(_ROLES))}"]
     if draw(st.booleans()):
-        lines += ["[plugins.embedded]", f"busy_timeout = {json.dumps(draw(_VALUES))}"]
+        lines += ["[plugins.store_embedded]", f"busy_timeout = {json.dumps(draw(_VALUES))}"]
     return "\n".join(lines) + "\n"
 
 

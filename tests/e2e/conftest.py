@@ -94,7 +94,7 @@ def make_platform(tfpilot_platform: PlatformFactory, modules_root: Path) -> Call
     def build(engine: str = "embedded", extra_config: str = "", **kwargs: Any) -> Platform:
         binary = 'binary = "terraform"\n' if engine == "binary" else ""
         return tfpilot_platform(
-            f"[plugins.local]\n{binary}timeout_seconds = 300\n"
+            f"[plugins.runner_local]\n{binary}timeout_seconds = 300\n"
             + f'[plugins.modules_dir]\npaths = ["{modules_root}"]\n'
             + extra_config,
             users=USERS,

@@ -37,7 +37,7 @@ def cli_home(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     config = home / "tfpilot.toml"
     config.write_text(
         users
-        + "[plugins.local]\ntimeout_seconds = 300\n"
+        + "[plugins.runner_local]\ntimeout_seconds = 300\n"
         + f'[plugins.modules_dir]\npaths = ["{tmp_path / "modules"}"]\n'
     )
     env = {

@@ -46,8 +46,8 @@ def test_a_job_apply_failure_is_explained_on_the_attempt_and_in_the_pr_comment(
         if name.startswith("GITHUB_"):
             monkeypatch.delenv(name)
     platform = tfpilot_platform(
-        '[core]\nrunner = "github"\n[plugins.local]\ntimeout_seconds = 300\n'
-        f'[plugins.github]\nrepository = "acme/infra"\ntoken = "{TOKEN}"\n'
+        '[core]\nrunner = "github"\n[plugins.runner_local]\ntimeout_seconds = 300\n'
+        f'[plugins.runner_github]\nrepository = "acme/infra"\ntoken = "{TOKEN}"\n'
         f'api_url = "{github.url}"\nmax_retries = 2\nbackoff_factor = 0.01\n'
         "seconds_between_requests = 0\nseconds_between_writes = 0\n"
     )

@@ -29,7 +29,7 @@ from tfpilot_core.testing.fixtures import PlatformFactory
 
 pytestmark = pytest.mark.slow
 
-CONFIG = "[plugins.local]\ntimeout_seconds = 300\n"
+CONFIG = "[plugins.runner_local]\ntimeout_seconds = 300\n"
 TITLE = "The name is already taken (name_conflict)"
 HINT = "Choose another name and update the request."
 

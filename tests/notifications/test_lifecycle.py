@@ -149,7 +149,7 @@ grants = [{{ role = "approver", projects = ["other"] }}]
 role = "viewer"
 email = "erin@example.com"
 
-[plugins.local]
+[plugins.runner_local]
 timeout_seconds = 300
 [plugins.modules_dir]
 paths = ["{tmp_path / "modules"}"]

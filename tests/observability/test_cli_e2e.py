@@ -58,7 +58,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         (plain / name).write_text(text)
     home.mkdir()
     (home / "tfpilot.toml").write_text(
-        CONFIG + "[plugins.local]\ntimeout_seconds = 300\n"
+        CONFIG + "[plugins.runner_local]\ntimeout_seconds = 300\n"
         f'[plugins.modules_dir]\npaths = ["{tmp_path / "modules"}"]\n'
     )
     return {

@@ -53,7 +53,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (plain / name).write_text(text)
     home.mkdir()
     (home / "tfpilot.toml").write_text(
-        USERS + "[plugins.local]\ntimeout_seconds = 300\n"
+        USERS + "[plugins.runner_local]\ntimeout_seconds = 300\n"
         f'[plugins.modules_dir]\npaths = ["{tmp_path / "modules"}"]\n'
     )
     monkeypatch.setenv("HOME", str(home))

@@ -74,7 +74,7 @@ def test_one_trace_from_plan_through_plugins_into_terraform_output(
     home.mkdir()
     terraform, seen = _wrapper(tmp_path)
     (home / "tfpilot.toml").write_text(
-        USERS + f'[plugins.local]\nbinary = "{terraform}"\ntimeout_seconds = 300\n'
+        USERS + f'[plugins.runner_local]\nbinary = "{terraform}"\ntimeout_seconds = 300\n'
         f'[plugins.modules_dir]\npaths = ["{plain_modules}"]\n'
     )
     environ = {"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(home / "tfpilot.toml")}

@@ -167,7 +167,7 @@ def test_duplicate_names_stop_other_commands_and_one_can_be_disabled(
 
 
 def test_config_show_validates_plugin_sections(run: Run, home: Path) -> None:
-    (home / "tfpilot.toml").write_text("[plugins.embedded]\nsynchronous = 3\n")
+    (home / "tfpilot.toml").write_text("[plugins.store_embedded]\nsynchronous = 3\n")
     code, out, err = run("config", "show")
     assert code == ExitCode.CONFIG, (out, err)
     assert "plugins.embedded.synchronous" in err

@@ -27,7 +27,7 @@ role = "viewer"
 role = "admin"
 projects = ["elsewhere"]
 
-[plugins.local]
+[plugins.runner_local]
 timeout_seconds = 300
 
 [plugins.policy_builtin]

@@ -24,7 +24,7 @@ def test_request_lifecycle_with_the_local_runner(tmp_path: Path, home: Path) -> 
     config = tmp_path / "tfpilot.toml"
     config.write_text(
         '[users.alice]\nrole = "developer"\n[users.bob]\nrole = "admin"\n'
-        f'[plugins.local]\nworkdir = "{tmp_path / "work"}"\ntimeout_seconds = 300\n'
+        f'[plugins.runner_local]\nworkdir = "{tmp_path / "work"}"\ntimeout_seconds = 300\n'
         "[plugins.modules_dir]\npaths = []\n"
     )
     platform = Platform.from_config(

@@ -41,7 +41,7 @@ def make_platform(
         return tfpilot_platform(
             f'[core]\nrunner = "{runner}"\n'
             + USERS
-            + "[plugins.local]\ntimeout_seconds = 300\n"
+            + "[plugins.runner_local]\ntimeout_seconds = 300\n"
             + (github if github is not None else github_section(standin.url))
             + extra,
             users="",

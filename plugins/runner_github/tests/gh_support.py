@@ -19,9 +19,9 @@ USERS = TEST_USERS
 
 
 def github_section(url: str, **extra: Any) -> str:
-    """A ``[plugins.github]`` section for the stand-in at ``url``."""
+    """A ``[plugins.runner_github]`` section for the stand-in at ``url``."""
     lines = [
-        "[plugins.github]",
+        "[plugins.runner_github]",
         'repository = "acme/infra"',
         f'token = "{TOKEN}"',
         f'api_url = "{url}"',
@@ -37,7 +37,7 @@ def github_section(url: str, **extra: Any) -> str:
     for key, value in extra.items():
         lines.append(f"{key} = {value}")
     lines += [
-        "[plugins.github.users]",
+        "[plugins.runner_github.users]",
         '"alice-gh" = "alice"',
         '"bob-gh" = "bob"',
         '"vera-gh" = "vera"',

@@ -1,4 +1,4 @@
-"""``[plugins.github]`` as a GitHub App (``app_id`` + ``private_key``) beside a token: PyGithub's
+"""``[plugins.runner_github]`` as a GitHub App (``app_id`` + ``private_key``) beside a token: PyGithub's
 ``Auth.AppAuth`` against the stand-in, which verifies the App's RS256 JWT with its public key and
 answers the installation and an installation token, as GitHub does."""
 
@@ -54,7 +54,7 @@ def _section(url: str, key_file: Path, extra: str = "") -> str:
     section = github_section(url).replace(token_line, "")
     assert section != github_section(url)
     app = f'app_id = {APP_ID}\nprivate_key = {{ "$file" = "{key_file}" }}\n' + extra
-    return section.replace("[plugins.github]\n", "[plugins.github]\n" + app, 1)
+    return section.replace("[plugins.runner_github]\n", "[plugins.runner_github]\n" + app, 1)
 
 
 @pytest.fixture(autouse=True)

@@ -50,18 +50,18 @@ def config_text(standin: GitHubStandIn, endpoint: str, bucket: str, shared: Path
         + '[users.tfpilot-bot]\nrole = "developer"\n'
         + f'[plugins.store_s3]\nbucket = "{bucket}"\nendpoint_url = "{endpoint}"\n'
         + 'region = "us-east-1"\n'
-        + "[plugins.local]\ntimeout_seconds = 300\n"
+        + "[plugins.runner_local]\ntimeout_seconds = 300\n"
         # The state lives outside every job's working directory (a backend, as in production).
-        + f'[plugins.local.backend.local]\npath = "{shared}/state/{{request_id}}.tfstate"\n'
+        + f'[plugins.runner_local.backend.local]\npath = "{shared}/state/{{request_id}}.tfstate"\n'
         + f'[plugins.sandbox]\nroot = "{shared}/objects"\nmirror_dir = "{shared}/mirror"\n'
-        + "[plugins.github]\n"
+        + "[plugins.runner_github]\n"
         + 'repository = "acme/infra"\n'
         + 'token = { "$env" = "GITHUB_TOKEN" }\n'
         + f'api_url = "{standin.url}"\n'
         + f'webhook_secret = "{SECRET}"\n'
         + "seconds_between_requests = 0\nseconds_between_writes = 0\n"
         + "backoff_factor = 0.01\n"
-        + "[plugins.github.users]\n"
+        + "[plugins.runner_github.users]\n"
         + '"alice-gh" = "alice"\n"bob-gh" = "bob"\n"carol-gh" = "carol"\n'
     )
 

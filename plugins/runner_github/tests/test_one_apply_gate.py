@@ -49,7 +49,7 @@ def _platform(tfpilot_platform: PlatformFactory, url: str) -> Platform:
         '[core]\nrunner = "github"\npolicy_engines = ["probe"]\n'
         'environments = [{ key = "dev", auto_apply = true }, { key = "prod", protected = true }]\n'
         + USERS
-        + "[plugins.local]\ntimeout_seconds = 300\n"
+        + "[plugins.runner_local]\ntimeout_seconds = 300\n"
         + github_section(url),
         users="",
         extra_plugins=[("probe", probe)],

@@ -34,7 +34,7 @@ def test_the_receiver_is_mounted_and_verifies(tmp_path: Path) -> None:
 
     platform = _platform(
         tmp_path,
-        '[plugins.github]\nrepository = "acme/infra"\ntoken = "t0ken-value"\n'
+        '[plugins.runner_github]\nrepository = "acme/infra"\ntoken = "t0ken-value"\n'
         'webhook_secret = "s3cret-hook"\n',
     )
     [(plugin, routes)] = platform.host.routes()

@@ -92,7 +92,7 @@ def make_platform(
         config = home / "tfpilot.toml"
         config.write_text(
             USERS
-            + "[plugins.local]\ntimeout_seconds = 300\n"
+            + "[plugins.runner_local]\ntimeout_seconds = 300\n"
             + f'[plugins.modules_dir]\npaths = ["{tmp_path / "modules"}"]\n'
             + extra_config
         )

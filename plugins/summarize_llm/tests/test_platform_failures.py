@@ -62,7 +62,7 @@ def make_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[
 
     def build(extra: str) -> Platform:
         config = home / "tfpilot.toml"
-        config.write_text(USERS + "[plugins.local]\ntimeout_seconds = 300\n" + extra)
+        config.write_text(USERS + "[plugins.runner_local]\ntimeout_seconds = 300\n" + extra)
         return Platform.from_config(
             environ={"TFPILOT_HOME": str(home), "TFPILOT_CONFIG": str(config)}
         )

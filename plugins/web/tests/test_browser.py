@@ -35,7 +35,7 @@ role = "developer"
 role = "approver"
 [users.vic]
 role = "viewer"
-[plugins.local]
+[plugins.runner_local]
 timeout_seconds = 300
 """
 

@@ -35,7 +35,7 @@ CONFIG = """
 role = "admin"
 [users.alice]
 role = "developer"
-[plugins.local]
+[plugins.runner_local]
 timeout_seconds = 300
 [plugins.sandbox]
 root = "{sandbox}"

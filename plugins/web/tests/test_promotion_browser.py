@@ -39,7 +39,7 @@ role = "developer"
 role = "approver"
 [users.vic]
 role = "viewer"
-[plugins.local]
+[plugins.runner_local]
 timeout_seconds = 300
 [plugins.sandbox]
 root = "{sandbox}"

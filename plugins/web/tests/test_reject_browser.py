@@ -36,7 +36,7 @@ role = "admin"
 role = "developer"
 [users.bob]
 role = "approver"
-[plugins.local]
+[plugins.runner_local]
 timeout_seconds = 300
 [plugins.sandbox]
 root = "{sandbox}"

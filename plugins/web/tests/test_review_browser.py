@@ -44,7 +44,7 @@ role = "approver"
 role = "admin"
 [users.vic]
 role = "viewer"
-[plugins.local]
+[plugins.runner_local]
 timeout_seconds = 300
 [plugins.sandbox]
 root = "{sandbox}"

@@ -28,7 +28,7 @@ slack = "U0ALICE"
 [users.bob]
 role = "approver"
 slack = "U0BOB"
-[plugins.local]
+[plugins.runner_local]
 timeout_seconds = 300
 [plugins.notify_slack]
 token = "xoxb-test-token"
