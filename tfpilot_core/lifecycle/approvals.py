@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from tfpilot_core.errors import (
     ConflictError,
@@ -43,9 +45,11 @@ def approve(
 ) -> Request:
     """Approve the current revision's plan (by its digest), overriding mandatory findings.
 
-    Blocking findings cannot be overridden; every mandatory finding needs an override with a
-    written reason. ``plan_digest`` names the plan reviewed: the full digest, or 12 or more of
-    its leading hex digits (only the current plan can match, so a prefix is never ambiguous).
+    Blocking findings cannot be overridden; every mandatory finding, and in a protected
+    environment every opt-out, needs an override with a written reason (what
+    :func:`required_overrides` lists). ``plan_digest`` names the plan reviewed: the full
+    digest, or 12 or more of its leading hex digits (only the current plan can match, so a
+    prefix is never ambiguous).
     Leaving it out approves whatever the current plan is: deprecated (a ``DeprecationWarning``;
     the CLI, API and UI always name the plan).
     """
@@ -68,18 +72,29 @@ def approve(
             + "; ".join(f"{f.rule_id} ({f.address or 'request'})" for f in blocking)
         )
     given = checked_overrides(kernel, actor, overrides)
-    missing = [
-        f
-        for f in findings
-        if f.level is PolicyLevel.MANDATORY
-        and not any(o.rule_id == f.rule_id and o.address in (None, f.address) for o in given)
-    ]
-    if missing:
+    needed = required_overrides(
+        request, protected=kernel.environment(request.placement.environment).protected
+    )
+    missing = [r for r in needed if not r.accepted_by(given)]
+    findings_missing = [r for r in missing if r.kind == "finding"]
+    if findings_missing:
         raise PolicyBlockedError(
             "cannot approve: mandatory findings need an override with a reason: "
-            + "; ".join(f"{f.rule_id} ({f.address or 'request'}): {f.message}" for f in missing)
+            + "; ".join(
+                f"{r.rule_id} ({r.address or 'request'}): {r.message}" for r in findings_missing
+            )
         )
-    unreviewed_opt_outs(kernel, request, given)
+    opt_outs_missing = [r for r in missing if r.kind == "opt_out"]
+    if opt_outs_missing:
+        raise PolicyBlockedError(
+            "cannot approve: in a protected environment each opt-out needs the approver's "
+            "override with a reason: "
+            + "; ".join(
+                f"{r.rule_id} (opted out by {r.actor}: {r.message}; accept with "
+                f"--override {r.rule_id}=REASON)"
+                for r in opt_outs_missing
+            )
+        )
     digest = plan.plan_digest
 
     def mutate(current: Request) -> Request:
@@ -139,26 +154,51 @@ def checked_overrides(
     ]
 
 
-def unreviewed_opt_outs(kernel: Kernel, request: Request, given: Sequence[PolicyOverride]) -> None:
-    """In a protected environment, every opt-out on the request is the approver's to accept:
-    each needs an override of its rule with a written reason, like a mandatory finding (and,
-    four eyes, from someone other than the author who opted out).
+@dataclass(frozen=True)
+class RequiredOverride:
+    """One thing an approval of the current plan must override with a written reason.
 
-    :raises PolicyBlockedError: naming each opt-out not accepted (exit 9).
+    ``kind`` is ``finding`` (a mandatory policy finding: ``address`` is where, ``message`` the
+    finding's words) or ``opt_out`` (an opt-out from a security default in a protected
+    environment: ``actor`` opted out, ``message`` is their justification). An override names
+    the ``rule_id``; for a finding it may also name the ``address``.
     """
-    if not kernel.environment(request.placement.environment).protected:
-        return
-    missing = [o for o in request.opt_outs if not any(g.rule_id == o.rule_id for g in given)]
-    if missing:
-        raise PolicyBlockedError(
-            "cannot approve: in a protected environment each opt-out needs the approver's "
-            "override with a reason: "
-            + "; ".join(
-                f"{o.rule_id} (opted out by {o.actor}: {o.justification}; accept with "
-                f"--override {o.rule_id}=REASON)"
-                for o in missing
-            )
-        )
+
+    kind: Literal["finding", "opt_out"]
+    rule_id: str
+    message: str
+    address: str | None = None
+    actor: str | None = None
+    #: The finding's position in ``Request.policy_findings`` (or the opt-out's in
+    #: ``Request.opt_outs``): a stable key for a form field.
+    index: int = 0
+
+    def accepted_by(self, given: Sequence[PolicyOverride]) -> bool:
+        """Whether one of the approver's overrides covers this."""
+        if self.kind == "opt_out":
+            return any(g.rule_id == self.rule_id for g in given)
+        return any(g.rule_id == self.rule_id and g.address in (None, self.address) for g in given)
+
+
+def required_overrides(request: Request, *, protected: bool) -> list[RequiredOverride]:
+    """What an approval of ``request``'s current plan must override, each with a reason.
+
+    Every mandatory finding; and, in a protected environment (``protected``: the request's
+    environment's setting), every opt-out on the request, which is the approver's to accept
+    (four eyes: someone other than the author who opted out). :func:`approve` refuses what is
+    not covered; the web page, Slack's message and the PR comment list the same.
+    """
+    needed = [
+        RequiredOverride("finding", f.rule_id, f.message, address=f.address, index=i)
+        for i, f in enumerate(request.policy_findings)
+        if f.level is PolicyLevel.MANDATORY
+    ]
+    if protected:
+        needed += [
+            RequiredOverride("opt_out", o.rule_id, o.justification, actor=o.actor, index=i)
+            for i, o in enumerate(request.opt_outs)
+        ]
+    return needed
 
 
 #: The longest reason a rejection may carry (a review comment, not a document).

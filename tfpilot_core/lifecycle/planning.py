@@ -8,6 +8,7 @@ paths check and record a plan the same way.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
@@ -17,6 +18,7 @@ import tfpilot_core.plan_export as plan_export
 from tfpilot_core.errors import ConflictError
 from tfpilot_core.interfaces import SummaryContext
 from tfpilot_core.lifecycle import RequestStatus, latest_counting
+from tfpilot_core.lifecycle.approvals import required_overrides
 from tfpilot_core.lifecycle.attempts import record_dispatch
 from tfpilot_core.lifecycle.kernel import (
     Kernel,
@@ -255,6 +257,17 @@ def conclude_plan(
             request,
             "approval_required",
             actor,
-            {"plan_digest": digest, "environment": request.placement.environment},
+            {
+                "plan_digest": digest,
+                "environment": request.placement.environment,
+                # What an approval must override with a reason (Slack's reason inputs).
+                "overrides_needed": [
+                    asdict(r)
+                    for r in required_overrides(
+                        request,
+                        protected=kernel.environment(request.placement.environment).protected,
+                    )
+                ],
+            },
         )
     return request

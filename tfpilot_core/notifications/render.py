@@ -87,10 +87,12 @@ class Message:
     #: One line per item of a digest.
     items: list[str] = field(default_factory=list)
     #: ``approval_required`` only: the plan digest an approval binds to, and the rules of the
-    #: mandatory findings an approver must override in writing (Slack's Approve button and
-    #: reason inputs; ``tfpilot_web.slack`` takes the click).
+    #: mandatory findings (and opt-outs) an approver must override in writing (Slack's Approve
+    #: button and reason inputs; ``tfpilot_web.slack`` takes the click).
     approval_digest: str | None = None
     overrides_needed: list[str] = field(default_factory=list)
+    #: Those of ``overrides_needed`` that are opt-outs to accept (a protected environment).
+    opt_outs_to_accept: list[str] = field(default_factory=list)
 
     def headline(self) -> str:
         """One line: the title and the request (email subject, Slack fallback)."""
@@ -159,9 +161,23 @@ def build_message(delivery: Delivery, secrets: Iterable[str] = ()) -> Message:
         message.policy = [_finding_line(f) for f in findings if isinstance(f, Mapping)]
     if event.type == "approval_required" and isinstance(data.get("plan_digest"), str):
         message.approval_digest = data["plan_digest"]
-        message.overrides_needed = sorted(
-            {f.rule_id for f in request.policy_findings if f.level.value == "mandatory"}
-        )
+        needed = data.get("overrides_needed")
+        if isinstance(needed, list):
+            # The core's list (lifecycle.approvals.required_overrides, at plan time): the
+            # mandatory findings and, in a protected environment, the opt-outs to accept.
+            items = [n for n in needed if isinstance(n, Mapping)]
+            message.overrides_needed = sorted({str(n.get("rule_id", "")) for n in items})
+            for n in items:
+                if n.get("kind") == "opt_out":
+                    message.opt_outs_to_accept.append(str(n.get("rule_id", "")))
+                    message.policy.append(
+                        f"opt-out {n.get('rule_id', '')} by {n.get('actor', '')}: "
+                        f"{n.get('message', '')} (the approver accepts it with a reason)"
+                    )
+        else:  # an event recorded before the list was part of it
+            message.overrides_needed = sorted(
+                {f.rule_id for f in request.policy_findings if f.level.value == "mandatory"}
+            )
     if isinstance(data.get("explanation"), Mapping):
         # Why the run failed and what to do (issue 28), before the raw error; the runbook is
         # the delivery's link, not the path on the machine that ran Terraform.
@@ -335,9 +351,11 @@ REJECT_BLOCK = "reject_reason"
 
 
 def _approval_blocks(message: Message) -> list[dict[str, Any]]:
-    """One reason input per mandatory finding's rule: an approval must override it in writing."""
+    """One reason input per rule to override (a mandatory finding's, or an opt-out's to
+    accept): an approval must override it in writing."""
     blocks: list[dict[str, Any]] = []
     for rule in message.overrides_needed[:SLACK_OVERRIDE_INPUTS_MAX]:
+        what = "accept the opt-out of" if rule in message.opt_outs_to_accept else "override"
         blocks.append(
             {
                 "type": "input",
@@ -345,7 +363,7 @@ def _approval_blocks(message: Message) -> list[dict[str, Any]]:
                 "optional": True,
                 "label": {
                     "type": "plain_text",
-                    "text": cut(f"Reason to override {rule}", SLACK_BUTTON_TEXT_MAX),
+                    "text": cut(f"Reason to {what} {rule}", SLACK_BUTTON_TEXT_MAX),
                 },
                 "element": {"type": "plain_text_input", "action_id": "reason"},
             }

@@ -395,7 +395,7 @@ def build_pages() -> APIRouter:
         if not digest:
             raise ValidationError([FieldProblem("plan_digest", "required", "is required")])
         found = core.read(platform, actor, request_id)
-        overrides = review.overrides_from_form(found, form)
+        overrides = review.overrides_from_form(review.overrides_to_give(platform, found), form)
         try:
             platform.approve(
                 actor,
@@ -630,6 +630,7 @@ def _request_context(
     data = core.view(platform, request)
     status = data["status"]
     digest = core.current_plan_digest(request)
+    needed = review.overrides_to_give(platform, request)
     running = any(a.status.value != "completed" for runs in request.runs.values() for a in runs)
     busy = status in BUSY or running
     destroying = review.destroy_requester(request) is not None
@@ -701,7 +702,8 @@ def _request_context(
         "next": review.next_step(platform, actor, request, status),
         "approvals": review.approvals(request, digest),
         "confirm": review.needs_confirmation(platform, request),
-        "mandatory": review.mandatory_findings(request),
+        "mandatory": [o for o in needed if o["kind"] == "finding"],
+        "accept_opt_outs": [o for o in needed if o["kind"] == "opt_out"],
         "blocking": [f for f in request.policy_findings if f.level.value == "blocking"],
         "drifted": drifted,
         "drift": drift,

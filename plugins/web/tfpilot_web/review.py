@@ -8,10 +8,12 @@ Nothing here decides: every "may" is :meth:`tfpilot_core.access.Access.may`/``ch
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.errors import ForbiddenError
 from tfpilot_core.lifecycle import current_rejection
+from tfpilot_core.lifecycle.approvals import required_overrides
 from tfpilot_core.lifecycle.attempts import active_attempts
 from tfpilot_core.models import PolicyLevel, RunKind, RunStatus
 from tfpilot_core.rbac import Action
@@ -183,24 +185,28 @@ def needs_confirmation(platform: Platform, request: Request) -> bool:
     return platform.environment(request.placement.environment).protected
 
 
-def mandatory_findings(request: Request) -> list[dict[str, Any]]:
-    """The mandatory findings an approver must override (with a reason) to approve."""
-    return [
-        {"index": i, "rule_id": f.rule_id, "address": f.address, "message": f.message}
-        for i, f in enumerate(request.policy_findings)
-        if f.level is PolicyLevel.MANDATORY
-    ]
+def overrides_to_give(platform: Platform, request: Request) -> list[dict[str, Any]]:
+    """What approving the current plan must override with a reason: the core's list
+    (:func:`tfpilot_core.lifecycle.approvals.required_overrides`), each a dict with ``kind``
+    (``finding`` or ``opt_out``), ``rule_id``, ``message``, ``address``, ``actor``, ``index``."""
+    protected = platform.environment(request.placement.environment).protected
+    return [asdict(r) for r in required_overrides(request, protected=protected)]
 
 
-def overrides_from_form(request: Request, form: dict[str, str]) -> list[dict[str, str]]:
+def overrides_from_form(needed: list[dict[str, Any]], form: dict[str, str]) -> list[dict[str, str]]:
     """``[{"rule_id", "reason"}]`` from the approve form, as ``tfpilot approve --override
-    RULE=REASON`` records them: one reason per finding, or one reason for all."""
+    RULE=REASON`` records them: one reason per mandatory finding (``override.<index>``) or one
+    for all of them (``override_all``), and one per opt-out to accept (``accept.<index>``: an
+    opt-out is accepted deliberately, never by the shared reason)."""
     shared = form.get("override_all", "").strip()
     given: dict[str, str] = {}
-    for f in mandatory_findings(request):
-        reason = form.get(f"override.{f['index']}", "").strip() or shared
-        if reason and f["rule_id"] not in given:
-            given[f["rule_id"]] = reason
+    for r in needed:
+        if r["kind"] == "opt_out":
+            reason = form.get(f"accept.{r['index']}", "").strip()
+        else:
+            reason = form.get(f"override.{r['index']}", "").strip() or shared
+        if reason and r["rule_id"] not in given:
+            given[r["rule_id"]] = reason
     return [{"rule_id": rule, "reason": reason} for rule, reason in given.items()]
 
 
