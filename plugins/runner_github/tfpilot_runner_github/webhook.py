@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tfpilot_core.errors import AlreadyExistsError, ConflictError, TfpilotError
+from tfpilot_core.lifecycle.approvals import RequiredOverride, required_overrides
 from tfpilot_core.models import Event, utcnow
 
 if TYPE_CHECKING:
@@ -68,6 +69,22 @@ class Outcome(dict[str, Any]):
 
 def _outcome(outcome: str, **details: Any) -> Outcome:
     return Outcome(status=outcome, **details)
+
+
+def _needs_reasons(request_id: str, digest: str, needed: list[RequiredOverride]) -> str:
+    """Why a GitHub review cannot approve this plan, and how to approve it instead."""
+    items = "; ".join(
+        f"accept the opt-out of `{r.rule_id}` by {r.actor} ({r.message})"
+        if r.kind == "opt_out"
+        else f"override the mandatory finding `{r.rule_id}` ({r.address or 'request'})"
+        for r in needed
+    )
+    flags = " ".join(sorted({f"--override {r.rule_id}=REASON" for r in needed}))
+    return (
+        f"this approval needs a written reason for each of: {items}. A GitHub review cannot "
+        "carry them: approve on the request's page in the tfpilot web UI (a reason field for "
+        f"each), or run `tfpilot approve {request_id} --plan {digest[:12]} {flags}`"
+    )
 
 
 class Receiver:
@@ -230,6 +247,14 @@ class Receiver:
                 f"stale review: the comment shows plan `{str(shown)[:12]}`, updated after this "
                 "review was submitted; review the new plan",
             )
+        needed = required_overrides(
+            request, protected=self.platform.environment(request.placement.environment).protected
+        )
+        if needed:
+            # A review has no field per rule for the written reasons the core demands (mandatory
+            # findings; opt-outs in a protected environment): say where to approve instead,
+            # never approve without them.
+            return self._refuse(number, _needs_reasons(request_id, str(shown), needed))
         try:
             self.platform.approve(
                 user, request_id, plan_digest=str(shown), comment=f"GitHub review by @{login}"
