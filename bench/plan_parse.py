@@ -4,9 +4,10 @@
 The plan is generated in the shape ``terraform show -json`` prints (creates, updates with
 sensitive attributes, replaces with reasons, deletes, drift). Every side starts from the same
 bytes; the measurements are alternated in one process and the medians compared. tfpilot is
-timed two ways: as the lifecycle does it (``Plan.parse(data).masked()``: the unmasked plan is
-kept too) and in one pass (``Plan.parse(data, masked=True)``), each followed by the rules
-summary. Target: each at most 2x ``json.loads``.
+timed two ways: as the lifecycle does it (one pass, ``Plan.parse(data, masked=True)``: each
+change masked as it is read) and in two steps (``Plan.parse(data).masked()``: the unmasked plan
+kept too, for callers that need it), each followed by the rules summary. Target: the lifecycle's
+at most 2x ``json.loads``.
 
 Then peak memory on a plan of ``--memory-mb`` (50 MB): each pipeline in a fresh process that
 reads the file, then runs once; the growth of its peak RSS is compared with ``json.loads``'s.
@@ -98,17 +99,17 @@ def pipelines(data: bytes) -> dict[str, Callable[[], object]]:
     plan_class, summarizer, request, context, _ = _setup()
 
     def lifecycle() -> str:
-        # What judge_plan does: parse (the unmasked plan is kept for the structured diff's
-        # sensitive marks), mask, summarise the masked plan.
-        plan = plan_class.parse(data).masked()
-        return str(summarizer.summarize(request, plan, context()).text)
-
-    def one_pass() -> str:
-        # What a caller that needs only the masked plan does (CLI plan files, suggestions).
+        # What judge_plan does (and the CLI's plan files): parse and mask in one pass, then
+        # summarise the masked plan.
         plan = plan_class.parse(data, masked=True)
         return str(summarizer.summarize(request, plan, context()).text)
 
-    return {"json.loads": lambda: json.loads(data), "lifecycle": lifecycle, "one pass": one_pass}
+    def two_steps() -> str:
+        # Parse, keep the unmasked plan, then mask a copy (callers that need both).
+        plan = plan_class.parse(data).masked()
+        return str(summarizer.summarize(request, plan, context()).text)
+
+    return {"json.loads": lambda: json.loads(data), "lifecycle": lifecycle, "two steps": two_steps}
 
 
 def _peak_child(path: str, which: str) -> None:
@@ -140,7 +141,7 @@ def memory(megabytes: float) -> None:
         handle.flush()
         print(f"peak memory, {count} resources, {len(data) / 1e6:.1f} MB, fresh process each:")
         found: dict[str, tuple[int, int]] = {}
-        for which in ("json.loads", "lifecycle", "one pass"):
+        for which in ("json.loads", "lifecycle", "two steps"):
             out = subprocess.run(
                 [sys.executable, __file__, "--peak-child", handle.name, which],
                 check=True,
@@ -157,9 +158,10 @@ def memory(megabytes: float) -> None:
             f"  {which:<12} grows {growth / 1024:7.1f} MiB (peak {peak / 1024:7.1f} MiB "
             f"from {start / 1024:6.1f}): {growth / base_growth:.2f}x json.loads"
         )
-    worst = max(p - s for w, (s, p) in found.items() if w != "json.loads") / base_growth
-    verdict = "within" if worst <= 1.3 else "ABOVE"
-    print(f"  worst {worst:.2f}x (target at most 1.3: {verdict})")
+    start, peak = found["lifecycle"]
+    ratio = (peak - start) / base_growth
+    verdict = "within" if ratio <= 1.3 else "ABOVE"
+    print(f"  lifecycle {ratio:.2f}x (target at most 1.3: {verdict})")
 
 
 def main() -> None:
@@ -181,7 +183,7 @@ def main() -> None:
     runs = pipelines(data)
     text = runs["lifecycle"]()
     assert "s1x" not in str(text), "a sensitive value reached the summary"
-    assert runs["one pass"]() == text, "the one-pass plan summarises differently"
+    assert runs["two steps"]() == text, "the two ways summarise differently"
     clock = time.process_time if args.cpu else time.perf_counter
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.rounds):
@@ -198,15 +200,15 @@ def main() -> None:
     )
     labels = {
         "json.loads": "json.loads",
-        "lifecycle": "parse, mask, summarise",
-        "one pass": "parse masked, summarise",
+        "lifecycle": "parse masked, summarise",
+        "two steps": "parse, mask, summarise",
     }
     for name, found in times.items():
         median = statistics.median(found)
         print(f"  {labels[name]:<28} {median * 1000:8.1f} ms (median)  {median / base:5.2f}x")
-    worst = max(statistics.median(times[n]) for n in ("lifecycle", "one pass")) / base
-    verdict = "within" if worst <= 2 else "ABOVE"
-    print(f"  ratio {worst:.2f} (the slower of the two; target at most 2: {verdict})")
+    ratio = statistics.median(times["lifecycle"]) / base
+    verdict = "within" if ratio <= 2 else "ABOVE"
+    print(f"  lifecycle ratio {ratio:.2f} (what judge_plan does; target at most 2: {verdict})")
     if args.memory_mb:
         memory(args.memory_mb)
 

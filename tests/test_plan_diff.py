@@ -247,26 +247,65 @@ def test_a_finding_sits_beside_the_attribute_its_engine_names() -> None:
 
 
 def test_a_changed_sensitive_attribute_shows_as_changed_and_stays_masked() -> None:
-    rotated = _plan(
-        _change(
-            "sandbox_db.r",
-            ["update"],
-            {"password": "old-secret-1", "token": "same-token-1", "size": 2},
-            {"password": "new-secret-2", "token": "same-token-1", "size": 3},
-            before_sensitive={"password": True, "token": True},
-            after_sensitive={"password": True, "token": True},
-        )
-    )
-    changed = plan_diff.sensitive_changes(rotated)
-    assert changed == {"sandbox_db.r": {"password"}}
-    rows = {a["path"]: a for a in plan_diff.changes(rotated.masked(), changed)[0]["attributes"]}
-    assert rows["password"]["sensitive"]
-    assert rows["password"]["before"] == rows["password"]["after"] == MASK
-    assert "token" not in rows  # sensitive, unchanged: not part of the diff
-    assert set(rows) == {"password", "size"}
-    # Without the plan before masking nothing tells the two masks apart (the old behaviour).
-    assert "password" not in {
-        a["path"] for a in plan_diff.changes(rotated.masked())[0]["attributes"]
+    document = {
+        "format_version": "1.2",
+        "resource_changes": [
+            _change(
+                "sandbox_db.r",
+                ["update"],
+                {"password": "old-secret-1", "token": "same-token-1", "size": 2},
+                {"password": "new-secret-2", "token": "same-token-1", "size": 3},
+                before_sensitive={"password": True, "token": True},
+                after_sensitive={"password": True, "token": True},
+            )
+        ],
     }
-    dumped = json.dumps(plan_diff.changes(rotated.masked(), changed))
-    assert "secret" not in dumped and "same-token" not in dumped
+    # Masking notes which sensitive attributes change (paths only), in one pass or two.
+    for masked in (Plan.parse(document, masked=True), Plan.parse(document).masked()):
+        assert masked.resource_changes[0].sensitive_changed == {"password"}
+        rows = {a["path"]: a for a in plan_diff.changes(masked)[0]["attributes"]}
+        assert rows["password"]["sensitive"]
+        assert rows["password"]["before"] == rows["password"]["after"] == MASK
+        assert "token" not in rows  # sensitive, unchanged: not part of the diff
+        assert set(rows) == {"password", "size"}
+        dumped = json.dumps(plan_diff.changes(masked))
+        assert "secret" not in dumped and "same-token" not in dumped
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["a", "b"]))
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from("xyz"), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_MARKS = st.recursive(
+    st.booleans(),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from("xyz"), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from("xyz"), _VALUES, max_size=3),
+    st.dictionaries(st.sampled_from("xyz"), _VALUES, max_size=3),
+    st.dictionaries(st.sampled_from("xyz"), _MARKS, max_size=3),
+    st.dictionaries(st.sampled_from("xyz"), _MARKS, max_size=3),
+)
+def test_sensitive_changed_walks_the_marks_as_a_full_comparison_would(
+    before: dict[str, Any], after: dict[str, Any], marks_before: Any, marks_after: Any
+) -> None:
+    from tfpilot_core.masking import covered, leaves, marked_paths, sensitive_changed
+
+    # The obvious definition: every leaf under a mark whose value differs.
+    marked = marked_paths(marks_before) | marked_paths(marks_after)
+    old, new = leaves(before), leaves(after)
+    expected = {
+        p for p in old.keys() | new.keys() if covered(p, marked) and old.get(p) != new.get(p)
+    }
+    found = sensitive_changed(before, after, marks_before, marks_after)
+    assert found == expected

@@ -176,6 +176,90 @@ def deep_equal(left: Any, right: Any) -> bool:
     return True
 
 
+def leaves(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Leaf values by dotted path (``a.b``, ``list[0]``), under ``prefix``; iterative; empty
+    containers are leaves."""
+    found: dict[str, Any] = {}
+    stack: list[tuple[str, Any]] = [(prefix, value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, dict) and item:
+            stack.extend(
+                (f"{path}.{k}" if path else str(k), v) for k, v in reversed(list(item.items()))
+            )
+        elif isinstance(item, list) and item and path:
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+        elif path:
+            found[path] = item
+    return found
+
+
+def marked_paths(marks: Any) -> set[str]:
+    """Dotted paths that a Terraform mark structure (``after_unknown``, ``*_sensitive``) sets
+    (``""``: the whole value)."""
+    if marks is True:
+        return {""}
+    return {path for path, mark in leaves(marks).items() if mark is True}
+
+
+def covered(path: str, marked: set[str]) -> bool:
+    """Whether ``path`` is one of ``marked`` or inside one of them."""
+    if not marked:
+        return False
+    if path in marked or "" in marked:
+        return True
+    return any(path.startswith(m + ".") or path.startswith(m + "[") for m in marked)
+
+
+def sensitive_changed(
+    before: Any, after: Any, before_sensitive: Any, after_sensitive: Any
+) -> frozenset[str]:
+    """The sensitive leaves an update changes (paths only: no value leaves this function).
+
+    Masked on both sides they would look unchanged; read before masking, so a review can say
+    that they change.
+    """
+    if before is None or after is None or not (before_sensitive or after_sensitive):
+        return frozenset()
+    found: set[str] = set()
+    # Walk the marks (small), not the values: only what a mark covers is compared.
+    stack: list[tuple[Any, Any, Any, str]] = [
+        (before_sensitive, before, after, ""),
+        (after_sensitive, before, after, ""),
+    ]
+    while stack:
+        marks, old, new, path = stack.pop()
+        if marks is True:
+            if old == new:
+                continue
+            if isinstance(old, dict | list) or isinstance(new, dict | list):
+                was, now = leaves(old, path), leaves(new, path)
+                found.update(p for p in was.keys() | now.keys() if was.get(p) != now.get(p))
+            elif path:
+                found.add(path)
+        elif isinstance(marks, dict):
+            for key, mark in marks.items():
+                stack.append(
+                    (
+                        mark,
+                        old.get(key) if isinstance(old, dict) else None,
+                        new.get(key) if isinstance(new, dict) else None,
+                        f"{path}.{key}" if path else str(key),
+                    )
+                )
+        elif isinstance(marks, list) and path:
+            for i, mark in enumerate(marks):
+                stack.append(
+                    (
+                        mark,
+                        old[i] if isinstance(old, list) and i < len(old) else None,
+                        new[i] if isinstance(new, list) and i < len(new) else None,
+                        f"{path}[{i}]",
+                    )
+                )
+    return frozenset(found)
+
+
 def changed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
     """Dotted paths of the leaves that differ between ``before`` and ``after``.
 

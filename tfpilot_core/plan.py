@@ -25,6 +25,7 @@ from tfpilot_core.masking import (
     map_strings,
     mask,
     scrub_text,
+    sensitive_changed,
     sensitive_strings,
 )
 
@@ -99,13 +100,18 @@ class ResourceChange:
     after_sensitive: Any = None
     replace_paths: list[Any] = field(default_factory=list)
     importing: Any = None
+    #: Sensitive attribute paths this change changes, noted when it was masked (masked on both
+    #: sides they would look unchanged): :func:`~tfpilot_core.masking.sensitive_changed`.
+    sensitive_changed: frozenset[str] = frozenset()
 
     @property
     def destructive(self) -> bool:
         """Whether applying this change deletes or replaces a real object."""
         return self.action.destructive
 
-    def with_values(self, before: Any, after: Any) -> ResourceChange:
+    def with_values(
+        self, before: Any, after: Any, sensitive_changed: frozenset[str] | None = None
+    ) -> ResourceChange:
         """A copy with other ``before``/``after`` values (``dataclasses.replace`` is 5x slower)."""
         return ResourceChange(
             self.address,
@@ -127,6 +133,7 @@ class ResourceChange:
             self.after_sensitive,
             self.replace_paths,
             self.importing,
+            self.sensitive_changed if sensitive_changed is None else sensitive_changed,
         )
 
 
@@ -545,7 +552,9 @@ def _change(
         change_get("before_sensitive"),
         change_get("after_sensitive"),
     )
+    changed: frozenset[str] = frozenset()
     if masker is not None:
+        changed = sensitive_changed(before, after, before_sensitive, after_sensitive)
         before, after = masker.values(before, before_sensitive, after, after_sensitive)
     return ResourceChange(
         address,
@@ -567,6 +576,7 @@ def _change(
         after_sensitive,
         replace_paths,
         change_get("importing"),
+        changed,
     )
 
 
@@ -661,7 +671,10 @@ class _Masker:
             before, after = self.clean(before), self.clean(after)
         if before is change.before and after is change.after:
             return change
-        return change.with_values(before, after)
+        changed = sensitive_changed(
+            change.before, change.after, change.before_sensitive, change.after_sensitive
+        )
+        return change.with_values(before, after, changed)
 
     def output(self, output: OutputChange) -> OutputChange:
         """``output`` masked: wholly when sensitive, else scrubbed."""

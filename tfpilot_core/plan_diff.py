@@ -20,7 +20,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from tfpilot_core.errors import NotFoundError
-from tfpilot_core.masking import MASK
+from tfpilot_core.masking import MASK, covered, leaves, marked_paths
 
 if TYPE_CHECKING:
     from tfpilot_core.interfaces import Store
@@ -57,57 +57,30 @@ def artifact_name(plan_digest: str) -> str:
     return f"changes-{plan_digest}.json"
 
 
-def changes(
-    plan: Plan, sensitive_changed: Mapping[str, set[str]] | None = None
-) -> list[dict[str, Any]]:
+def changes(plan: Plan) -> list[dict[str, Any]]:
     """One plain entry per resource change of ``plan``, which must be the masked plan.
 
     No-op changes are left out unless they import or move the resource (those change the state).
-    ``sensitive_changed`` (:func:`sensitive_changes` of the plan before masking) names the
-    sensitive attributes an update changes: masked on both sides they would look unchanged, so
-    they are listed as changed, still masked.
+    A sensitive attribute an update changes (``ResourceChange.sensitive_changed``, noted when the
+    plan was masked) is listed as changed, masked on both sides.
     """
     result = []
     for change in plan.resource_changes:
         moved = change.previous_address is not None and change.previous_address != change.address
         if change.action.value == "no-op" and change.importing is None and not moved:
             continue
-        changed = (sensitive_changed or {}).get(change.address, set())
-        result.append(_entry(change, moved, changed))
+        result.append(_entry(change, moved))
     return result
 
 
-def sensitive_changes(plan: Plan) -> dict[str, set[str]]:
-    """Per address, the dotted paths of sensitive attributes whose value an update changes.
-
-    Read from the plan *before* masking; only paths are returned, never a value.
-    """
-    found: dict[str, set[str]] = {}
-    for change in plan.resource_changes:
-        if change.before is None or change.after is None:
-            continue
-        sensitive = _marked(change.before_sensitive) | _marked(change.after_sensitive)
-        if not sensitive:
-            continue
-        before, after = _leaves(change.before), _leaves(change.after)
-        paths = {
-            path
-            for path in set(before) | set(after)
-            if _covered(path, sensitive) and before.get(path) != after.get(path)
-        }
-        if paths:
-            found[change.address] = paths
-    return found
-
-
-def _entry(change: ResourceChange, moved: bool, sensitive_changed: set[str]) -> dict[str, Any]:
+def _entry(change: ResourceChange, moved: bool) -> dict[str, Any]:
     operations = []
     if change.importing is not None:
         operations.append("import")
     if moved:
         operations.append("move")
     replace_paths = [_dotted(p) for p in change.replace_paths if isinstance(p, list) and p]
-    attributes, more = _attributes(change, set(replace_paths), sensitive_changed)
+    attributes, more = _attributes(change, set(replace_paths))
     return {
         "address": change.address,
         "type": change.type,
@@ -129,38 +102,6 @@ def _dotted(path: Sequence[Any]) -> str:
     return out
 
 
-def _leaves(value: Any) -> dict[str, Any]:
-    """Leaf values by dotted path (iterative; empty containers are leaves)."""
-    found: dict[str, Any] = {}
-    stack: list[tuple[str, Any]] = [("", value)]
-    while stack:
-        path, item = stack.pop()
-        if isinstance(item, dict) and item:
-            stack.extend(
-                (f"{path}.{k}" if path else str(k), v) for k, v in reversed(list(item.items()))
-            )
-        elif isinstance(item, list) and item and path:
-            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(item))))
-        elif path:
-            found[path] = item
-    return found
-
-
-def _marked(marks: Any) -> set[str]:
-    """Dotted paths that a Terraform mark structure (``after_unknown``, ``*_sensitive``) sets."""
-    if marks is True:
-        return {""}
-    return {path for path, mark in _leaves(marks).items() if mark is True}
-
-
-def _covered(path: str, marked: set[str]) -> bool:
-    if not marked:
-        return False
-    if path in marked or "" in marked:
-        return True
-    return any(path.startswith(m + ".") or path.startswith(m + "[") for m in marked)
-
-
 def _clip(value: Any) -> Any:
     if isinstance(value, str) and len(value) > MAX_VALUE:
         return value[: MAX_VALUE - 1] + "…"
@@ -168,12 +109,12 @@ def _clip(value: Any) -> Any:
 
 
 def _attributes(
-    change: ResourceChange, replace_paths: set[str], sensitive_changed: set[str]
+    change: ResourceChange, replace_paths: set[str]
 ) -> tuple[list[dict[str, Any]], int]:
-    before = _leaves(change.before) if change.before is not None else {}
-    after = _leaves(change.after) if change.after is not None else {}
-    unknown = _marked(change.after_unknown)
-    sensitive = _marked(change.before_sensitive) | _marked(change.after_sensitive)
+    before = leaves(change.before) if change.before is not None else {}
+    after = leaves(change.after) if change.after is not None else {}
+    unknown = marked_paths(change.after_unknown)
+    sensitive = marked_paths(change.before_sensitive) | marked_paths(change.after_sensitive)
     for path in unknown:
         if path and path not in after:
             after[path] = None
@@ -181,10 +122,10 @@ def _attributes(
     updating = change.before is not None and change.after is not None
     for path in sorted(set(before) | set(after)):
         old, new = before.get(path), after.get(path)
-        is_unknown = _covered(path, unknown)
-        if updating and not is_unknown and old == new and path not in sensitive_changed:
+        is_unknown = covered(path, unknown)
+        if updating and not is_unknown and old == new and path not in change.sensitive_changed:
             continue  # unchanged attributes of an update: not part of the diff
-        is_sensitive = old == MASK or new == MASK or _covered(path, sensitive)
+        is_sensitive = old == MASK or new == MASK or covered(path, sensitive)
         rows.append(
             {
                 "path": path,
@@ -202,19 +143,12 @@ def _attributes(
     return rows[:MAX_ATTRIBUTES], max(0, len(rows) - MAX_ATTRIBUTES)
 
 
-def record(
-    store: Store,
-    request_id: str,
-    plan_digest: str,
-    plan: Plan,
-    sensitive_changed: Mapping[str, set[str]] | None = None,
-) -> str:
+def record(store: Store, request_id: str, plan_digest: str, plan: Plan) -> str:
     """Store the structured diff of the masked ``plan`` (saved with ``plan_digest``).
 
     Called once per successful plan, right after the plan is masked (returns the sha256).
-    ``sensitive_changed``: see :func:`changes`.
     """
-    body = {"format": FORMAT, "resources": changes(plan, sensitive_changed)}
+    body = {"format": FORMAT, "resources": changes(plan)}
     data = json.dumps(body, separators=(",", ":"), sort_keys=True, default=str).encode()
     return store.put_artifact(request_id, artifact_name(plan_digest), data)
 

@@ -171,12 +171,13 @@ def judge_plan(
 ) -> tuple[Plan, str, list[PolicyFinding], CostEstimate | None, PlanSummary | None]:
     """Store the saved plan, then cost, policy and summary on the masked plan."""
     assert result.plan_json is not None and result.plan_file is not None
-    parsed = Plan.parse(result.plan_json)
+    # One pass: each change is masked as it is read, so no unmasked copy of the plan is kept
+    # (what masking must note for later, such as which sensitive attributes change, it notes).
+    masked = Plan.parse(result.plan_json, masked=True, sensitive_inputs=spec.sensitive_inputs)
     digest = kernel.store.put_artifact(request.id, f"{attempt_id}.tfplan", result.plan_file)
-    masked = parsed.masked(sensitive_inputs=spec.sensitive_inputs)
     # The structured diff (plan review page, PR comment, API), rendered once from the masked
     # plan, wherever the plan ran.
-    plan_diff.record(kernel.store, request.id, digest, masked, plan_diff.sensitive_changes(parsed))
+    plan_diff.record(kernel.store, request.id, digest, masked)
     # The masked show -json document, for other scanners (`tfpilot plan export`).
     plan_export.record(
         kernel.store,
@@ -198,7 +199,7 @@ def judge_plan(
     summary = kernel.host.summarize(request, masked, SummaryContext(findings=findings, cost=cost))
     if summary is not None:
         summary = summary.model_copy(update={"plan_digest": digest})
-    return parsed, digest, findings, cost, summary
+    return masked, digest, findings, cost, summary
 
 
 def conclude_plan(
