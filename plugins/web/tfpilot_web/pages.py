@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -405,15 +406,7 @@ def build_pages() -> APIRouter:
                 overrides=overrides,
             )
         except (ConflictError, PolicyBlockedError) as exc:
-            # Back to the page with what the approver wrote kept, and the reason; a stale
-            # digest shows the new plan (the page is of the current one) with a link to it.
-            found = core.read(platform, actor, request_id)
-            context = _request_context(platform, actor, found)
-            context["approve_error"] = exc.message
-            context["stale"] = isinstance(exc, ConflictError)
-            context["form"] = form
-            status = 409
-            return render(request, "request.html", context, status_code=status)
+            return _refused(request, platform, actor, request_id, form, exc, "approve_error")
         return RedirectResponse(f"/requests/{request_id}", status_code=303)
 
     @router.post("/requests/{request_id}/reject")
@@ -434,15 +427,7 @@ def build_pages() -> APIRouter:
                 request_changes=form.get("request_changes") == "yes",
             )
         except (ConflictError, ValidationError) as exc:
-            # Back to the page with the reason kept; a stale digest shows the new plan (the
-            # page is of the current one) with a link to it, as approve does.
-            found = core.read(platform, actor, request_id)
-            context = _request_context(platform, actor, found)
-            context["reject_error"] = exc.message
-            context["stale"] = isinstance(exc, ConflictError)
-            context["form"] = form
-            code = 409 if isinstance(exc, ConflictError) else 422
-            return render(request, "request.html", context, status_code=code)
+            return _refused(request, platform, actor, request_id, form, exc, "reject_error")
         return RedirectResponse(f"/requests/{request_id}", status_code=303)
 
     @router.post("/requests/{request_id}/cancel")
@@ -622,6 +607,27 @@ def _module_form(
         },
         status_code=status_code,
     )
+
+
+def _refused(
+    request: Request,
+    platform: Platform,
+    actor: str,
+    request_id: str,
+    form: Mapping[str, str],
+    exc: TfpilotError,
+    error_key: str,
+) -> Response:
+    """A refused approve or reject: back to the page with what the reviewer wrote kept and the
+    reason; a stale digest (409) shows the new plan, the page being of the current one, with a
+    link to it; invalid input is 422."""
+    found = core.read(platform, actor, request_id)
+    context = _request_context(platform, actor, found)
+    context[error_key] = exc.message
+    context["stale"] = isinstance(exc, ConflictError)
+    context["form"] = form
+    code = 422 if isinstance(exc, ValidationError) else 409
+    return render(request, "request.html", context, status_code=code)
 
 
 def _request_context(
