@@ -5,6 +5,7 @@ allowlists first."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ from tfpilot_core.catalog.spec import ModuleSpec
 from tfpilot_core.errors import ValidationError
 from tfpilot_core.models import RequestQuery
 from tfpilot_core.platform import Platform
-from tfpilot_core.testing import module_source_plugin
 
 MODULE_TF = """
 variable "name" {
@@ -55,25 +55,11 @@ QUEUE_TOML = 'description = "A message queue"\ncategory = "messaging"\nname_inpu
 
 
 @pytest.fixture
-def platform(tmp_path: Path) -> Platform:
-    bucket = tmp_path / "modules" / "bucket"
-    bucket.mkdir(parents=True)
-    (bucket / "main.tf").write_text(MODULE_TF)
-    (bucket / "tfpilot.module.toml").write_text(MODULE_TOML)
-    queue = tmp_path / "modules" / "queue"
-    queue.mkdir(parents=True)
-    (queue / "main.tf").write_text(QUEUE_TF)
-    (queue / "tfpilot.module.toml").write_text(QUEUE_TOML)
-    config = tmp_path / "tfpilot.toml"
-    config.write_text('[users.alice]\nrole = "developer"\n[users.viv]\nrole = "viewer"\n')
-    (tmp_path / "home").mkdir()
-    return Platform.from_config(
-        config,
-        environ={"TFPILOT_HOME": str(tmp_path / "home"), "TFPILOT_CONFIG": ""},
-        entry_points=False,
-        extra_plugins=[
-            ("test-modules", module_source_plugin({"test/bucket": bucket, "test/queue": queue}))
-        ],
+def platform(modules_platform: Callable[..., Platform]) -> Platform:
+    """A bucket and a queue module; alice (developer) and viv (viewer)."""
+    return modules_platform(
+        {"bucket": (MODULE_TF, MODULE_TOML), "queue": (QUEUE_TF, QUEUE_TOML)},
+        '[users.alice]\nrole = "developer"\n[users.viv]\nrole = "viewer"\n',
     )
 
 

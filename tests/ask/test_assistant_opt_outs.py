@@ -5,13 +5,12 @@ it recorded as the CLI records it; blank asks for none, and the request stays bl
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from tfpilot_core.assistant import AnswersConversation, run_assistant
 from tfpilot_core.platform import Platform
-from tfpilot_core.testing import module_source_plugin
 
 MODULE_TF = """
 variable "name" {
@@ -28,24 +27,14 @@ WHY = "A public demo site for the conference booth, torn down on Friday."
 
 
 @pytest.fixture
-def platform(tmp_path: Path) -> Platform:
+def platform(modules_platform: Callable[..., Platform]) -> Platform:
+    """The site module with the built-in policy; alice (developer)."""
     from tfpilot_policy_builtin import plugin as builtin_plugin
 
-    site = tmp_path / "modules" / "site"
-    site.mkdir(parents=True)
-    (site / "main.tf").write_text(MODULE_TF)
-    (site / "tfpilot.module.toml").write_text(MODULE_TOML)
-    config = tmp_path / "tfpilot.toml"
-    config.write_text('[users.alice]\nrole = "developer"\n')
-    (tmp_path / "home").mkdir()
-    return Platform.from_config(
-        config,
-        environ={"TFPILOT_HOME": str(tmp_path / "home"), "TFPILOT_CONFIG": ""},
-        entry_points=False,
-        extra_plugins=[
-            ("test-modules", module_source_plugin({"test/site": site})),
-            ("policy_builtin", builtin_plugin),
-        ],
+    return modules_platform(
+        {"site": (MODULE_TF, MODULE_TOML)},
+        '[users.alice]\nrole = "developer"\n',
+        (("policy_builtin", builtin_plugin),),
     )
 
 
