@@ -3,8 +3,8 @@ configuration, a real uvicorn server on a loopback port, Debian's Chromium drive
 (``executable_path``: no browser download), logging in with an API token, and where screenshots
 go (``plugins/web/tests/artifacts/``, ignored by git; ``$TFPILOT_WEB_ARTIFACTS`` overrides).
 
-Used by ``test_browser.py``, ``test_review_browser.py``, ``test_pages_more_browser.py`` and
-``test_promotion_browser.py``.
+Used by every ``*_browser.py`` module; the ``browser`` fixture reaches them through
+``conftest.py``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,57 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("TFPILOT_WEB_ARTIFACTS") or Path(__file__).parent / "artifacts")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+#: The role of each user the browser tests log in as.
+ROLES = {
+    "root": "admin",
+    "alice": "developer",
+    "bob": "approver",
+    "carol": "admin",
+    "vic": "viewer",
+}
+
+
+def config_text(
+    users: tuple[str, ...],
+    *,
+    sandbox: Path | None = None,
+    protected_prod: bool = False,
+    extra: str = "",
+) -> str:
+    """tfpilot.toml text: ``root`` and ``users`` with their ``ROLES``, the local runner's timeout.
+
+    ``protected_prod`` declares the environments dev and prod (protected); ``sandbox`` points
+    the sandbox provider's objects there; ``extra`` (TOML) ends the text.
+    """
+    lines = []
+    if protected_prod:
+        lines += ["[core]", 'environments = [{ key = "dev" }, { key = "prod", protected = true }]']
+    for user in dict.fromkeys(("root", *users)):
+        lines += [f"[users.{user}]", f'role = "{ROLES[user]}"']
+    lines += ["[plugins.runner_local]", "timeout_seconds = 300"]
+    if sandbox is not None:
+        lines += ["[plugins.sandbox]", f'root = "{sandbox}"']
+    return "\n".join(lines) + "\n" + extra
+
+
+def sandbox_platform(
+    tmp: Path,
+    patch: pytest.MonkeyPatch,
+    users: tuple[str, ...],
+    *,
+    sandbox: bool = True,
+    protected_prod: bool = False,
+    extra: str = "",
+) -> tuple[Any, dict[str, str]]:
+    """A platform in a fresh home under ``tmp`` (``config_text``) and a token for each of ``users``.
+
+    With ``sandbox`` (the default) the sandbox provider keeps its objects in ``tmp/sandbox``.
+    """
+    root = tmp / "sandbox" if sandbox else None
+    text = config_text(users, sandbox=root, protected_prod=protected_prod, extra=extra)
+    return platform_and_tokens(fresh_home(tmp, text, patch, sandbox=root), users)
 
 
 def fresh_home(
@@ -105,6 +156,16 @@ def running(platform: Any) -> Iterator[str]:
 
 
 @contextmanager
+def serving(platform: Any, tokens: dict[str, str], **more: Any) -> Iterator[dict[str, Any]]:
+    """``running(platform)``, as the dict the tests' server fixtures yield.
+
+    Its keys: ``url``, ``tokens``, ``platform`` and any of ``more``.
+    """
+    with running(platform) as url:
+        yield {"url": url, "tokens": tokens, "platform": platform, **more}
+
+
+@contextmanager
 def chromium() -> Iterator[Any]:
     """Debian's headless Chromium, launched by Playwright; closed when the block ends."""
     from playwright.sync_api import sync_playwright
@@ -115,6 +176,60 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium for one test (``conftest.py`` makes it a fixture of all)."""
+    with chromium() as launched:
+        yield launched
+
+
+def plan_digest(platform: Any, request_id: str) -> str:
+    """The digest of the request's current plan (asserting there is one)."""
+    from tfpilot_core.lifecycle import current_plan
+
+    plan = current_plan(platform.get(request_id))
+    assert plan is not None and plan.plan_digest, platform.get(request_id).runs
+    return str(plan.plan_digest)
+
+
+def planned(
+    platform: Any,
+    inputs: dict[str, Any],
+    *,
+    environment: str = "dev",
+    project: str = "shop",
+    author: str = "alice",
+    **create: Any,
+) -> str:
+    """A ``sandbox/bucket`` request created and planned (real Terraform); its id.
+
+    Asserts the plan is ready; ``create`` goes to ``platform.create`` (``opt_outs=``, say).
+    """
+    created = platform.create(
+        author,
+        module="sandbox/bucket",
+        environment=environment,
+        project=project,
+        inputs=inputs,
+        **create,
+    )
+    platform.plan(author, created.id)
+    status = platform.status(platform.get(created.id)).value
+    assert status == "plan_ready", platform.get(created.id).runs
+    return str(created.id)
+
+
+def applied(
+    platform: Any, inputs: dict[str, Any], *, approver: str = "bob", **planning: Any
+) -> str:
+    """``planned``, then approved by ``approver`` and applied (real Terraform); its id."""
+    request_id = planned(platform, inputs, **planning)
+    platform.approve(approver, request_id, plan_digest=plan_digest(platform, request_id))
+    platform.apply(approver, request_id)
+    assert platform.status(platform.get(request_id)).value == "applied"
+    return request_id
 
 
 def log_in(browser: Any, url: str, token: str) -> Any:
@@ -145,3 +260,12 @@ def wait_for_status(page: Any, wanted: set[str], *, timeout: float = 240) -> str
 def shot(page: Any, name: str) -> None:
     """A full-page screenshot ``name``.png among the test artifacts."""
     page.screenshot(path=str(artifacts_dir() / f"{name}.png"), full_page=True)
+
+
+def audit(page: Any, label: str, name: str) -> None:
+    """axe-core on ``page`` (no serious or critical violation, ``label`` in the message), then
+    ``shot(page, name)``."""
+    from .axe_support import check_page
+
+    check_page(page, label)
+    shot(page, name)

@@ -153,3 +153,7 @@ def client(platform: Platform) -> Any:
 def bearer(token: str) -> dict[str, str]:
     """The Authorization header for ``token``."""
     return {"Authorization": f"Bearer {token}"}
+
+
+# The browser tests' Chromium (``*_browser.py``), defined with the rest of their set-up.
+from .browser_support import browser as browser  # noqa: E402

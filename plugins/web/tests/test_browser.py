@@ -18,26 +18,12 @@ import pytest
 from .browser_support import (
     BROWSER_MARKS,
     artifacts_dir,
-    chromium,
-    fresh_home,
     log_in,
-    platform_and_tokens,
-    running,
+    sandbox_platform,
+    serving,
+    shot,
     wait_for_status,
 )
-
-CONFIG = """
-[users.root]
-role = "admin"
-[users.alice]
-role = "developer"
-[users.bob]
-role = "approver"
-[users.vic]
-role = "viewer"
-[plugins.runner_local]
-timeout_seconds = 300
-"""
 
 pytestmark = BROWSER_MARKS
 
@@ -45,21 +31,15 @@ pytestmark = BROWSER_MARKS
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """A real uvicorn server over a platform in a fresh home, and tokens for each user."""
-    environ = fresh_home(tmp_path, CONFIG, monkeypatch)
-    platform, tokens = platform_and_tokens(environ, ("alice", "bob", "vic"))
-    with running(platform) as url:
-        yield {"url": url, "tokens": tokens, "platform": platform}
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
+    platform, tokens = sandbox_platform(
+        tmp_path, monkeypatch, ("alice", "bob", "vic"), sandbox=False
+    )
+    with serving(platform, tokens) as served:
+        yield served
 
 
 def test_request_plan_approve_and_viewer_in_a_browser(server: dict[str, Any], browser: Any) -> None:
     url, tokens = server["url"], server["tokens"]
-    shots = artifacts_dir()
 
     # The catalog is public, and the first Tab stop is the skip link (keyboard users).
     anonymous = browser.new_page()
@@ -79,7 +59,7 @@ def test_request_plan_approve_and_viewer_in_a_browser(server: dict[str, Any], br
     alice.get_by_label("Bucket name").fill("Not Valid!")
     alice.get_by_role("button", name="Create request").click()
     assert alice.get_by_test_id("error-name").is_visible()  # shown at the field
-    alice.screenshot(path=str(shots / "1-form-error.png"), full_page=True)
+    shot(alice, "1-form-error")
     alice.get_by_label("Bucket name").fill("logs")
     alice.get_by_role("button", name="Create request").click()
     alice.wait_for_url(re.compile(r".*/requests/req_dev_"))
@@ -92,7 +72,7 @@ def test_request_plan_approve_and_viewer_in_a_browser(server: dict[str, Any], br
     assert alice.get_by_test_id("summary").is_visible()
     # Alice may plan again but may not approve.
     assert alice.get_by_test_id("approve").count() == 0
-    alice.screenshot(path=str(shots / "2-planned.png"), full_page=True)
+    shot(alice, "2-planned")
 
     # Bob (approver) finds it in his inbox and approves the digest shown.
     bob = log_in(browser, url, tokens["bob"])
@@ -105,7 +85,7 @@ def test_request_plan_approve_and_viewer_in_a_browser(server: dict[str, Any], br
     timeline = bob.get_by_test_id("timeline").inner_text()
     for event in ("request_created", "plan_succeeded", "approval_required", "approved"):
         assert event in timeline
-    bob.screenshot(path=str(shots / "3-approved.png"), full_page=True)
+    shot(bob, "3-approved")
 
     # Vic (viewer) sees the request without any action, and posting anyway is refused.
     vic = log_in(browser, url, tokens["vic"])
@@ -121,7 +101,7 @@ def test_request_plan_approve_and_viewer_in_a_browser(server: dict[str, Any], br
             max_redirects=0,
         )
         assert answer.status == 403, (action, answer.status)
-    vic.screenshot(path=str(shots / "4-viewer.png"), full_page=True)
+    shot(vic, "4-viewer")
     status = server["platform"].status(server["platform"].get(request_id)).value
     assert status == "approved"
-    print(f"screenshots in {shots}")
+    print(f"screenshots in {artifacts_dir()}")

@@ -13,16 +13,7 @@ from typing import Any
 
 import pytest
 
-from .axe_support import check_page
-from .browser_support import (
-    BROWSER_MARKS,
-    chromium,
-    fresh_home,
-    log_in,
-    platform_and_tokens,
-    running,
-    shot,
-)
+from .browser_support import BROWSER_MARKS, audit, fresh_home, log_in, platform_and_tokens, serving
 
 # The OpenAI-compatible stand-in of the summarize_llm plugin's tests (checks requests as the
 # real service does; streams when asked to).
@@ -62,14 +53,8 @@ def served(
     monkeypatch.setenv("LLM_TEST_KEY", KEY)
     environ = fresh_home(tmp_path, CONFIG.format(url=llm.url), monkeypatch)
     platform, tokens = platform_and_tokens(environ, ("root", "alice"))
-    with running(platform) as url:
-        yield {"url": url, "tokens": tokens, "platform": platform}
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
+    with serving(platform, tokens) as served:
+        yield served
 
 
 def test_an_answer_made_by_a_model_streams_into_the_page(
@@ -94,8 +79,7 @@ def test_an_answer_made_by_a_model_streams_into_the_page(
     assert "Query it ran (llm)" in log.inner_text()
     body = json.loads(llm.bodies[-1])
     assert body["stream"] is True and llm.streamed == 1
-    check_page(alice, "chat with a streamed answer")
-    shot(alice, "chat-stream-answer")
+    audit(alice, "chat with a streamed answer", "chat-stream-answer")
     # Kept in the history like any answer: the page rendered anew shows the same turn.
     alice.goto(f"{url}/chat")
     assert ODD in alice.get_by_test_id("ask-log").inner_text()

@@ -18,28 +18,16 @@ from typing import Any
 
 import pytest
 
-from .axe_support import check_page
 from .browser_support import (
     BROWSER_MARKS,
-    chromium,
-    fresh_home,
+    audit,
     log_in,
-    platform_and_tokens,
-    running,
+    sandbox_platform,
+    serving,
     shot,
     wait_for_status,
 )
 
-CONFIG = """
-[users.root]
-role = "admin"
-[users.alice]
-role = "developer"
-[plugins.runner_local]
-timeout_seconds = 300
-[plugins.sandbox]
-root = "{sandbox}"
-"""
 RULE = "public_access.blocked"
 WHY = "A public demo web server for the conference booth, torn down on Friday."
 
@@ -48,17 +36,9 @@ pytestmark = BROWSER_MARKS
 
 @pytest.fixture
 def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    sandbox = tmp_path / "sandbox"
-    environ = fresh_home(tmp_path, CONFIG.format(sandbox=sandbox), monkeypatch, sandbox=sandbox)
-    platform, tokens = platform_and_tokens(environ, ("root", "alice"))
-    with running(platform) as url:
-        yield {"url": url, "tokens": tokens, "platform": platform}
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
+    platform, tokens = sandbox_platform(tmp_path, monkeypatch, ("root", "alice"))
+    with serving(platform, tokens) as served:
+        yield served
 
 
 def test_create_with_an_opt_out_from_the_form(served: dict[str, Any], browser: Any) -> None:
@@ -94,8 +74,7 @@ def test_create_with_an_opt_out_from_the_form(served: dict[str, Any], browser: A
     field.press("Tab")
     preview.get_by_text("opted out by alice").first.wait_for()
     assert preview.get_by_test_id("preview-blocked").count() == 0
-    check_page(alice, "request form with an opt-out")
-    shot(alice, "opt-out-2-justified")
+    audit(alice, "request form with an opt-out", "opt-out-2-justified")
 
     # Create (and plan with real Terraform): the opt-out is recorded as the CLI records it.
     alice.get_by_role("button", name="Create request").click()

@@ -21,29 +21,14 @@ import pytest
 from .axe_support import check_page
 from .browser_support import (
     BROWSER_MARKS,
-    chromium,
-    fresh_home,
+    applied,
+    audit,
     log_in,
-    platform_and_tokens,
-    running,
+    sandbox_platform,
+    serving,
     shot,
     wait_for_status,
 )
-
-CONFIG = """
-[users.root]
-role = "admin"
-[users.alice]
-role = "developer"
-[users.bob]
-role = "approver"
-[users.vic]
-role = "viewer"
-[plugins.runner_local]
-timeout_seconds = 300
-[plugins.sandbox]
-root = "{sandbox}"
-"""
 
 pytestmark = BROWSER_MARKS
 
@@ -53,9 +38,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
     """A dev bucket applied with real Terraform (never drift-checked), and a stage template."""
     from tfpilot_core.templates import Templates
 
-    sandbox = tmp_path / "sandbox"
-    environ = fresh_home(tmp_path, CONFIG.format(sandbox=sandbox), monkeypatch, sandbox=sandbox)
-    platform, tokens = platform_and_tokens(environ, ("root", "alice", "bob", "vic"))
+    platform, tokens = sandbox_platform(tmp_path, monkeypatch, ("root", "alice", "bob", "vic"))
     Templates(platform).create(
         "root",
         "stage-buckets",
@@ -65,29 +48,9 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
         defaults={"versioning": True},
         locked=["versioning"],
     )
-    dev = platform.create(
-        "alice",
-        module="sandbox/bucket",
-        environment="dev",
-        project="shop",
-        inputs={"name": "promo", "versioning": False},
-    )
-    platform.plan("alice", dev.id)
-    from tfpilot_web import core
-
-    digest = core.current_plan_digest(platform.get(dev.id))
-    assert digest, platform.get(dev.id).runs
-    platform.approve("bob", dev.id, plan_digest=digest)
-    platform.apply("bob", dev.id)
-    assert platform.status(platform.get(dev.id)).value == "applied"
-    with running(platform) as url:
-        yield {"url": url, "tokens": tokens, "platform": platform, "dev": dev.id}
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
+    dev = applied(platform, {"name": "promo", "versioning": False})
+    with serving(platform, tokens, dev=dev) as served:
+        yield served
 
 
 def _gates(page: Any) -> dict[str, str]:
@@ -135,8 +98,7 @@ def test_promote_dev_to_stage_from_the_request_page(served: dict[str, Any], brow
     name_cells = alice.locator('[data-testid=promotion-diff] tr[data-input="name"] td')
     assert name_cells.nth(3).inner_text() == "same"
     assert platform.get(dev).promoted_to == []  # the dry run stored nothing
-    check_page(alice, "promotion panel")
-    shot(alice, "promotion-2-gates-pass")
+    audit(alice, "promotion panel", "promotion-2-gates-pass")
 
     # Promote: the new stage request's page, linked back to dev, in the chain.
     alice.get_by_test_id("promote").click()
@@ -148,8 +110,7 @@ def test_promote_dev_to_stage_from_the_request_page(served: dict[str, Any], brow
     assert chain.get_by_role("link", name=dev).is_visible()
     assert "stage" in chain.locator("[aria-current=page]").inner_text()
     assert alice.get_by_test_id("promoted-from").get_by_role("link", name=dev).is_visible()
-    check_page(alice, "promoted request")
-    shot(alice, "promotion-3-stage-request")
+    audit(alice, "promoted request", "promotion-3-stage-request")
 
     # And back: dev's page links to stage (facts and panel).
     chain.get_by_role("link", name=dev).click()

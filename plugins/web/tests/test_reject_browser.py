@@ -18,29 +18,7 @@ from typing import Any
 
 import pytest
 
-from .axe_support import check_page
-from .browser_support import (
-    BROWSER_MARKS,
-    chromium,
-    fresh_home,
-    log_in,
-    platform_and_tokens,
-    running,
-    shot,
-)
-
-CONFIG = """
-[users.root]
-role = "admin"
-[users.alice]
-role = "developer"
-[users.bob]
-role = "approver"
-[plugins.runner_local]
-timeout_seconds = 300
-[plugins.sandbox]
-root = "{sandbox}"
-"""
+from .browser_support import BROWSER_MARKS, audit, log_in, planned, sandbox_platform, serving, shot
 
 pytestmark = BROWSER_MARKS
 
@@ -48,22 +26,10 @@ pytestmark = BROWSER_MARKS
 @pytest.fixture
 def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """alice's dev bucket, planned with real Terraform, and the server."""
-    sandbox = tmp_path / "sandbox"
-    environ = fresh_home(tmp_path, CONFIG.format(sandbox=sandbox), monkeypatch, sandbox=sandbox)
-    platform, tokens = platform_and_tokens(environ, ("root", "alice", "bob"))
-    created = platform.create(
-        "alice", module="sandbox/bucket", environment="dev", project="shop", inputs={"name": "rj"}
-    )
-    platform.plan("alice", created.id)
-    assert platform.status(platform.get(created.id)).value == "plan_ready"
-    with running(platform) as url:
-        yield {"url": url, "tokens": tokens, "platform": platform, "id": created.id}
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
+    platform, tokens = sandbox_platform(tmp_path, monkeypatch, ("root", "alice", "bob"))
+    request_id = planned(platform, {"name": "rj"})
+    with serving(platform, tokens, id=request_id) as served:
+        yield served
 
 
 def test_reject_a_plan_and_see_the_state(served: dict[str, Any], browser: Any) -> None:
@@ -110,8 +76,7 @@ def test_reject_a_plan_and_see_the_state(served: dict[str, Any], browser: Any) -
     assert "bob rejected the plan" in bob.get_by_test_id("next-step").inner_text()
     assert bob.get_by_test_id("approve").count() == 0
     assert bob.get_by_test_id("reject-form").count() == 0
-    check_page(bob, "rejected request page")
-    shot(bob, "reject-rejected-page")
+    audit(bob, "rejected request page", "reject-rejected-page")
 
     # The list shows the state too.
     bob.goto(f"{url}/?status=rejected")
