@@ -25,12 +25,13 @@ import pytest
 from .axe_support import check_page
 from .browser_support import (
     BROWSER_MARKS,
-    artifacts_dir,
-    chromium,
+    applied,
+    audit,
     fresh_home,
     log_in,
     platform_and_tokens,
-    running,
+    serving,
+    shot,
 )
 
 CONFIG = """
@@ -65,33 +66,14 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack: Any) -> Itera
     """A real uvicorn server over a platform in a fresh home, and tokens for each user."""
     environ = fresh_home(tmp_path, CONFIG.format(slack=slack.base_url), monkeypatch)
     platform, tokens = platform_and_tokens(environ, ("root", "alice", "bob"))
-    with running(platform) as url:
-        yield {
-            "url": url,
-            "tokens": tokens,
-            "platform": platform,
-            "environ": {**os.environ, **environ, "HOME": str(tmp_path / "home")},
-        }
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
+    home = {**os.environ, **environ, "HOME": str(tmp_path / "home")}
+    with serving(platform, tokens, environ=home) as served:
+        yield served
 
 
 def _seed(platform: Any) -> str:
     """One bucket planned with real Terraform, approved and applied; one more only created."""
-    from tfpilot_web import core
-
-    r = platform.create(
-        "alice", module="sandbox/bucket", environment="dev", project="shop", inputs={"name": "m1"}
-    )
-    platform.plan("alice", r.id)
-    digest = core.current_plan_digest(platform.get(r.id))
-    assert digest, platform.get(r.id).model_dump_json()[:2000]
-    platform.approve("bob", r.id, plan_digest=digest)
-    platform.apply("bob", r.id)
+    applied(platform, {"name": "m1"})
     waiting = platform.create(
         "alice", module="sandbox/bucket", environment="dev", project="web", inputs={"name": "m2"}
     )
@@ -108,7 +90,6 @@ def _chart_values(page: Any, series: str) -> dict[str, float]:
 
 def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, slack: Any) -> None:
     url, tokens, platform = server["url"], server["tokens"], server["platform"]
-    shots = artifacts_dir()
     waiting = _seed(platform)
 
     # -- every new page from the navigation, with axe and a screenshot ------------------------
@@ -117,8 +98,7 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
         root.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
         root.wait_for_load_state()
         assert root.get_by_role("heading", level=1).first.is_visible()
-        check_page(root, name)
-        root.screenshot(path=str(shots / f"more-{name.lower()}.png"), full_page=True)
+        audit(root, name, f"more-{name.lower()}")
 
     # -- the metrics page draws what `tfpilot metrics --json` reports ----------------------------
     root.goto(f"{url}/metrics")
@@ -141,7 +121,7 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
     )
     apply_points = _chart_values(root, "apply dev p95")
     assert list(apply_points.values())[-1] == report["durations_seconds"]["apply"]["p95"]
-    root.screenshot(path=str(shots / "more-metrics-seeded.png"), full_page=True)
+    shot(root, "more-metrics-seeded")
 
     # -- quiet hours set on the page hold bob's approval request -------------------------------
     bob = log_in(browser, url, tokens["bob"])
@@ -151,16 +131,14 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
     bob.get_by_label("Until (HH:MM)").fill((now + timedelta(hours=2)).strftime("%H:%M"))
     bob.get_by_role("button", name="Save preferences").click()
     assert bob.get_by_test_id("saved").is_visible()
-    check_page(bob, "preferences saved")
-    bob.screenshot(path=str(shots / "more-preferences.png"), full_page=True)
+    audit(bob, "preferences saved", "more-preferences")
     before = len([m for m in slack.messages if m.channel == "U0BOB"])
     platform.plan("alice", waiting)  # approval_required goes to bob: held, not sent
     root.goto(f"{url}/notifications/outbox?view=pending")
     row = root.locator("tr", has_text="approval_required").filter(has_text="bob")
     assert row.count() >= 1, root.content()[:3000]
     assert len([m for m in slack.messages if m.channel == "U0BOB"]) == before
-    check_page(root, "outbox")
-    root.screenshot(path=str(shots / "more-outbox-held.png"), full_page=True)
+    audit(root, "outbox", "more-outbox-held")
 
     # -- the catalog's search, and a request from a template with a locked field -------------
     from tfpilot_core.templates import Templates
@@ -195,8 +173,7 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
     )
     # The suffix note is rendered with the page (no script): it names the input, not the value.
     assert "-xxxxxx" in alice.get_by_test_id("name-suffix").inner_text()
-    check_page(alice, "module form with a template")
-    alice.screenshot(path=str(shots / "more-form-template.png"), full_page=True)
+    audit(alice, "module form with a template", "more-form-template")
     alice.get_by_role("button", name="Create request").click()
     alice.wait_for_url(f"{url}/requests/*")
     made = platform.get(alice.url.rsplit("/", 1)[1])
@@ -224,8 +201,7 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
         field = alice.locator("#answer")
         if key == "confirm":
             assert "policy" in alice.get_by_test_id("chat-log").inner_text()
-            check_page(alice, "chat confirm")
-            alice.screenshot(path=str(shots / "more-chat-confirm.png"), full_page=True)
+            audit(alice, "chat confirm", "more-chat-confirm")
         value = answers.get(key, "")
         if field.evaluate("e => e.tagName") == "SELECT":
             if value:
@@ -245,8 +221,7 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
     assert "requests match" in answer, answer
     query = alice.get_by_test_id("query").first.inner_text()
     assert '"environment"' in query or "dev" in query
-    check_page(alice, "chat")
-    alice.screenshot(path=str(shots / "more-chat-ask.png"), full_page=True)
+    audit(alice, "chat", "more-chat-ask")
 
     # -- on a phone: the navigation wraps and reaches every page -------------------------------
     phone = browser.new_context(viewport={"width": 390, "height": 844})
@@ -262,6 +237,6 @@ def test_second_part_pages_in_a_browser(server: dict[str, Any], browser: Any, sl
     assert page.evaluate(
         "() => document.querySelector('header nav').scrollWidth <= window.innerWidth + 1"
     )
-    page.screenshot(path=str(shots / "more-phone-nav.png"), full_page=True)
+    shot(page, "more-phone-nav")
     page.goto(f"{url}/metrics")
-    page.screenshot(path=str(shots / "more-phone-metrics.png"), full_page=True)
+    shot(page, "more-phone-metrics")

@@ -23,60 +23,19 @@ import pytest
 from .axe_support import check_page
 from .browser_support import (
     BROWSER_MARKS,
+    applied,
     artifacts_dir,
     chromium,
-    fresh_home,
     log_in,
-    platform_and_tokens,
-    running,
+    sandbox_platform,
+    serving,
+    shot,
 )
 
-CONFIG = """
-[core]
-environments = [{{ key = "dev" }}, {{ key = "prod", protected = true }}]
-[users.root]
-role = "admin"
-[users.alice]
-role = "developer"
-[users.bob]
-role = "approver"
-[users.carol]
-role = "admin"
-[users.vic]
-role = "viewer"
-[plugins.runner_local]
-timeout_seconds = 300
-[plugins.sandbox]
-root = "{sandbox}"
-[plugins.web]
-# Every test logs in afresh from 127.0.0.1: more than the default attempts per minute.
-login_attempts_per_minute = 1000
-"""
+#: Every test logs in afresh from 127.0.0.1: more than the default attempts per minute.
+WEB = "[plugins.web]\nlogin_attempts_per_minute = 1000\n"
 
 pytestmark = BROWSER_MARKS
-
-
-def _digest(platform: Any, request_id: str) -> str:
-    from tfpilot_core.lifecycle import current_plan
-
-    plan = current_plan(platform.get(request_id))
-    assert plan is not None and plan.plan_digest, platform.get(request_id).runs
-    return str(plan.plan_digest)
-
-
-def _applied(platform: Any, name: str, environment: str = "dev") -> str:
-    created = platform.create(
-        "alice",
-        module="sandbox/bucket",
-        environment=environment,
-        project="shop",
-        inputs={"name": name},
-    )
-    platform.plan("alice", created.id)
-    platform.approve("bob", created.id, plan_digest=_digest(platform, created.id))
-    platform.apply("bob", created.id)
-    assert platform.status(platform.get(created.id)).value == "applied"
-    return str(created.id)
 
 
 def _object(request_id: str, name: str) -> str:
@@ -91,35 +50,30 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
     tmp = tmp_path_factory.mktemp("review")
     with pytest.MonkeyPatch.context() as patch:
-        environ = fresh_home(
-            tmp, CONFIG.format(sandbox=tmp / "sandbox"), patch, sandbox=tmp / "sandbox"
+        platform, tokens = sandbox_platform(
+            tmp, patch, ("alice", "bob", "carol", "vic", "root"), protected_prod=True, extra=WEB
         )
         cloud = ObjectStore(tmp / "sandbox")
-        platform, tokens = platform_and_tokens(environ, ("alice", "bob", "carol", "vic", "root"))
 
         # An update: versioning turned off after the bucket was applied.
-        update = _applied(platform, "rv-upd")
+        update = applied(platform, {"name": "rv-upd"})
         platform.update("alice", update, inputs={"versioning": False})
         platform.plan("alice", update)
         # A replace: the bucket's region changed out of band forces replacement.
-        replace = _applied(platform, "rv-rep")
+        replace = applied(platform, {"name": "rv-rep"})
         cloud.update("sandbox_bucket", _object(replace, "rv-rep"), {"region": "local-2"})
         platform.plan("alice", replace)
         # Drift: public access turned on out of band, then checked.
-        drifted = _applied(platform, "rv-drift")
+        drifted = applied(platform, {"name": "rv-drift"})
         cloud.update("sandbox_bucket", _object(drifted, "rv-drift"), {"public_access": True})
         platform.check_drift("alice", drifted)
         # A prod bucket carol asks to destroy (a reviewed destroy: destroy.protected).
-        prod = _applied(platform, "rv-prod", "prod")
+        prod = applied(platform, {"name": "rv-prod"}, environment="prod")
         platform.destroy("carol", prod)
 
-        with running(platform) as url:
-            yield {
-                "url": url,
-                "tokens": tokens,
-                "platform": platform,
-                "ids": {"update": update, "replace": replace, "drift": drifted, "prod": prod},
-            }
+        ids = {"update": update, "replace": replace, "drift": drifted, "prod": prod}
+        with serving(platform, tokens, ids=ids) as served:
+            yield served
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +83,7 @@ def browser() -> Iterator[Any]:
 
 
 def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(artifacts_dir() / f"review-{name}.png"), full_page=True)
+    shot(page, f"review-{name}")
 
 
 def _attribute_row(page: Any, path: str) -> tuple[str, str]:
