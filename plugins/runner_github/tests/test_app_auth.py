@@ -1,6 +1,6 @@
 """``[plugins.runner_github]`` as a GitHub App (``app_id`` + ``private_key``) beside a token:
-PyGithub's ``Auth.AppAuth`` against the stand-in, which verifies the App's RS256 JWT with its public key and
-answers the installation and an installation token, as GitHub does."""
+PyGithub's ``Auth.AppAuth`` against the stand-in, which verifies the App's RS256 JWT with its
+public key and answers the installation and an installation token, as GitHub does."""
 
 from __future__ import annotations
 
