@@ -13,6 +13,7 @@ every line.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager, suppress
@@ -32,8 +33,12 @@ _LEVELS = {
     "fatal": 50,
 }
 
-# Until the application configures logging, nothing is dropped here: structlog's defaults apply.
+# Until the application configures logging (the CLI does: set_threshold), tfpilot is a library
+# in someone else's process: its lines go to the standard ``logging`` module under the logger's
+# name, and the host's logging configuration decides what is shown (by default, warnings and
+# above, on stderr). A host that configured structlog itself gets them through structlog.
 _threshold = 0
+_application_configured = False
 #: Callables told of every line logged through this facade, whatever its level (the CLI's
 #: progress display follows the current step and streams Terraform's output with one).
 _listeners: list[Any] = []
@@ -42,8 +47,9 @@ _context: ContextVar[dict[str, Any] | None] = ContextVar("tfpilot_log_context", 
 
 def set_threshold(level: int) -> None:
     """Drop calls below ``level`` without importing structlog (called by ``setup_logging``)."""
-    global _threshold
+    global _threshold, _application_configured
     _threshold = level
+    _application_configured = True
 
 
 @contextmanager
@@ -127,6 +133,8 @@ class Logger:
 
     def __getattr__(self, name: str) -> Any:
         level = _LEVELS.get(name)
+        if not _application_configured and not _host_uses_structlog():
+            return self._library_method(name, level)
         # Once structlog is loaded there is nothing to save: let it (and whatever a test
         # configured, such as capturing every level) decide.
         if level is not None and level < _threshold and "structlog" not in sys.modules:
@@ -138,6 +146,32 @@ class Logger:
             logger = logger.bind(**self._fields)
         method = getattr(logger, name)
         return _tell(method, self._fields) if _listeners and level is not None else method
+
+    def _library_method(self, name: str, level: int | None) -> Any:
+        """The call as a library makes it: through ``logging``, if the host enabled the level."""
+        std = logging.getLogger(self._name or "tfpilot")
+        if level is not None and not std.isEnabledFor(level):
+            return _tell(_ignore, self._fields) if _listeners else _ignore
+        import structlog
+
+        logger = structlog.wrap_logger(
+            std,
+            wrapper_class=structlog.stdlib.BoundLogger,
+            processors=[
+                merge_context,
+                structlog.processors.KeyValueRenderer(key_order=["event"], drop_missing=True),
+            ],
+        )
+        if self._fields:
+            logger = logger.bind(**self._fields)
+        method = getattr(logger, name)
+        return _tell(method, self._fields) if _listeners and level is not None else method
+
+
+def _host_uses_structlog() -> bool:
+    """Whether structlog was configured by the process (the host, or a test capturing logs)."""
+    found = sys.modules.get("structlog")
+    return found is not None and bool(found.is_configured())
 
 
 def get_logger(name: str | None = None) -> Any:

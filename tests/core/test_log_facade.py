@@ -100,3 +100,30 @@ def test_read_commands_do_not_import_structlog(args: list[str], tmp_path: Path) 
     )
     last = result.stdout.strip().splitlines()[-1]
     assert last == "RESULT 0 False False", result.stdout + result.stderr
+
+
+def test_embedded_as_a_library_it_leaves_output_to_the_hosts_logging() -> None:
+    # Nothing configured by the host: Python's default (warnings and above, on stderr) applies,
+    # so debug and info lines print nothing; a warning goes through logging.
+    quiet = _run(
+        "from tfpilot_core.log import get_logger\n"
+        "get_logger('tfpilot.lifecycle').debug('capability_skipped', name='slack')\n"
+        "get_logger('tfpilot.lifecycle').info('event', type='request_created')\n"
+        "get_logger('tfpilot.lifecycle').warning('log_capture_failed', attempt='a1')\n"
+    )
+    assert quiet.stdout == ""
+    assert "capability_skipped" not in quiet.stderr and "request_created" not in quiet.stderr
+    assert "log_capture_failed" in quiet.stderr and "attempt='a1'" in quiet.stderr
+    # A host that asks logging for info gets tfpilot's info lines, under the logger's name.
+    chatty = _run(
+        "import logging\n"
+        "logging.basicConfig(level=logging.INFO, format='%(name)s %(levelname)s %(message)s')\n"
+        "from tfpilot_core.log import bound, get_logger\n"
+        "with bound(request_id='req_dev_x'):\n"
+        "    get_logger('tfpilot.lifecycle').info('event', type='request_created')\n"
+        "get_logger('tfpilot.lifecycle').debug('capability_skipped')\n"
+    )
+    assert chatty.stdout == ""
+    assert "tfpilot.lifecycle INFO" in chatty.stderr and "request_created" in chatty.stderr
+    assert "request_id='req_dev_x'" in chatty.stderr
+    assert "capability_skipped" not in chatty.stderr
