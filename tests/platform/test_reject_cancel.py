@@ -283,3 +283,19 @@ def test_a_run_cancelled_after_it_started_still_counts_as_failed() -> None:
     never_started = attempt.model_copy(update={"started_at": None})
     request.runs[RunKind.PLAN] = [never_started]
     assert derive_status(request, now=at) is RequestStatus.REQUEST_CREATED
+
+
+def test_an_attempt_labels_log_lines_only_while_its_lock_is_held(
+    platform: Platform, runner: Any
+) -> None:
+    from tfpilot_core import log
+
+    request = create(platform)
+    before = log.fields()
+    # Recorded without the lock (by hand, as above): nothing would end a binding, so none.
+    platform.kernel.start_attempt(request.id, RunKind.PLAN, "dev", "fake")
+    assert log.fields() == before
+    with platform.kernel.locked(request.id, "dev", "probe"):
+        _, attempt = platform.kernel.start_attempt(request.id, RunKind.PLAN, "dev", "fake")
+        assert log.fields()["attempt_id"] == attempt.id
+    assert log.fields() == before

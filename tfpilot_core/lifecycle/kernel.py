@@ -174,6 +174,8 @@ class Kernel:
         self._catalog: Catalog | None = None
         # Log context of the attempt running under each held lock (see start_attempt).
         self._attempt_logs: dict[str, Any] = {}
+        # Requests whose lock this kernel holds now (only under one is an attempt bound).
+        self._held: set[str] = set()
         # Inputs are checked at request time by the runner's configured Terraform; without one,
         # by a terraform/tofu on PATH if there is one (it starts in a fifth of the embedded
         # engine's time: docs/modules.md), else the embedded engine.
@@ -374,6 +376,7 @@ class Kernel:
                 f"request {request_id} is busy: another run holds its lock{detail}; "
                 "retry when it finishes (or after the lock expires)"
             ) from None
+        self._held.add(request_id)
         # Notifications recorded while the lock is held are sent after unlock.
         for sink in self.sinks:
             sink.hold()
@@ -387,6 +390,7 @@ class Kernel:
             # Expired and taken over by someone else: theirs now, not ours to delete.
             log.warning("lock_lost", request_id=lock.key)
         finally:
+            self._held.discard(lock.key)
             token = self._attempt_logs.pop(lock.key, None)
             if token is not None:
                 log_context.pop(token)
@@ -568,13 +572,19 @@ class Kernel:
         return request, attempt
 
     def bind_attempt(self, request_id: str, attempt: RunAttempt) -> None:
-        """Name the attempt on the current span and on log lines until its lock is released."""
+        """Name the attempt on the current span and on log lines until its lock is released.
+
+        Only under the request's lock, held here: the release is what ends the binding, so an
+        attempt recorded without it (by hand, or a test) must not label every later line.
+        """
         fields = attempt_fields(
             request_id, attempt.revision, attempt.id, attempt.details.get("correlation_id")
         )
         trace.get_current_span().set_attributes(
             {f"tfpilot.{k}": v for k, v in fields.items() if v is not None}
         )
+        if request_id not in self._held:
+            return
         previous = self._attempt_logs.pop(request_id, None)
         if previous is not None:
             log_context.pop(previous)
