@@ -41,7 +41,8 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
     # --keep leaves the store and the timeline for inspection.
     assert (keep / "tfpilot.db").is_file()
     listed = subprocess.run(
-        [sys.executable, "-c", code, "--json", "requests", "list"],
+        # The demo's users are its configuration's: others have no access.
+        [sys.executable, "-c", code, "--as", "carol", "--json", "requests", "list"],
         capture_output=True,
         text=True,
         env={**env, "TFPILOT_HOME": str(keep), "TFPILOT_CONFIG": str(keep / "tfpilot.toml")},

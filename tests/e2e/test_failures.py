@@ -103,7 +103,7 @@ def test_tampered_and_stale_plans_are_refused(
 
 def test_terraform_missing_is_a_clear_error(make_platform: Callable[..., Platform]) -> None:
     platform = make_platform(extra_config="")
-    platform.config.plugins["local"]["binary"] = "/nonexistent/terraform"
+    platform.config.plugins["runner_local"]["binary"] = "/nonexistent/terraform"
     request = create(platform)
     with pytest.raises(
         ExternalToolError, match="terraform executable '/nonexistent/terraform' not found"

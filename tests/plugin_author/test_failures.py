@@ -170,7 +170,7 @@ def test_config_show_validates_plugin_sections(run: Run, home: Path) -> None:
     (home / "tfpilot.toml").write_text("[plugins.store_embedded]\nsynchronous = 3\n")
     code, out, err = run("config", "show")
     assert code == ExitCode.CONFIG, (out, err)
-    assert "plugins.embedded.synchronous" in err
+    assert "plugins.store_embedded.synchronous" in err
 
 
 def test_the_plugins_table_fits_80_columns_without_cutting_names(

@@ -306,7 +306,7 @@ def demo_command(keep: Path | None) -> None:
     \b
     Examples:
       tfpilot demo
-      tfpilot demo --keep ./demo-home && TFPILOT_HOME=./demo-home tfpilot requests list
+      tfpilot demo --keep ./demo-home && TFPILOT_HOME=./demo-home tfpilot --as carol requests list
     """
     started = time.perf_counter()
     if keep is not None:
@@ -329,4 +329,4 @@ def demo_command(keep: Path | None) -> None:
     )
     if keep is not None:
         click.echo(f"Everything is in {home} (tfpilot.toml, tfpilot.db, work/, sandbox/).")
-        click.echo(f"Try: TFPILOT_HOME={home} tfpilot requests list")
+        click.echo(f"Try: TFPILOT_HOME={home} tfpilot --as carol requests list")

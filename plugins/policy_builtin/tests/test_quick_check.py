@@ -83,6 +83,9 @@ levels = { "tags.required" = "blocking" }
 required_tags = ["team", "owner"]
 """
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z?")
+# The ids of the command's own trace: new in every run, and only where a trace is recorded (the
+# full path joins the session trace; the quick path starts none), so not part of the answer.
+_TRACE_IDS = re.compile(r" (?:span_id|trace_id)=[0-9a-f]+")
 
 
 def _corpus() -> dict[str, dict[str, Any]]:
@@ -179,7 +182,7 @@ class Cli:
         return Outcome(
             done.returncode,
             done.stdout.decode(),
-            _TIMESTAMP.sub("<time>", done.stderr.decode()),
+            _TRACE_IDS.sub("", _TIMESTAMP.sub("<time>", done.stderr.decode())),
             output.read_text() if output.exists() else None,
             heavy,
         )
