@@ -127,6 +127,13 @@ async def _checked_form(request: Request) -> dict[str, str]:
     return data
 
 
+async def _posted(request: Request) -> tuple[str, dict[str, str], Platform]:
+    """What every form post starts with: the logged-in actor (:func:`page_actor`, checked
+    before the body is read), the form after the CSRF check, and the platform."""
+    actor = page_actor(request)
+    return actor, await _checked_form(request), state_of(request).platform
+
+
 def _run_started(platform: Platform, request_id: str, kind: RunKind | None, before: int) -> bool:
     if kind is None:
         return True
@@ -298,11 +305,7 @@ def build_pages() -> APIRouter:
 
     @router.post("/catalog/{name:path}")
     async def create_from_form(request: Request, name: str) -> Response:
-        actor = optional_actor(request)
-        if actor is None:
-            raise Unauthenticated()
-        form = await _checked_form(request)
-        platform = state_of(request).platform
+        actor, form, platform = await _posted(request)
         spec = platform.catalog.get(name)
         fields = form_fields(spec.input_json_schema())
         inputs, problems = parse_form(fields, form)
@@ -387,11 +390,7 @@ def build_pages() -> APIRouter:
 
     @router.post("/requests/{request_id}/approve")
     async def approve(request: Request, request_id: str) -> Response:
-        actor = optional_actor(request)
-        if actor is None:
-            raise Unauthenticated()
-        form = await _checked_form(request)
-        platform = state_of(request).platform
+        actor, form, platform = await _posted(request)
         digest = form.get("plan_digest", "")
         if not digest:
             raise ValidationError([FieldProblem("plan_digest", "required", "is required")])
@@ -413,11 +412,7 @@ def build_pages() -> APIRouter:
     async def reject(request: Request, request_id: str) -> Response:
         """Reject the current plan, or ask for changes, with a reason (offered only when the
         core has the lifecycle action: ``Platform.reject``)."""
-        actor = optional_actor(request)
-        if actor is None:
-            raise Unauthenticated()
-        form = await _checked_form(request)
-        platform = state_of(request).platform
+        actor, form, platform = await _posted(request)
         try:
             platform.reject(
                 actor,
@@ -433,11 +428,7 @@ def build_pages() -> APIRouter:
     @router.post("/requests/{request_id}/cancel")
     async def cancel(request: Request, request_id: str) -> Response:
         """Cancel a queued run (its starter or an admin: the core decides)."""
-        actor = optional_actor(request)
-        if actor is None:
-            raise Unauthenticated()
-        form = await _checked_form(request)
-        platform = state_of(request).platform
+        actor, form, platform = await _posted(request)
         try:
             await run_in_threadpool(
                 platform.cancel, actor, request_id, form.get("attempt_id") or None
@@ -459,11 +450,7 @@ def build_pages() -> APIRouter:
 
     @router.post("/requests/{request_id}/edit")
     async def edit(request: Request, request_id: str) -> Response:
-        actor = optional_actor(request)
-        if actor is None:
-            raise Unauthenticated()
-        form = await _checked_form(request)
-        platform = state_of(request).platform
+        actor, form, platform = await _posted(request)
         found = core.read(platform, actor, request_id)
         spec = platform.catalog.get(found.placement.module)
         fields = form_fields(spec.input_json_schema())
@@ -486,9 +473,7 @@ def build_pages() -> APIRouter:
 
     @router.post("/requests/{request_id}/{action}")
     async def act(request: Request, request_id: str, action: str) -> Response:
-        actor = optional_actor(request)
-        if actor is None:
-            raise Unauthenticated()
+        actor = page_actor(request)
         if action not in ACTIONS:
             from starlette.exceptions import HTTPException
 
