@@ -133,39 +133,42 @@ class Logger:
 
     def __getattr__(self, name: str) -> Any:
         level = _LEVELS.get(name)
-        if not _application_configured and not _host_uses_structlog():
-            return self._library_method(name, level)
-        # Once structlog is loaded there is nothing to save: let it (and whatever a test
-        # configured, such as capturing every level) decide.
-        if level is not None and level < _threshold and "structlog" not in sys.modules:
+        library = not _application_configured and not _host_uses_structlog()
+        if library:
+            # A library in someone else's process: the host's logging decides the level.
+            std = logging.getLogger(self._name or "tfpilot")
+            dropped = level is not None and not std.isEnabledFor(level)
+        else:
+            # Once structlog is loaded there is nothing to save: let it (and whatever a test
+            # configured, such as capturing every level) decide.
+            dropped = level is not None and level < _threshold and "structlog" not in sys.modules
+        if dropped:
             return _tell(_ignore, self._fields) if _listeners else _ignore
         import structlog
 
-        logger = structlog.get_logger(self._name) if self._name else structlog.get_logger()
+        if library:
+            logger = structlog.wrap_logger(
+                std, wrapper_class=structlog.stdlib.BoundLogger, processors=_library_processors()
+            )
+        else:
+            logger = structlog.get_logger(self._name) if self._name else structlog.get_logger()
         if self._fields:
             logger = logger.bind(**self._fields)
         method = getattr(logger, name)
         return _tell(method, self._fields) if _listeners and level is not None else method
 
-    def _library_method(self, name: str, level: int | None) -> Any:
-        """The call as a library makes it: through ``logging``, if the host enabled the level."""
-        std = logging.getLogger(self._name or "tfpilot")
-        if level is not None and not std.isEnabledFor(level):
-            return _tell(_ignore, self._fields) if _listeners else _ignore
+
+_processors: list[Any] = []
+
+
+def _library_processors() -> list[Any]:
+    """The processors of lines handed to ``logging`` (built once, when first needed)."""
+    if not _processors:
         import structlog
 
-        logger = structlog.wrap_logger(
-            std,
-            wrapper_class=structlog.stdlib.BoundLogger,
-            processors=[
-                merge_context,
-                structlog.processors.KeyValueRenderer(key_order=["event"], drop_missing=True),
-            ],
-        )
-        if self._fields:
-            logger = logger.bind(**self._fields)
-        method = getattr(logger, name)
-        return _tell(method, self._fields) if _listeners and level is not None else method
+        renderer = structlog.processors.KeyValueRenderer(key_order=["event"], drop_missing=True)
+        _processors.extend([merge_context, renderer])
+    return _processors
 
 
 def _host_uses_structlog() -> bool:
