@@ -53,13 +53,6 @@ def executing_runner(platform: SupportsKernel, name: str = DEFAULT_EXECUTOR) -> 
 
 
 @contextmanager
-def shipping_output(kernel: Kernel, request_id: str, attempt: RunAttempt) -> Iterator[None]:
-    """Copy the run's output lines to the store while it runs, for viewers elsewhere (the web)."""
-    with live.shipping(kernel.store, request_id, attempt.id):
-        yield
-
-
-@contextmanager
 def continued_trace(traceparent: str | None) -> Iterator[None]:
     """Continue the dispatcher's trace (W3C ``traceparent``) for the duration of the block."""
     if not traceparent:
@@ -153,7 +146,7 @@ def execute_plan(
         )
         attempt = _claim(kernel, request, attempt_id, RunKind.PLAN)
         kept: list[bytes] = []
-        with shipping_output(kernel, request_id, attempt):
+        with live.shipping(kernel.store, request_id, attempt.id):
             concluded = planning.run_plan(
                 kernel, kernel.get(request_id), attempt, spec, runner, keep=kept
             )
@@ -222,7 +215,7 @@ def execute_apply(
                     )
         attempt = _claim(kernel, request, attempt_id, kind)
         request = kernel.get(request_id)
-        with shipping_output(kernel, request_id, attempt):
+        with live.shipping(kernel.store, request_id, attempt.id):
             return applying.run_apply(kernel, request, attempt, plan, spec, data, runner)
 
 
@@ -259,7 +252,7 @@ def execute_destroy(
             kernel, attempt.actor, without_attempt(request, attempt_id), destroy=True
         )
         attempt = _claim(kernel, request, attempt_id, RunKind.DESTROY)
-        with shipping_output(kernel, request_id, attempt):
+        with live.shipping(kernel.store, request_id, attempt.id):
             return applying.run_legacy_destroy(kernel, kernel.get(request_id), attempt, runner)
 
 
