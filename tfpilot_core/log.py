@@ -13,7 +13,6 @@ every line.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager, suppress
@@ -136,6 +135,10 @@ class Logger:
         library = not _application_configured and not _host_uses_structlog()
         if library:
             # A library in someone else's process: the host's logging decides the level.
+            # (Imported here, not at the top: every command start imports this module, and
+            # `logging` costs `tfpilot --help` about 2 ms of its budget.)
+            import logging
+
             std = logging.getLogger(self._name or "tfpilot")
             dropped = level is not None and not std.isEnabledFor(level)
         else:
