@@ -74,7 +74,20 @@ def main() -> None:
     parser.add_argument("--skip-review", action="store_true")
     parser.add_argument("--read-calls", type=int, default=300)
     parser.add_argument("--read-seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="of the listing part, only GET /api/requests/{id} and its floors",
+    )
+    parser.add_argument("--skip-floors", action="store_true")
+    # Internal: run one floor server (see floor_server), started by read_floors.
+    parser.add_argument("--floor-server", choices=sorted(FLOORS), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--body-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.floor_server:
+        floor_server(args.floor_server, args.port, args.body_file.read_bytes())
+        return
     if not args.skip_list:
         list_and_request_page(args)
     if not args.skip_metrics:
@@ -237,6 +250,7 @@ def list_and_request_page(args: argparse.Namespace) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
+    read_figures: list[ReadFigures] = []
     try:
         with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
             for _ in range(100):
@@ -257,63 +271,105 @@ def list_and_request_page(args: argparse.Namespace) -> None:
                 response.raise_for_status()
                 assert response.content.startswith(b'{"items":[')
 
-            over_http()  # warm up (catalog load, imports)
-            # Interleaved, so that load from other processes falls on both sides alike.
-            local_times, http_times, raw_times = [], [], []
-            for _ in range(args.runs):
-                local_times.append(_median_seconds(lambda: platform.list("alice", query), 1))
-                http_times.append(_median_seconds(over_http, 1))
-                raw_times.append(_median_seconds(over_http_raw, 1))
-            in_process = statistics.median(local_times)
-            http = statistics.median(http_times)
-            raw = statistics.median(raw_times)
-            print(
-                f"list {args.requests}: in process {in_process * 1000:.0f} ms; over HTTP "
-                f"{raw * 1000:.0f} ms received ({raw / in_process:.2f}x), "
-                f"{http * 1000:.0f} ms received and JSON-decoded by the client "
-                f"({http / in_process:.2f}x); target <= 1.5x"
-            )
+            if not args.read_only:
+                over_http()  # warm up (catalog load, imports)
+                # Interleaved, so that load from other processes falls on both sides alike.
+                local_times, http_times, raw_times = [], [], []
+                for _ in range(args.runs):
+                    local_times.append(_median_seconds(lambda: platform.list("alice", query), 1))
+                    http_times.append(_median_seconds(over_http, 1))
+                    raw_times.append(_median_seconds(over_http_raw, 1))
+                in_process = statistics.median(local_times)
+                http = statistics.median(http_times)
+                raw = statistics.median(raw_times)
+                print(
+                    f"list {args.requests}: in process {in_process * 1000:.0f} ms; over HTTP "
+                    f"{raw * 1000:.0f} ms received ({raw / in_process:.2f}x), "
+                    f"{http * 1000:.0f} ms received and JSON-decoded by the client "
+                    f"({http / in_process:.2f}x); target <= 1.5x"
+                )
 
             request_id = platform.list("alice", RequestQuery(limit=1)).items[0].id
-            request_read(args, platform, base, token, request_id)
-            latencies: list[float] = []
-            lock = threading.Lock()
-            errors: list[str] = []
-
-            def client_loop() -> None:
-                with httpx.Client(base_url=base, headers=headers, timeout=60) as own:
-                    for _ in range(args.per_client):
-                        t0 = time.perf_counter()
-                        response = own.get(f"/requests/{request_id}")
-                        elapsed = time.perf_counter() - t0
-                        with lock:
-                            latencies.append(elapsed)
-                            if response.status_code != 200:
-                                errors.append(str(response.status_code))
-
-            threads = [threading.Thread(target=client_loop) for _ in range(args.clients)]
-            wall = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            wall = time.perf_counter() - wall
-            latencies.sort()
-            p50 = latencies[len(latencies) // 2]
-            p95 = latencies[int(len(latencies) * 0.95) - 1]
-            print(
-                f"request page, {args.clients} concurrent clients x {args.per_client}: "
-                f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
-                f"{len(latencies) / wall:.0f} pages/s, errors {len(errors)}"
-            )
+            served, body = request_read(args, platform, base, token, request_id)
+            read_figures.append(served)
+            if not args.read_only:
+                request_page(args, base, headers, request_id)
     finally:
         server.terminate()
         server.wait(10)
+    if not args.skip_floors:
+        # After tfpilot's server has stopped: each floor runs alone, as it did.
+        read_figures += read_floors(args, platform, request_id, body)
+    print_read_table(args, read_figures, len(body))
+
+
+def request_page(
+    args: argparse.Namespace, base: str, headers: dict[str, str], request_id: str
+) -> None:
+    """The p95 latency of the request page (HTML) under ``--clients`` concurrent clients."""
+    import httpx
+
+    latencies: list[float] = []
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def client_loop() -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as own:
+            for _ in range(args.per_client):
+                t0 = time.perf_counter()
+                response = own.get(f"/requests/{request_id}")
+                elapsed = time.perf_counter() - t0
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status_code != 200:
+                        errors.append(str(response.status_code))
+
+    threads = [threading.Thread(target=client_loop) for _ in range(args.clients)]
+    wall = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - wall
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2]
+    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    print(
+        f"request page, {args.clients} concurrent clients x {args.per_client}: "
+        f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+        f"{len(latencies) / wall:.0f} pages/s, errors {len(errors)}"
+    )
+
+
+class ReadFigures:
+    """One target's ``GET /api/requests/{id}`` figures against the in-process read."""
+
+    def __init__(
+        self, label: str, local: float, http: float, local_rate: float, http_rate: float
+    ) -> None:
+        self.label = label
+        self.local, self.http = local, http
+        self.local_rate, self.http_rate = local_rate, http_rate
+
+    @property
+    def one(self) -> float:
+        """One client: HTTP median over in-process median."""
+        return self.http / self.local
+
+    @property
+    def many(self) -> float:
+        """Concurrent clients: in-process reads per second over HTTP requests per second."""
+        return self.local_rate / self.http_rate
 
 
 def request_read(
-    args: argparse.Namespace, platform: object, base: str, token: str, request_id: str
-) -> None:
+    args: argparse.Namespace,
+    platform: object,
+    base: str,
+    token: str,
+    request_id: str,
+    label: str = "tfpilot serve",
+) -> tuple[ReadFigures, bytes]:
     """``GET /api/requests/{id}`` against the same read in process, one client then many.
 
     In process: ``platform.view(platform.read(actor, id))`` (authorised read, the public JSON
@@ -323,6 +379,8 @@ def request_read(
     calls. ``--clients`` clients (threads, each its own connection): requests per second over
     HTTP against reads per second in process (one thread: the GIL serialises threads anyway).
     Targets: at most 2x one client, at most 3x less throughput under the concurrent clients.
+    The same function measures the floors (:func:`read_floors`): only ``base`` differs.
+    Returns the figures and the body served (the floors serve the same bytes).
     """
     import http.client
     from urllib.parse import urlsplit
@@ -331,6 +389,7 @@ def request_read(
     where = urlsplit(base)
     path = f"/api/requests/{request_id}"
     headers = {"Authorization": f"Bearer {token}"}
+    bodies: list[bytes] = []
 
     def connect() -> http.client.HTTPConnection:
         return http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=60)
@@ -341,6 +400,8 @@ def request_read(
         body = response.read()
         if response.status != 200:
             raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
+        if not bodies:
+            bodies.append(body)
 
     def in_process() -> None:
         p.view(p.read("alice", request_id))
@@ -357,8 +418,8 @@ def request_read(
     local, over_http = statistics.median(local_times), statistics.median(http_times)
     verdict = "within" if over_http / local <= 2 else "ABOVE"
     print(
-        f"GET /api/requests/{{id}}, one client, {args.read_calls} alternated calls: in process "
-        f"{local * 1000:.3f} ms, over HTTP {over_http * 1000:.3f} ms (median): "
+        f"{label}: GET /api/requests/{{id}}, one client, {args.read_calls} alternated calls: "
+        f"in process {local * 1000:.3f} ms, over HTTP {over_http * 1000:.3f} ms (median): "
         f"{over_http / local:.2f}x (target at most 2: {verdict})"
     )
 
@@ -397,11 +458,140 @@ def request_read(
     ratio = local_rate / http_rate
     verdict = "within" if ratio <= 3 and not failures else "ABOVE"
     print(
-        f"GET /api/requests/{{id}}, {args.clients} concurrent clients for "
+        f"{label}: GET /api/requests/{{id}}, {args.clients} concurrent clients for "
         f"{args.read_seconds:.0f} s: {http_rate:.0f} requests/s over HTTP against "
         f"{local_rate:.0f} reads/s in process: "
         f"{ratio:.2f}x less (target at most 3: {verdict}); failures {len(failures)}"
     )
+    if failures:
+        raise RuntimeError(f"{label}: {len(failures)} failed clients, first: {failures[0]}")
+    return ReadFigures(label, local, over_http, local_rate, http_rate), bodies[0]
+
+
+#: The floors: the least any Python server of the same process model costs per request.
+FLOORS = {
+    "fastapi": "floor: bare FastAPI, one async route",
+    "fastapi-sync": "floor: bare FastAPI, one sync route (a worker-thread hop)",
+    "asgi": "floor: raw ASGI callable",
+}
+
+
+def floor_server(kind: str, port: int, body: bytes) -> None:
+    """Serve ``body`` at ``GET /api/requests/{id}`` with the least server code (a floor).
+
+    uvicorn as ``tfpilot serve`` runs it (same options: :func:`tfpilot_web.serving.
+    uvicorn_options`), in its own process, with no middleware, no store and no credentials
+    checked: ``fastapi`` one ``async def`` route returning the fixed bytes, ``fastapi-sync``
+    the same as a plain ``def`` (FastAPI runs it in a worker thread, as tfpilot's route is
+    run), ``asgi`` a bare ASGI callable answering every request with them.
+    """
+    import uvicorn
+
+    from tfpilot_web.serving import uvicorn_options
+
+    application: Any
+    if kind == "asgi":
+
+        async def raw(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "lifespan":
+                while True:
+                    message = await receive()
+                    if message["type"] == "lifespan.startup":
+                        await send({"type": "lifespan.startup.complete"})
+                    elif message["type"] == "lifespan.shutdown":
+                        await send({"type": "lifespan.shutdown.complete"})
+                        return
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        application = raw
+    else:
+        from fastapi import FastAPI, Response
+
+        application = FastAPI()
+        if kind == "fastapi":
+
+            @application.get("/api/requests/{request_id}")
+            async def show(request_id: str) -> Response:
+                return Response(body, media_type="application/json")
+
+        else:
+
+            @application.get("/api/requests/{request_id}")
+            def show_sync(request_id: str) -> Response:
+                return Response(body, media_type="application/json")
+
+    uvicorn.run(application, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options())
+
+
+def read_floors(
+    args: argparse.Namespace, platform: object, request_id: str, body: bytes
+) -> list[ReadFigures]:
+    """The same measurement (:func:`request_read`, same client code, same in-process read)
+    against each floor server of :data:`FLOORS`, each its own process serving ``body``."""
+    body_file = Path(tempfile.mkdtemp(prefix="tfpilot-bench-floor-")) / "body.json"
+    body_file.write_bytes(body)
+    figures = []
+    for kind, label in FLOORS.items():
+        port = _free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--floor-server",
+                kind,
+                "--port",
+                str(port),
+                "--body-file",
+                str(body_file),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            _wait_for(port, server)
+            found, served = request_read(
+                args, platform, f"http://127.0.0.1:{port}", "none", request_id, label
+            )
+            assert served == body, "the floor must serve the same body"
+            figures.append(found)
+        finally:
+            server.terminate()
+            server.wait(10)
+    return figures
+
+
+def _wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
+        if server.poll() is not None:
+            raise RuntimeError(f"floor server exited: {server.stderr.read()!r}")  # type: ignore[union-attr]
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("floor server did not start")
+
+
+def print_read_table(args: argparse.Namespace, figures: list[ReadFigures], size: int) -> None:
+    """Every target's ratios against the in-process read, side by side."""
+    from tfpilot_web.serving import server_stack
+
+    http, loop = server_stack()
+    print(
+        f"\nGET /api/requests/{{id}} ({size} bytes; uvicorn with {http} and {loop}); ratios "
+        "against the in-process read measured alongside each:"
+    )
+    print(f"{'':60} {'one client (median)':>28} {f'{args.clients} clients (per second)':>36}")
+    for f in figures:
+        print(
+            f"{f.label:60} {f.http * 1000:7.3f} vs {f.local * 1000:.3f} ms {f.one:5.2f}x"
+            f" {f.http_rate:7.0f} vs {f.local_rate:6.0f} {f.many:6.2f}x less"
+        )
+    print(f"{'target':60} {'at most 2x':>28} {'at most 3x less':>36}")
 
 
 if __name__ == "__main__":

@@ -257,3 +257,30 @@ def test_a_large_or_unsigned_body_is_refused_before_it_is_read(client: TestClien
     # (The test client drains a refused stream itself; the web server's memory test streams
     # from a socket and sees the connection closed.)
     assert signed.status_code == 413
+
+
+def test_webhook_serve_gives_uvicorn_httptools_and_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tfpilot webhook serve`` runs uvicorn as ``tfpilot serve`` does (issue 31)."""
+    import types
+
+    import uvicorn
+    import uvloop
+    from click.testing import CliRunner
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    import tfpilot_core.cli.app as cli_app
+    import tfpilot_runner_github.webhook as webhook
+    from tfpilot_runner_github.commands import webhook as webhook_group
+
+    seen: dict[str, Any] = {}
+    receiver = object()
+    monkeypatch.setattr(cli_app, "app", lambda: types.SimpleNamespace(platform=None))
+    monkeypatch.setattr(webhook, "create_webhook_app", lambda platform: receiver)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs, app=app))
+    result = CliRunner().invoke(webhook_group, ["serve", "--port", "0"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert seen.pop("app") is receiver
+    config = uvicorn.Config(receiver, **seen)  # type: ignore[arg-type]
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
+    assert config.get_loop_factory() is uvloop.new_event_loop

@@ -36,4 +36,13 @@ def serve(host: str, port: int) -> None:
     from tfpilot_core.cli.app import app
     from tfpilot_runner_github.webhook import create_webhook_app
 
-    uvicorn.run(create_webhook_app(app().platform), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_webhook_app(app().platform),
+        host=host,
+        port=port,
+        log_level="warning",
+        # As `tfpilot serve`: httptools and uvloop where installed (this plugin depends on both
+        # where they exist), else h11 and asyncio.
+        http="auto",
+        loop="auto",
+    )

@@ -39,9 +39,13 @@ def serve_command(host: str, port: int, server_log_level: str) -> None:
     import uvicorn
 
     from tfpilot_web.app import create_app
+    from tfpilot_web.serving import server_stack, uvicorn_options
 
     application = create_app(app().platform)
-    click.echo(f"tfpilot serving on http://{host}:{port} (API docs at /docs)", err=True)
+    http, loop = server_stack()
+    click.echo(
+        f"tfpilot serving on http://{host}:{port} (API docs at /docs; {http}, {loop})", err=True
+    )
     from tfpilot_web.server_log import uvicorn_log_config
 
     uvicorn.run(
@@ -54,6 +58,8 @@ def serve_command(host: str, port: int, server_log_level: str) -> None:
         # The client address is decided by the app from [plugins.web] trusted_proxies
         # (tfpilot_web.auth.client_address), never by uvicorn from a header a client can send.
         proxy_headers=False,
+        # httptools and uvloop where installed (tfpilot_web.serving), else h11 and asyncio.
+        **uvicorn_options(),
     )
 
 
