@@ -20,6 +20,7 @@ header), in query strings, form bodies, JSON, Python reprs and header lines alik
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -50,51 +51,61 @@ _NAME = (
     rf"[\w.-]*(?:{_NAME_WORDS})(?![\w.-]*(?:_id|_ids|_count|_used|_at|_set|_name|_names|_type|(?<=token)s\b))"
     r"[\w.-]*"
 )
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    # A private key block, whole.
-    (
-        re.compile(
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+
+
+@functools.cache
+def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The patterns and their replacements, compiled on first use: every command imports this
+    module (the logging set-up), and compiling them at import cost each start about 3 ms."""
+    return (
+        # A private key block, whole.
+        (
+            re.compile(
+                r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+            ),
+            REDACTED,
         ),
-        REDACTED,
-    ),
-    # A header or YAML line ("Authorization: Bearer x", "Cookie: a=b"): the rest of the line.
-    (
-        re.compile(rf"(?im)^(\s*{_NAME}\s*:\s*)\S.*$"),
-        rf"\1{REDACTED}",
-    ),
-    # A header pair in a repr: (b'authorization', b'Bearer x') or ('cookie', 'a=b').
-    (
-        re.compile(rf"(?i)(\(\s*b?(['\"]){_NAME}\2\s*,\s*)b?(['\"])(?:\\.|(?!\3).)*\3"),
-        rf"\1'{REDACTED}'",
-    ),
-    # A quoted name and a quoted value: JSON, Python reprs ("password": "x", 'token': 'x').
-    (
-        re.compile(rf"(?i)((['\"]){_NAME}\2\s*[:=]\s*)(['\"])(?:\\.|(?!\3).)*\3"),
-        rf"\1\3{REDACTED}\3",
-    ),
-    # name=value: query strings, form bodies, cookies, keyword arguments (token='x' as well).
-    (
-        re.compile(rf"(?i)(?<![\w.-])({_NAME}=)(?:'[^']*'|\"[^\"]*\"|[^&\s;,'\")\]}}]+)"),
-        rf"\1{REDACTED}",
-    ),
-    # An authorization scheme and its credentials, wherever they stand.
-    (
-        re.compile(r"(?i)\b(bearer|basic|token|digest)(\s+)[A-Za-z0-9._~+/=:-]{6,}"),
-        rf"\1\2{REDACTED}",
-    ),
-    # Known token shapes: Slack, GitHub, tfpilot API tokens, AWS access keys, JWTs, signatures.
-    (
-        re.compile(
-            r"\b(?:xox[abposr]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,}|gh[pousr]_[A-Za-z0-9]{16,}"
-            r"|github_pat_[A-Za-z0-9_]{16,}|tfp_[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}"
-            r"|eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]+)"
+        # A header or YAML line ("Authorization: Bearer x", "Cookie: a=b"): the rest of the line.
+        (
+            re.compile(rf"(?im)^(\s*{_NAME}\s*:\s*)\S.*$"),
+            rf"\1{REDACTED}",
         ),
-        REDACTED,
-    ),
-    (re.compile(r"\b(sha1|sha256|v0)=[0-9a-fA-F]{32,}"), rf"\1={REDACTED}"),
-]
-_SENSITIVE_NAME = re.compile(rf"(?i)^{_NAME}$")
+        # A header pair in a repr: (b'authorization', b'Bearer x') or ('cookie', 'a=b').
+        (
+            re.compile(rf"(?i)(\(\s*b?(['\"]){_NAME}\2\s*,\s*)b?(['\"])(?:\\.|(?!\3).)*\3"),
+            rf"\1'{REDACTED}'",
+        ),
+        # A quoted name and a quoted value: JSON, Python reprs ("password": "x", 'token': 'x').
+        (
+            re.compile(rf"(?i)((['\"]){_NAME}\2\s*[:=]\s*)(['\"])(?:\\.|(?!\3).)*\3"),
+            rf"\1\3{REDACTED}\3",
+        ),
+        # name=value: query strings, form bodies, cookies, keyword arguments (token='x' as well).
+        (
+            re.compile(rf"(?i)(?<![\w.-])({_NAME}=)(?:'[^']*'|\"[^\"]*\"|[^&\s;,'\")\]}}]+)"),
+            rf"\1{REDACTED}",
+        ),
+        # An authorization scheme and its credentials, wherever they stand.
+        (
+            re.compile(r"(?i)\b(bearer|basic|token|digest)(\s+)[A-Za-z0-9._~+/=:-]{6,}"),
+            rf"\1\2{REDACTED}",
+        ),
+        # Known token shapes: Slack, GitHub, tfpilot API tokens, AWS access keys, JWTs, signatures.
+        (
+            re.compile(
+                r"\b(?:xox[abposr]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,}|gh[pousr]_[A-Za-z0-9]{16,}"
+                r"|github_pat_[A-Za-z0-9_]{16,}|tfp_[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}"
+                r"|eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]+)"
+            ),
+            REDACTED,
+        ),
+        (re.compile(r"\b(sha1|sha256|v0)=[0-9a-fA-F]{32,}"), rf"\1={REDACTED}"),
+    )
+
+
+@functools.cache
+def _sensitive_name() -> re.Pattern[str]:
+    return re.compile(rf"(?i)^{_NAME}$")
 
 
 def register(values: Iterable[str]) -> None:
@@ -104,7 +115,7 @@ def register(values: Iterable[str]) -> None:
 
 def is_sensitive_name(name: str) -> bool:
     """Whether a field, header, cookie or parameter called ``name`` holds a secret."""
-    return bool(_SENSITIVE_NAME.match(name))
+    return bool(_sensitive_name().match(name))
 
 
 def scrub_text(text: str, *, limit: int | None = MAX_FIELD_CHARS) -> str:
@@ -112,7 +123,7 @@ def scrub_text(text: str, *, limit: int | None = MAX_FIELD_CHARS) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, REDACTED)
-    for pattern, replacement in _PATTERNS:
+    for pattern, replacement in _patterns():
         text = pattern.sub(replacement, text)
     if limit is not None and len(text) > limit:
         text = f"{text[:limit]}... ({len(text) - limit} more characters)"
