@@ -21,12 +21,13 @@ header), in query strings, form bodies, JSON, Python reprs and header lines alik
 from __future__ import annotations
 
 import functools
-import logging
 import re
 import sys
-import traceback
 from collections.abc import Iterable, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import logging
 
 #: What a scrubbed value is replaced with.
 REDACTED = "(redacted)"
@@ -171,6 +172,8 @@ def format_exception(exc: BaseException | tuple[Any, Any, Any] | bool | None) ->
         return None
     # Each part (a frame, an exception's message) scrubbed and bounded on its own, so that a
     # huge message cannot push the frames out; then the whole kept to its end.
+    import traceback  # only on an error: every command imports this module
+
     parts = traceback.TracebackException(*exc, capture_locals=False).format()
     return _tail("".join(scrub_text(part) for part in parts).rstrip())
 
@@ -199,9 +202,12 @@ def scrub_event(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutabl
     return event_dict
 
 
-class ScrubFilter(logging.Filter):
+class ScrubFilter:
     """A :mod:`logging` filter for handlers: scrubs and bounds the message, its arguments and the
-    exception of every record (put it on a handler, so records of child loggers pass it too)."""
+    exception of every record (put it on a handler, so records of child loggers pass it too).
+
+    Not a ``logging.Filter`` subclass: handlers take any object with a ``filter`` method, and
+    this module is imported by every command, which need not import :mod:`logging`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Scrub ``record`` in place; never drops it."""

@@ -9,7 +9,6 @@ of its start-up.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Iterable, MutableMapping
@@ -23,6 +22,10 @@ from tfpilot_core.scrub import scrub_event
 
 _otel_logger: Any = None
 _secrets: set[str] = set()
+
+
+#: The level of an unknown level name (``logging.WARNING``).
+_WARNING = 30
 
 
 def register_secrets(values: Iterable[str]) -> None:
@@ -141,9 +144,9 @@ def setup_logging(*, fmt: str = "console", level: str = "warning") -> None:
     if fmt == "console" and os.environ.get("TFPILOT_LOG_FORMAT") == "json":
         fmt = "json"
 
-    numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
-        numeric = logging.WARNING
+    numeric = log.level_number(level)
+    if numeric is None:
+        numeric = _WARNING
     log.set_threshold(numeric)
     global _pending_logging
     _pending_logging = (fmt, numeric)
