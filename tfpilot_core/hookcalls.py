@@ -8,9 +8,10 @@ without a configuration. The span and log fields are ``tfpilot.hook``, ``tfpilot
 (:class:`~tfpilot_core.errors.PluginFailedError` naming the plugin), side-effect kinds are isolated
 and recorded in :attr:`HookCaller.failures`.
 
-Spans are real once the OpenTelemetry API is loaded (the host loads it; the CLI sets up the SDK);
-before that nothing could record them, so a light command does not import the API to make
-no-op spans.
+Spans are real once the OpenTelemetry API is loaded (the host loads it; the CLI sets up the SDK)
+and a tracer provider records them (:func:`spans_recorded`); before that nothing could record
+them, so a light command does not import the API to make no-op spans, and a server without an
+exporter does not pay for them on every store call.
 """
 
 from __future__ import annotations
@@ -42,10 +43,26 @@ class _NoSpan:
         """Nothing to record."""
 
 
-def _start_span(name: str, attributes: Mapping[str, str]) -> AbstractContextManager[Any]:
+def spans_recorded() -> bool:
+    """Whether a span started now would be recorded by anything.
+
+    Not until the OpenTelemetry API is loaded and a tracer provider is installed (the SDK's, by
+    :mod:`tfpilot_core.otel` or an application embedding tfpilot): the API's default provider
+    hands out no-op tracers, whose spans record nothing and carry their parent's ids, so not
+    starting one changes nothing but the cost (about as much as a store read: issue 31).
+    Checked on every call, so a provider installed later is used from then on.
+    """
     api = sys.modules.get("opentelemetry.trace")
     if api is None:
+        return False
+    provider = api.get_tracer_provider()
+    return not isinstance(provider, (api.ProxyTracerProvider, api.NoOpTracerProvider))
+
+
+def _start_span(name: str, attributes: Mapping[str, str]) -> AbstractContextManager[Any]:
+    if not spans_recorded():
         return nullcontext(_NoSpan())
+    api = sys.modules["opentelemetry.trace"]
     tracer = api.get_tracer("tfpilot")
     return tracer.start_as_current_span(name, attributes=dict(attributes))  # type: ignore[no-any-return]
 

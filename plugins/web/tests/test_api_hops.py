@@ -93,3 +93,23 @@ def test_other_api_reads_and_sessions_are_identified_as_before(
     assert client.get(f"/api/requests/{request_id}").status_code == 200
     unsafe = client.patch(f"/api/requests/{request_id}", json={"inputs": {"name": "x"}})
     assert unsafe.status_code == 403  # a cookie session without X-CSRF-Token
+
+
+def test_whether_a_platform_read_takes_the_actor_is_answered_per_method(
+    platform: Platform,
+) -> None:
+    """``core`` asks it on every read (cached per function since issue 31): the answer is still
+    the method's own, for the Platform, an older core's reads without an actor, and callables
+    that are not methods."""
+    from tfpilot_web import core
+
+    class OlderCore:
+        def read(self, request_id: str) -> None: ...
+
+        def list(self, actor: str, query: object) -> None: ...
+
+    assert core._takes_actor(platform.read) and core._takes_actor(platform.list)
+    assert not core._takes_actor(OlderCore().read) and core._takes_actor(OlderCore().list)
+    assert core._takes_actor(lambda actor, request_id: None)
+    assert not core._takes_actor(lambda request_id: None)
+    assert not core._takes_actor(print)  # no signature to read: treated as taking none

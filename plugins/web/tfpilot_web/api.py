@@ -19,7 +19,7 @@ from tfpilot_core.models import RequestQuery
 from tfpilot_core.rbac import Action
 from tfpilot_core.templates import TemplateRecord
 from tfpilot_web import core
-from tfpilot_web.deps import Actor, Caller, state_of
+from tfpilot_web.deps import Actor, reading_actor, state_of
 from tfpilot_web.problems import responses
 from tfpilot_web.schemas import (
     ApproveBody,
@@ -161,14 +161,14 @@ def build_router(platform: Platform | None = None) -> APIRouter:
         return _view(platform, created)
 
     @router.get("/requests/{request_id}", response_model=RequestView, responses=READ_ERRORS)
-    def show_request(request: Request, request_id: str, caller: Caller) -> Response:
+    def show_request(request: Request, request_id: str) -> Response:
         """One request."""
         platform = _platform(request)
         # Identified, authorised, read and encoded in this one worker-thread hop: the caller
-        # is checked here (``deps.caller``), and the body is the listing's encoded view
+        # is checked here (``deps.reading_actor``), and the body is the listing's encoded view
         # (``core.ViewCache``, exact per stored version), not a RequestView validated here and
         # again by FastAPI on the way out (two more hops under a sync endpoint).
-        found = core.read(platform, caller(), request_id)
+        found = core.read(platform, reading_actor(request), request_id)
         body = state_of(request).views.encoded(platform, found)
         return Response(body, media_type="application/json")
 

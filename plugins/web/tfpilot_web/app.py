@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from tfpilot_core.errors import PluginError, TfpilotError
+from tfpilot_core.hookcalls import spans_recorded
 from tfpilot_core.run_logs.correlation import request_context
 from tfpilot_web.auth import StoreRateLimiter
 from tfpilot_web.deps import CsrfFailed, IdentityMiddleware, Unauthenticated, WebState
@@ -351,6 +352,18 @@ class TraceRequests:
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in scope.get("headers", [])
         }
+        token = otel_context.attach(request_context(headers))
+        try:
+            if not spans_recorded():
+                # Nothing records spans (no exporter configured): a server span would be a no-op
+                # with the request context's own ids, which log lines already carry.
+                await self.app(scope, receive, send)
+                return
+            await self._traced(scope, receive, send)
+        finally:
+            otel_context.detach(token)
+
+    async def _traced(self, scope: Any, receive: Any, send: Any) -> None:
         status: list[int] = []
 
         async def send_status(message: Any) -> None:
@@ -358,22 +371,18 @@ class TraceRequests:
                 status.append(int(message["status"]))
             await send(message)
 
-        token = otel_context.attach(request_context(headers))
-        try:
-            with trace.get_tracer("tfpilot.web").start_as_current_span(
-                f"HTTP {scope.get('method', '')}",
-                kind=trace.SpanKind.SERVER,
-                # The path only: a query string may hold a token.
-                attributes={
-                    "http.request.method": str(scope.get("method", "")),
-                    "url.path": str(scope.get("path", "")),
-                },
-            ) as span:
-                await self.app(scope, receive, send_status)
-                if status:
-                    span.set_attribute("http.response.status_code", status[0])
-        finally:
-            otel_context.detach(token)
+        with trace.get_tracer("tfpilot.web").start_as_current_span(
+            f"HTTP {scope.get('method', '')}",
+            kind=trace.SpanKind.SERVER,
+            # The path only: a query string may hold a token.
+            attributes={
+                "http.request.method": str(scope.get("method", "")),
+                "url.path": str(scope.get("path", "")),
+            },
+        ) as span:
+            await self.app(scope, receive, send_status)
+            if status:
+                span.set_attribute("http.response.status_code", status[0])
 
 
 class SecurityHeaders:

@@ -105,26 +105,16 @@ def settle_identity(request: Request) -> Identity | None:
     return identity
 
 
-def _caller(request: Request) -> Callable[[], str]:
-    def actor() -> str:
-        identity = settle_identity(request)
-        if identity is None:
-            raise Unauthenticated()
-        return identity.actor
-
-    return actor
-
-
-async def caller(request: Request) -> Callable[[], str]:
-    """The authenticated actor of an API read, as a function to call in the route's own worker
-    thread: checking the credentials (a store read) then shares that thread hop with the read
-    itself, instead of costing one of its own. Raises :class:`Unauthenticated` (401) when called
-    without valid credentials. Safe methods only (no CSRF check is needed for them)."""
-    return _caller(request)
-
-
-#: For sync API reads: the authenticated actor, checked in the route's own thread (``caller()``).
-Caller = Annotated[Callable[[], str], Depends(caller)]
+def reading_actor(request: Request) -> str:
+    """The authenticated actor of an API read, checked now: call it in the route's own worker
+    thread, so that checking the credentials (a store read) shares that hop with the read itself
+    instead of costing one of its own. Raises :class:`Unauthenticated` (401) without valid
+    credentials. Safe methods only (no CSRF check is needed for them). A plain function, not a
+    dependency: solving one cost a route more than the check (issue 31)."""
+    identity = settle_identity(request)
+    if identity is None:
+        raise Unauthenticated()
+    return identity.actor
 
 
 def optional_actor(request: Request) -> str | None:
@@ -174,7 +164,8 @@ class IdentityMiddleware:
                     _DEFERRED_PREFIX
                 ):
                     # An API read: its route checks the credentials (``require_actor`` or
-                    # ``caller``), in the same worker-thread hop as its own work where it can.
+                    # ``reading_actor``), in the same worker-thread hop as its own work where it
+                    # can.
                     state["resolve_identity"] = resolve
                 else:
                     # The store is synchronous (SQLite, S3): keep it off the event loop.
