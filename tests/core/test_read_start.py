@@ -214,3 +214,16 @@ def test_a_store_missing_part_of_its_layout_is_completed_on_open(tmp_path: Path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
     assert "requests_by_project" in names
+
+
+def test_a_command_that_logs_nothing_imports_no_logging(tmp_path: Path) -> None:
+    # `logging` is about a fifth of a small command's start: the log facade, the log set-up and
+    # the scrubber import it only when a line is logged or an error formatted.
+    (tmp_path / "tfpilot.toml").write_text('[users.alice]\nrole = "developer"\n')
+    first = cli(tmp_path, "requests", "list")  # creates the store and writes the caches
+    assert first.returncode == 0, messages(first.stderr)
+    again = cli(tmp_path, "requests", "list")
+    assert again.returncode == 0, messages(again.stderr)
+    modules = imported(again.stderr)
+    assert "tfpilot_core.scrub" in modules  # the log set-up ran
+    assert "logging" not in modules
