@@ -7,6 +7,14 @@ same store.
     .venv/bin/python bench/api.py [--requests 1000] [--clients 20] [--per-client 25]
                                   [--metrics-requests 10000 | --skip-metrics]
                                   [--read-calls 300] [--read-seconds 5] [--skip-review]
+                                  [--read-only] [--skip-floors]
+
+``GET /api/requests/{id}`` is also measured, by the same client code against the same
+in-process read, on floors: servers of the same process model (uvicorn with ``tfpilot serve``'s
+options, in their own process) serving the same body with the least code (a bare FastAPI app,
+one ``async`` route, then one plain ``def`` route run in a worker thread as tfpilot's is, then a
+raw ASGI callable), and a reference route making the read itself without tfpilot's layers
+(see :func:`floor_server`). ``--read-only`` measures only that read and its floors.
 
 A fresh tfpilot home (embedded store, the sandbox module catalog) gets ``--requests`` requests;
 ``tfpilot serve`` runs as its own process on 127.0.0.1 (so client and server do not share a
@@ -26,6 +34,7 @@ time (``bench/review_page.py``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -299,7 +308,7 @@ def list_and_request_page(args: argparse.Namespace) -> None:
         server.wait(10)
     if not args.skip_floors:
         # After tfpilot's server has stopped: each floor runs alone, as it did.
-        read_figures += read_floors(args, platform, request_id, body)
+        read_figures += read_floors(args, platform, request_id, body, environ)
     print_read_table(args, read_figures, len(body))
 
 
@@ -473,6 +482,9 @@ FLOORS = {
     "fastapi": "floor: bare FastAPI, one async route",
     "fastapi-sync": "floor: bare FastAPI, one sync route (a worker-thread hop)",
     "asgi": "floor: raw ASGI callable",
+    # Not a floor of the server, a reference for tfpilot's own layers: the same read as the
+    # in-process figure, in a plain sync route (no credentials, no middleware, no view cache).
+    "fastapi-read": "reference: bare FastAPI sync route doing the read itself",
 }
 
 
@@ -483,7 +495,9 @@ def floor_server(kind: str, port: int, body: bytes) -> None:
     uvicorn_options`), in its own process, with no middleware, no store and no credentials
     checked: ``fastapi`` one ``async def`` route returning the fixed bytes, ``fastapi-sync``
     the same as a plain ``def`` (FastAPI runs it in a worker thread, as tfpilot's route is
-    run), ``asgi`` a bare ASGI callable answering every request with them.
+    run), ``asgi`` a bare ASGI callable answering every request with them; ``fastapi-read``
+    (a reference, not a floor) a plain ``def`` route making the in-process read itself
+    (``platform.view(platform.read(...))``, JSON-encoded), on the bench's home.
     """
     import uvicorn
 
@@ -519,17 +533,33 @@ def floor_server(kind: str, port: int, body: bytes) -> None:
             async def show(request_id: str) -> Response:
                 return Response(body, media_type="application/json")
 
-        else:
+        elif kind == "fastapi-sync":
 
             @application.get("/api/requests/{request_id}")
             def show_sync(request_id: str) -> Response:
                 return Response(body, media_type="application/json")
 
+        else:
+            from pydantic_core import to_json
+
+            from tfpilot_core.platform import Platform
+
+            platform = Platform.from_config()
+
+            @application.get("/api/requests/{request_id}")
+            def show_read(request_id: str) -> Response:
+                found = platform.view(platform.read("alice", request_id))
+                return Response(to_json(found), media_type="application/json")
+
     uvicorn.run(application, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options())
 
 
 def read_floors(
-    args: argparse.Namespace, platform: object, request_id: str, body: bytes
+    args: argparse.Namespace,
+    platform: object,
+    request_id: str,
+    body: bytes,
+    environ: dict[str, str],
 ) -> list[ReadFigures]:
     """The same measurement (:func:`request_read`, same client code, same in-process read)
     against each floor server of :data:`FLOORS`, each its own process serving ``body``."""
@@ -549,6 +579,7 @@ def read_floors(
                 "--body-file",
                 str(body_file),
             ],
+            env=environ,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -557,7 +588,10 @@ def read_floors(
             found, served = request_read(
                 args, platform, f"http://127.0.0.1:{port}", "none", request_id, label
             )
-            assert served == body, "the floor must serve the same body"
+            if kind == "fastapi-read":  # the same view, encoded without the server's cache
+                assert json.loads(served) == json.loads(body), "the reference must read the same"
+            else:
+                assert served == body, "the floor must serve the same body"
             figures.append(found)
         finally:
             server.terminate()
