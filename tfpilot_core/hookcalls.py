@@ -16,16 +16,15 @@ exporter does not pay for them on every store call.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 from tfpilot_core.discovery import Failure, LoadedPlugins
 from tfpilot_core.errors import PluginError, PluginFailedError, TfpilotError
-from tfpilot_core.log import bound, get_logger
+from tfpilot_core.log import get_logger, pop, push
 from tfpilot_core.registrations import Kind
 
 T = TypeVar("T")
@@ -41,6 +40,13 @@ class _NoSpan:
 
     def record_exception(self, exception: BaseException) -> None:
         """Nothing to record."""
+
+    def set_status(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing to record (callers mark a failed call on whatever span they hold)."""
+
+    def is_recording(self) -> bool:
+        """Never."""
+        return False
 
 
 def spans_recorded() -> bool:
@@ -73,17 +79,52 @@ def _error_status(span: Any, description: str) -> None:
         span.set_status(api.Status(api.StatusCode.ERROR, description))
 
 
-def _structlog_bound(fields: dict[str, str]) -> AbstractContextManager[Any]:
-    """structlog's own context binding too, once something has imported structlog anyway.
+class _HookScope:
+    """The span and log context of one hook call: the span (or none, :func:`spans_recorded`),
+    tfpilot's log fields (:func:`~tfpilot_core.log.push`) and structlog's own binding of them,
+    once something has imported structlog anyway (tfpilot's processor merges its own fields;
+    structlog's binding keeps them for a structlog set up elsewhere: a test capturing logs, an
+    application embedding tfpilot).
 
-    tfpilot's processor merges :func:`bound`; this keeps the fields for a structlog set up
-    elsewhere (a test capturing logs, an application embedding tfpilot).
+    A class rather than nested generator context managers: it runs around every store call,
+    where the generators' machinery cost a few microseconds more per call (issue 31).
     """
-    if "structlog" not in sys.modules:
-        return nullcontext()
-    import structlog
 
-    return structlog.contextvars.bound_contextvars(**fields)
+    __slots__ = ("_fields", "_log", "_span", "_structlog")
+
+    def __init__(self, name: str, attributes: Mapping[str, str], fields: dict[str, str]) -> None:
+        self._span = _start_span(name, attributes)
+        self._fields = fields
+        self._log: Any = None
+        self._structlog: Any = None
+
+    def __enter__(self) -> Any:
+        span = self._span.__enter__()
+        try:
+            self._log = push(**self._fields)
+            structlog = sys.modules.get("structlog")
+            if structlog is not None:
+                self._structlog = structlog.contextvars.bind_contextvars(**self._fields)
+        except BaseException:
+            self._exit_log()
+            self._span.__exit__(*sys.exc_info())
+            raise
+        return span
+
+    def _exit_log(self) -> None:
+        if self._structlog is not None:
+            sys.modules["structlog"].contextvars.reset_contextvars(**self._structlog)
+            self._structlog = None
+        if self._log is not None:
+            pop(self._log)
+            self._log = None
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        try:
+            self._exit_log()
+        finally:
+            exited: bool | None = self._span.__exit__(*exc)
+        return exited
 
 
 class HookCaller:
@@ -96,10 +137,9 @@ class HookCaller:
 
     # -- generic machinery -------------------------------------------------------------------
 
-    @contextlib.contextmanager
     def _span(
         self, name: str, *, hook: str, plugin: str | None = None, request_id: str | None = None
-    ) -> Iterator[Any]:
+    ) -> _HookScope:
         attributes: dict[str, str] = {"tfpilot.hook": hook}
         fields: dict[str, str] = {"hook": hook}
         if plugin is not None:
@@ -110,12 +150,7 @@ class HookCaller:
         if request_id is not None:
             attributes["tfpilot.request_id"] = request_id
             fields["request_id"] = request_id
-        with (
-            _start_span(name, attributes) as span,
-            bound(**fields),
-            _structlog_bound(fields),
-        ):
-            yield span
+        return _HookScope(name, attributes, fields)
 
     def call(
         self,

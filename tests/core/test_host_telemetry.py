@@ -116,3 +116,62 @@ def test_decision_failure_is_traced_and_raised(
     assert not span.status.is_ok
     assert span.attributes["tfpilot.request_id"] == "req_dev_bkt_abc234"
     assert any(e["event"] == "plugin_failed" and e["fail"] == "closed" for e in log_capture)
+
+
+@pytest.mark.parametrize("kind", ["store", "event_observer"])
+def test_a_hook_calls_log_fields_last_only_while_it_runs(tfpilot_plugins: Any, kind: str) -> None:
+    """Both log contexts (tfpilot's and structlog's) hold the call's fields inside it and are
+    restored after it, whether it returns, fails closed (a decision kind) or is isolated."""
+    import structlog
+
+    from tfpilot_core import log
+    from tfpilot_core.hookcalls import HookCaller
+    from tfpilot_core.registrations import Kind
+
+    caller = HookCaller(tfpilot_plugins)
+    seen: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def look(fail: bool) -> str:
+        seen.append((log.fields(), dict(structlog.contextvars.get_contextvars())))
+        if fail:
+            raise RuntimeError("down")
+        return "done"
+
+    with log.bound(outer="kept"), structlog.contextvars.bound_contextvars(outer="kept"):
+        before = (log.fields(), dict(structlog.contextvars.get_contextvars()))
+        assert caller.call(Kind(kind), "p1", "h.ok", lambda: look(False), request_id="req_1")
+        if Kind(kind).decision:
+            with pytest.raises(PluginFailedError):
+                caller.call(Kind(kind), "p1", "h.fail", lambda: look(True))
+        else:
+            assert caller.call(Kind(kind), "p1", "h.fail", lambda: look(True)) is None
+        assert (log.fields(), dict(structlog.contextvars.get_contextvars())) == before
+    for fields in seen[0]:
+        assert fields["hook"] == "h.ok" and fields["plugin"] == "p1"
+        assert fields["request_id"] == "req_1" and fields["outer"] == "kept"
+    for fields in seen[1]:
+        assert fields["hook"] == "h.fail" and "request_id" not in fields
+    assert log.fields() == {} and "hook" not in structlog.contextvars.get_contextvars()
+
+
+def test_failures_under_unrecorded_spans_raise_what_failed(
+    tfpilot_host: PluginHost,
+    request_doc: Request,
+    event: Event,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nothing recording spans (issue 31) a hook call's span is a stand-in: marking a failed
+    delivery on it must not replace the notifier's own error (the outbox retries by it)."""
+    import types
+
+    import tfpilot_core.hookcalls as hookcalls
+
+    monkeypatch.setattr(hookcalls, "spans_recorded", lambda: False)
+
+    class Down:
+        def deliver(self, delivery: Any) -> None:
+            raise ConnectionError("chat is down")
+
+    delivery = types.SimpleNamespace(request=request_doc, event=event)
+    with pytest.raises(ConnectionError, match="chat is down"):
+        tfpilot_host.send("chat", Down(), delivery)
