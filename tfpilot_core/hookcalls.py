@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from typing import Any, TypeVar
 
 from tfpilot_core.discovery import Failure, LoadedPlugins
@@ -113,7 +113,10 @@ class _HookScope:
 
     def _exit_log(self) -> None:
         if self._structlog is not None:
-            sys.modules["structlog"].contextvars.reset_contextvars(**self._structlog)
+            # Like pop(): a scope left in another context (a generator resumed elsewhere) has
+            # nothing of its own to undo there.
+            with suppress(ValueError):
+                sys.modules["structlog"].contextvars.reset_contextvars(**self._structlog)
             self._structlog = None
         if self._log is not None:
             pop(self._log)
