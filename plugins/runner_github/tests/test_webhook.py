@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -259,6 +260,7 @@ def test_a_large_or_unsigned_body_is_refused_before_it_is_read(client: TestClien
     assert signed.status_code == 413
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop is not built for Windows")
 def test_webhook_serve_gives_uvicorn_httptools_and_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
     """``tfpilot webhook serve`` runs uvicorn as ``tfpilot serve`` does (issue 31)."""
     import types

@@ -19,6 +19,7 @@ from .test_tokens import _entry
 from .test_tokens import cli as cli  # the fixture: a home with root and dev
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop is not built for Windows")
 def test_serve_gives_uvicorn_httptools_and_uvloop(
     cli: Any,
     monkeypatch: pytest.MonkeyPatch,
