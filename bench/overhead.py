@@ -84,8 +84,12 @@ def tfpilot_round(platform: object, name: str) -> None:
         project="bench",
         inputs={"name": name, "tags": {"team": "bench"}},
     )  # type: ignore[attr-defined]
-    p.plan("alice", request.id)  # type: ignore[attr-defined]
-    p.approve("bob", request.id)  # type: ignore[attr-defined]
+    planned = p.plan("alice", request.id)  # type: ignore[attr-defined]
+    from tfpilot_core.models import RunKind
+
+    # Approve the plan that was reviewed, by its digest (what a person does).
+    digest = planned.latest(RunKind.PLAN).plan_digest
+    p.approve("bob", request.id, plan_digest=digest)  # type: ignore[attr-defined]
     p.apply("bob", request.id)  # type: ignore[attr-defined]
     p.destroy("carol", request.id, yes=True)  # type: ignore[attr-defined]
 
