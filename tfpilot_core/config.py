@@ -166,6 +166,22 @@ class Config:
     #: The ``[notifications]`` section (see :mod:`tfpilot_core.notifications`).
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
+    def _standing(self, user: str) -> tuple[Role | None, list[Grant]] | None:
+        """``user``'s role everywhere (``None``: none) and grants; ``None`` for a user not under
+        ``[users]`` while ``[core] unknown_users = "none"`` (no rights at all).
+
+        The one reading of ``[users]``, ``default_role`` and ``unknown_users`` that
+        :meth:`role_of`, :meth:`role_for` and :meth:`limit_to_reads` share.
+        """
+        found = self.users.get(user)
+        if found is None:
+            unknown = self.core.unknown_users
+            return None if unknown == "none" else (Role(unknown), [])
+        if found.role is not None:
+            return found.role, found.grants
+        # Neither a role nor grants: the default role; grants only: no role outside them.
+        return (self.core.default_role if not found.grants else None), found.grants
+
     def role_of(self, user: str) -> Role:
         """The global role of ``user`` (``unknown_users`` if not listed).
 
@@ -173,14 +189,9 @@ class Config:
         no global role; this returns ``viewer`` for them, for display only. Access decisions
         use :meth:`role_for`.
         """
-        found = self.users.get(user)
-        if found is None:
-            unknown = self.core.unknown_users
-            # ``"none"`` holds no rights at all; ``viewer`` is only what is displayed.
-            return Role.VIEWER if unknown == "none" else Role(unknown)
-        if found.role is not None:
-            return found.role
-        return self.core.default_role if not found.grants else Role.VIEWER
+        standing = self._standing(user)
+        role = standing[0] if standing is not None else None
+        return Role.VIEWER if role is None else role
 
     def limit_to_reads(self, user: str) -> None:
         """From now on, ``user`` holds at most ``viewer`` wherever they held a role (in place).
@@ -189,18 +200,14 @@ class Config:
         :func:`tfpilot_core.identity.untrusted_reason`): every decision reads the roles from
         here, so none of them can grant more than a read, and where they could read is kept.
         """
-        found = self.users.get(user)
-        if found is None:
-            if self.core.unknown_users == "none":
-                return
-            found = UserSettings(role=Role(self.core.unknown_users))
-        role = found.role
-        if role is None and not found.grants:
-            role = self.core.default_role
-        self.users[user] = found.model_copy(
+        standing = self._standing(user)
+        if standing is None:
+            return
+        role, grants = standing
+        self.users[user] = (self.users.get(user) or UserSettings()).model_copy(
             update={
                 "role": Role.VIEWER if role is not None else None,
-                "grants": [g.model_copy(update={"role": Role.VIEWER}) for g in found.grants],
+                "grants": [g.model_copy(update={"role": Role.VIEWER}) for g in grants],
             }
         )
 
@@ -209,16 +216,12 @@ class Config:
 
         A user not under ``[users]`` holds ``[core] unknown_users`` (``"none"``: ``None``).
         """
-        found = self.users.get(user)
-        if found is None:
-            unknown = self.core.unknown_users
-            return None if unknown == "none" else Role(unknown)
-        roles: list[Role] = []
-        if found.role is not None:
-            roles.append(found.role)
-        elif not found.grants:
-            roles.append(self.core.default_role)
-        roles += [g.role for g in found.grants if g.covers(project, environment)]
+        standing = self._standing(user)
+        if standing is None:
+            return None
+        role, grants = standing
+        roles = [role] if role is not None else []
+        roles += [g.role for g in grants if g.covers(project, environment)]
         return max(roles, key=lambda r: r.rank) if roles else None
 
     def environment(self, key: str) -> Environment:
