@@ -465,12 +465,9 @@ class SQLiteStore:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        if query.created_after is not None:
-            where.append("created_us >= ?")
-            params.append(_to_us(query.created_after))
-        if query.created_before is not None:
-            where.append("created_us < ?")
-            params.append(_to_us(query.created_before))
+        bounds, bound_params = _created_between(query.created_after, query.created_before)
+        where += bounds
+        params += bound_params
 
         position = decode_cursor(query.cursor) if query.cursor else None
         now = self._clock()
@@ -535,12 +532,9 @@ class SQLiteStore:
         for column, values in where.columns():
             clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
             params.extend(values)
-        if where.created_after is not None:
-            clauses.append("created_us >= ?")
-            params.append(_to_us(where.created_after))
-        if where.created_before is not None:
-            clauses.append("created_us < ?")
-            params.append(_to_us(where.created_before))
+        bounds, bound_params = _created_between(where.created_after, where.created_before)
+        clauses += bounds
+        params += bound_params
         if where.shard is not None:
             # One slice of the (status, shard) index; rows of an older tfpilot have no shard
             # yet and are checked by the caller (IndexFilter.admits).
@@ -603,14 +597,7 @@ class SQLiteStore:
         the id too (a covering scan: no row is read); the id sets are intersected here.
         """
         where = where or IndexFilter()
-        bounds: list[str] = []
-        params: list[Any] = []
-        if where.created_after is not None:
-            bounds.append("created_us >= ?")
-            params.append(_to_us(where.created_after))
-        if where.created_before is not None:
-            bounds.append("created_us < ?")
-            params.append(_to_us(where.created_before))
+        bounds, params = _created_between(where.created_after, where.created_before)
         conn = self._conn()
         found: set[str] | None = None
         for column, values in where.columns():
@@ -932,6 +919,22 @@ def _record(namespace: str, key: str, version: int, value: str, expires_us: int 
         version=version,
         expires_at=None if expires_us is None else _from_us(expires_us),
     )
+
+
+def _created_between(
+    after: datetime | None, before: datetime | None
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions (and their parameters) on the creation time: ``after`` inclusive,
+    ``before`` exclusive, as every listing and index read of this store bounds it."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if after is not None:
+        clauses.append("created_us >= ?")
+        params.append(_to_us(after))
+    if before is not None:
+        clauses.append("created_us < ?")
+        params.append(_to_us(before))
+    return clauses, params
 
 
 def _add_shard_column(conn: sqlite3.Connection) -> None:
