@@ -57,50 +57,17 @@ def _serve(port: int, ready: Any, stop: Any) -> None:
 
 
 def _request(i: int) -> Any:
-    from tfpilot_core.models import (
-        Conclusion,
-        Placement,
-        Request,
-        RunAttempt,
-        RunKind,
-        RunStatus,
-    )
+    # The conformance suite's request builders: every fourth request applied (plan and apply
+    # succeeded), environments and authors in turn.
+    from tfpilot_core.testing.store_conformance import make_applied_request, make_request
 
-    created = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=i)
-    runs = {}
-    if i % 4 == 1:  # an applied request: plan and apply succeeded
-        runs = {
-            kind: [
-                RunAttempt(
-                    id=f"{kind.value}1",
-                    kind=kind,
-                    number=1,
-                    runner="local",
-                    revision=1,
-                    actor="alice",
-                    status=RunStatus.COMPLETED,
-                    conclusion=Conclusion.SUCCESS,
-                    created_at=created,
-                    started_at=created,
-                    completed_at=created,
-                    plan_digest="d" * 64,
-                )
-            ]
-            for kind in (RunKind.PLAN, RunKind.APPLY)
-        }
-    return Request(
-        id=f"req_{i:06d}",
-        placement=Placement(
-            project="shop",
-            environment=("dev", "stage", "prod")[i % 3],
-            module="bucket",
-            module_version="v1",
-        ),
+    build = make_applied_request if i % 4 == 1 else make_request
+    return build(
+        f"req_{i:06d}",
+        environment=("dev", "stage", "prod")[i % 3],
+        author=("alice", "bob", "carol")[i % 3],
+        created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=i),
         inputs={"name": f"bucket-{i}", "tags": {"team": "platform", "cost_center": str(i % 7)}},
-        created_by=("alice", "bob", "carol")[i % 3],
-        created_at=created,
-        updated_at=created,
-        runs=runs,
     )
 
 
