@@ -588,7 +588,7 @@ def parse_question(
     unknown = [w for w in t.words() if w.strip("'$") not in _FILLER and w.strip("'$")]
     if unknown:
         reason = "not understood: " + ", ".join(unknown)
-        named = [w for w in unknown if w in {u.lower() for u in users}]
+        named = [w for w in unknown if w in known]
         if named:
             # A user named with no verb: which of their actions is meant is not guessed.
             person = named[0]
